@@ -1,0 +1,1 @@
+"""Heatwave: a Discord bot that delivers news alerts."""

@@ -1,0 +1,55 @@
+"""Opening SQLite connections with the settings every connection needs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+# A writer in another process (the ingest CLI while the bot runs) holds the lock for one batch at most;
+# waiting up to this long instead of failing with "database is locked" is what lets both run at once.
+BUSY_TIMEOUT_MS = 15_000
+
+_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+    "PRAGMA temp_store = MEMORY",
+)
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be opened or written (a fatal, user-facing problem)."""
+
+
+def _prepare_path(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseError(f"cannot create the folder for database {path}: {exc.strerror or exc}") from None
+
+
+def connect_sync(path: Path) -> sqlite3.Connection:
+    """A sync connection in autocommit mode: transactions are explicit (BEGIN/COMMIT) where needed."""
+    _prepare_path(path)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        for pragma in _PRAGMAS:
+            conn.execute(pragma)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open database {path}: {exc}") from None
+    return conn
+
+
+async def connect_async(path: Path) -> aiosqlite.Connection:
+    _prepare_path(path)
+    try:
+        conn = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        for pragma in _PRAGMAS:
+            await conn.execute(pragma)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open database {path}: {exc}") from None
+    conn.row_factory = sqlite3.Row
+    return conn
