@@ -14,9 +14,11 @@ def is_http_url(value: object) -> bool:
         return False
     try:
         parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises ValueError for an out-of-range or non-numeric port
     except ValueError:
         return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    host = parts.hostname or ""
+    return parts.scheme.lower() in ("http", "https") and bool(host.strip("."))
 
 
 def safe_http_url(value: object) -> str | None:
@@ -33,9 +35,11 @@ def normalize_url(value: str) -> str:
     """
     parts = urlsplit(value.strip())
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if host.startswith("www."):
+    host = (parts.hostname or "").lower().rstrip(".")
+    if host.startswith("www.") and len(host) > 4:
         host = host[4:]
+    if ":" in host:  # IPv6 literal: keep the brackets so the port stays unambiguous
+        host = f"[{host}]"
     port = parts.port
     netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
     path = parts.path or "/"
