@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiosqlite
+if TYPE_CHECKING:
+    import aiosqlite
 
 # A writer in another process (the ingest CLI while the bot runs) holds the lock for one batch at most;
 # waiting up to this long instead of failing with "database is locked" is what lets both run at once.
@@ -44,6 +46,9 @@ def connect_sync(path: Path) -> sqlite3.Connection:
 
 
 async def connect_async(path: Path) -> aiosqlite.Connection:
+    # Imported here so `heatwave ingest`, which only needs the sync driver, does not pay for aiosqlite.
+    import aiosqlite
+
     _prepare_path(path)
     try:
         conn = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)

@@ -46,21 +46,57 @@ def latest_version() -> int:
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to the latest schema; returns the version it is at afterwards."""
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
     migrations = available_migrations()
-    if current > len(migrations):
-        raise DatabaseError(
-            f"database schema version {current} is newer than this Heatwave ({len(migrations)}); upgrade Heatwave"
-        )
-    for migration in migrations[current:]:
-        log.info("applying migration %s", migration.name)
-        # executescript would COMMIT on its own first; BEGIN IMMEDIATE inside the script keeps the
-        # migration and its user_version bump in one transaction, and takes the write lock up front.
-        script = f"BEGIN IMMEDIATE;\n{migration.sql}\n;PRAGMA user_version = {migration.number};\nCOMMIT;"
-        try:
-            conn.executescript(script)
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise DatabaseError(f"migration {migration.name} failed: {exc}") from None
+    while True:
+        current = _user_version(conn)
+        if current > len(migrations):
+            raise DatabaseError(
+                f"database schema version {current} is newer than this Heatwave ({len(migrations)}); "
+                "upgrade Heatwave"
+            )
+        if current == len(migrations):
+            return current
+        _apply(conn, migrations[current])
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _apply(conn: sqlite3.Connection, migration: Migration) -> None:
+    # Take the write lock first, then re-read the version: another process (the bot and `heatwave ingest` opening a
+    # new file at once) may have applied this migration while we waited, and must not have it applied twice.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if _user_version(conn) != migration.number - 1:
+            conn.execute("ROLLBACK")
+            return
+        log.info("applying migration %s", migration.name)
+        # Statement by statement (executescript would COMMIT the open transaction first), so the migration and
+        # its user_version bump commit together or not at all.
+        for statement in split_statements(migration.sql):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {migration.number:d}")
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise DatabaseError(f"migration {migration.name} failed: {exc}") from None
+
+
+def split_statements(script: str) -> list[str]:
+    """Complete SQL statements of a script, in order (trigger bodies stay whole)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not all(
+        not ln.strip() or ln.lstrip().startswith("--") for ln in buffer.splitlines()
+    ):
+        raise DatabaseError(f"unterminated SQL statement in migration: {buffer.strip()[:80]!r}")
+    return statements

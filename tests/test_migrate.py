@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,31 @@ def test_fts_follows_story_updates(db_path: Path) -> None:
     assert conn.execute("SELECT count(*) FROM stories_fts WHERE stories_fts MATCH 'puppies'").fetchone()[0] == 1
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("INSERT INTO story_topics (story_id, topic_id, position) VALUES (999, 999, 0)")
+
+
+def test_migrate_two_processes_opening_a_new_file_at_once(db_path: Path) -> None:
+    """The bot and `heatwave ingest` may both create the database: neither may fail or apply a migration twice."""
+    code = (
+        "import sys; from pathlib import Path; from db.connection import connect_sync; "
+        "from db.migrate import migrate; print(migrate(connect_sync(Path(sys.argv[1]))))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(db_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err.decode() for _, err in results]
+    assert {out.decode().strip() for out, _ in results} == {str(latest_version())}
+
+
+def test_migration_failure_leaves_the_previous_version(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import db.migrate as migrate_module
+
+    good = available_migrations()
+    broken = [*good, migrate_module.Migration(len(good) + 1, "9999_broken.sql", "CREATE TABLE x (a);\nNOT SQL;")]
+    monkeypatch.setattr(migrate_module, "available_migrations", lambda: broken)
+    conn = connect_sync(db_path)
+    with pytest.raises(DatabaseError, match=r"9999_broken\.sql failed"):
+        migrate(conn)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(good)
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'x'").fetchone()[0] == 0

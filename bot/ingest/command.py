@@ -1,0 +1,99 @@
+"""`heatwave ingest PATH... [--db FILE] [--json]`: the command-line face of the ingest pipeline."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.clock import SystemClock
+from bot.errors import InvalidArgument
+from bot.ingest.pipeline import IngestReport, ingest_paths
+from bot.settings import Settings
+from db.connection import DatabaseError
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+
+# A progress bar is noise for a handful of files; show it only when the run has real work to do.
+PROGRESS_MIN_FILES = 2_000
+_PROGRESS_INTERVAL_S = 0.1
+
+
+def ingest_command(settings: Settings, paths: Sequence[Path], *, db_path: Path, as_json: bool) -> int:
+    """Run one ingest, print the summary (or one JSON object), and return the exit status."""
+    progress = _progress_bar(sys.stderr) if not as_json and sys.stderr.isatty() else None
+    try:
+        report = ingest_paths(
+            paths, db_path, clock=SystemClock(), max_file_bytes=settings.max_file_bytes, progress=progress
+        )
+    except (InvalidArgument, DatabaseError) as exc:
+        if progress is not None:
+            progress(-1, -1)
+        message = exc.user_message if isinstance(exc, InvalidArgument) else str(exc)
+        print(f"heatwave: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    if progress is not None:
+        progress(-1, -1)
+    if as_json:
+        print(json.dumps(report_as_json(report), ensure_ascii=False))
+    else:
+        print(format_report(report, db_path))
+    return EXIT_REJECTED if report.rejected else EXIT_OK
+
+
+def report_as_json(report: IngestReport) -> dict[str, object]:
+    """The `--json` object: exactly the documented keys."""
+    return {
+        "scanned": report.scanned,
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "duplicates": report.duplicates,
+        "rejected": [{"path": item.path, "reason": item.reason} for item in report.rejected],
+        "seconds": report.seconds,
+    }
+
+
+def format_report(report: IngestReport, db_path: Path) -> str:
+    """A short human summary, then one line per rejected file."""
+    files = "file" if report.scanned == 1 else "files"
+    lines = [
+        f"Ingested {report.scanned} {files} into {db_path} in {report.seconds:.2f} s: "
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.duplicates} {'duplicate' if report.duplicates == 1 else 'duplicates'}, "
+        f"{len(report.rejected)} rejected."
+    ]
+    if report.rejected:
+        lines.append("Rejected:")
+        lines.extend(f"  {item.path}: {item.reason}" for item in report.rejected)
+    return "\n".join(lines)
+
+
+def _progress_bar(stream: TextIO) -> Callable[[int, int], None]:
+    """A one-line bar on a terminal, redrawn at most ten times a second; (-1, -1) clears it."""
+    state = {"last": 0.0, "shown": False}
+
+    def update(done: int, total: int) -> None:
+        if done < 0:
+            if state["shown"]:
+                stream.write("\r\x1b[2K")
+                stream.flush()
+            return
+        if total < PROGRESS_MIN_FILES:
+            return
+        now = time.monotonic()
+        if done < total and now - state["last"] < _PROGRESS_INTERVAL_S:
+            return
+        state["last"] = now
+        state["shown"] = True
+        width = 30
+        filled = width * done // total
+        stream.write(f"\rheatwave: reading [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
+        stream.flush()
+
+    return update

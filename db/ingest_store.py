@@ -1,0 +1,383 @@
+"""The ingester's side of the store (sync sqlite3: it runs in the CLI or a worker thread of the bot).
+
+Writes happen in short `BEGIN IMMEDIATE` transactions, one per batch of a few hundred files, so a bot in
+another process waits at most one batch for the write lock (its busy timeout is far longer than that).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, NamedTuple
+
+from db.connection import DatabaseError, connect_sync
+from db.migrate import migrate
+from db.models import StoryRecord
+from db.timefmt import to_db
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["added", "updated", "unchanged", "duplicate", "rejected"]
+
+# Stay well below SQLite's host-parameter limit when looking stories up by URL.
+_LOOKUP_CHUNK = 500
+_CACHE_KIB = 64 * 1024
+_CHECKPOINT_PAGES = 16_384
+
+
+class KnownFile(NamedTuple):
+    """What the last ingest saw of one path: enough to skip it when it has not changed.
+
+    A NamedTuple rather than a frozen dataclass: a rescan loads one per file (100k+), and this is ~3x cheaper.
+    """
+
+    size: int
+    mtime_ns: int
+    rejected_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedFile:
+    """One file read in this run: its parsed story, or the reason it was rejected."""
+
+    path: str  # absolute; the key of source_files
+    size: int
+    mtime_ns: int  # -1 forces a re-read next time (see the racy-mtime note in bot.ingest.pipeline)
+    story: StoryRecord | None
+    rejected_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunCounts:
+    added: int
+    updated: int
+    unchanged: int
+    duplicates: int
+    rejected: int
+
+
+@dataclass(slots=True)
+class _Stored:
+    """The columns of a stored story that decide what a newly read file does to it."""
+
+    id: int
+    source_path: str
+    published_at: str
+    content_hash: str
+    heat: int | None
+
+
+class IngestStore:
+    """One sync connection, migrated on open; the only writer the ingester uses."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    @classmethod
+    def open(cls, path: Path) -> IngestStore:
+        """Connect and bring the schema up to date; raises DatabaseError when the file cannot be used."""
+        conn = connect_sync(path)
+        try:
+            migrate(conn)
+            # This connection is a bulk writer: a bigger page cache keeps the URL index's randomly ordered
+            # inserts in memory, and rarer WAL checkpoints mean fewer fsyncs (measured ~7% faster at 20k files).
+            conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise DatabaseError(f"cannot use database {path}: {exc}") from None
+        except DatabaseError:
+            conn.close()
+            raise
+        return cls(conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> IngestStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def known_files(self) -> dict[str, KnownFile]:
+        """Every path seen before, for the incremental rescan."""
+        try:
+            cursor = self._conn.execute("SELECT path, size, mtime_ns, rejected_reason FROM source_files")
+            return {path: KnownFile(size, mtime_ns, reason) for path, size, mtime_ns, reason in cursor}
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot read the database: {exc}") from None
+
+    def begin_run(self, started_at: datetime) -> IngestRun:
+        """Start counting one ingest run; write batches through the returned object."""
+        return IngestRun(self._conn, started_at)
+
+
+class IngestRun:
+    """Applies batches of scanned files and remembers, for this run, which file holds each URL."""
+
+    def __init__(self, conn: sqlite3.Connection, started_at: datetime) -> None:
+        self._conn = conn
+        self._started_at = started_at
+        self._topic_ids: dict[str, int] = {}
+        # Per run: the path currently holding each URL written in this run, and each path's outcome; when a
+        # later file of the same run wins a URL, the earlier holder becomes the duplicate instead.
+        self._holder: dict[str, str] = {}
+        self._outcome: dict[str, Outcome] = {}
+        self._extra: dict[Outcome, int] = {"unchanged": 0, "rejected": 0}
+
+    def write_batch(self, files: Sequence[ScannedFile], *, now: datetime) -> None:
+        """Store one batch in a single short transaction."""
+        if not files:
+            return
+        stamp = to_db(now)
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                stored = self._lookup(story.url for f in files if (story := f.story) is not None)
+                for scanned in files:
+                    self._apply(scanned, stored, stamp)
+                conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may already have rolled back by itself (disk full, I/O error).
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot write to the database: {exc}") from None
+
+    def count_skipped(self, *, unchanged: int, rejected: int) -> None:
+        """Files skipped after a stat still count in the run's totals."""
+        self._extra["unchanged"] += unchanged
+        self._extra["rejected"] += rejected
+
+    def forget_files(self, paths: Sequence[str]) -> None:
+        """Drop the records of files that no longer exist (their stories are kept)."""
+        if not paths:
+            return
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany("DELETE FROM source_files WHERE path = ?", [(path,) for path in paths])
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot write to the database: {exc}") from None
+
+    def counts(self) -> RunCounts:
+        tally: dict[Outcome, int] = {"added": 0, "updated": 0, "unchanged": 0, "duplicate": 0, "rejected": 0}
+        for outcome in self._outcome.values():
+            tally[outcome] += 1
+        return RunCounts(
+            added=tally["added"],
+            updated=tally["updated"],
+            unchanged=tally["unchanged"] + self._extra["unchanged"],
+            duplicates=tally["duplicate"],
+            rejected=tally["rejected"] + self._extra["rejected"],
+        )
+
+    def finish(self, *, scanned: int, finished_at: datetime) -> RunCounts:
+        """Record the run in ingest_runs and return its totals."""
+        counts = self.counts()
+        try:
+            self._conn.execute(
+                "INSERT INTO ingest_runs (started_at, finished_at, scanned, added, updated, unchanged, duplicates, "
+                "rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    to_db(self._started_at),
+                    to_db(finished_at),
+                    scanned,
+                    counts.added,
+                    counts.updated,
+                    counts.unchanged,
+                    counts.duplicates,
+                    counts.rejected,
+                ),
+            )
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot write to the database: {exc}") from None
+        return counts
+
+    def _lookup(self, urls: Iterable[str]) -> dict[str, _Stored]:
+        wanted = list(dict.fromkeys(urls))
+        found: dict[str, _Stored] = {}
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[start : start + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT url, id, source_path, published_at, content_hash, heat FROM stories WHERE url IN ({marks})"
+            for url, story_id, source_path, published_at, content_hash, heat in self._conn.execute(sql, chunk):
+                found[url] = _Stored(story_id, source_path, published_at, content_hash, heat)
+        return found
+
+    def _apply(self, scanned: ScannedFile, stored: dict[str, _Stored], stamp: str) -> None:
+        path = scanned.path
+        story = scanned.story
+        if story is None:
+            self._outcome[path] = "rejected"
+            self._record_file(scanned, None, None, stamp)
+            return
+        published = to_db(story.published_at)
+        current = stored.get(story.url)
+        if current is None:
+            story_id = self._insert_story(story, path, published, stamp)
+            stored[story.url] = _Stored(story_id, path, published, story.content_hash, story.heat)
+            self._outcome[path] = "added"
+            self._holder[story.url] = path
+        elif current.source_path == path:
+            # The story's own file changed: always applies, whatever its date now says.
+            self._outcome[path] = self._update_story(current, story, path, published, stamp)
+            self._holder[story.url] = path
+        else:
+            self._outcome[path] = self._resolve_duplicate(current, story, path, published, stamp)
+        self._record_file(scanned, current.id if current is not None else stored[story.url].id, published, stamp)
+
+    def _resolve_duplicate(
+        self, current: _Stored, story: StoryRecord, path: str, published: str, stamp: str
+    ) -> Outcome:
+        """Two files, one URL: the newer publishedDateTime wins, then the later path; the loser is the duplicate."""
+        loser = current.source_path
+        if (published, path) <= (current.published_at, loser):
+            return "duplicate"
+        earlier = self._outcome.get(loser) if self._holder.get(story.url) == loser else None
+        changed = self._update_story(current, story, path, published, stamp)
+        self._holder[story.url] = path
+        if earlier is None:
+            # The losing file was not read in this run: this file is the one that revealed the duplicate.
+            return "duplicate"
+        self._outcome[loser] = "duplicate"
+        if earlier == "added":
+            return "added"
+        return "updated" if "updated" in (earlier, changed) else "unchanged"
+
+    def _insert_story(self, story: StoryRecord, path: str, published: str, stamp: str) -> int:
+        cursor = self._conn.execute(
+            "INSERT INTO stories (url, title, excerpt, published_at, kind, provider_name, provider_domain, "
+            "link_url, amp_url, image_url, heat, quality, content_hash, source_path, first_seen_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                story.url,
+                story.title,
+                story.excerpt,
+                published,
+                story.kind,
+                story.provider_name,
+                story.provider_domain,
+                story.link_url,
+                story.amp_url,
+                story.image_url,
+                story.heat,
+                story.quality,
+                story.content_hash,
+                path,
+                stamp,
+                stamp,
+            ),
+        )
+        story_id = cursor.lastrowid
+        assert story_id is not None  # an INSERT without conflict clause always yields a rowid
+        self._write_children(story_id, story)
+        self._conn.execute(
+            "INSERT INTO heat_history (story_id, observed_at, heat, previous_heat) VALUES (?, ?, ?, NULL)",
+            (story_id, stamp, story.heat),
+        )
+        return story_id
+
+    def _update_story(self, current: _Stored, story: StoryRecord, path: str, published: str, stamp: str) -> Outcome:
+        if current.content_hash == story.content_hash:
+            if current.source_path != path:
+                self._conn.execute("UPDATE stories SET source_path = ? WHERE id = ?", (path, current.id))
+                current.source_path = path
+            return "unchanged"
+        self._conn.execute(
+            "UPDATE stories SET title = ?, excerpt = ?, published_at = ?, kind = ?, provider_name = ?, "
+            "provider_domain = ?, link_url = ?, amp_url = ?, image_url = ?, heat = ?, quality = ?, "
+            "content_hash = ?, source_path = ?, updated_at = ? WHERE id = ?",
+            (
+                story.title,
+                story.excerpt,
+                published,
+                story.kind,
+                story.provider_name,
+                story.provider_domain,
+                story.link_url,
+                story.amp_url,
+                story.image_url,
+                story.heat,
+                story.quality,
+                story.content_hash,
+                path,
+                stamp,
+                current.id,
+            ),
+        )
+        self._conn.execute("DELETE FROM story_topics WHERE story_id = ?", (current.id,))
+        self._conn.execute("DELETE FROM related_entries WHERE story_id = ?", (current.id,))
+        self._write_children(current.id, story)
+        if story.heat != current.heat:
+            self._conn.execute(
+                "INSERT INTO heat_history (story_id, observed_at, heat, previous_heat) VALUES (?, ?, ?, ?)",
+                (current.id, stamp, story.heat, current.heat),
+            )
+        current.source_path = path
+        current.published_at = published
+        current.content_hash = story.content_hash
+        current.heat = story.heat
+        return "updated"
+
+    def _write_children(self, story_id: int, story: StoryRecord) -> None:
+        if story.topics:
+            self._conn.executemany(
+                "INSERT INTO story_topics (story_id, topic_id, position) VALUES (?, ?, ?)",
+                [(story_id, self._topic_id(name), position) for position, name in enumerate(story.topics)],
+            )
+        if story.related:
+            self._conn.executemany(
+                "INSERT INTO related_entries (story_id, position, url, link_url, title, excerpt, published_at, "
+                "provider_name, provider_domain, quality, image_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        story_id,
+                        position,
+                        entry.url,
+                        entry.link_url,
+                        entry.title,
+                        entry.excerpt,
+                        to_db(entry.published_at) if entry.published_at is not None else None,
+                        entry.provider_name,
+                        entry.provider_domain,
+                        entry.quality,
+                        entry.image_url,
+                    )
+                    for position, entry in enumerate(story.related)
+                ],
+            )
+
+    def _topic_id(self, name: str) -> int:
+        key = name.casefold()
+        topic_id = self._topic_ids.get(key)
+        if topic_id is None:
+            # Another ingest may have created it since; the first display name seen is kept.
+            self._conn.execute("INSERT INTO topics (key, name) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, name))
+            topic_id = int(self._conn.execute("SELECT id FROM topics WHERE key = ?", (key,)).fetchone()[0])
+            self._topic_ids[key] = topic_id
+        return topic_id
+
+    def _record_file(self, scanned: ScannedFile, story_id: int | None, published: str | None, stamp: str) -> None:
+        self._conn.execute(
+            "INSERT INTO source_files (path, size, mtime_ns, story_id, published_at, rejected_reason, ingested_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
+            "mtime_ns = excluded.mtime_ns, story_id = excluded.story_id, published_at = excluded.published_at, "
+            "rejected_reason = excluded.rejected_reason, ingested_at = excluded.ingested_at",
+            (scanned.path, scanned.size, scanned.mtime_ns, story_id, published, scanned.rejected_reason, stamp),
+        )
