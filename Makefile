@@ -29,4 +29,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/alerts.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache bench/.data

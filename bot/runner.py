@@ -1,16 +1,209 @@
-"""`heatwave run`: until the bot exists, ingest the news folder and print what the store holds."""
+"""`heatwave run`: the real bot with DISCORD_TOKEN, the console playground without one.
+
+Both first ingest the news folder, then run the same services and the same two scheduled jobs (rescan, post
+alerts); only the front end differs (Discord or a prompt) and where alerts are posted (channels or the terminal).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TextIO
 
+import aiohttp
+import discord
+
+from bot import discord_env
+from bot.app import build_services
+from bot.clock import Clock, SystemClock
+from bot.errors import HeatwaveError
+from bot.logging_setup import setup_logging
 from bot.settings import Settings
+from db import DatabaseError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_TOKEN_REJECTED = 2
+EXIT_INTERRUPTED = 130
+# Gateway close code 4004: the token was not accepted by the gateway (REST may have accepted it moments before).
+GATEWAY_AUTHENTICATION_FAILED = 4004
+
+CONSOLE_BANNER = """\
+Heatwave console playground: no DISCORD_TOKEN was found, so nothing connects to Discord.
+Type the slash commands here (/topic AI, /topics, /related …, /search …, /trending); /help lists them.
+Drop a story file into {news_dir}/ and it is picked up within {scan_seconds} s.
+
+To run the real bot: Discord Developer Portal (https://discord.com/developers/applications) → your application
+→ Bot → Reset Token, then put DISCORD_TOKEN=<the token> in .env (next to the Makefile) and run `make run` again.
+"""
 
 
-def run_command(settings: Settings, *, db_path: Path) -> int:
-    from bot.ingest.command import ingest_command
-    from bot.stats_command import stats_command
+def run_command(
+    settings: Settings,
+    *,
+    db_path: Path,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    clock: Clock | None = None,
+    configure_logging: bool = True,
+) -> int:
+    """Ingest the news folder, then serve Discord (with a token) or the console playground; returns the exit code."""
+    out = stdout if stdout is not None else sys.stdout
+    the_clock: Clock = clock if clock is not None else SystemClock()
+    token = settings.discord_token
+    if configure_logging:
+        # The playground's prompt and replies share the terminal with the log: keep routine INFO lines out of it.
+        quiet_console = token is None and settings.log_level != "DEBUG"
+        setup_logging("WARNING" if quiet_console else settings.log_level)
+    try:
+        summary = _ingest_once(settings, db_path, the_clock)
+        if token is None:
+            print(CONSOLE_BANNER.format(news_dir=settings.news_dir, scan_seconds=settings.scan_seconds), file=out)
+            if summary:
+                print(summary + "\n", file=out)
+            out.flush()
+            return asyncio.run(_serve_console(settings, db_path, the_clock, stdin or sys.stdin, out))
+        return asyncio.run(_serve_discord(settings, db_path, the_clock, token))
+    except discord.LoginFailure:
+        print("heatwave: DISCORD_TOKEN was rejected by Discord", file=sys.stderr)
+        return EXIT_TOKEN_REJECTED
+    except discord.ConnectionClosed as exc:
+        if exc.code == GATEWAY_AUTHENTICATION_FAILED:
+            print("heatwave: DISCORD_TOKEN was rejected by Discord", file=sys.stderr)
+            return EXIT_TOKEN_REJECTED
+        print(f"heatwave: Discord closed the gateway connection (code {exc.code}: {exc.reason})", file=sys.stderr)
+        return EXIT_FAILED
+    except (aiohttp.ClientConnectionError, discord.HTTPException) as exc:
+        # Typically DISCORD_API_BASE points nowhere, or Discord is down: one line, not a traceback.
+        where = settings.discord_api_base or "https://discord.com"
+        print(f"heatwave: cannot log in to Discord at {where}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except DatabaseError as exc:
+        print(f"heatwave: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except HeatwaveError as exc:
+        print(f"heatwave: {exc.user_message}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        # Ctrl-C before the event loop's own handler is installed (during the start-up ingest).
+        return EXIT_INTERRUPTED
 
-    status = ingest_command(settings, [settings.news_dir], db_path=db_path, as_json=False)
-    stats_command(db_path=db_path, as_json=False)
-    return status
+
+def _ingest_once(settings: Settings, db_path: Path, clock: Clock) -> str | None:
+    """Bring the store up to date with the news folder before serving; returns a one-line summary."""
+    from bot.ingest.pipeline import ingest_paths
+    from bot.scheduling import log_rejections
+
+    news_dir = settings.news_dir
+    if not news_dir.is_dir():
+        log.warning("news folder %s does not exist; starting with what the database already holds", news_dir)
+        return f"(news folder {news_dir} does not exist yet; create it and drop story files in)"
+    report = ingest_paths([news_dir], db_path, clock=clock, max_file_bytes=settings.max_file_bytes)
+    summary = (
+        f"Ingested {news_dir}: {report.added} new, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.rejected)} rejected ({report.seconds:.1f} s)."
+    )
+    log_rejections([(str(r.path), r.reason) for r in report.rejected])
+    return summary
+
+
+async def _serve_discord(settings: Settings, db_path: Path, clock: Clock, token: str) -> int:
+    """Run the bot until it stops or SIGINT/SIGTERM arrives; always closes the client and the database."""
+    from bot.client import HeatwaveBot
+
+    previous = discord_env.apply(settings.discord_api_base, settings.discord_gateway_url)
+    try:
+        services = await build_services(settings, db_path=db_path, clock=clock)
+        try:
+            bot = HeatwaveBot(services)
+            try:
+                await _until_signal(bot.start(token))
+            finally:
+                await bot.close()
+        finally:
+            await services.close()
+    finally:
+        discord_env.restore(previous)
+    return EXIT_OK
+
+
+async def _serve_console(settings: Settings, db_path: Path, clock: Clock, stdin: TextIO, stdout: TextIO) -> int:
+    """The playground prompt, with the rescan and alert jobs running beside it and posting to the terminal."""
+    from bot.alert_posters import ConsolePoster
+    from bot.console import run_console
+    from bot.scheduling import PeriodicJobs
+
+    def write(text: str) -> None:
+        print(text, file=stdout, flush=True)
+
+    services = await build_services(settings, db_path=db_path, clock=clock)
+    try:
+        jobs = PeriodicJobs(
+            services,
+            ConsolePoster(write),
+            news_dir=settings.news_dir,
+            scan_seconds=settings.scan_seconds,
+            post_seconds=settings.post_seconds,
+            max_file_bytes=settings.max_file_bytes,
+        )
+        jobs.start()
+        try:
+            status = await _until_signal(run_console(services, stdin=stdin, stdout=stdout))
+        finally:
+            await jobs.shutdown()
+    finally:
+        await services.close()
+    return EXIT_OK if status is None else status
+
+
+async def _until_signal(main: Coroutine[Any, Any, Any]) -> Any:
+    """Await `main`; SIGINT or SIGTERM cancels it instead (None is returned then). Other errors propagate."""
+    task: asyncio.Task[Any] = asyncio.ensure_future(main)
+    stopped = _on_signals(task.cancel)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not stopped() or _current_task_cancelling():
+            raise
+        log.info("stopping on signal")
+        return None
+    finally:
+        _remove_signal_handlers()
+
+
+def _current_task_cancelling() -> bool:
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _on_signals(stop: Callable[[], Any]) -> Callable[[], bool]:
+    """Call `stop` on SIGINT/SIGTERM; returns a function telling whether a signal arrived."""
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def handle(signum: int) -> None:
+        received.append(signum)
+        stop()
+
+    for signum in _SIGNALS:
+        # Not available off the main thread or on Windows: Ctrl-C then ends the run as KeyboardInterrupt.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, handle, signum)
+    return lambda: bool(received)
+
+
+def _remove_signal_handlers() -> None:
+    loop = asyncio.get_running_loop()
+    for signum in _SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,335 @@
+"""Where alert posts go: Discord channels (text, announcement, forum) or the console playground.
+
+Posters only translate: the alert service decides what is due and keeps the ledger; a poster sends one story
+and reports the outcome as a message id or a `DeliveryFailed` saying whose fault it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import discord
+
+from bot.errors import InvalidArgument
+from bot.render import NO_MENTIONS, clean_text, forum_title, story_embed, story_text, truncate
+from bot.services.alerts import AlertService, DeliveryFailed, GuildAlerts, PauseResult, Preview
+from bot.urls import safe_http_url
+from db.models import StoryView
+
+if TYPE_CHECKING:
+    from bot.console import ConsoleArgs, ConsoleCommand, ConsoleSession
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CONSOLE_CHANNEL_ID",
+    "CONSOLE_GUILD_ID",
+    "ConsolePoster",
+    "DiscordPoster",
+    "console_commands",
+    "delivery_failure",
+]
+
+# The console playground has one "server" with one channel: the terminal.
+CONSOLE_GUILD_ID = 0
+CONSOLE_CHANNEL_ID = 1
+
+# How far back crash recovery looks for an alert it may already have posted (one history page).
+HISTORY_LIMIT = 50
+# A send that has not finished by then is treated as a timeout (a transient failure). The outcome is unknown,
+# which is fine: the service looks for the message before it ever sends the story again.
+SEND_TIMEOUT_SECONDS = 60.0
+
+# Discord JSON error codes that mean "this channel cannot take posts as configured" rather than "this story".
+_CHANNEL_CODES = {
+    10003: "the channel no longer exists",
+    50001: "the bot cannot see the channel (Missing Access)",
+    50013: "the bot lacks a permission there (it needs View Channel, Send Messages, Embed Links)",
+    50024: "this kind of channel cannot take alerts",
+    40067: "the forum requires a tag on every post; allow untagged posts or use another channel",
+    160005: "the thread is locked",
+}
+
+
+def _retry_after(exc: discord.HTTPException) -> float | None:
+    response: Any = exc.response
+    headers = getattr(response, "headers", None)
+    if headers is not None:
+        try:
+            return float(headers.get("Retry-After", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def delivery_failure(exc: BaseException) -> DeliveryFailed:
+    """Classify a discord.py / network exception: channel fault (permanent), one bad story, or transient."""
+    if isinstance(exc, discord.RateLimited):
+        return DeliveryFailed(f"rate limited for {exc.retry_after:.0f} s", permanent=False, retry_after=exc.retry_after)
+    if isinstance(exc, discord.HTTPException):
+        text = f"{exc.status} {exc.text or exc.response.reason}".strip()
+        if exc.status == 429:
+            return DeliveryFailed(f"rate limited ({text})", permanent=False, retry_after=_retry_after(exc))
+        if exc.status >= 500:
+            return DeliveryFailed(f"Discord error {text}", permanent=False)
+        if exc.code in _CHANNEL_CODES:
+            return DeliveryFailed(_CHANNEL_CODES[exc.code], permanent=True)
+        if isinstance(exc, discord.NotFound):
+            return DeliveryFailed(_CHANNEL_CODES[10003], permanent=True)
+        if isinstance(exc, discord.Forbidden):
+            return DeliveryFailed(f"the bot is not allowed to post there ({text})", permanent=True)
+        # Any other 4xx is Discord refusing this particular message (e.g. 50035 Invalid Form Body).
+        return DeliveryFailed(f"Discord rejected the post ({text})", permanent=True, story_only=True)
+    if isinstance(exc, TimeoutError):
+        return DeliveryFailed("timed out talking to Discord", permanent=False)
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return DeliveryFailed(f"connection problem: {type(exc).__name__}", permanent=False)
+    return DeliveryFailed(f"unexpected error: {type(exc).__name__}", permanent=False)
+
+
+def _carries(message: discord.Message, story: StoryView) -> bool:
+    """Whether a message is (one of our) posts of this story: its URL in an embed or the text."""
+    urls = {u for u in (story.link_url, story.url, safe_http_url(story.link_url)) if u}
+    for embed in message.embeds:
+        if embed.url in urls:
+            return True
+    return any(url in message.content for url in urls)
+
+
+class DiscordPoster:
+    """Posts alerts with discord.py: a message in text/announcement channels, a new post in forums."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        history_limit: int = HISTORY_LIMIT,
+        timeout: float = SEND_TIMEOUT_SECONDS,
+    ) -> None:
+        self._client = client
+        self._history_limit = history_limit
+        self._timeout = timeout
+
+    async def _channel(self, channel_id: int) -> Any:
+        channel = self._client.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self._client.fetch_channel(channel_id)
+            except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise delivery_failure(exc) from exc
+        return channel
+
+    async def send(self, channel_id: int, story: StoryView) -> int:
+        """Post the story's embed (forums: a post titled by the story); return the message id."""
+        channel = await self._channel(channel_id)
+        embed = story_embed(story)
+        try:
+            async with asyncio.timeout(self._timeout):
+                if isinstance(channel, discord.ForumChannel):
+                    created = await channel.create_thread(
+                        name=forum_title(story), embed=embed, allowed_mentions=NO_MENTIONS
+                    )
+                    return created.message.id
+                if isinstance(channel, discord.TextChannel | discord.Thread):
+                    message = await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
+                    return message.id
+        except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_failure(exc) from exc
+        raise DeliveryFailed(_CHANNEL_CODES[50024], permanent=True)
+
+    async def publish(self, channel_id: int, message_id: int) -> None:
+        """Crosspost the message to the announcement channel's followers."""
+        channel = await self._channel(channel_id)
+        if not isinstance(channel, discord.TextChannel) or not channel.is_news():
+            raise DeliveryFailed("not an announcement channel any more", permanent=True)
+        try:
+            async with asyncio.timeout(self._timeout):
+                await channel.get_partial_message(message_id).publish()
+        except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_failure(exc) from exc
+
+    async def find_recent(self, channel_id: int, story: StoryView) -> int | None:
+        """Our recent message (or forum post) carrying this story, if the channel has one."""
+        me = self._client.user
+        if me is None:
+            return None
+        channel = await self._channel(channel_id)
+        try:
+            async with asyncio.timeout(self._timeout):
+                if isinstance(channel, discord.ForumChannel):
+                    return await self._find_forum_post(channel, story, me.id)
+                if isinstance(channel, discord.TextChannel | discord.Thread):
+                    async for message in channel.history(limit=self._history_limit):
+                        if message.author.id == me.id and _carries(message, story):
+                            return message.id
+        except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_failure(exc) from exc
+        return None
+
+    async def _find_forum_post(self, forum: discord.ForumChannel, story: StoryView, me: int) -> int | None:
+        # A forum has no message history; its posts are threads. Only threads with the story's title can be
+        # ours, so the starter message is fetched for those alone.
+        title = forum_title(story)
+        candidates = [t for t in forum.threads if t.name == title and t.owner_id == me]
+        async for thread in forum.archived_threads(limit=self._history_limit):
+            if thread.name == title and thread.owner_id == me:
+                candidates.append(thread)
+        for thread in candidates:
+            try:
+                starter = await thread.fetch_message(thread.id)
+            except discord.NotFound:
+                continue
+            if _carries(starter, story):
+                return starter.id
+        return None
+
+
+class ConsolePoster:
+    """The console playground's channels: an alert is printed as the story's text."""
+
+    def __init__(self, write: Callable[[str], None], *, label: Callable[[int], str] | None = None) -> None:
+        self._write = write
+        self._label = label if label is not None else _console_label
+        self._ids = itertools.count(1)
+        self._posted: dict[tuple[int, str], int] = {}
+
+    async def send(self, channel_id: int, story: StoryView) -> int:
+        """Print the alert; returns a console message number."""
+        message_id = next(self._ids)
+        self._write(f"\n🔥 alert in {self._label(channel_id)}:\n{story_text(story)}")
+        self._posted[(channel_id, story.url)] = message_id
+        return message_id
+
+    async def publish(self, channel_id: int, message_id: int) -> None:
+        """Console channels have no followers."""
+
+    async def find_recent(self, channel_id: int, story: StoryView) -> int | None:
+        """What this session printed (a restarted console has no scroll-back to search)."""
+        return self._posted.get((channel_id, story.url))
+
+
+def _console_label(channel_id: int) -> str:
+    return "#console" if channel_id == CONSOLE_CHANNEL_ID else f"channel {channel_id}"
+
+
+# ----- console playground: /alerts at the prompt --------------------------------------------------------------
+
+_CONSOLE_USAGE = (
+    "/alerts add [topic] [min_heat:N] [min_quality:N] [backfill:N] | list | remove [topic] | pause | resume"
+    " | preview [topic]"
+)
+
+
+def _number(args: ConsoleArgs, key: str) -> int | None:
+    raw = args.named.get(key)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise InvalidArgument(f"{key} must be a whole number, got “{truncate(clean_text(raw), 20)}”.") from None
+
+
+def _plain_when(moment: datetime | None) -> str:
+    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _console_listing(listing: GuildAlerts) -> str:
+    if not listing.subscriptions:
+        return "No alerts yet. Try /alerts add AI min_heat:80 backfill:3"
+    lines = ["Alerts in #console" + (" (paused for the whole server)" if listing.guild_paused else "") + ":"]
+    for sub in listing.subscriptions:
+        line = f"  {clean_text(sub.topic_name) if sub.topic_name else 'every topic'} · heat ≥ {sub.min_heat}"
+        if sub.min_quality is not None:
+            line += f" · quality ≥ {sub.min_quality}"
+        line += f" · last post {_plain_when(sub.last_post_at)} · {sub.queued} queued"
+        if sub.channel_paused_at is not None:
+            line += " · paused"
+        if sub.last_error:
+            line += f" · last error: {clean_text(sub.last_error)}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _console_preview(preview: Preview) -> str:
+    lines = ["What #console would post next (nothing is sent):"]
+    if preview.paused_reason:
+        lines.append(f"  (paused: {preview.paused_reason})")
+    for number, item in enumerate(preview.queued, start=1):
+        when = "next tick" if item.next_tick else "later"
+        lines.append(f"  {number}. heat {item.story.heat} · {truncate(clean_text(item.story.title), 100)} · {when}")
+    if not preview.queued:
+        lines.append("  Nothing is queued; new stories crossing the threshold post as they arrive.")
+        for story in preview.backfill_candidates:
+            lines.append(f"  backfill would post: heat {story.heat} · {truncate(clean_text(story.title), 100)}")
+    return "\n".join(lines)
+
+
+def _console_pause(result: PauseResult, *, pausing: bool) -> str:
+    if pausing:
+        return (
+            f"Paused. {result.queued} queued stories wait for /alerts resume; stories that turn hot meanwhile"
+            " are skipped."
+            if result.changed
+            else "Already paused."
+        )
+    return f"Resumed; {result.queued} queued stories will post, hottest first." if result.changed else "Not paused."
+
+
+def console_commands(services: Any) -> Iterable[ConsoleCommand]:
+    """The playground's /alerts command: the same AlertService, on the console channel (bot.console hook)."""
+    from bot.console import ConsoleCommand
+
+    alerts: AlertService = services.alerts
+
+    async def handle(session: ConsoleSession, args: ConsoleArgs) -> None:
+        action = args.positional[0].casefold() if args.positional else "list"
+        topic = " ".join(args.positional[1:]) or args.named.get("topic") or None
+        where = {"guild_id": CONSOLE_GUILD_ID, "channel_id": CONSOLE_CHANNEL_ID}
+        if action == "add":
+            min_heat = _number(args, "min_heat")
+            result = await alerts.add_subscription(
+                **where,
+                channel_kind="console",
+                topic=topic,
+                min_heat=min_heat if min_heat is not None else 70,
+                min_quality=_number(args, "min_quality"),
+                backfill=_number(args, "backfill") or 0,
+            )
+            sub = result.subscription
+            what = clean_text(sub.topic_name) if sub.topic_name else "every topic"
+            session.write(
+                f"#console {'now follows' if result.created else 'updated:'} {what} at heat ≥ {sub.min_heat}; "
+                f"{result.backfilled} stories queued by backfill. Alerts print here as they happen."
+            )
+        elif action == "list":
+            session.write(_console_listing(await alerts.list_subscriptions(CONSOLE_GUILD_ID)))
+        elif action == "remove":
+            removed = await alerts.remove_subscription(**where, topic=topic)
+            session.write(f"Removed {removed.removed} subscription(s) from #console.")
+        elif action in ("pause", "resume"):
+            pausing = action == "pause"
+            change = alerts.pause if pausing else alerts.resume
+            session.write(_console_pause(await change(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID), pausing=pausing))
+        elif action == "preview":
+            session.write(_console_preview(await alerts.preview(**where, topic=topic)))
+        else:
+            raise InvalidArgument(
+                f"Unknown /alerts action “{truncate(clean_text(action), 20)}”. Usage: {_CONSOLE_USAGE}"
+            )
+
+    return [
+        ConsoleCommand(
+            "/alerts",
+            _CONSOLE_USAGE,
+            "post new hot stories here",
+            handle,
+            ("topic", "min_heat", "min_quality", "backfill"),
+        )
+    ]

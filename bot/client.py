@@ -1,0 +1,242 @@
+"""The Discord client: loads the cogs, syncs slash commands sparingly, runs the jobs, answers every error."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.alert_posters import DiscordPoster
+from bot.errors import HeatwaveError
+from bot.scheduling import POST_ALERTS_JOB_ID, IngestFunction, PeriodicJobs
+from db.app_state import AppStateRepository
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+# Explicit, so a stray file in cogs/ never becomes a live feature; each module ends in `async def setup(bot)`.
+EXTENSIONS: tuple[str, ...] = ("cogs.lookups", "cogs.alerts")
+
+# The least the bot needs (Discord docs, "Permissions" and the routes it calls):
+# - View Channel + Send Messages + Embed Links: post an alert embed in a text or announcement channel. Send Messages
+#   is also all a forum post needs ("Start Thread in Forum Channel" requires SEND_MESSAGES) and all a crosspost of
+#   the bot's *own* message needs (MANAGE_MESSAGES is only for other people's messages), so neither Create Public
+#   Threads nor Manage Messages is asked for.
+# - Read Message History: crash recovery looks for an unconfirmed alert in the channel's recent messages.
+# Slash-command replies are interaction webhooks and need no channel permission at all.
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True, send_messages=True, embed_links=True, read_message_history=True
+)
+INVITE_SCOPES = ("bot", "applications.commands")
+
+# Per application: the same database used with another bot's token must not skip that bot's first sync.
+_SYNC_HASH_KEY = "command_sync.global_hash.{application_id}"
+
+APOLOGY = (
+    "Sorry, something went wrong on my side while answering that. It has been logged (ref {ref}); please try again."
+)
+
+
+def invite_url(application_id: int, *, guild_id: int | None = None) -> str:
+    """The OAuth2 URL that adds the bot with exactly INVITE_PERMISSIONS (pre-selecting `guild_id` if given)."""
+    guild = discord.Object(guild_id) if guild_id is not None else discord.utils.MISSING
+    return discord.utils.oauth_url(application_id, permissions=INVITE_PERMISSIONS, guild=guild, scopes=INVITE_SCOPES)
+
+
+def command_tree_hash(tree: app_commands.CommandTree[Any]) -> str:
+    """A stable digest of what a global sync would upload: the same commands → the same hash, in any order."""
+    payloads = [
+        json.dumps(command.to_dict(tree), sort_keys=True, separators=(",", ":")) for command in tree.get_commands()
+    ]
+    return hashlib.sha256("\n".join(sorted(payloads)).encode()).hexdigest()
+
+
+def _permission_names(names: Sequence[str]) -> str:
+    # Discord's UI says "Server" where the API says "guild".
+    return ", ".join(name.replace("_", " ").replace("guild", "server").title() for name in names)
+
+
+def describe_error(error: BaseException) -> str | None:
+    """The helpful text for an expected app-command error, or None when it is a bug (log it, apologise)."""
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    for candidate in (original, original.__cause__):
+        if isinstance(candidate, HeatwaveError):
+            return candidate.user_message
+    if isinstance(error, app_commands.MissingPermissions):
+        return f"You need the {_permission_names(error.missing_permissions)} permission to use this command."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        return (
+            f"I'm missing the {_permission_names(error.missing_permissions)} permission here; "
+            "ask a server manager to grant it."
+        )
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command only works inside a server."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {max(1, round(error.retry_after))} s."
+    if isinstance(error, app_commands.MissingRole | app_commands.MissingAnyRole):
+        return "You don't have the role this command needs."
+    if isinstance(error, app_commands.CheckFailure):
+        return "You can't use this command here."
+    if isinstance(error, app_commands.TransformerError):
+        shown = discord.utils.escape_markdown(str(error.value))[:100]
+        kind = error.type.name.replace("_", " ")
+        return f"I couldn't use “{shown}” as a {kind} here. Pick one of the suggestions, or check the value."
+    if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        return "This command changed recently and Discord showed you an old version; please try again in a minute."
+    return None
+
+
+async def _reply_ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
+    """Answer with `text` whether or not the interaction was already answered; never raises."""
+    if interaction.is_expired():
+        log.info("could not tell the user (interaction %s expired): %s", interaction.id, text)
+        return
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+        else:
+            try:
+                await interaction.response.send_message(
+                    text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                )
+            except discord.InteractionResponded:
+                # A concurrent responder won the race between is_done() and our reply.
+                await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+    except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+        # 10062 Unknown interaction (the 3 s / 15 min window closed) or Discord unreachable: nothing more we
+        # can tell this user, and raising here would only become an unretrieved task exception.
+        log.warning("could not send an error reply for interaction %s: %s", interaction.id, exc)
+
+
+class HeatwaveTree(app_commands.CommandTree["HeatwaveBot"]):
+    """The command tree with the one app-command error handler."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[HeatwaveBot], error: app_commands.AppCommandError, /
+    ) -> None:
+        """Expected errors → a helpful ephemeral reply; anything else → traceback in the log, apology to the user."""
+        command = interaction.command.qualified_name if interaction.command is not None else "?"
+        text = describe_error(error)
+        if text is not None:
+            log.debug("/%s: %s (%s)", command, text, type(error).__name__)
+        else:
+            original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+            ref = uuid.uuid4().hex[:8]
+            log.error(
+                "unexpected error in /%s (ref %s, guild %s, user %s)",
+                command,
+                ref,
+                interaction.guild_id,
+                interaction.user.id,
+                exc_info=original,
+            )
+            text = APOLOGY.format(ref=ref)
+        await _reply_ephemeral(interaction, text)
+
+
+class HeatwaveBot(commands.Bot):
+    """Heatwave on Discord. Everything it uses is passed in; nothing happens until `start`."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        extensions: Sequence[str] = EXTENSIONS,
+        ingest: IngestFunction | None = None,
+        guild_ready_timeout: float = 2.0,
+        max_ratelimit_timeout: float | None = None,
+    ) -> None:
+        intents = discord.Intents.none()
+        # Guilds only: channel and permission caches for posting alerts. Slash commands arrive without any
+        # intent, so no privileged intent (members, presences, message content) is requested.
+        intents.guilds = True
+        super().__init__(
+            # Prefix commands are unused: with no message intents none could ever arrive.
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents,
+            tree_cls=HeatwaveTree,
+            # Default for every message, on top of the explicit per-send value: story text never pings anyone.
+            allowed_mentions=discord.AllowedMentions.none(),
+            # How long READY waits for GUILD_CREATEs before firing (tests shorten it), and the longest
+            # rate-limit sleep discord.py accepts before raising instead (None: wait as long as Discord says).
+            guild_ready_timeout=guild_ready_timeout,
+            max_ratelimit_timeout=max_ratelimit_timeout,
+        )
+        self.services = services
+        self._extensions = tuple(extensions)
+        self._app_state = AppStateRepository(services.database)
+        settings = services.settings
+        self.jobs = PeriodicJobs(
+            services,
+            DiscordPoster(self),
+            news_dir=settings.news_dir,
+            scan_seconds=settings.scan_seconds,
+            post_seconds=settings.post_seconds,
+            max_file_bytes=settings.max_file_bytes,
+            ready=self.is_ready,
+            ingest=ingest,
+        )
+        self._invite_logged = False
+
+    async def setup_hook(self) -> None:
+        """Load the cogs, sync the commands (only when needed), start the scheduler."""
+        for name in self._extensions:
+            # A cog that fails to load is a broken deployment: fail the start loudly, don't run half a bot.
+            await self.load_extension(name)
+        await self.sync_commands()
+        self.jobs.start()
+
+    async def sync_commands(self) -> None:
+        """Guild sync every start with DISCORD_GUILD_ID; otherwise a global sync only when the tree changed."""
+        guild_id = self.services.settings.discord_guild_id
+        try:
+            if guild_id is not None:
+                guild = discord.Object(guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d commands to guild %d", len(synced), guild_id)
+                return
+            digest = command_tree_hash(self.tree)
+            key = _SYNC_HASH_KEY.format(application_id=self.application_id)
+            if await self._app_state.get(key) == digest:
+                # Global syncs are rate limited per day; restarts with the same commands must not spend them.
+                log.info("slash commands unchanged since the last global sync; not syncing")
+                return
+            synced = await self.tree.sync()
+            await self._app_state.set(key, digest)
+            log.info("synced %d commands globally (they can take a while to appear in every server)", len(synced))
+        except discord.Forbidden:
+            log.error(
+                "Discord refused the command sync: the bot was invited without the applications.commands scope; "
+                "re-invite it with the URL logged at start"
+            )
+        except discord.HTTPException as exc:
+            # The commands synced last time still work; a failed sync must not take the bot down.
+            log.error("slash command sync failed (%s); the previously synced commands stay active", exc)
+
+    async def on_ready(self) -> None:
+        """Log who we are and the invite URL once; let the alert job recover and post now, not a minute later."""
+        if not self._invite_logged and self.application_id is not None and self.user is not None:
+            self._invite_logged = True
+            log.info("logged in as %s (id %s) in %d servers", self.user, self.user.id, len(self.guilds))
+            log.info(
+                "invite URL: %s",
+                invite_url(self.application_id, guild_id=self.services.settings.discord_guild_id),
+            )
+        self.jobs.run_soon(POST_ALERTS_JOB_ID)
+
+    async def close(self) -> None:
+        """Stop the jobs before the connection, so no job runs against a closed client."""
+        await self.jobs.shutdown()
+        await super().close()

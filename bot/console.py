@@ -1,0 +1,415 @@
+"""The console playground: type the bot's slash commands at a prompt and read the replies as plain text.
+
+It calls the same LookupService (and renderer) as the cogs, so what you see here is what Discord users get,
+minus the embeds. Other features add commands without editing this file: list a module in
+`CONSOLE_EXTENSIONS` that defines
+
+    def console_commands(services) -> Iterable[ConsoleCommand]
+
+where each `ConsoleCommand(name="/alerts", usage=..., summary=..., handler=...)` has an async
+`handler(session, args)` that writes with `session.write(text)` (and may call `session.show_pages(...)`).
+A handler raises `HeatwaveError` for bad input; the console prints its message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import shlex
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TextIO
+
+from bot.errors import HeatwaveError, InvalidArgument
+from bot.render import clean_text, provider_label, story_text, truncate
+from bot.services.lookups import (
+    LookupService,
+    Page,
+    RelatedResult,
+    SearchResult,
+    TopicResult,
+    TopicsResult,
+    TrendingResult,
+)
+from db.lookups import StorySort
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CONSOLE_EXTENSIONS",
+    "ConsoleArgs",
+    "ConsoleCommand",
+    "ConsoleServices",
+    "ConsoleSession",
+    "lookup_commands",
+    "run_console",
+]
+
+# Modules that contribute console commands (see the module docstring). A module that is not there yet is skipped.
+CONSOLE_EXTENSIONS: tuple[str, ...] = ("bot.alert_posters",)
+
+PROMPT = "heatwave> "
+_RULE = "─" * 60
+
+
+class ConsoleServices(Protocol):
+    """What the console needs from bot.app.Services."""
+
+    @property
+    def lookups(self) -> LookupService: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleArgs:
+    """A command line after its name: the raw rest, and the same split into positional words and key:value pairs."""
+
+    raw: str
+    positional: tuple[str, ...]
+    named: Mapping[str, str]
+
+    @classmethod
+    def parse(cls, raw: str, keys: Iterable[str] = ()) -> ConsoleArgs:
+        """Split `raw` shell-style; `key:value` is named when key is one of `keys`, and a value runs on until
+        the next key (so `name:Power Apps sort:new` works without quotes)."""
+        known = {k.casefold() for k in keys}
+        try:
+            words = shlex.split(raw)
+        except ValueError:  # an unbalanced quote: take the words as they are
+            words = raw.split()
+        positional: list[str] = []
+        named: dict[str, str] = {}
+        current: str | None = None
+        for word in words:
+            key, sep, value = word.partition(":")
+            if sep and key.casefold() in known:
+                current = key.casefold()
+                named[current] = value
+            elif current is not None:
+                named[current] = f"{named[current]} {word}".strip()
+            else:
+                positional.append(word)
+        return cls(raw.strip(), tuple(positional), named)
+
+
+Handler = Callable[["ConsoleSession", ConsoleArgs], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleCommand:
+    """One console command: `name` as typed (e.g. "/topic"), its usage line, a summary, and its handler."""
+
+    name: str
+    usage: str
+    summary: str
+    handler: Handler
+    keys: tuple[str, ...] = ()  # the key:value names ConsoleArgs.parse should recognise
+
+
+@dataclass
+class ConsoleSession:
+    """State of one console run: where to write, the commands, and the list `next`/`prev` page through."""
+
+    services: Any
+    out: TextIO
+    commands: dict[str, ConsoleCommand] = field(default_factory=dict)
+    _pages: Callable[[int], Awaitable[tuple[str, Page[Any] | None]]] | None = None
+    _page: Page[Any] | None = None
+
+    def write(self, text: str) -> None:
+        """Print a block of text (the console poster for alerts writes through here too)."""
+        self.out.write(text if text.endswith("\n") else text + "\n")
+        self.out.flush()
+
+    async def show_pages(self, fetch: Callable[[int], Awaitable[tuple[str, Page[Any] | None]]]) -> None:
+        """Show page 1 of a list and remember it, so `next` and `prev` can turn its pages."""
+        text, page = await fetch(0)
+        self._pages, self._page = (fetch, page) if page is not None and page.count > 1 else (None, None)
+        self.write(text)
+
+    async def turn(self, step: int) -> None:
+        """Show the next (+1) or previous (-1) page of the last list."""
+        if self._pages is None or self._page is None:
+            raise InvalidArgument("There is nothing to page through; run /topic, /topics, /search or /trending.")
+        if step > 0 and not self._page.has_next:
+            raise InvalidArgument("That was the last page.")
+        if step < 0 and not self._page.has_previous:
+            raise InvalidArgument("That was the first page.")
+        text, page = await self._pages(self._page.number + step)
+        self._page = page
+        self.write(text)
+
+
+# ----- plain-text replies -------------------------------------------------------------------------------------
+
+
+def _page_footer(page: Page[Any]) -> str:
+    hints = [h for h, ok in (("prev", page.has_previous), ("next", page.has_next)) if ok]
+    return f"{page.label}" + (f" · type {' or '.join(hints)}" if hints else "")
+
+
+def _stories_block(header: str, page: Page[Any]) -> str:
+    body = f"\n{_RULE}\n".join(story_text(s) for s in page.items)
+    return f"{header}\n{_RULE}\n{body}\n{_RULE}\n{_page_footer(page)}"
+
+
+def topic_text(result: TopicResult) -> str:
+    """/topic as console text."""
+    order = "hottest first" if result.sort is StorySort.HOT else "newest first"
+    return _stories_block(f"Topic {result.topic.name} · {order} · {result.page.total} stories", result.page)
+
+
+def topics_text(result: TopicsResult) -> str:
+    """/topics as console text."""
+    page = result.page
+    lines = [
+        f"{page.first_position + i:>4}. {clean_text(t.name)} ({t.story_count})" for i, t in enumerate(page.items)
+    ]
+    return "\n".join([f"Topics · {page.total} in all", *lines, _page_footer(page)])
+
+
+def search_text(result: SearchResult) -> str:
+    """/search as console text."""
+    page = result.page
+    query = truncate(clean_text(result.query), 100)
+    lead = f"Search “{query}”" if result.matched_all else f"No story has every word of “{query}”; closest matches"
+    count = f"{page.total}{'+' if page.capped else ''} matches"
+    return _stories_block(f"{lead} · most relevant first · {count}", page)
+
+
+def trending_text(result: TrendingResult) -> str:
+    """/trending as console text."""
+    page = result.page
+    where = f" on {result.topic.name}" if result.topic else ""
+    count = f"{page.total}{'+' if page.capped else ''} stories"
+    return _stories_block(f"Trending{where} · first seen in the last {result.hours} h · {count}", page)
+
+
+def related_text(result: RelatedResult) -> str:
+    """/related as console text."""
+    parts = [story_text(result.story)]
+    if result.entries:
+        lines = []
+        for entry in result.entries:
+            ours = f" [our story #{entry.story.id}]" if entry.story else ""
+            provider = clean_text(entry.provider_name) or clean_text(entry.provider_domain)
+            lines.append(f"  • {truncate(clean_text(entry.title), 120)} · {provider}{ours}\n    {entry.link_url}")
+        parts.append("From the story's own related list:\n" + "\n".join(lines))
+    if result.linking:
+        parts.append("Stories that list this one as related:\n" + "\n".join(_short(s) for s in result.linking))
+    if result.similar:
+        parts.append("Similar stories:\n" + "\n".join(_short(s) for s in result.similar))
+    if len(parts) == 1:
+        parts.append("No related or similar stories found for this one yet.")
+    return f"\n{_RULE}\n".join(parts)
+
+
+def _short(story: Any) -> str:
+    provider = provider_label(story) or ""
+    return f"  • #{story.id} {truncate(clean_text(story.title), 120)} · {provider}\n    {story.link_url}"
+
+
+# ----- the lookup commands ------------------------------------------------------------------------------------
+
+
+def _joined(args: ConsoleArgs, key: str) -> str:
+    return args.named.get(key) or " ".join(args.positional)
+
+
+async def _topic(session: ConsoleSession, args: ConsoleArgs) -> None:
+    lookups: LookupService = session.services.lookups
+    name = _joined(args, "name")
+    sort = args.named.get("sort") or StorySort.HOT.value
+
+    async def fetch(page: int) -> tuple[str, Page[Any] | None]:
+        result = await lookups.topic(name, sort=sort, page=page)
+        return topic_text(result), result.page
+
+    await session.show_pages(fetch)
+
+
+async def _topics(session: ConsoleSession, _args: ConsoleArgs) -> None:
+    lookups: LookupService = session.services.lookups
+
+    async def fetch(page: int) -> tuple[str, Page[Any] | None]:
+        result = await lookups.topics(page=page)
+        return topics_text(result), result.page
+
+    await session.show_pages(fetch)
+
+
+async def _related(session: ConsoleSession, args: ConsoleArgs) -> None:
+    lookups: LookupService = session.services.lookups
+    reference = args.named.get("story") or args.raw
+    session.write(related_text(await lookups.related(reference)))
+
+
+async def _search(session: ConsoleSession, args: ConsoleArgs) -> None:
+    lookups: LookupService = session.services.lookups
+    # The raw text, quotes and all: search copes with anything a person types.
+    query = args.named.get("query") if set(args.named) == {"query"} else None
+    text = query if query is not None else args.raw
+
+    async def fetch(page: int) -> tuple[str, Page[Any] | None]:
+        result = await lookups.search(text, page=page)
+        return search_text(result), result.page
+
+    await session.show_pages(fetch)
+
+
+async def _trending(session: ConsoleSession, args: ConsoleArgs) -> None:
+    lookups: LookupService = session.services.lookups
+    words = list(args.positional)
+    hours_text = args.named.get("hours")
+    if hours_text is None and words and words[0].lstrip("-").isdigit():
+        hours_text = words.pop(0)
+    try:
+        hours = int(hours_text) if hours_text is not None else 24
+    except ValueError:
+        raise InvalidArgument(f"`hours` must be a whole number from 1 to 720, not “{hours_text}”.") from None
+    topic = args.named.get("topic") or (" ".join(words) or None)
+
+    async def fetch(page: int) -> tuple[str, Page[Any] | None]:
+        result = await lookups.trending(hours=hours, topic=topic, page=page)
+        return trending_text(result), result.page
+
+    await session.show_pages(fetch)
+
+
+def lookup_commands() -> list[ConsoleCommand]:
+    """The lookup slash commands, as console commands."""
+    return [
+        ConsoleCommand("/topic", "/topic <name> [sort:hot|new]", "stories on a topic", _topic, ("name", "sort")),
+        ConsoleCommand("/topics", "/topics", "every topic with its number of stories", _topics),
+        ConsoleCommand("/related", "/related <id | link | title words>", "a story and its related ones", _related,
+                       ("story",)),
+        ConsoleCommand("/search", "/search <words>", "search titles and excerpts", _search, ("query",)),
+        ConsoleCommand("/trending", "/trending [hours] [topic]", "hottest stories first seen lately", _trending,
+                       ("hours", "topic")),
+    ]
+
+
+def _extension_commands(services: Any, extensions: Iterable[str]) -> list[ConsoleCommand]:
+    found: list[ConsoleCommand] = []
+    for module_name in extensions:
+        try:
+            module = importlib.import_module(module_name)
+            provider = getattr(module, "console_commands", None)
+            if callable(provider):
+                found.extend(provider(services))
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                log.exception("console extension %s failed to load; its commands are unavailable", module_name)
+        except Exception:
+            # One broken feature must not take the whole playground down with it.
+            log.exception("console extension %s failed to load; its commands are unavailable", module_name)
+    return found
+
+
+# ----- the prompt loop ----------------------------------------------------------------------------------------
+
+
+def _help_text(commands: Mapping[str, ConsoleCommand]) -> str:
+    width = max(len(c.usage) for c in commands.values())
+    lines = [f"  {c.usage:<{width}}  {c.summary}" for c in commands.values()]
+    return "\n".join(
+        [
+            "Commands (the same as the bot's slash commands):",
+            *lines,
+            f"  {'next / prev':<{width}}  turn the pages of the last list",
+            f"  {'/help':<{width}}  this list",
+            f"  {'/quit':<{width}}  leave (Ctrl-D works too)",
+            "Parameters can be named like in Discord, e.g. /topic name:AI sort:new or /trending hours:72 topic:AI",
+        ]
+    )
+
+
+def _start_reader(stdin: TextIO, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
+    """Read lines on a daemon thread so the event loop (and the alert jobs on it) keep running while we wait.
+
+    A daemon thread never keeps the process alive: Ctrl-C or the end of the program does not wait for a
+    person to press Enter. None on the queue means end of input.
+    """
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for line in iter(stdin.readline, ""):
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        except (OSError, ValueError) as exc:  # stdin closed under us
+            log.debug("console input stopped: %s", exc)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody is listening
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="console-input", daemon=True).start()
+    return queue
+
+
+async def run_console(
+    services: ConsoleServices,
+    *,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    extensions: Iterable[str] = CONSOLE_EXTENSIONS,
+    extra_commands: Iterable[ConsoleCommand] = (),
+) -> int:
+    """Run the prompt until /quit or end of input; returns the exit status (0)."""
+    found = [*lookup_commands(), *_extension_commands(services, extensions), *extra_commands]
+    commands = {c.name: c for c in found}
+    session = ConsoleSession(services=services, out=stdout, commands=commands)
+    interactive = _isatty(stdin)
+    session.write("Heatwave console — type /help for commands, /quit to leave.")
+    queue = _start_reader(stdin, asyncio.get_running_loop())
+    while True:
+        if interactive:
+            stdout.write(PROMPT)
+            stdout.flush()
+        line = await queue.get()
+        if line is None:
+            if interactive:
+                stdout.write("\n")
+            return 0
+        if not await _handle(session, line):
+            return 0
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+async def _handle(session: ConsoleSession, line: str) -> bool:
+    """Run one input line; False means the person asked to leave."""
+    text = clean_text(line)
+    if not text:
+        return True
+    name, _, rest = text.partition(" ")
+    word = name.casefold()
+    try:
+        if word in ("/quit", "/exit", "quit", "exit"):
+            return False
+        if word in ("/help", "help", "?"):
+            session.write(_help_text(session.commands))
+        elif word in ("next", "/next", "n"):
+            await session.turn(+1)
+        elif word in ("prev", "/prev", "previous", "p"):
+            await session.turn(-1)
+        elif word in session.commands:
+            command = session.commands[word]
+            await command.handler(session, ConsoleArgs.parse(rest, command.keys))
+        else:
+            hint = "" if word.startswith("/") else " Commands start with /, e.g. /topic AI."
+            session.write(f"Unknown command “{truncate(name, 40)}”.{hint} Type /help for the list.")
+    except HeatwaveError as error:
+        session.write(f"! {error.user_message}")
+    except Exception:
+        # A bug, not bad input: keep the details in the log and the prompt alive.
+        log.exception("console command failed: %s", truncate(text, 200))
+        session.write("! Sorry, something went wrong with that command (details are in the log).")
+    return True

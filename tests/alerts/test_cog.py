@@ -1,0 +1,112 @@
+"""The /alerts command group's shape and the text of its replies (the Discord round trip is in test_e2e_*)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
+
+import discord
+import pytest
+
+from bot.errors import PermissionDenied
+from bot.services.alerts import AlertService, GuildAlerts, PauseResult
+from cogs.alerts import AlertsCog, _require_manager, describe_listing, describe_pause, describe_subscription
+from db.alerts import SubscriptionRecord
+
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
+
+
+def record(**changes: Any) -> SubscriptionRecord:
+    base: dict[str, Any] = {
+        "id": 1,
+        "guild_id": 1,
+        "channel_id": 100,
+        "channel_kind": "text",
+        "topic_id": None,
+        "topic_name": None,
+        "min_heat": 70,
+        "min_quality": None,
+        "cursor": 0,
+        "created_at": NOW,
+        "updated_at": NOW,
+        "channel_paused_at": None,
+        "auto_paused_reason": None,
+        "failure_count": 0,
+        "last_error": None,
+        "last_error_at": None,
+        "last_post_at": None,
+        "guild_paused": False,
+        "queued": 0,
+    }
+    base.update(changes)
+    return SubscriptionRecord(**base)
+
+
+def payload_of(service: AlertService) -> dict[str, Any]:
+    group = AlertsCog(service).app_command
+    assert group is not None
+    tree = discord.app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
+    return group.to_dict(tree)
+
+
+def test_alerts_group_is_guild_only_and_for_server_managers(service: AlertService) -> None:
+    payload = payload_of(service)
+    assert payload["name"] == "alerts"
+    assert int(payload["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
+    assert payload["dm_permission"] is False
+    names = sorted(option["name"] for option in payload["options"])
+    assert names == ["add", "list", "pause", "preview", "remove", "resume"]
+
+
+def test_alerts_add_offers_text_announcement_and_forum_channels(service: AlertService) -> None:
+    add = next(o for o in payload_of(service)["options"] if o["name"] == "add")
+    channel = next(o for o in add["options"] if o["name"] == "channel")
+    assert set(channel["channel_types"]) >= {
+        discord.ChannelType.text.value,
+        discord.ChannelType.news.value,
+        discord.ChannelType.forum.value,
+    }
+    assert all(o.get("description") for o in add["options"])
+
+
+def test_require_manager_refuses_a_member_without_manage_server() -> None:
+    interaction = SimpleNamespace(guild_id=5, permissions=discord.Permissions(send_messages=True))
+    with pytest.raises(PermissionDenied, match="Manage Server"):
+        _require_manager(cast(Any, interaction))
+
+
+def test_require_manager_accepts_an_administrator() -> None:
+    interaction = SimpleNamespace(guild_id=5, permissions=discord.Permissions(administrator=True))
+    assert _require_manager(cast(Any, interaction)) == 5
+
+
+def test_describe_subscription_shows_failing_reason() -> None:
+    line = describe_subscription(record(failure_count=2, last_error="the channel no longer exists"))
+    assert "failing (2×): the channel no longer exists" in line
+
+
+def test_describe_subscription_shows_auto_pause_reason() -> None:
+    line = describe_subscription(
+        record(channel_paused_at=NOW, auto_paused_reason="the bot lacks a permission there", failure_count=5)
+    )
+    assert "paused automatically after repeated failures: the bot lacks a permission there" in line
+
+
+def test_describe_subscription_escapes_hostile_topic_names() -> None:
+    line = describe_subscription(record(topic_name="@everyone **bold**"))
+    assert "**bold**" not in line.replace("\\*", "")
+    assert "@everyone" not in line
+
+
+def test_describe_listing_fits_in_one_message() -> None:
+    subs = tuple(record(id=i, channel_id=1000 + i, topic_name=f"Topic {i}" * 5) for i in range(200))
+    text = describe_listing(GuildAlerts(False, subs))
+    assert len(text) <= 2000
+    assert "more" in text
+
+
+def test_describe_pause_explains_what_happens_to_new_stories() -> None:
+    text = describe_pause(PauseResult("guild", True, 3), None, pausing=True)
+    assert "3 stories already queued will wait" in text
+    assert "skipped" in text

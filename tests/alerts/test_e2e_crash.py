@@ -1,0 +1,138 @@
+"""Exactly once across a SIGKILL: the bot runs as `heatwave run` in a subprocess and is killed mid-delivery.
+
+The kill lands while the alert's send is in flight (the stand-in holds the request): the delivery is claimed in
+the database but its message id was never recorded. After a restart the alert must exist exactly once, whether
+the held request went on to create the message (recovery finds it in the channel) or not (it is sent again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from tests.discord_standin import ChannelType, StandIn
+from tests.e2e.stories import STORIES, Story, write_story, write_story_set
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "standin-token"
+
+
+def _delivery_status(db_path: Path) -> str | None:
+    if not db_path.exists():
+        return None
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        row = conn.execute("SELECT status FROM alert_deliveries ORDER BY queued_at DESC LIMIT 1").fetchone()
+    except sqlite3.OperationalError:  # not migrated yet
+        return None
+    finally:
+        conn.close()
+    return None if row is None else str(row[0])
+
+
+async def _until(condition: Callable[[], object], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def bot_process(env: dict[str, str], cwd: Path, log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python -m bot run` with `env`; stopped with SIGTERM at the end unless the test killed it already."""
+    with log.open("ab") as sink:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=cwd, env=env, stdout=sink, stderr=sink
+        )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), timeout=15)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+def _recorded_message_id(db_path: Path) -> int | None:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        row = conn.execute("SELECT message_id FROM alert_deliveries WHERE status = 'sent'").fetchone()
+    finally:
+        conn.close()
+    return None if row is None else int(row[0])
+
+
+@pytest.mark.parametrize("moment", ["send-in-flight", "message-created-not-recorded"])
+async def test_e2e_sigkill_between_claim_and_record_posts_exactly_once(tmp_path: Path, moment: str) -> None:
+    news_dir = tmp_path / "news"
+    write_story_set(news_dir, STORIES[:3])
+    db_path = tmp_path / "heatwave.db"
+    log = tmp_path / "bot.log"
+    async with StandIn(token=TOKEN, heartbeat_interval=0.25) as standin:
+        guild = standin.add_guild("Crash Test")
+        news = standin.add_channel(guild.id, "news", ChannelType.TEXT)
+        admin = standin.add_member(guild.id, "morgan", manage_guild=True)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "DISCORD_TOKEN": TOKEN,
+            "DISCORD_API_BASE": standin.base_url,
+            "DISCORD_GATEWAY_URL": standin.gateway_url,
+            "DISCORD_GUILD_ID": str(guild.id),
+            "HEATWAVE_DB": str(db_path),
+            "HEATWAVE_NEWS_DIR": str(news_dir),
+            "HEATWAVE_SCAN_SECONDS": "1",
+            "HEATWAVE_POST_SECONDS": "1",
+            "HEATWAVE_LOG_LEVEL": "INFO",
+        }
+        async with bot_process(env, tmp_path, log) as first:
+            await _until(lambda: standin.guild_commands.get(guild.id), 60, "the first bot to sync its commands")
+            await standin.wait_until_connected(timeout=60)
+            reply = await standin.invoke(guild.id, news.id, admin.id, "alerts add", {"channel": news})
+            assert "will now get" in reply.content, reply.content
+            held = standin.faults.delay(f"POST /channels/{news.id}/messages", seconds=1.5, times=1)
+            write_story(news_dir, Story(slug="crash", title="Crash-proof alert", topics=("AI",), heat=120))
+            await _until(lambda: held.fired == 1 and _delivery_status(db_path) == "claimed", 20, "the claimed send")
+            blocker: sqlite3.Connection | None = None
+            if moment == "message-created-not-recorded":
+                # Hold the database's write lock so the bot cannot record the message id Discord is about to
+                # return; the kill then lands after the message exists but before the ledger knows it.
+                blocker = sqlite3.connect(db_path, isolation_level=None, timeout=10)
+                blocker.execute("BEGIN IMMEDIATE")
+                await _until(lambda: standin.messages_in(news.id), 10, "the held message to be created")
+                await asyncio.sleep(0.3)
+            first.kill()  # SIGKILL: no clean-up; the claim stays without a message id
+            await first.wait()
+            if blocker is not None:
+                blocker.execute("ROLLBACK")
+                blocker.close()
+        await asyncio.sleep(2)  # a held request completes (or not) with nobody waiting for it, as on Discord
+        standin.faults.clear()
+        created_while_dead = len(standin.messages_in(news.id))
+
+        async with bot_process(env, tmp_path, log):
+            try:
+                await _until(lambda: _delivery_status(db_path) == "sent", 60, "the delivery to be recorded as sent")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; the bot's log:\n{log.read_text()[-6000:]}") from None
+            await asyncio.sleep(2.5)  # a couple more ticks: nothing else may be posted
+            messages = standin.messages_in(news.id)
+
+    assert created_while_dead == (1 if moment == "message-created-not-recorded" else 0)
+    assert len(messages) == 1, log.read_text()
+    assert messages[0].embeds[0]["title"] == "Crash-proof alert"
+    assert _recorded_message_id(db_path) == messages[0].id

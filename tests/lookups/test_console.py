@@ -1,0 +1,155 @@
+"""The console playground as a person uses it: typed commands in, readable text out, never a traceback."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.console import ConsoleArgs, ConsoleCommand, ConsoleSession, run_console
+from bot.errors import InvalidArgument
+from bot.services.lookups import LookupService
+from db import Database
+from db.lookups import LookupRepository
+from tests.lookups.storydb import NOW, Related, Story, add_stories
+
+
+@pytest.fixture
+def services(database: Database, clock: ManualClock) -> SimpleNamespace:
+    return SimpleNamespace(lookups=LookupService(LookupRepository(database), clock))
+
+
+async def run(services: SimpleNamespace, *lines: str, **kwargs: object) -> str:
+    out = io.StringIO()
+    stdin = io.StringIO("".join(f"{line}\n" for line in lines))
+    # Only the lookup commands: other features' console commands are tested with those features.
+    status = await run_console(services, stdin=stdin, stdout=out, extensions=(), **kwargs)  # type: ignore[arg-type]
+    assert status == 0
+    return out.getvalue()
+
+
+async def test_console_topic_shows_stories_and_pages_with_next_and_prev(
+    services: SimpleNamespace, database: Database
+) -> None:
+    await add_stories(database, [Story(f"Story number {i:02d}", heat=100 - i) for i in range(7)])
+    text = await run(services, "/topic AI", "next", "prev", "/quit")
+    first, second, third = (text.split("Topic AI")[n] for n in (1, 2, 3))
+    assert "Story number 00" in first
+    assert "page 1/2 · type next" in first
+    assert "Story number 05" in second
+    assert "page 2/2 · type prev" in second
+    assert "Story number 00" in third
+
+
+async def test_console_named_parameters_like_discord(services: SimpleNamespace, database: Database) -> None:
+    await add_stories(
+        database,
+        [
+            Story("older but hotter", topics=("Power Apps",), heat=150, published_at=NOW - timedelta(days=5)),
+            Story("newest", topics=("Power Apps",), heat=75, published_at=NOW - timedelta(hours=1)),
+        ],
+    )
+    text = await run(services, "/topic name:power apps sort:new")
+    assert "newest first" in text
+    assert text.index("newest") < text.index("older but hotter")
+
+
+async def test_console_topics_lists_counts(services: SimpleNamespace, database: Database) -> None:
+    await add_stories(database, [Story("a", topics=("AI", "Ethics")), Story("b", topics=("AI",))])
+    text = await run(services, "/topics")
+    assert "1. AI (2)" in text
+    assert "2. Ethics (1)" in text
+
+
+async def test_console_related_by_title_shows_linked_and_similar(services: SimpleNamespace, database: Database) -> None:
+    await add_stories(
+        database,
+        [
+            Story("Delhi airport tracks passengers", related=(Related("https://b.example/x", "Airport tracking"),)),
+            Story("Airport tracking tech", url="https://b.example/x"),
+        ],
+    )
+    text = await run(services, "/related delhi airport")
+    assert "Delhi airport tracks passengers" in text
+    assert "From the story's own related list:" in text
+    assert "[our story #" in text
+
+
+async def test_console_search_and_trending(services: SimpleNamespace, database: Database) -> None:
+    await add_stories(database, [Story("Quantum computing leaps", heat=120), Story("Bakery news", heat=90)])
+    text = await run(services, '/search "quantum* (computing', "/trending 24 AI", "/trending hours:2")
+    assert "Search “\"quantum* (computing”" in text
+    assert "Quantum computing leaps" in text
+    assert "Trending on AI · first seen in the last 24 h" in text
+    assert "Trending · first seen in the last 2 h" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("/trending 0", "between 1 and 720"),
+        ("/trending hours:soon", "whole number"),
+        ("/topic nosuchthing", "There is no topic"),
+        ("/topic", "Give a topic name"),
+        ("/search ***", "at least one word"),
+        ("/related https://nowhere.example/x", "don't have a story with that link"),
+        ("next", "nothing to page through"),
+        ("/frobnicate", "Unknown command"),
+        ("topic AI", "Commands start with /"),
+    ],
+)
+async def test_console_bad_input_gets_a_message_not_a_traceback(
+    services: SimpleNamespace, database: Database, line: str, message: str
+) -> None:
+    await add_stories(database, [Story("Something")])
+    text = await run(services, line, "/quit")
+    assert message in text
+    assert "Traceback" not in text
+
+
+async def test_console_help_lists_every_command(services: SimpleNamespace) -> None:
+    text = await run(services, "/help")
+    for usage in ("/topic <name> [sort:hot|new]", "/topics", "/related", "/search <words>", "/trending [hours]",
+                  "next / prev", "/quit"):
+        assert usage in text
+
+
+async def test_console_ends_at_end_of_input(services: SimpleNamespace) -> None:
+    assert "Heatwave console" in await run(services)
+
+
+async def test_console_accepts_registered_commands(services: SimpleNamespace) -> None:
+    async def hello(session: ConsoleSession, args: ConsoleArgs) -> None:
+        if not args.named.get("name"):
+            raise InvalidArgument("Say who to greet.")
+        session.write(f"hello {args.named['name']}")
+
+    extra = [ConsoleCommand("/hello", "/hello name:<who>", "greet someone", hello, ("name",))]
+    text = await run(services, "/hello name:Ada Lovelace", "/hello", "/help", extra_commands=extra)
+    assert "hello Ada Lovelace" in text
+    assert "! Say who to greet." in text
+    assert "/hello name:<who>" in text
+
+
+async def test_console_unexpected_error_is_logged_and_the_prompt_survives(
+    services: SimpleNamespace, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(_session: ConsoleSession, _args: ConsoleArgs) -> None:
+        raise RuntimeError("boom")
+
+    extra = [ConsoleCommand("/broken", "/broken", "always fails", broken)]
+    text = await run(services, "/broken", "/help", extra_commands=extra)
+    assert "Sorry, something went wrong" in text
+    assert "Traceback" not in text
+    assert "boom" not in text
+    assert "/broken" in text.split("Sorry")[1]  # /help still answered afterwards
+    assert "console command failed" in caplog.text
+
+
+def test_console_args_split_named_values_until_the_next_key() -> None:
+    args = ConsoleArgs.parse('name:Power Apps sort:new "quoted words" title:x', ("name", "sort"))
+    assert dict(args.named) == {"name": "Power Apps", "sort": "new quoted words title:x"}
+    assert ConsoleArgs.parse('unbalanced "quote', ()).positional == ("unbalanced", '"quote')
