@@ -39,6 +39,11 @@ INVITE_PERMISSIONS = discord.Permissions(
 )
 INVITE_SCOPES = ("bot", "applications.commands")
 
+# A 429 longer than this raises discord.RateLimited instead of sleeping inside the caller: an alert tick would
+# otherwise stall every channel behind one channel's hour-long crosspost limit. The alert engine turns
+# RateLimited into a hold on that channel until `retry_after`; a slash-command reply that long overdue is lost anyway.
+MAX_RATELIMIT_SLEEP_SECONDS = 30.0
+
 # Per application: the same database used with another bot's token must not skip that bot's first sync.
 _SYNC_HASH_KEY = "command_sync.global_hash.{application_id}"
 
@@ -154,7 +159,7 @@ class HeatwaveBot(commands.Bot):
         extensions: Sequence[str] = EXTENSIONS,
         ingest: IngestFunction | None = None,
         guild_ready_timeout: float = 2.0,
-        max_ratelimit_timeout: float | None = None,
+        max_ratelimit_timeout: float | None = MAX_RATELIMIT_SLEEP_SECONDS,
     ) -> None:
         intents = discord.Intents.none()
         # Guilds only: channel and permission caches for posting alerts. Slash commands arrive without any
