@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import fields
@@ -29,8 +30,15 @@ from db.timefmt import to_db
 # are found here rather than by `frontmatter.loads` so that a missing or unclosed block gets its own reason;
 # the YAML itself is read by python-frontmatter's handler (libyaml's CSafeLoader when PyYAML has it).
 _OPENING = re.compile(r"\A\s*---[ \t]*\r?\n")
-_WHITESPACE = re.compile(r"\s+")
 _HAS_SPACE = re.compile(r"\s")
+# The common shape of a link: http(s), an ASCII host name without user or port, no whitespace. Such a URL
+# passes the http(s) check as is and, without a query or fragment, normalises by plain string steps; anything
+# else takes the general (urlsplit) path. test_parse_story_plain_urls_* keep the two in step.
+_PLAIN_HTTP = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?:[/?#]\S*)?")
+_PLAIN_IDENTITY = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+)(/[^\s?#]*)?")
+# The first read asks for the stat'ed size plus one byte; later reads (a file that grew) go in chunks this big,
+# so a read never allocates a buffer of the whole size limit.
+_READ_CHUNK = 64 * 1024
 
 KINDS = frozenset({"article", "video"})
 _RELATED_FIELDS = tuple(spec.name for spec in fields(RelatedRecord))
@@ -53,14 +61,35 @@ def read_story_file(path: Path | str, *, size: int, max_file_bytes: int) -> Stor
     if size > max_file_bytes:
         raise StoryRejected(f"file is {_human_bytes(size)}, over the {_human_bytes(max_file_bytes)} size limit")
     try:
-        with open(path, "rb") as handle:
-            # The file may have grown since the stat; never read more than the limit allows.
-            data = handle.read(max_file_bytes + 1)
+        data = _read_at_most(path, size, max_file_bytes + 1)
     except OSError as exc:
         raise StoryRejected(f"cannot read the file: {exc.strerror or exc}") from None
     if len(data) > max_file_bytes:
         raise StoryRejected(f"file is over the {_human_bytes(max_file_bytes)} size limit")
     return parse_story(data)
+
+
+def _read_at_most(path: Path | str, size: int, limit: int) -> bytes:
+    """The file's bytes up to EOF or `limit`, whichever comes first.
+
+    os.read rather than open(): a buffered file object costs ~4x more per small file, and `read(limit)`
+    allocates a limit-sized buffer every time. The file may have grown since the stat, so reading goes on to EOF.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        total = 0
+        want = min(size + 1, limit)
+        while total < limit:
+            chunk = os.read(fd, want)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            want = min(limit - total, _READ_CHUNK)
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def parse_story(data: bytes) -> StoryRecord:
@@ -116,7 +145,7 @@ def story_from_mapping(meta: Mapping[Any, Any]) -> StoryRecord:
     kind_value = meta.get("type")
     kind = kind_value.strip().lower() if isinstance(kind_value, str) else ""
     record_fields: dict[str, Any] = {
-        "url": normalize_url(link_url),
+        "url": _identity(link_url),
         "link_url": link_url,
         "title": title,
         "excerpt": excerpt,
@@ -139,7 +168,8 @@ def clean_text(value: str) -> str:
     """HTML entities unescaped, CR/LF and whitespace runs collapsed to one space, ends stripped."""
     if "&" in value:
         value = html.unescape(value)
-    return _WHITESPACE.sub(" ", value).strip()
+    # str.split() splits on exactly the characters regex `\s` matches, drops the ends, and is ~4x cheaper.
+    return " ".join(value.split())
 
 
 def _yaml_reason(exc: yaml.MarkedYAMLError, *, first_line: int) -> str:
@@ -213,6 +243,8 @@ def _http_or_none(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
+    if _PLAIN_HTTP.fullmatch(text):
+        return text
     if not text or _HAS_SPACE.search(text):
         return None
     try:
@@ -220,6 +252,22 @@ def _http_or_none(value: object) -> str | None:
     except ValueError:
         return None
     return text if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def _identity(link: str) -> str:
+    """`bot.urls.normalize_url(link)`, by plain string steps for the common shape of link (~5x cheaper)."""
+    plain = _PLAIN_IDENTITY.fullmatch(link)
+    if plain is None:
+        return normalize_url(link)
+    host = plain[1].lower().rstrip(".")
+    if not host:
+        return normalize_url(link)
+    if host.startswith("www.") and len(host) > 4:
+        host = host[4:]
+    path = plain[2] or "/"
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
+    return f"https://{host}{path}"
 
 
 def _story_url(meta: Mapping[Any, Any]) -> str:
@@ -314,7 +362,7 @@ def _related(value: object) -> tuple[RelatedRecord, ...]:
         provider_name, provider_domain = _provider(item.get("provider"))
         entries.append(
             RelatedRecord(
-                url=normalize_url(link),
+                url=_identity(link),
                 link_url=link,
                 title=title,
                 excerpt=clean_text(raw_excerpt) if isinstance(raw_excerpt, str) else "",

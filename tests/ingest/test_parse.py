@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.ingest.parse import StoryRejected, parse_story, read_story_file
-from bot.urls import is_http_url
+from bot.urls import is_http_url, normalize_url
 from db.models import StoryRecord
 from tests.conftest import SEEDS_DIR
 from tests.ingest.stories import DROP, story_text
@@ -318,3 +318,49 @@ def test_parse_http_check_agrees_with_is_http_url(value: object) -> None:
     story_url = parse_story(story_text(webUrl=value, originalUrl="https://fallback.example.com/").encode()).link_url
     expected = value.strip() if isinstance(value, str) and is_http_url(value) else "https://fallback.example.com/"
     assert story_url == expected
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://www.Example.COM/2021/articles/0000123",
+        "http://example.com",
+        "HTTPS://WWW.EXAMPLE.COM/Path/To/",
+        "https://example.com.//x",
+        "https://example.com//",
+        "https://www./a",
+        "https://www.example.com./a///",
+        "https://example.com/a?utm_source=x&b=2",
+        "https://example.com/a#top",
+        "https://example.com:443/a",
+        "https://user@example.com/a",
+        "https://ex\u00e4mple.com/a",
+        "https://example.com/caf\u00e9/",
+        "https://example.com/a;b@c[d]",
+        "http://[::1]/x",
+    ],
+)
+def test_parse_story_plain_urls_match_normalize_url(link: str) -> None:
+    story = parse(webUrl=link)
+    assert story.link_url == link
+    assert story.url == normalize_url(link)
+
+
+@pytest.mark.parametrize(
+    "link", ["https://example.com/a b", "https://example.com/\u2028x", "https://", "ftp://example.com"]
+)
+def test_parse_story_plain_urls_refuse_what_is_http_url_refuses(link: str) -> None:
+    assert parse(webUrl=link, originalUrl="https://fallback.example.com/").link_url == "https://fallback.example.com/"
+
+
+def test_parse_text_collapses_every_kind_of_whitespace() -> None:
+    story = parse(title="  Grid\u00a0\u00a0news \u2003 today\u3000 ", excerpt="a\r\n\r\nb\tc\u2029d &amp; e")
+    assert story.title == "Grid news today"
+    assert story.excerpt == "a b c d & e"
+
+
+def test_read_story_file_reads_a_file_that_grew_within_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "grew.md"
+    path.write_text(story_text(excerpt="x" * 200_000))
+    story = read_story_file(path, size=10, max_file_bytes=1024 * 1024)
+    assert story.excerpt == "x" * 200_000
