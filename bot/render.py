@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import discord
+import regex
 
 from bot.urls import safe_http_url
 from db.models import StoryView
@@ -77,6 +78,7 @@ _EVERYONE = re.compile(r"@(?=(?:everyone|here)\b)", re.IGNORECASE)
 # keeps the text readable while the invite parser no longer matches it.
 _INVITE = re.compile(r"((?:discord(?:app)?\.com/invite|discord\.(?:gg|io|me|li))/)", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
+_GRAPHEME = regex.compile(r"\X")
 
 # Code points that continue the previous grapheme: cutting before them splits a character visually.
 _JOINERS = {"\u200c", "\u200d", "\u034f"}
@@ -105,42 +107,16 @@ def _is_emoji_tag(ch: str) -> bool:
     return 0xE0020 <= ord(ch) <= 0xE007F
 
 
-def _continues_grapheme(ch: str) -> bool:
-    code = ord(ch)
-    return (
-        unicodedata.combining(ch) != 0
-        or unicodedata.category(ch) in ("Mn", "Me", "Mc")
-        or ch in _JOINERS
-        or 0xFE00 <= code <= 0xFE0F  # variation selectors
-        or 0x1F3FB <= code <= 0x1F3FF  # skin-tone modifiers
-        or _is_emoji_tag(ch)
-    )
-
-
-def _is_regional_indicator(ch: str) -> bool:
-    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
-
-
 def _safe_cut(text: str, index: int) -> int:
-    """The largest cut position <= index that does not split a grapheme cluster."""
+    """The largest cut position <= index that does not split a grapheme cluster (a flag, a family emoji, an
+    accented letter): Unicode's segmentation rules (UAX #29) as the `regex` module implements them."""
     index = max(0, min(index, len(text)))
-    while 0 < index < len(text):
-        nxt, prev = text[index], text[index - 1]
-        if _continues_grapheme(nxt) or prev in _JOINERS:
-            index -= 1
-            continue
-        if _is_regional_indicator(nxt) and _is_regional_indicator(prev):
-            # Flags are pairs; count the run before the cut to know whether we are inside one.
-            run = 0
-            j = index - 1
-            while j >= 0 and _is_regional_indicator(text[j]):
-                run += 1
-                j -= 1
-            if run % 2 == 1:
-                index -= 1
-                continue
-        break
-    return index
+    cut = 0
+    for cluster in _GRAPHEME.finditer(text):
+        if cluster.end() > index:
+            break
+        cut = cluster.end()
+    return cut
 
 
 def truncate(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
