@@ -7,7 +7,6 @@ is expected, so a typo in a deployment is a one-line message, not a traceback at
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -124,6 +123,9 @@ class Settings:
 
 def _read_toml(path: Path) -> dict[str, str]:
     """`heatwave.toml` uses the environment variable names as keys, e.g. `HEATWAVE_DB = "x.db"`."""
+    # Imported only when the file exists: every `heatwave` start would otherwise pay for the TOML parser.
+    import tomllib
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +39,8 @@ def ingest_command(settings: Settings, paths: Sequence[Path], *, db_path: Path, 
     if progress is not None:
         progress(-1, -1)
     if as_json:
+        import json  # only here: start-up cost counts on every rescan
+
         print(json.dumps(report_as_json(report), ensure_ascii=False))
     else:
         print(format_report(report, db_path))

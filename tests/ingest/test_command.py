@@ -208,3 +208,19 @@ def test_ingest_command_progress_bar_only_for_big_runs() -> None:
     assert small.getvalue() == ""
     assert f"{PROGRESS_MIN_FILES}/{PROGRESS_MIN_FILES} files" in big.getvalue()
     assert big.getvalue().endswith("\r\x1b[2K")
+
+
+def test_ingest_command_unchanged_rescan_does_not_load_the_parser(tmp_path: Path) -> None:
+    # Start-up cost: a rescan with nothing to read must not import YAML, front matter or multiprocessing.
+    write_story(tmp_path / "news" / "a.md")
+    assert main(["ingest", str(tmp_path / "news"), "--db", str(tmp_path / "h.db")]) == 0
+    code = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        f"code = main(['ingest', {str(tmp_path / 'news')!r}, '--db', {str(tmp_path / 'h.db')!r}])\n"
+        "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'frontmatter', 'multiprocessing')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "0 []"

@@ -526,3 +526,98 @@ def test_ingest_paths_rejects_undecodable_file_name(tmp_path: Path, db_path: Pat
     assert report.rejected == (
         Rejection(str(news / "caf\ufffd.md"), "the file name is not valid UTF-8; rename the file"),
     )
+
+
+def test_ingest_paths_rescan_of_a_folder_skips_unchanged_and_reports_rejected_again(
+    tmp_path: Path, db_path: Path, clock: ManualClock
+) -> None:
+    news = tmp_path / "news"
+    good = write_story(news / "sub" / "good.md")
+    bad = write_story(news / "bad.md", heat="very", webUrl="https://news.example.com/bad")
+    first = ingest([news], db_path, clock)
+    # Same size and mtime, different bytes: only a read could notice, and an unchanged file is not read.
+    for path, old, new in ((good, b"Solar", b"Lunar"), (bad, b"heat: very", b"heat: vary")):
+        info = path.stat()
+        path.write_bytes(path.read_bytes().replace(old, new))
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+    second = ingest([news], db_path, clock)
+
+    assert counts(second) == (2, 0, 0, 1, 0, 1)
+    assert second.rejected == first.rejected == (Rejection(str(bad), "heat must be a whole number, got text ('very')"),)
+    assert rows(db_path, "SELECT title FROM stories") == [("Solar farm doubles output with AI-guided panels",)]
+
+
+def test_ingest_paths_just_written_file_in_a_folder_is_read_again(
+    tmp_path: Path, db_path: Path, clock: ManualClock
+) -> None:
+    news = tmp_path / "news"
+    path = write_story(news / "a.md", age=False)
+    write_story(news / "old.md", webUrl="https://news.example.com/old")
+    ingest([news], db_path, clock)
+    info = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"Solar", b"Lunar"))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+    assert counts(ingest([news], db_path, clock)) == (2, 0, 1, 1, 0, 0)
+    assert rows(db_path, "SELECT mtime_ns FROM source_files WHERE path = ?", str(path)) == [(-1,)]
+
+
+def test_ingest_paths_skips_hidden_files_and_folders(tmp_path: Path, db_path: Path, clock: ManualClock) -> None:
+    news = tmp_path / "news"
+    write_story(news / "a.md")
+    write_story(news / ".draft.md", webUrl="https://news.example.com/draft")
+    write_story(news / ".git" / "b.md", webUrl="https://news.example.com/git")
+
+    assert counts(ingest([news], db_path, clock)) == (1, 1, 0, 0, 0, 0)
+
+
+def test_ingest_paths_finds_md_files_whatever_the_case(tmp_path: Path, db_path: Path, clock: ManualClock) -> None:
+    news = tmp_path / "news"
+    write_story(news / "A.MD", webUrl="https://news.example.com/a")
+    write_story(news / "b.Md", webUrl="https://news.example.com/b")
+    write_story(news / "folder.md" / "c.md", webUrl="https://news.example.com/c")
+    write_story(news / "d.markdown", webUrl="https://news.example.com/d")
+
+    assert counts(ingest([news], db_path, clock)) == (3, 3, 0, 0, 0, 0)
+
+
+def test_ingest_paths_overlapping_paths_count_each_file_once(tmp_path: Path, db_path: Path, clock: ManualClock) -> None:
+    news = tmp_path / "news"
+    a = write_story(news / "a.md", webUrl="https://news.example.com/a")
+    write_story(news / "sub" / "b.md", webUrl="https://news.example.com/b")
+    given = [news / "sub", news, a, news]
+
+    assert counts(ingest(given, db_path, clock)) == (2, 2, 0, 0, 0, 0)
+    assert counts(ingest(given, db_path, clock)) == (2, 0, 0, 2, 0, 0)
+    assert rows(db_path, "SELECT count(*) FROM source_files") == [(2,)]
+
+
+def test_ingest_paths_rejects_files_under_an_undecodable_folder_name(
+    tmp_path: Path, db_path: Path, clock: ManualClock
+) -> None:
+    news = tmp_path / "news"
+    write_story(news / "good.md")
+    folder = os.path.join(os.fsencode(news), b"caf\xe9")
+    os.mkdir(folder)
+    with open(os.path.join(folder, b"story.md"), "wb") as handle:
+        handle.write(b"---\ntitle: x\n---\n")
+
+    report = ingest([news], db_path, clock)
+
+    assert counts(report) == (2, 1, 0, 0, 0, 1)
+    assert report.rejected == (
+        Rejection(str(news / "caf\ufffd" / "story.md"), "the file name is not valid UTF-8; rename the file"),
+    )
+
+
+def test_ingest_paths_rejects_a_symlink_loop_and_keeps_going(tmp_path: Path, db_path: Path, clock: ManualClock) -> None:
+    news = tmp_path / "news"
+    write_story(news / "good.md")
+    os.symlink("loop.md", news / "loop.md")
+
+    report = ingest([news], db_path, clock)
+
+    assert counts(report) == (2, 1, 0, 0, 0, 1)
+    assert report.rejected[0].path == str(news / "loop.md")
+    assert report.rejected[0].reason.startswith("cannot read the file: ")
