@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any
 
 from db.database import Database
-from db.models import StoryView
+from db.models import RelatedRecord, StoryView
 from db.story_rows import fetch_stories
 from db.timefmt import from_db_optional, to_db
 
@@ -123,19 +123,10 @@ class SearchHits:
 
 
 @dataclass(frozen=True, slots=True)
-class RelatedEntry:
-    """One entry of a story's own `related` list, with our copy of it when we have one."""
+class RelatedEntry(RelatedRecord):
+    """One entry of a story's own `related` list as stored, with its place there and our copy when we have one."""
 
     position: int
-    url: str
-    link_url: str
-    title: str
-    excerpt: str
-    published_at: datetime | None
-    provider_name: str | None
-    provider_domain: str | None
-    quality: int | None
-    image_url: str | None
     story: StoryView | None
 
 

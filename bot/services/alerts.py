@@ -16,7 +16,7 @@ import difflib
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
@@ -406,7 +406,7 @@ class AlertService:
             log.warning("%d alert claims from an interrupted tick went back to the queue", stale)
         queued = await self._repo.enqueue_due(now)
         batch = await self._repo.next_batch(now, self._max_posts)
-        tally = _Tally()
+        tally = _Tally(TickReport(queued=queued))
         by_channel: dict[int, list[DueItem]] = {}
         for item in batch:
             if item.qualifies:
@@ -414,7 +414,7 @@ class AlertService:
             else:
                 # Cooled below every subscription of its channel, or suppressed, while it waited its turn.
                 await self._repo.withdraw(item.story_id, item.channel_id)
-                tally.withdrawn += 1
+                tally.add(TickReport(withdrawn=1))
         gate = asyncio.Semaphore(CHANNEL_CONCURRENCY)
 
         async def serve(items: list[DueItem]) -> None:
@@ -423,27 +423,15 @@ class AlertService:
 
         await asyncio.gather(*(serve(items) for items in by_channel.values()))
         await self._repo.prune_crossposts(self._clock.now() - CROSSPOST_WINDOW)
-        report = TickReport(
-            queued=queued,
-            withdrawn=tally.withdrawn,
-            sent=tally.sent,
-            found_existing=tally.found_existing,
-            retrying=tally.retrying,
-            channel_faults=tally.channel_faults,
-            rejected=tally.rejected,
-            crossposted=tally.crossposted,
-            crosspost_skipped=tally.crosspost_skipped,
-            auto_paused=tuple(tally.auto_paused),
-            sent_ids=tuple(tally.sent_ids),
-        )
+        report = tally.report
         if batch or queued:
             log.info(
                 "alert tick: %d queued, %d sent, %d retrying, %d channel faults, %d withdrawn",
                 queued,
-                tally.sent,
-                tally.retrying,
-                tally.channel_faults,
-                tally.withdrawn,
+                report.sent,
+                report.retrying,
+                report.channel_faults,
+                report.withdrawn,
             )
         return report
 
@@ -480,9 +468,7 @@ class AlertService:
             log.exception("poster crashed delivering story %d to channel %d", item.story_id, item.channel_id)
             return await self._failed(item, DeliveryFailed("unexpected error while posting", permanent=False), tally)
         await self._repo.mark_sent(item.story_id, item.channel_id, message_id, self._clock.now())
-        tally.sent += 1
-        tally.found_existing += int(existing)
-        tally.sent_ids.append((item.channel_id, item.story_id))
+        tally.add(TickReport(sent=1, found_existing=int(existing), sent_ids=((item.channel_id, item.story_id),)))
         if item.kind == "announcement":
             await self._crosspost(poster, item.channel_id, message_id, tally)
         return True
@@ -492,7 +478,7 @@ class AlertService:
         if exc.story_only:
             log.warning("channel %d rejected story %d for good: %s", item.channel_id, item.story_id, exc.reason)
             await self._repo.mark_rejected(item.story_id, item.channel_id, exc.reason, now)
-            tally.rejected += 1
+            tally.add(TickReport(rejected=1))
             return True
         delay = retry_delay(item.attempts + 1, self._rng)
         if exc.retry_after is not None:
@@ -508,7 +494,7 @@ class AlertService:
             now=now,
         )
         if exc.permanent:
-            tally.channel_faults += 1
+            tally.add(TickReport(channel_faults=1))
             log.warning(
                 "channel %d cannot take alerts (%s), failure %d of %d",
                 item.channel_id,
@@ -517,10 +503,10 @@ class AlertService:
                 self._auto_pause_after,
             )
         else:
-            tally.retrying += 1
+            tally.add(TickReport(retrying=1))
             log.info("alert to channel %d will be retried in %s: %s", item.channel_id, delay, exc.reason)
         if outcome.auto_paused:
-            tally.auto_paused.append(item.channel_id)
+            tally.add(TickReport(auto_paused=(item.channel_id,)))
             log.warning("channel %d paused automatically after repeated failures: %s", item.channel_id, exc.reason)
         return False
 
@@ -530,16 +516,16 @@ class AlertService:
         now = self._clock.now()
         if await self._repo.crossposts_since(channel_id, now - CROSSPOST_WINDOW) >= CROSSPOSTS_PER_HOUR:
             log.info("not publishing message %d in channel %d: 10 publishes this hour already", message_id, channel_id)
-            tally.crosspost_skipped += 1
+            tally.add(TickReport(crosspost_skipped=1))
             return
         await self._repo.record_crosspost(channel_id, message_id, now)
         try:
             await poster.publish(channel_id, message_id)
         except DeliveryFailed as exc:
             log.warning("publishing message %d in channel %d failed: %s", message_id, channel_id, exc.reason)
-            tally.crosspost_skipped += 1
+            tally.add(TickReport(crosspost_skipped=1))
             return
-        tally.crossposted += 1
+        tally.add(TickReport(crossposted=1))
 
     async def recover(self, poster: Poster) -> RecoveryReport:
         """Resolve claims left by a crash: mark sent when the message exists, else queue the story again."""
@@ -565,15 +551,17 @@ class AlertService:
         return RecoveryReport(found_existing, requeued)
 
 
-@dataclass(slots=True)
 class _Tally:
-    withdrawn: int = 0
-    sent: int = 0
-    found_existing: int = 0
-    retrying: int = 0
-    channel_faults: int = 0
-    rejected: int = 0
-    crossposted: int = 0
-    crosspost_skipped: int = 0
-    auto_paused: list[int] = field(default_factory=list)
-    sent_ids: list[tuple[int, int]] = field(default_factory=list)
+    """The TickReport of a tick in progress; channels served concurrently each add their outcomes to it."""
+
+    __slots__ = ("report",)
+
+    def __init__(self, report: TickReport) -> None:
+        self.report = report
+
+    def add(self, outcome: TickReport) -> None:
+        """Sum the counts and append the tuples of `outcome`, so TickReport's fields are declared only once."""
+        # No await in here: on one event loop, concurrent channels cannot interleave inside an update.
+        self.report = TickReport(
+            **{f.name: getattr(self.report, f.name) + getattr(outcome, f.name) for f in fields(TickReport)}
+        )

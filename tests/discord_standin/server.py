@@ -726,6 +726,25 @@ class StandIn:
         data["channel"] = channel_data
         return data
 
+    def _command_interaction(self, kind: int, guild_id: int | None, channel_id: int, user_id: int, command: str,
+                             options: Mapping[str, Any], focused: str | None, validate: bool) -> JSON:
+        """The payload of a slash command (APPLICATION_COMMAND) or of typing into one of its options (AUTOCOMPLETE)."""
+        root, *path = command.strip().lstrip("/").split()
+        cmd, is_guild_cmd = self._find_command(guild_id, root)
+        guild = self.guilds.get(guild_id) if guild_id else None
+        # Autocomplete focuses one option, by default the last one given.
+        focus = (focused or list(options)[-1]) if kind == AUTOCOMPLETE else None
+        resolved: JSON = {}
+        built = self._build_options(guild, user_id, cmd.get("options") or [], path, options, focus, resolved, validate)
+        payload = self._base_interaction(kind, guild_id, channel_id, user_id)
+        data: JSON = {"id": cmd["id"], "name": cmd["name"], "type": 1, "options": built}
+        if resolved:
+            data["resolved"] = resolved
+        if is_guild_cmd:
+            data["guild_id"] = str(guild_id)
+        payload["data"] = data
+        return payload
+
     async def _run_interaction(self, payload: JSON, guild_id: int | None, channel_id: int, user_id: int,
                                original_id: int | None, timeout: float) -> InteractionResult:  # noqa: ASYNC109
         if not self.gateway.connected and self.gateway.current is None:
@@ -769,19 +788,8 @@ class StandIn:
         validate: bool = True,
     ) -> InteractionResult:
         """Run a slash command ("topic", "alerts add") as `user_id` in a channel and wait for the visible answer."""
-        root, *path = command.strip().lstrip("/").split()
-        cmd, is_guild_cmd = self._find_command(guild_id, root)
-        guild = self.guilds.get(guild_id) if guild_id else None
-        resolved: JSON = {}
-        built = self._build_options(guild, user_id, cmd.get("options") or [], path, options or {}, None, resolved,
-                                    validate)
-        payload = self._base_interaction(APPLICATION_COMMAND, guild_id, channel_id, user_id)
-        data: JSON = {"id": cmd["id"], "name": cmd["name"], "type": 1, "options": built}
-        if resolved:
-            data["resolved"] = resolved
-        if is_guild_cmd:
-            data["guild_id"] = str(guild_id)
-        payload["data"] = data
+        payload = self._command_interaction(APPLICATION_COMMAND, guild_id, channel_id, user_id, command, options or {},
+                                            None, validate)
         return await self._run_interaction(payload, guild_id, channel_id, user_id, None, timeout)
 
     async def autocomplete(
@@ -796,19 +804,8 @@ class StandIn:
         timeout: float = 5.0,  # noqa: ASYNC109
     ) -> list[JSON]:
         """Type into an option (`focused`, default: the last one given) and return the bot's choices."""
-        root, *path = command.strip().lstrip("/").split()
-        cmd, is_guild_cmd = self._find_command(guild_id, root)
-        guild = self.guilds.get(guild_id) if guild_id else None
-        focus = focused or list(options)[-1]
-        resolved: JSON = {}
-        built = self._build_options(guild, user_id, cmd.get("options") or [], path, options, focus, resolved, False)
-        payload = self._base_interaction(AUTOCOMPLETE, guild_id, channel_id, user_id)
-        data: JSON = {"id": cmd["id"], "name": cmd["name"], "type": 1, "options": built}
-        if resolved:
-            data["resolved"] = resolved
-        if is_guild_cmd:
-            data["guild_id"] = str(guild_id)
-        payload["data"] = data
+        payload = self._command_interaction(AUTOCOMPLETE, guild_id, channel_id, user_id, command, options, focused,
+                                            False)
         result = await self._run_interaction(payload, guild_id, channel_id, user_id, None, timeout)
         if result.callback_type != AUTOCOMPLETE_RESULT:
             raise NoReply(f"autocomplete answered with callback type {result.callback_type}")
@@ -1312,7 +1309,10 @@ class StandIn:
             return self._error(404, 10015, "Unknown Webhook")
         return record
 
-    def _webhook_message(self, request: web.Request, record: InteractionRecord) -> Message | web.Response:
+    def _webhook_message(self, request: web.Request) -> tuple[InteractionRecord, Message] | web.Response:
+        record = self._webhook_record(request)
+        if isinstance(record, web.Response):
+            return record
         mid = request.match_info["mid"]
         if mid == "@original":
             msg = self.messages.get(record.original_id or 0)
@@ -1322,24 +1322,20 @@ class StandIn:
                 msg = None
         if msg is None or msg.deleted:
             return self._error(404, 10008, "Unknown Message")
-        return msg
+        return record, msg
 
     async def _webhook_get(self, request: web.Request) -> web.Response:
-        record = self._webhook_record(request)
-        if isinstance(record, web.Response):
-            return record
-        msg = self._webhook_message(request, record)
-        if isinstance(msg, web.Response):
-            return msg
+        found = self._webhook_message(request)
+        if isinstance(found, web.Response):
+            return found
+        _record, msg = found
         return _json(msg.data)
 
     async def _webhook_edit(self, request: web.Request) -> web.Response:
-        record = self._webhook_record(request)
-        if isinstance(record, web.Response):
-            return record
-        msg = self._webhook_message(request, record)
-        if isinstance(msg, web.Response):
-            return msg
+        found = self._webhook_message(request)
+        if isinstance(found, web.Response):
+            return found
+        record, msg = found
         body = await self._body(request)
         problems = validate_message(body, interaction=True, edit=True,
                                     require_allowed_mentions=self.require_allowed_mentions)
@@ -1353,12 +1349,10 @@ class StandIn:
         return _json(msg.data)
 
     async def _webhook_delete(self, request: web.Request) -> web.Response:
-        record = self._webhook_record(request)
-        if isinstance(record, web.Response):
-            return record
-        msg = self._webhook_message(request, record)
-        if isinstance(msg, web.Response):
-            return msg
+        found = self._webhook_message(request)
+        if isinstance(found, web.Response):
+            return found
+        record, msg = found
         msg.deleted = True
         original = request.match_info["mid"] == "@original"
         self._record("original_delete" if original else "followup_delete", None, msg.channel_id, msg.id, record)
