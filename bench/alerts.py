@@ -1,14 +1,22 @@
-"""Alert engine benchmark: 10k subscriptions over 1M stories.
+"""Alert engine benchmark: 10k subscriptions over 1M stories, on SQLite or PostgreSQL.
 
 Prints the time of one due-selection pass (target <= 1 s) against a naive per-subscription query loop measured
-in the same run (same answer checked), for a typical rescan (100 heat changes) and a burst (1,000), and the
-per-tick bookkeeping (batch selection over the backlog, claim + record per post, one whole tick).
+in the same run on the same engine (same answer checked), for a typical rescan (100 heat changes) and a burst
+(1,000), and the per-tick bookkeeping (batch selection over the backlog, claim + record per post, one whole tick).
 
-    .venv/bin/python bench/alerts.py [--stories N] [--subscriptions N] [--events N ...] [--db PATH] [--only-e2e]
+    .venv/bin/python bench/alerts.py [--stories N] [--subscriptions N] [--events N ...] [--db PATH|URL]
+                                     [--keep] [--only-e2e]
 
-The synthetic store is written straight into SQLite (FTS and topic-count triggers dropped for the load: neither
-plays a part here). A pass costs about 10 us per delivery it creates, so its time follows how many channels a
-batch of crossings reaches, not the number of stories or subscriptions.
+`--db` is a file (SQLite; built there once and reused, default a temporary file) or a PostgreSQL URL naming
+a server and a database to connect to first: the synthetic store then gets a database of its own,
+`heatwave_bench_alerts_<stories>_<subscriptions>`, built with COPY (secondary indexes dropped for the load and
+re-created once, then VACUUM ANALYZE), reused when present, and dropped after the run unless `--keep`.
+Both engines get the same synthetic store from the same seed; a reused store has its alert state reset first
+(no deliveries, the engine cursor at the latest heat change), so every run starts from an empty ledger.
+
+The synthetic store is written straight into the tables (full-text and topic-count upkeep left out for the
+load: neither plays a part here). A pass costs about 10 us per delivery it creates on SQLite, so its time
+follows how many channels a batch of crossings reaches, not the number of stories or subscriptions.
 
 Then the end-to-end latency (a file lands -> the alert exists on the Discord stand-in) with the real bot, at
 5 s intervals by default; `--e2e-intervals 5 60` adds the default 60 s cadence (slow: minutes).
@@ -20,28 +28,38 @@ import argparse
 import asyncio
 import contextlib
 import random
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import psycopg
+from psycopg import sql
+
 from bot.clock import ManualClock
 from bot.services.alerts import AlertService
-from db import Database
-from db.alerts import AlertRepository
-from db.connection import connect_sync
-from db.migrate import migrate
-from db.timefmt import to_db
+from db import StoreLocation, open_store, parse_location
+from db.postgres.connection import connect_sync as pg_connect
+from db.postgres.ingest import INGEST_LOCK
+from db.postgres.migrate import migrate as pg_migrate
+from db.sqlite.connection import connect_sync
+from db.sqlite.migrate import migrate
+from db.sqlite.timefmt import to_db
+from db.text import index_words
 
 START = datetime(2026, 11, 26, 12, tzinfo=UTC)
+BUILT_AT = START - timedelta(days=30)
 TOPICS = 2_000
 THRESHOLDS = (70, 80, 90, 100, 120)
 SUBSCRIPTIONS_LABEL = "10k subscriptions"
+CHUNK = 50_000
 
 
 def _heat(rng: random.Random) -> int:
@@ -51,114 +69,298 @@ def _heat(rng: random.Random) -> int:
     return max(0, min(189, int(rng.gauss(75, 30))))
 
 
-def build(path: Path, stories: int, subscriptions: int, rng: random.Random) -> None:
-    """Write the synthetic store straight into SQLite (FTS triggers off: search plays no part here)."""
-    conn = connect_sync(path)
-    migrate(conn)
-    conn.execute("DROP TRIGGER stories_fts_insert")
-    conn.execute("DROP TRIGGER story_topics_count_insert")
-    stamp = to_db(START - timedelta(days=30))
-    conn.execute("BEGIN")
-    conn.executemany(
-        "INSERT INTO topics (id, key, name, story_count) VALUES (?, ?, ?, 0)",
-        ((t, f"topic {t}", f"Topic {t}") for t in range(1, TOPICS + 1)),
-    )
-    batch: list[tuple[object, ...]] = []
+# ----- the synthetic store (the same rows for both engines) -------------------------------------------------
+
+
+def story_chunks(
+    stories: int, rng: random.Random
+) -> Iterator[tuple[list[tuple[int, int]], list[tuple[int, int, int]]]]:
+    """(story id, heat) rows and (story id, topic id, position) links, `CHUNK` stories at a time."""
+    batch: list[tuple[int, int]] = []
     links: list[tuple[int, int, int]] = []
-    events: list[tuple[int, str, int]] = []
     for i in range(1, stories + 1):
         heat = _heat(rng)
-        url = f"https://example.com/{i}"
-        batch.append((i, url, f"Story {i}", "", stamp, "article", url, heat, heat, "h", "p", stamp, stamp))
+        batch.append((i, heat))
         first = rng.randint(1, TOPICS)
         links.append((i, first, 0))
         second = rng.randint(1, TOPICS)
         if second != first:
             links.append((i, second, 1))
-        events.append((i, stamp, heat))
-        if len(batch) >= 50_000:
-            _flush(conn, batch, links, events)
-    _flush(conn, batch, links, events)
-    conn.execute("UPDATE alert_engine SET cursor = (SELECT max(id) FROM heat_history)")
-    # 10k subscriptions in 5k channels: 1 in 10 follows every topic, the rest one topic each.
+        if len(batch) >= CHUNK:
+            yield batch, links
+            batch, links = [], []
+    if batch:
+        yield batch, links
+
+
+def subscription_rows(subscriptions: int, rng: random.Random) -> tuple[list[int], list[tuple[int, int | None, int]]]:
+    """Channels and (channel, topic, min_heat) subscriptions: 10k subscriptions in 5k channels, 1 in 10 following
+    every topic, the rest one topic each (a repeated (channel, topic) pair is kept once)."""
     channels = max(1, subscriptions // 2)
-    conn.executemany(
-        "INSERT INTO alert_channels (channel_id, guild_id, kind, created_at) VALUES (?, ?, 'text', ?)",
-        ((10_000 + c, 1 + c // 10, stamp) for c in range(channels)),
-    )
-    cursor = conn.execute("SELECT max(id) FROM heat_history").fetchone()[0]
-    subs = []
+    seen: set[tuple[int, int]] = set()
+    subs: list[tuple[int, int | None, int]] = []
     for s in range(subscriptions):
         channel = 10_000 + s % channels
         topic = None if s % 10 == 0 else rng.randint(1, TOPICS)
-        subs.append((channel, topic, topic or 0, rng.choice(THRESHOLDS), cursor, stamp, stamp))
+        min_heat = rng.choice(THRESHOLDS)
+        if (channel, topic or 0) not in seen:
+            seen.add((channel, topic or 0))
+            subs.append((channel, topic, min_heat))
+    return [10_000 + c for c in range(channels)], subs
+
+
+def build_sqlite(path: Path, stories: int, subscriptions: int, rng: random.Random) -> None:
+    """Write the synthetic store straight into SQLite (full-text and count triggers off for the load)."""
+    conn = connect_sync(path)
+    migrate(conn)
+    for trigger in ("stories_fts_insert", "titles_fts_insert", "story_topics_count_insert", "story_topics_sort_keys"):
+        conn.execute(f"DROP TRIGGER {trigger}")
+    stamp = to_db(BUILT_AT)
+    conn.execute("BEGIN")
     conn.executemany(
-        "INSERT OR IGNORE INTO alert_subscriptions (channel_id, topic_id, topic_key, min_heat, cursor,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        subs,
+        "INSERT INTO topics (id, key, name, story_count) VALUES (?, ?, ?, 0)",
+        ((t, f"topic {t}", f"Topic {t}") for t in range(1, TOPICS + 1)),
+    )
+    for batch, links in story_chunks(stories, rng):
+        heats = dict(batch)
+        conn.executemany(
+            "INSERT INTO stories (id, url, title, excerpt, published_at, kind, link_url, heat, quality, content_hash,"
+            " source_path, first_seen_at, updated_at) VALUES (?, ?, ?, '', ?, 'article', ?, ?, ?, 'h', 'p', ?, ?)",
+            (
+                (i, f"https://example.com/{i}", f"Story {i}", stamp, f"https://example.com/{i}", h, h, stamp, stamp)
+                for i, h in batch
+            ),
+        )
+        conn.executemany(
+            "INSERT INTO story_topics (story_id, topic_id, position, heat, published_at, first_seen_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            ((i, t, p, heats[i], stamp, stamp) for i, t, p in links),
+        )
+        conn.executemany(
+            "INSERT INTO heat_history (story_id, observed_at, heat, previous_heat) VALUES (?, ?, ?, NULL)",
+            ((i, stamp, h) for i, h in batch),
+        )
+    conn.execute("UPDATE alert_engine SET cursor = (SELECT max(id) FROM heat_history)")
+    channels, subs = subscription_rows(subscriptions, rng)
+    conn.executemany(
+        "INSERT INTO alert_channels (channel_id, guild_id, kind, created_at) VALUES (?, ?, 'text', ?)",
+        ((c, 1 + (c - 10_000) // 10, stamp) for c in channels),
+    )
+    cursor = conn.execute("SELECT max(id) FROM heat_history").fetchone()[0]
+    conn.executemany(
+        "INSERT INTO alert_subscriptions (channel_id, topic_id, topic_key, min_heat, cursor, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ((c, t, t or 0, m, cursor, stamp, stamp) for c, t, m in subs),
     )
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.close()
 
 
-def _flush(
-    conn: sqlite3.Connection,
-    batch: list[tuple[object, ...]],
-    links: list[tuple[int, int, int]],
-    events: list[tuple[int, str, int]],
-) -> None:
-    conn.executemany(
-        "INSERT INTO stories (id, url, title, excerpt, published_at, kind, link_url, heat, quality, content_hash,"
-        " source_path, first_seen_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        batch,
-    )
-    conn.executemany("INSERT INTO story_topics (story_id, topic_id, position) VALUES (?, ?, ?)", links)
-    conn.executemany(
-        "INSERT INTO heat_history (story_id, observed_at, heat, previous_heat) VALUES (?, ?, ?, NULL)", events
-    )
-    batch.clear()
-    links.clear()
-    events.clear()
+def _with_database(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
 
 
-def land_events(path: Path, count: int, stories: int, rng: random.Random) -> None:
-    """One rescan's worth of heat changes: existing stories warming up, cooling down or going suppressed."""
-    conn = connect_sync(path)
-    stamp = to_db(START)
-    conn.execute("BEGIN")
-    for story_id in rng.sample(range(1, stories + 1), count):
-        previous = conn.execute("SELECT heat FROM stories WHERE id = ?", (story_id,)).fetchone()[0]
-        heat = min(189, max(-1, (previous if previous is not None else 50) + rng.choice((-40, 25, 40, 60))))
-        conn.execute("UPDATE stories SET heat = ? WHERE id = ?", (heat, story_id))
-        conn.execute(
-            "INSERT INTO heat_history (story_id, observed_at, heat, previous_heat) VALUES (?, ?, ?, ?)",
-            (story_id, stamp, heat, previous),
-        )
-    conn.execute("COMMIT")
-    conn.close()
-
-
-def naive_due(path: Path, lo: int) -> tuple[int, float]:
-    """Baseline: one query per subscription over the new events (what a straightforward loop would do)."""
-    conn = connect_sync(path)
-    started = time.perf_counter()
-    subs = conn.execute(
-        "SELECT s.id, s.channel_id, s.topic_id, s.min_heat, s.min_quality, s.cursor FROM alert_subscriptions s"
-    ).fetchall()
-    due: set[tuple[int, int]] = set()
-    for _, channel, topic, min_heat, min_quality, cursor in subs:
-        rows = conn.execute(
-            "SELECT e.story_id FROM heat_history e JOIN stories st ON st.id = e.story_id"
-            " WHERE e.id > ? AND e.heat >= ? AND (e.previous_heat IS NULL OR e.previous_heat < ?) AND st.heat >= ?"
-            " AND (? IS NULL OR st.quality >= ?)"
-            " AND (? IS NULL OR EXISTS (SELECT 1 FROM story_topics x WHERE x.story_id = st.id AND x.topic_id = ?))",
-            (max(lo, cursor), min_heat, min_heat, min_heat, min_quality, min_quality, topic, topic),
+def build_postgres(location: StoreLocation, stories: int, subscriptions: int, rng: random.Random) -> None:
+    """COPY the synthetic store into the (empty) database at `location`, migrated first."""
+    conn = pg_connect(location)
+    try:
+        pg_migrate(conn, location)
+        # Secondary indexes are far cheaper to build once than to maintain row by row: drop them for the load
+        # and re-create them from their own definitions afterwards.
+        indexes = conn.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema()"
+            " AND i.tablename IN ('stories', 'story_topics', 'heat_history')"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
         ).fetchall()
-        due.update((story, channel) for (story,) in rows)
-    seconds = time.perf_counter() - started
-    conn.close()
+        for name, _definition in indexes:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+        with conn.cursor() as cur:
+            with cur.copy("COPY topics (id, key, name) FROM STDIN") as copy:
+                for topic_id in range(1, TOPICS + 1):
+                    copy.write_row((topic_id, f"topic {topic_id}", f"Topic {topic_id}"))
+            for batch, links in story_chunks(stories, rng):
+                heats = dict(batch)
+                with cur.copy(
+                    "COPY stories (id, url, title, excerpt, published_at, kind, link_url, heat, quality,"
+                    " content_hash, source_path, first_seen_at, updated_at, title_words, excerpt_words) FROM STDIN"
+                ) as copy:
+                    for i, h in batch:
+                        url = f"https://example.com/{i}"
+                        title = f"Story {i}"
+                        copy.write_row(
+                            (i, url, title, "", BUILT_AT, "article", url, h, h, "h", "p", BUILT_AT, BUILT_AT,
+                             index_words(title), "")
+                        )  # fmt: skip
+                with cur.copy(
+                    "COPY story_topics (story_id, topic_id, position, heat, published_at, first_seen_at) FROM STDIN"
+                ) as copy:
+                    for i, topic, p in links:
+                        copy.write_row((i, topic, p, heats[i], BUILT_AT, BUILT_AT))
+                with cur.copy("COPY heat_history (story_id, observed_at, heat) FROM STDIN") as copy:
+                    for i, h in batch:
+                        copy.write_row((i, BUILT_AT, h))
+            conn.execute(
+                "SELECT setval(pg_get_serial_sequence('stories', 'id'), (SELECT max(id) FROM stories)),"
+                " setval(pg_get_serial_sequence('topics', 'id'), (SELECT max(id) FROM topics))"
+            )
+            conn.execute("UPDATE alert_engine SET cursor = (SELECT max(id) FROM heat_history)")
+            channels, subs = subscription_rows(subscriptions, rng)
+            with cur.copy("COPY alert_channels (channel_id, guild_id, kind, created_at) FROM STDIN") as copy:
+                for c in channels:
+                    copy.write_row((c, 1 + (c - 10_000) // 10, "text", BUILT_AT))
+            cursor = conn.execute("SELECT max(id) FROM heat_history").fetchone()
+            assert cursor is not None
+            with cur.copy(
+                "COPY alert_subscriptions (channel_id, topic_id, topic_key, min_heat, cursor, created_at, updated_at)"
+                " FROM STDIN"
+            ) as copy:
+                for c, t, m in subs:
+                    copy.write_row((c, t, t or 0, m, cursor[0], BUILT_AT, BUILT_AT))
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        for _name, definition in indexes:
+            conn.execute(definition)
+        conn.execute("VACUUM ANALYZE")
+    finally:
+        conn.close()
+
+
+def cached_postgres(server: str, stories: int, subscriptions: int, rng: random.Random) -> StoreLocation:
+    """The benchmark database for this size on the server at `server`, built on first use."""
+    name = f"heatwave_bench_alerts_{stories}_{subscriptions}"
+    building = name + "_partial"
+    with psycopg.connect(server, autocommit=True) as admin:
+        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(building)))
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
+            started = time.perf_counter()
+            build_postgres(parse_location(_with_database(server, building)), stories, subscriptions, rng)
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(building), sql.Identifier(name))
+            )
+            print(
+                f"built {stories:,} stories, {subscriptions:,} subscriptions in {time.perf_counter() - started:.0f} s"
+            )
+        else:
+            print(f"reusing database {name}")
+    return parse_location(_with_database(server, name))
+
+
+def drop_postgres(server: str, location: StoreLocation) -> None:
+    assert location.url is not None
+    name = urlsplit(location.url).path.lstrip("/")
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# ----- raw access for landing events and the naive baseline (the one part that writes SQL per engine) --------
+
+
+class Raw:
+    """A plain connection to the benchmark store: sqlite3 or psycopg, statements written with `?`."""
+
+    def __init__(self, location: StoreLocation) -> None:
+        self.postgres = location.engine == "postgres"
+        if self.postgres:
+            self._pg = pg_connect(location, autocommit=False)
+        else:
+            assert location.path is not None
+            self._lite = connect_sync(location.path)
+
+    def rows(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        if self.postgres:
+            cur = self._pg.execute(statement.replace("?", "%s"), params)
+            return cur.fetchall() if cur.description is not None else []
+        return self._lite.execute(statement, params).fetchall()
+
+    def stamp(self, when: datetime) -> object:
+        return when if self.postgres else to_db(when)
+
+    def begin(self) -> None:
+        if self.postgres:
+            # Writers of heat_history hold the ingest lock, so its ids become visible in order (as in ingest).
+            self._pg.execute("SELECT pg_advisory_xact_lock(%s)", (INGEST_LOCK,))
+        else:
+            self._lite.execute("BEGIN")
+
+    def commit(self) -> None:
+        if self.postgres:
+            self._pg.commit()
+        else:
+            self._lite.execute("COMMIT")
+
+    def close(self) -> None:
+        if self.postgres:
+            self._pg.rollback()
+            self._pg.close()
+        else:
+            self._lite.close()
+
+
+def reset_alert_state(location: StoreLocation) -> None:
+    """An empty ledger and the engine at the latest heat change: a reused store measures like a fresh one."""
+    raw = Raw(location)
+    try:
+        raw.begin()
+        raw.rows("DELETE FROM alert_deliveries")
+        raw.rows("UPDATE alert_engine SET cursor = (SELECT max(id) FROM heat_history)")
+        raw.rows("UPDATE alert_channels SET paused_at = NULL, failure_count = 0, hold_until = NULL")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def land_events(location: StoreLocation, count: int, stories: int, rng: random.Random) -> None:
+    """One rescan's worth of heat changes: existing stories warming up, cooling down or going suppressed."""
+    raw = Raw(location)
+    stamp = raw.stamp(START)
+    try:
+        raw.begin()
+        for story_id in rng.sample(range(1, stories + 1), count):
+            previous = raw.rows("SELECT heat FROM stories WHERE id = ?", (story_id,))[0][0]
+            heat = min(189, max(-1, (previous if previous is not None else 50) + rng.choice((-40, 25, 40, 60))))
+            raw.rows("UPDATE stories SET heat = ? WHERE id = ?", (heat, story_id))
+            raw.rows(
+                "INSERT INTO heat_history (story_id, observed_at, heat, previous_heat) VALUES (?, ?, ?, ?)",
+                (story_id, stamp, heat, previous),
+            )
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def naive_due(location: StoreLocation, lo: int) -> tuple[int, float]:
+    """Baseline: one query per subscription over the new events (what a straightforward loop would do)."""
+    raw = Raw(location)
+    try:
+        started = time.perf_counter()
+        subs = raw.rows(
+            "SELECT s.id, s.channel_id, s.topic_id, s.min_heat, s.min_quality, s.cursor FROM alert_subscriptions s"
+        )
+        due: set[tuple[int, int]] = set()
+        for _, channel, topic, min_heat, min_quality, cursor in subs:
+            rows = raw.rows(
+                "SELECT e.story_id FROM heat_history e JOIN stories st ON st.id = e.story_id"
+                " WHERE e.id > ? AND e.heat >= ? AND (e.previous_heat IS NULL OR e.previous_heat < ?)"
+                " AND st.heat >= ? AND (CAST(? AS BIGINT) IS NULL OR st.quality >= ?)"
+                " AND (CAST(? AS BIGINT) IS NULL OR EXISTS (SELECT 1 FROM story_topics x WHERE x.story_id = st.id"
+                " AND x.topic_id = ?))",
+                (max(lo, cursor), min_heat, min_heat, min_heat, min_quality, min_quality, topic, topic),
+            )
+            due.update((story, channel) for (story,) in rows)
+        seconds = time.perf_counter() - started
+    finally:
+        raw.close()
     return len(due), seconds
+
+
+def engine_cursor(location: StoreLocation) -> int:
+    raw = Raw(location)
+    try:
+        return int(raw.rows("SELECT cursor FROM alert_engine")[0][0])
+    finally:
+        raw.close()
 
 
 class _TimingPoster:
@@ -178,23 +380,23 @@ class _TimingPoster:
         return None
 
 
-async def measure(path: Path, event_counts: list[int], stories: int, rng: random.Random) -> None:
-    database = await Database.open(path)
+async def measure(location: StoreLocation, event_counts: list[int], stories: int, rng: random.Random) -> None:
+    engine = "PostgreSQL" if location.engine == "postgres" else "SQLite"
+    reset_alert_state(location)
+    store = await open_store(location)
     try:
-        repo = AlertRepository(database)
+        ledger = store.ledger
         clock = ManualClock(START)
         queued_total = 0
         for events in event_counts:
-            conn = connect_sync(path)
-            lo = conn.execute("SELECT cursor FROM alert_engine").fetchone()[0]
-            conn.close()
-            land_events(path, events, stories, rng)
-            naive_count, naive_seconds = naive_due(path, lo)
+            lo = engine_cursor(location)
+            land_events(location, events, stories, rng)
+            naive_count, naive_seconds = naive_due(location, lo)
             started = time.perf_counter()
-            queued = await repo.enqueue_due(clock.now())
+            queued = await ledger.enqueue_due(clock.now())
             set_seconds = time.perf_counter() - started
             queued_total += queued
-            print(f"due-selection pass, {events:,} new heat events x {SUBSCRIPTIONS_LABEL}:")
+            print(f"{engine}: due-selection pass, {events:,} new heat events x {SUBSCRIPTIONS_LABEL}:")
             print(f"  set-based (one statement):   {set_seconds * 1000:8.1f} ms -> {queued:,} deliveries queued")
             print(
                 f"  naive per-subscription loop: {naive_seconds * 1000:8.1f} ms -> {naive_count:,} "
@@ -206,12 +408,12 @@ async def measure(path: Path, event_counts: list[int], stories: int, rng: random
             )
 
         started = time.perf_counter()
-        await repo.enqueue_due(clock.now())
+        await ledger.enqueue_due(clock.now())
         idle = time.perf_counter() - started
         started = time.perf_counter()
-        batch = await repo.next_batch(clock.now(), 5)
+        batch = await ledger.next_batch(clock.now(), 5)
         batch_seconds = time.perf_counter() - started
-        print("per-tick bookkeeping:")
+        print(f"{engine}: per-tick bookkeeping:")
         print(f"  due-selection with no new events: {idle * 1000:.2f} ms")
         print(
             f"  next batch (<= 5 per channel, {queued_total:,} queued): {batch_seconds * 1000:.1f} ms "
@@ -220,8 +422,8 @@ async def measure(path: Path, event_counts: list[int], stories: int, rng: random
         per_post: list[float] = []
         for item in batch[:500]:
             started = time.perf_counter()
-            assert await repo.claim(item.story_id, item.channel_id, clock.now())
-            await repo.mark_sent(item.story_id, item.channel_id, 1, clock.now())
+            assert await ledger.claim(item.story_id, item.channel_id, clock.now())
+            await ledger.mark_sent(item.story_id, item.channel_id, 1, clock.now())
             per_post.append(time.perf_counter() - started)
         if per_post:
             ordered = sorted(per_post)
@@ -229,7 +431,7 @@ async def measure(path: Path, event_counts: list[int], stories: int, rng: random
             print(
                 f"  claim + record per post: p50 {statistics.median(per_post) * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms"
             )
-        service = AlertService(repo, clock, max_posts_per_tick=5)
+        service = AlertService(store, clock, max_posts_per_tick=5)
         clock.advance(timedelta(minutes=1))
         poster = _TimingPoster()
         started = time.perf_counter()
@@ -240,7 +442,7 @@ async def measure(path: Path, event_counts: list[int], stories: int, rng: random
             f"({tick_seconds / max(1, report.sent) * 1000:.2f} ms per post, Discord time excluded)"
         )
     finally:
-        await database.close()
+        await store.close()
 
 
 async def end_to_end_latency(interval: int, samples: int, rng: random.Random) -> None:
@@ -294,7 +496,12 @@ def main() -> None:
     parser.add_argument("--stories", type=int, default=1_000_000)
     parser.add_argument("--subscriptions", type=int, default=10_000)
     parser.add_argument("--events", type=int, nargs="+", default=[100, 1_000], help="heat events per pass")
-    parser.add_argument("--db", type=Path, default=None, help="reuse/create the synthetic database here")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="a SQLite file to reuse/create, or a postgresql:// URL of a server (default: a temporary SQLite file)",
+    )
+    parser.add_argument("--keep", action="store_true", help="PostgreSQL: keep the benchmark database for reuse")
     parser.add_argument(
         "--e2e-intervals",
         type=int,
@@ -305,21 +512,33 @@ def main() -> None:
     parser.add_argument("--e2e-samples", type=int, default=30)
     parser.add_argument("--only-e2e", action="store_true", help="skip the 1M-story part")
     args = parser.parse_args()
-    rng = random.Random(42)
+    # One generator for the store, another for the events: a fresh store of either engine gets the same
+    # stories and subscriptions, and every run lands the same heat changes.
+    build_rng = random.Random(42)
+    rng = random.Random(43)
     if not args.only_e2e:
-        folder = tempfile.TemporaryDirectory()
-        path = args.db or Path(folder.name) / "alerts-bench.db"
-        if not path.exists():
-            started = time.perf_counter()
-            build(path, args.stories, args.subscriptions, rng)
-            print(
-                f"built {args.stories:,} stories, {args.subscriptions:,} subscriptions in "
-                f"{time.perf_counter() - started:.0f} s"
-            )
         global SUBSCRIPTIONS_LABEL
         SUBSCRIPTIONS_LABEL = f"{args.subscriptions:,} subscriptions over {args.stories:,} stories"
-        asyncio.run(measure(path, args.events, args.stories, rng))
-        folder.cleanup()
+        given = parse_location(args.db) if args.db else None
+        if given is not None and given.engine == "postgres":
+            assert given.url is not None
+            location = cached_postgres(given.url, args.stories, args.subscriptions, build_rng)
+            try:
+                asyncio.run(measure(location, args.events, args.stories, rng))
+            finally:
+                if not args.keep:
+                    drop_postgres(given.url, location)
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                path = given.path if given is not None and given.path is not None else Path(folder) / "alerts.db"
+                if not path.exists():
+                    started = time.perf_counter()
+                    build_sqlite(path, args.stories, args.subscriptions, build_rng)
+                    print(
+                        f"built {args.stories:,} stories, {args.subscriptions:,} subscriptions in "
+                        f"{time.perf_counter() - started:.0f} s"
+                    )
+                asyncio.run(measure(parse_location(path), args.events, args.stories, rng))
     for interval in args.e2e_intervals:
         asyncio.run(end_to_end_latency(interval, args.e2e_samples, rng))
 

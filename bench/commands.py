@@ -1,11 +1,17 @@
 """Lookup latency at scale: p50/p99 of every lookup's service call over a synthetic store, with a naive baseline.
 
-    .venv/bin/python bench/commands.py                 # 1,000,000 stories (builds once, ~3 min, cached)
+    .venv/bin/python bench/commands.py                 # 1,000,000 stories in SQLite (builds once, ~3 min, cached)
     .venv/bin/python bench/commands.py --stories 100000
+    .venv/bin/python bench/commands.py --db postgresql://postgres@127.0.0.1:5432/test   # the same on PostgreSQL
 
-The database is written directly (bulk INSERTs, FTS rebuilt once at the end) rather than through the
-ingester: this measures reads, and the ingester has its own benchmark. It is cached under bench/.data/ by
-size and seed, so re-runs only time the queries.
+The store is written directly rather than through the ingester: this measures reads, and the ingester has its
+own benchmark. Both engines get the same synthetic stories (same seed, same generator).
+- SQLite: bulk INSERTs, FTS rebuilt once at the end, cached under bench/.data/ by size and seed (`--db PATH`
+  puts it elsewhere).
+- PostgreSQL: the URL names a server and a database to connect to first; the store is built with COPY into a
+  database of its own, `heatwave_bench_commands_<stories>_<seed>` (secondary indexes dropped for the load and
+  rebuilt once, then VACUUM ANALYZE), and left there so re-runs only time the queries (`--drop` removes it
+  after the run). Migrations the cached database lacks are applied when it is opened.
 """
 
 from __future__ import annotations
@@ -21,22 +27,31 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
+
 from bot.clock import ManualClock  # noqa: E402
 from bot.errors import HeatwaveError  # noqa: E402
 from bot.services.lookups import LookupService  # noqa: E402
-from db import Database  # noqa: E402
-from db.connection import connect_sync  # noqa: E402
-from db.lookups import LookupRepository  # noqa: E402
-from db.migrate import migrate  # noqa: E402
-from db.timefmt import to_db  # noqa: E402
+from db import StoreLocation, open_store, parse_location  # noqa: E402
+from db.postgres.connection import connect_sync as pg_connect  # noqa: E402
+from db.postgres.migrate import migrate as pg_migrate  # noqa: E402
+from db.sqlite.connection import connect_sync  # noqa: E402
+from db.sqlite.migrate import migrate  # noqa: E402
+from db.sqlite.store import SqliteStore  # noqa: E402
+from db.sqlite.timefmt import to_db  # noqa: E402
+from db.text import index_words, topic_key  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SPREAD = timedelta(days=60)
@@ -102,16 +117,84 @@ def _topic_names() -> list[str]:
     return names[:200]
 
 
-def build_database(path: Path, stories: int, *, seed: int = 7) -> None:
-    """Write `stories` synthetic stories (with ~200 skewed topics and related lists) into a migrated database."""
-    rng = random.Random(seed)
-    words = _vocabulary(rng)
-    word = _Zipf(len(words), 1.05, rng)
-    topics = _topic_names()
-    topic = _Zipf(len(topics), 1.2, rng)
-    domains = [f"{w}{rng.choice(['news', 'daily', 'times', 'wire', 'tech'])}.com" for w in words[:500]]
-    domain = _Zipf(len(domains), 1.1, rng)
+# ----- the synthetic store (the same for both engines) --------------------------------------------------------
 
+# id, url, title, excerpt, published_at, kind, provider_name, provider_domain, link_url, image_url, heat,
+# quality, content_hash, source_path, first_seen_at, updated_at
+StoryTuple = tuple[Any, ...]
+# story_id, topic_id, position, heat, published_at, first_seen_at
+LinkTuple = tuple[Any, ...]
+# story_id, position, url ("ours:<id>" for a story we have), link_url, title, excerpt, published_at,
+# provider_name, provider_domain, quality, image_url
+RelatedTuple = tuple[Any, ...]
+
+
+class Synthetic:
+    """Stories with ~200 skewed topics and related lists, drawn from one seeded generator.
+
+    Iterate `stories()` first (it records the sort keys), then `links_and_related()`: the draws happen in that
+    order, so a given size and seed always give the same store.
+    """
+
+    def __init__(self, stories: int, seed: int) -> None:
+        self.count = stories
+        self._rng = rng = random.Random(seed)
+        self._words = _vocabulary(rng)
+        self._word = _Zipf(len(self._words), 1.05, rng)
+        self.topics = _topic_names()
+        self._topic = _Zipf(len(self.topics), 1.2, rng)
+        domains = [f"{w}{rng.choice(['news', 'daily', 'times', 'wire', 'tech'])}.com" for w in self._words[:500]]
+        self._domains = domains
+        self._domain = _Zipf(len(domains), 1.1, rng)
+        self._keys: list[tuple[int | None, datetime, datetime]] = []
+
+    def _text(self, lo: int, hi: int) -> str:
+        return " ".join(self._words[self._word()] for _ in range(self._rng.randint(lo, hi)))
+
+    def stories(self) -> Iterator[StoryTuple]:
+        rng = self._rng
+        for i in range(1, self.count + 1):
+            first_seen = NOW - SPREAD * rng.random()
+            published = first_seen - timedelta(hours=rng.random() * 48)
+            roll = rng.random()
+            heat = -1 if roll < 0.03 else None if roll < 0.05 else int(rng.gammavariate(6, 13))
+            dom = self._domains[self._domain()]
+            url = f"https://{dom}/{published:%Y/%m/%d}/story-{i}"
+            self._keys.append((heat, published, first_seen))
+            yield (
+                i, url, self._text(6, 12).capitalize(), self._text(20, 40) + ".", published,
+                "video" if rng.random() < 0.08 else "article", dom.split(".")[0].title(), dom, url,
+                f"https://img.{dom}/{i}.jpg", heat, None if heat is None else max(heat - rng.choice([0, 0, 10]), 0),
+                f"h{i}", f"news/{i}.md", first_seen, first_seen,
+            )
+
+    def links_and_related(self) -> tuple[list[LinkTuple], list[RelatedTuple]]:
+        rng = self._rng
+        links: list[LinkTuple] = []
+        related: list[RelatedTuple] = []
+        for story_id in range(1, self.count + 1):
+            chosen = dict.fromkeys(self._topic() for _ in range(rng.choice([1, 1, 1, 2, 2, 3])))
+            heat, published, first_seen = self._keys[story_id - 1]
+            links.extend((story_id, t + 1, pos, heat, published, first_seen) for pos, t in enumerate(chosen))
+            if rng.random() < 0.08:
+                for pos in range(rng.randint(1, 5)):
+                    # A third of related entries point at a story we have (by its normalised URL), like a real
+                    # feed; "ours:<id>" is replaced by that story's URL once the stories are in.
+                    if rng.random() < 0.33:
+                        url = f"ours:{rng.randint(1, self.count)}"
+                    else:
+                        url = f"https://elsewhere.example/{story_id}/{pos}"
+                    related.append((story_id, pos, url, url, self._text(6, 10), self._text(15, 25), None,
+                                    "Elsewhere", "elsewhere.example", 50, None))
+        return links, related
+
+
+# ----- SQLite ----------------------------------------------------------------------------------------------------
+
+
+def build_sqlite(path: Path, stories: int, *, seed: int = 7) -> None:
+    """Write the synthetic store into a migrated SQLite database."""
+    data = Synthetic(stories, seed)
     conn = connect_sync(path)
     migrate(conn)
     # Triggers maintain the FTS index and topic counts row by row; for a bulk load it is far quicker to drop
@@ -124,62 +207,21 @@ def build_database(path: Path, stories: int, *, seed: int = 7) -> None:
     for name, _sql in triggers:
         conn.execute(f'DROP TRIGGER "{name}"')
     conn.executemany("INSERT INTO topics (id, key, name) VALUES (?, ?, ?)",
-                     [(i + 1, n.casefold(), n) for i, n in enumerate(topics)])
-
-    def text(lo: int, hi: int) -> str:
-        return " ".join(words[word()] for _ in range(rng.randint(lo, hi)))
-
-    def rows() -> Iterator[tuple[object, ...]]:
-        for i in range(1, stories + 1):
-            first_seen = NOW - SPREAD * rng.random()
-            published = first_seen - timedelta(hours=rng.random() * 48)
-            roll = rng.random()
-            heat = -1 if roll < 0.03 else None if roll < 0.05 else int(rng.gammavariate(6, 13))
-            dom = domains[domain()]
-            url = f"https://{dom}/{published:%Y/%m/%d}/story-{i}"
-            yield (
-                i, url, text(6, 12).capitalize(), text(20, 40) + ".", to_db(published),
-                "video" if rng.random() < 0.08 else "article", dom.split(".")[0].title(), dom, url,
-                f"https://img.{dom}/{i}.jpg", heat, None if heat is None else max(heat - rng.choice([0, 0, 10]), 0),
-                f"h{i}", f"news/{i}.md", to_db(first_seen), to_db(first_seen),
-            )
-
-    batch: list[tuple[object, ...]] = []
+                     [(i + 1, topic_key(n), n) for i, n in enumerate(data.topics)])
     insert = (
         "INSERT INTO stories (id, url, title, excerpt, published_at, kind, provider_name, provider_domain, "
         "link_url, image_url, heat, quality, content_hash, source_path, first_seen_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
-    keys: list[tuple[object, object, object]] = []
-    for row in rows():
-        keys.append((row[10], row[4], row[14]))
-        batch.append(row)
-        if len(batch) == 20_000:
-            conn.executemany(insert, batch)
-            batch.clear()
-    conn.executemany(insert, batch)
-
-    links: list[tuple[object, ...]] = []
-    related: list[tuple[object, ...]] = []
-    for story_id in range(1, stories + 1):
-        chosen = dict.fromkeys(topic() for _ in range(rng.choice([1, 1, 1, 2, 2, 3])))
-        heat, published, first_seen = keys[story_id - 1]
-        links.extend((story_id, t + 1, pos, heat, published, first_seen) for pos, t in enumerate(chosen))
-        if rng.random() < 0.08:
-            for pos in range(rng.randint(1, 5)):
-                # A third of related entries point at a story we have (by its normalised URL), like a real feed.
-                if rng.random() < 0.33:
-                    other = rng.randint(1, stories)
-                    url = f"ours:{other}"
-                else:
-                    url = f"https://elsewhere.example/{story_id}/{pos}"
-                related.append((story_id, pos, url, url, text(6, 10), text(15, 25), None, "Elsewhere",
-                                "elsewhere.example", 50, None))
+    rows = ((*r[:4], to_db(r[4]), *r[5:14], to_db(r[14]), to_db(r[15])) for r in data.stories())
+    while batch := list(itertools.islice(rows, 20_000)):
+        conn.executemany(insert, batch)
+    links, related = data.links_and_related()
     # The sort keys 0003 copies onto story_topics are written directly, since its triggers are off for the load.
     conn.executemany(
         "INSERT INTO story_topics (story_id, topic_id, position, heat, published_at, first_seen_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        links,
+        [(*link[:4], to_db(link[4]), to_db(link[5])) for link in links],
     )
     conn.executemany(
         "INSERT INTO related_entries (story_id, position, url, link_url, title, excerpt, published_at, "
@@ -197,8 +239,8 @@ def build_database(path: Path, stories: int, *, seed: int = 7) -> None:
     )
     for table in ("stories_fts", "titles_fts"):
         conn.execute(f"INSERT INTO {table} ({table}) VALUES ('rebuild')")
-    for _name, sql in triggers:
-        conn.execute(sql)
+    for _name, sql_text in triggers:
+        conn.execute(sql_text)
     conn.execute("COMMIT")
     for table in ("stories_fts", "titles_fts"):
         conn.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
@@ -206,24 +248,148 @@ def build_database(path: Path, stories: int, *, seed: int = 7) -> None:
     conn.close()
 
 
-def cached_database(stories: int, seed: int) -> Path:
-    """The benchmark database for this size and seed, built on first use."""
-    folder = PROJECT_ROOT / "bench" / ".data"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"commands-{stories}-{seed}.db"
+def cached_sqlite(path: Path | None, stories: int, seed: int) -> Path:
+    """The SQLite benchmark database for this size and seed, built on first use."""
+    if path is None:
+        folder = PROJECT_ROOT / "bench" / ".data"
+        path = folder / f"commands-{stories}-{seed}.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        partial = path.with_name(path.stem + ".partial.db")
-        for leftover in folder.glob(partial.name + "*"):
+        partial_path = path.with_name(path.stem + ".partial.db")
+        for leftover in path.parent.glob(partial_path.name + "*"):
             leftover.unlink()
         started = time.perf_counter()
         print(f"building {stories:,} stories into {path} ...", flush=True)
-        build_database(partial, stories, seed=seed)
-        partial.rename(path)
+        build_sqlite(partial_path, stories, seed=seed)
+        partial_path.rename(path)
         print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
     return path
 
 
-# ----- timing --------------------------------------------------------------------------------------------------
+def _warm(path: Path) -> None:
+    # A running bot's database sits in the OS page cache; read it once so the first timed queries do not
+    # measure the disk instead of the queries (a cold first read of a 1.5 GB file takes seconds).
+    with path.open("rb") as file:
+        while file.read(1 << 22):
+            pass
+
+
+# ----- PostgreSQL ------------------------------------------------------------------------------------------------
+
+
+def _with_database(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
+
+
+def build_postgres(location: StoreLocation, stories: int, *, seed: int = 7) -> None:
+    """COPY the synthetic store into the (empty) database at `location`, migrated first."""
+    data = Synthetic(stories, seed)
+    conn = pg_connect(location)
+    try:
+        pg_migrate(conn, location)
+        # Secondary indexes (the GIN full-text index above all) are far cheaper to build once than to maintain
+        # row by row: drop them for the load and re-create them from their own definitions afterwards.
+        indexes = conn.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
+            "AND i.tablename IN ('stories', 'story_topics', 'related_entries') "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+        ).fetchall()
+        for name, _definition in indexes:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+        with conn.cursor() as cur:
+            with cur.copy("COPY topics (id, key, name) FROM STDIN") as copy:
+                for i, name in enumerate(data.topics):
+                    copy.write_row((i + 1, topic_key(name), name))
+            with cur.copy(
+                "COPY stories (id, url, title, excerpt, published_at, kind, provider_name, provider_domain, "
+                "link_url, image_url, heat, quality, content_hash, source_path, first_seen_at, updated_at, "
+                "title_words, excerpt_words) FROM STDIN"
+            ) as copy:
+                for row in data.stories():
+                    copy.write_row((*row, index_words(row[2]), index_words(row[3])))
+            links, related = data.links_and_related()
+            # Topic counts follow from the statement-level trigger on story_topics (one UPDATE for the COPY).
+            with cur.copy(
+                "COPY story_topics (story_id, topic_id, position, heat, published_at, first_seen_at) FROM STDIN"
+            ) as copy:
+                for link in links:
+                    copy.write_row(link)
+            with cur.copy(
+                "COPY related_entries (story_id, position, url, link_url, title, excerpt, published_at, "
+                "provider_name, provider_domain, quality, image_url) FROM STDIN"
+            ) as copy:
+                for entry in related:
+                    copy.write_row(entry)
+        conn.execute(
+            "UPDATE related_entries r SET url = s.url, link_url = s.link_url FROM stories s "
+            "WHERE r.url LIKE 'ours:%' AND s.id = substr(r.url, 6)::bigint"
+        )
+        for table in ("stories", "topics"):
+            conn.execute(
+                sql.SQL("SELECT setval(pg_get_serial_sequence({t}, 'id'), (SELECT max(id) FROM {i}))").format(
+                    t=sql.Literal(table), i=sql.Identifier(table)
+                )
+            )
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        for _name, definition in indexes:
+            conn.execute(definition)
+        conn.execute("VACUUM ANALYZE")
+    finally:
+        conn.close()
+
+
+def cached_postgres(server: str, stories: int, seed: int) -> StoreLocation:
+    """The PostgreSQL benchmark database for this size and seed on the server at `server`, built on first use."""
+    name = f"heatwave_bench_commands_{stories}_{seed}"
+    building = name + "_partial"
+    with psycopg.connect(server, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists is None:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(building)))
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
+            started = time.perf_counter()
+            print(f"building {stories:,} stories into database {name} ...", flush=True)
+            build_postgres(parse_location(_with_database(server, building)), stories, seed=seed)
+            admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(building), sql.Identifier(name)))
+            print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
+    location = parse_location(_with_database(server, name))
+    conn = pg_connect(location)
+    try:
+        pg_migrate(conn, location)  # a cached database gets the migrations added since it was built
+    finally:
+        conn.close()
+    return location
+
+
+def drop_postgres(server: str, location: StoreLocation) -> None:
+    assert location.url is not None
+    name = urlsplit(location.url).path.lstrip("/")
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _warm_postgres(conn: psycopg.Connection[Any]) -> None:
+    # As for SQLite: a running bot's tables and indexes sit in memory. pg_prewarm reads them into the OS cache
+    # when the extension is available; otherwise the warm-up calls below do it more slowly.
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+    except psycopg.Error:
+        return
+    conn.execute(
+        "SELECT pg_prewarm(c.oid, 'read') FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+        "AND c.relkind IN ('r', 'i', 't')"
+    )
+
+
+# ----- timing ----------------------------------------------------------------------------------------------------
+
+
+class _Raw(Protocol):
+    """The naive baseline's connection: sqlite3 or psycopg, both with execute(sql, params).fetchall()."""
+
+    def execute(self, sql: Any, params: Any = ...) -> Any: ...
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -243,11 +409,11 @@ async def _time_calls(calls: list[Callable[[], Awaitable[object]]]) -> list[floa
     return samples
 
 
-def _time_sync(conn: sqlite3.Connection, queries: list[tuple[str, tuple[object, ...]]]) -> list[float]:
+def _time_sync(conn: _Raw, queries: Sequence[tuple[str, tuple[object, ...]]]) -> list[float]:
     samples = []
-    for sql, params in queries:
+    for sql_text, params in queries:
         started = time.perf_counter()
-        conn.execute(sql, params).fetchall()
+        conn.execute(sql_text, params).fetchall()
         samples.append(time.perf_counter() - started)
     return samples
 
@@ -261,34 +427,95 @@ def _typed_prefix(rng: random.Random, title: str) -> str:
     return " ".join(typed)
 
 
-def _warm(path: Path) -> None:
-    # A running bot's database sits in the OS page cache; read it once so the first timed queries do not
-    # measure the disk instead of the queries (a cold first read of a 1.5 GB file takes seconds).
-    with path.open("rb") as file:
-        while file.read(1 << 22):
-            pass
+@dataclass(frozen=True)
+class _Dialect:
+    """What the naive baseline queries spell differently per engine."""
+
+    mark: str  # parameter placeholder
+    nocase: str  # a case-insensitive comparison of t.name with a parameter
+    unindexed_seen: str  # stories' first_seen_at, read without any index (a full scan)
+    cutoff: Callable[[datetime], object]
 
 
-async def run(stories: int, runs: int, baseline_runs: int, seed: int, *, mmap: bool) -> None:
-    path = cached_database(stories, seed)
-    _warm(path)
+_SQLITE = _Dialect("?", "t.name = ? COLLATE NOCASE", "stories NOT INDEXED WHERE first_seen_at", to_db)
+# PostgreSQL has no NOT INDEXED; an expression over first_seen_at keeps the time indexes out of the plan.
+_POSTGRES = _Dialect(
+    "%s", "lower(t.name) = lower(%s)", "stories WHERE first_seen_at + interval '0 s'", lambda moment: moment
+)
+
+
+def _baselines(
+    dialect: _Dialect, rng: random.Random, runs: int, topics: list[str], sample_ids: list[int], titles: list[str],
+    word: Callable[[], str],
+) -> dict[str, tuple[str, list[tuple[str, tuple[object, ...]]]]]:
+    m = dialect.mark
+    cutoff = dialect.cutoff(NOW - timedelta(hours=24))
+    return {
+        "topic": ("join + sort, planner's choice", [
+            ("SELECT s.id FROM stories s JOIN story_topics st ON st.story_id = s.id JOIN topics t "
+             f"ON t.id = st.topic_id WHERE {dialect.nocase} ORDER BY s.heat DESC LIMIT 5",
+             (rng.choice(topics),)) for _ in range(runs)]),
+        "topics": ("GROUP BY count", [
+            ("SELECT t.name, count(*) AS n FROM story_topics st JOIN topics t ON t.id = st.topic_id "
+             "GROUP BY t.id ORDER BY n DESC LIMIT 20", ()) for _ in range(runs)]),
+        # The naive ranking scores every row (how many title words it shares), so it must read them all.
+        "related": ("LIKE title words, ranked", [
+            (f"SELECT id FROM stories WHERE id != {m} ORDER BY CAST(title LIKE {m} AS INTEGER) "
+             f"+ CAST(title LIKE {m} AS INTEGER) DESC, heat DESC LIMIT 5",
+             (i, f"%{t.split()[0]}%", f"%{t.split()[-1]}%"))
+            for i, t in zip(sample_ids[:runs], titles, strict=False)]),
+        "search": ("LIKE '%term%' scan, ranked", [
+            (f"SELECT id FROM stories WHERE title LIKE {m} OR excerpt LIKE {m} ORDER BY (title LIKE {m}) DESC, "
+             "heat DESC LIMIT 5", (f"%{w}%", f"%{w}%", f"%{w}%"))
+            for w in (word() for _ in range(runs))]),
+        "trending": ("full scan + sort", [
+            (f"SELECT id FROM {dialect.unindexed_seen} >= {m} AND heat >= 0 "
+             "ORDER BY heat DESC LIMIT 5", (cutoff,)) for _ in range(runs)]),
+        "topic autocomplete": ("LIKE + GROUP BY count", [
+            ("SELECT t.name, count(*) AS n FROM topics t JOIN story_topics st ON st.topic_id = t.id "
+             f"WHERE t.name LIKE {m} GROUP BY t.id ORDER BY n DESC LIMIT 25", (f"%{rng.choice(topics)[:3]}%",))
+            for _ in range(runs)]),
+        "story autocomplete": ("title LIKE '%text%' scan", [
+            (f"SELECT id, title FROM stories WHERE title LIKE {m} ORDER BY heat DESC LIMIT 25",
+             (f"%{_typed_prefix(rng, t)}%",)) for t in titles[:runs]]),
+    }
+
+
+async def run(
+    target: str | None, stories: int, runs: int, baseline_runs: int, seed: int, *, mmap: bool, drop: bool
+) -> None:
+    raw: Any
+    if target is not None and parse_location(target).engine == "postgres":
+        location = cached_postgres(target, stories, seed)
+        assert location.url is not None
+        raw = psycopg.connect(location.url, autocommit=True)
+        _warm_postgres(raw)
+        dialect = _POSTGRES
+    else:
+        path = cached_sqlite(None if target is None else Path(target), stories, seed)
+        _warm(path)
+        location = parse_location(path)
+        raw = sqlite3.connect(path)
+        dialect = _SQLITE
     rng = random.Random(seed + 1)
-    database = await Database.open(path)
+    store = await open_store(location)
     if mmap:
         # What the connection settings could add: SQLite reads pages straight from the OS cache instead of
         # copying each into its own 2 MB page cache (`PRAGMA mmap_size`).
-        await database.conn.execute("PRAGMA mmap_size = 4294967296")
-        await database.conn.execute("PRAGMA cache_size = -262144")
-    service = LookupService(LookupRepository(database), ManualClock(NOW))
-    raw = sqlite3.connect(path)
+        assert isinstance(store, SqliteStore), "--mmap is a SQLite setting"
+        await store._database.conn.execute("PRAGMA mmap_size = 4294967296")
+        await store._database.conn.execute("PRAGMA cache_size = -262144")
+    service = LookupService(store.lookups, ManualClock(NOW))
+    m = dialect.mark
     try:
         topics: list[str] = [r[0] for r in raw.execute("SELECT name FROM topics ORDER BY story_count DESC")]
         size = raw.execute("SELECT max(id) FROM stories").fetchone()[0]
         sample_ids = [rng.randint(1, size) for _ in range(runs)]
-        titles = [raw.execute("SELECT title FROM stories WHERE id = ?", (i,)).fetchone()[0] for i in sample_ids]
+        titles = [raw.execute(f"SELECT title FROM stories WHERE id = {m}", (i,)).fetchone()[0] for i in sample_ids]
         words = _vocabulary(random.Random(seed))
         word = _Zipf(len(words), 1.05, rng)
-        hostile = ['"quantum', "NEAR(ai cloud)", "power AND apps OR", "((data", "*", "title:cloud -ai", "the of a"]
+        hostile = ['"quantum', "NEAR(ai cloud)", "power AND apps OR", "((data", "*", "title:cloud -ai", "the of a",
+                   "a & b | !c ():", "'quantum' & !"]
 
         def pick_topic() -> str:
             # Half the lookups go to the 10 biggest topics, half anywhere (small topics are the slow case for
@@ -325,38 +552,13 @@ async def run(stories: int, runs: int, baseline_runs: int, seed: int, *, mmap: b
                 for title in titles
             ],
         }
-        cutoff = to_db(NOW - timedelta(hours=24))
-        baselines: dict[str, tuple[str, list[tuple[str, tuple[object, ...]]]]] = {
-            "topic": ("join + sort, planner's choice", [
-                ("SELECT s.id FROM stories s JOIN story_topics st ON st.story_id = s.id JOIN topics t "
-                 "ON t.id = st.topic_id WHERE t.name = ? COLLATE NOCASE ORDER BY s.heat DESC LIMIT 5",
-                 (rng.choice(topics),)) for _ in range(baseline_runs)]),
-            "topics": ("GROUP BY count", [
-                ("SELECT t.name, count(*) AS n FROM story_topics st JOIN topics t ON t.id = st.topic_id "
-                 "GROUP BY t.id ORDER BY n DESC LIMIT 20", ()) for _ in range(baseline_runs)]),
-            # The naive ranking scores every row (how many title words it shares), so it must read them all.
-            "related": ("LIKE title words, ranked", [
-                ("SELECT id FROM stories WHERE id != ? ORDER BY (title LIKE ?) + (title LIKE ?) DESC, heat DESC "
-                 "LIMIT 5", (i, f"%{t.split()[0]}%", f"%{t.split()[-1]}%"))
-                for i, t in zip(sample_ids[:baseline_runs], titles, strict=False)]),
-            "search": ("LIKE '%term%' scan, ranked", [
-                ("SELECT id FROM stories WHERE title LIKE ? OR excerpt LIKE ? ORDER BY (title LIKE ?) DESC, "
-                 "heat DESC LIMIT 5", (f"%{w}%", f"%{w}%", f"%{w}%"))
-                for w in (words[word()] for _ in range(baseline_runs))]),
-            "trending": ("full scan + sort", [
-                ("SELECT id FROM stories NOT INDEXED WHERE first_seen_at >= ? AND heat >= 0 "
-                 "ORDER BY heat DESC LIMIT 5", (cutoff,)) for _ in range(baseline_runs)]),
-            "topic autocomplete": ("LIKE + GROUP BY count", [
-                ("SELECT t.name, count(*) AS n FROM topics t JOIN story_topics st ON st.topic_id = t.id "
-                 "WHERE t.name LIKE ? GROUP BY t.id ORDER BY n DESC LIMIT 25", (f"%{rng.choice(topics)[:3]}%",))
-                for _ in range(baseline_runs)]),
-            "story autocomplete": ("title LIKE '%text%' scan", [
-                ("SELECT id, title FROM stories WHERE title LIKE ? ORDER BY heat DESC LIMIT 25",
-                 (f"%{_typed_prefix(rng, t)}%",)) for t in titles[:baseline_runs]]),
-        }
-        for calls in cases.values():  # warm the page cache and aiosqlite's thread
+        baselines = _baselines(dialect, rng, baseline_runs, topics, sample_ids, titles, lambda: words[word()])
+        for calls in cases.values():  # warm the caches and the connection(s)
             await _time_calls(calls[:5])
-        settings = "mmap_size 4 GB, cache 256 MB" if mmap else "default connection settings"
+        if dialect is _SQLITE:
+            settings = "mmap_size 4 GB, cache 256 MB" if mmap else "default connection settings"
+        else:
+            settings = f"PostgreSQL {raw.info.server_version // 10000}, {location}"
         print(f"\n{stories:,} stories · {runs} calls per lookup · baseline {baseline_runs} queries each · {settings}")
         print(f"{'lookup':<20} {'p50 ms':>8} {'p99 ms':>8}   {'baseline':<30} {'p50 ms':>9} {'p99 ms':>9} {'ratio':>7}")
         for name, calls in cases.items():
@@ -367,18 +569,22 @@ async def run(stories: int, runs: int, baseline_runs: int, seed: int, *, mmap: b
             print(f"{name:<20} {p50:8.2f} {p99:8.2f}   {label:<30} {b50:9.2f} {b99:9.2f} {b50 / p50:6.1f}x{verdict}")
     finally:
         raw.close()
-        await database.close()
+        await store.close()
+    if drop and target is not None and location.engine == "postgres":
+        drop_postgres(target, location)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", help="a SQLite file path, or a postgresql:// URL of a server (default: bench/.data/)")
     parser.add_argument("--stories", type=int, default=1_000_000, help="stories in the synthetic store")
     parser.add_argument("--runs", type=int, default=400, help="timed service calls per lookup")
     parser.add_argument("--baseline-runs", type=int, default=10, help="timed naive queries per lookup")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--mmap", action="store_true", help="also set PRAGMA mmap_size/cache_size on the connection")
+    parser.add_argument("--mmap", action="store_true", help="also set PRAGMA mmap_size/cache_size (SQLite only)")
+    parser.add_argument("--drop", action="store_true", help="PostgreSQL: drop the benchmark database afterwards")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.stories, args.runs, args.baseline_runs, args.seed, mmap=args.mmap))
+    asyncio.run(run(args.db, args.stories, args.runs, args.baseline_runs, args.seed, mmap=args.mmap, drop=args.drop))
     return 0
 
 

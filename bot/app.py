@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from bot.clock import Clock
 from bot.services.alerts import AlertService
 from bot.services.lookups import LookupService
 from bot.settings import Settings
-from db import Database
-from db.alerts import AlertRepository
-from db.lookups import LookupRepository
+from db import StoreLocation, open_store
+from db.interfaces import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,28 +17,28 @@ class Services:
     """What the bot, the console playground and the scheduled jobs share; owned by whoever built it."""
 
     settings: Settings
-    database: Database
+    store: Store
     clock: Clock
     lookups: LookupService
     alerts: AlertService
 
     @property
-    def db_path(self) -> Path:
-        """The database file (the ingester opens its own connection to it)."""
-        return self.database.path
+    def store_location(self) -> StoreLocation:
+        """Where the store lives (the ingester opens its own connection to it)."""
+        return self.store.location
 
     async def close(self) -> None:
-        """Release the database connection; call once, after the bot and the scheduler have stopped."""
-        await self.database.close()
+        """Release the store's connections; call once, after the bot and the scheduler have stopped."""
+        await self.store.close()
 
 
-async def build_services(settings: Settings, *, db_path: Path, clock: Clock) -> Services:
-    """Open (and migrate) the database at `db_path` and build the services on top of it."""
-    database = await Database.open(db_path)
+async def build_services(settings: Settings, *, store: StoreLocation, clock: Clock) -> Services:
+    """Open (and migrate) the store at `store` and build the services on top of it."""
+    opened = await open_store(store)
     try:
-        lookups = LookupService(LookupRepository(database), clock)
-        alerts = AlertService(AlertRepository(database), clock, max_posts_per_tick=settings.max_posts_per_tick)
+        lookups = LookupService(opened.lookups, clock)
+        alerts = AlertService(opened, clock, max_posts_per_tick=settings.max_posts_per_tick)
     except BaseException:
-        await database.close()
+        await opened.close()
         raise
-    return Services(settings=settings, database=database, clock=clock, lookups=lookups, alerts=alerts)
+    return Services(settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts)

@@ -17,7 +17,6 @@ from discord.ext import commands
 from bot.alert_posters import DiscordPoster
 from bot.errors import HeatwaveError
 from bot.scheduling import POST_ALERTS_JOB_ID, IngestFunction, PeriodicJobs
-from db.app_state import AppStateRepository
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -180,7 +179,7 @@ class HeatwaveBot(commands.Bot):
         )
         self.services = services
         self._extensions = tuple(extensions)
-        self._app_state = AppStateRepository(services.database)
+        self._app_state = services.store.app_state
         settings = services.settings
         self.jobs = PeriodicJobs(
             services,

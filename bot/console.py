@@ -31,11 +31,11 @@ from bot.services.lookups import (
     Page,
     RelatedResult,
     SearchResult,
+    StorySort,
     TopicResult,
     TopicsResult,
     TrendingResult,
 )
-from db.lookups import StorySort
 
 log = logging.getLogger(__name__)
 

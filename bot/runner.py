@@ -12,7 +12,6 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
@@ -24,13 +23,16 @@ from bot.clock import Clock, SystemClock
 from bot.errors import HeatwaveError
 from bot.logging_setup import setup_logging
 from bot.settings import Settings
-from db import DatabaseError
+from db import DatabaseError, StoreLocation
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_TOKEN_REJECTED = 2
+# The store cannot be used at start (unreachable server, refused login, missing database, newer schema): a
+# configuration problem, like a rejected token, not a crash.
+EXIT_STORE_UNUSABLE = 2
 EXIT_INTERRUPTED = 130
 # Gateway close code 4004: the token was not accepted by the gateway (REST may have accepted it moments before).
 GATEWAY_AUTHENTICATION_FAILED = 4004
@@ -48,7 +50,7 @@ To run the real bot: Discord Developer Portal (https://discord.com/developers/ap
 def run_command(
     settings: Settings,
     *,
-    db_path: Path,
+    store: StoreLocation,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     clock: Clock | None = None,
@@ -63,14 +65,14 @@ def run_command(
         quiet_console = token is None and settings.log_level != "DEBUG"
         setup_logging("WARNING" if quiet_console else settings.log_level)
     try:
-        summary = _ingest_once(settings, db_path, the_clock)
+        summary = _ingest_once(settings, store, the_clock)
         if token is None:
             print(CONSOLE_BANNER.format(news_dir=settings.news_dir, scan_seconds=settings.scan_seconds), file=out)
             if summary:
                 print(summary + "\n", file=out)
             out.flush()
-            return asyncio.run(_serve_console(settings, db_path, the_clock, stdin or sys.stdin, out))
-        return asyncio.run(_serve_discord(settings, db_path, the_clock, token))
+            return asyncio.run(_serve_console(settings, store, the_clock, stdin or sys.stdin, out))
+        return asyncio.run(_serve_discord(settings, store, the_clock, token))
     except discord.LoginFailure:
         print("heatwave: DISCORD_TOKEN was rejected by Discord", file=sys.stderr)
         return EXIT_TOKEN_REJECTED
@@ -87,7 +89,7 @@ def run_command(
         return EXIT_FAILED
     except DatabaseError as exc:
         print(f"heatwave: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_STORE_UNUSABLE
     except HeatwaveError as exc:
         print(f"heatwave: {exc.user_message}", file=sys.stderr)
         return EXIT_FAILED
@@ -96,7 +98,7 @@ def run_command(
         return EXIT_INTERRUPTED
 
 
-def _ingest_once(settings: Settings, db_path: Path, clock: Clock) -> str | None:
+def _ingest_once(settings: Settings, store: StoreLocation, clock: Clock) -> str | None:
     """Bring the store up to date with the news folder before serving; returns a one-line summary."""
     from bot.ingest.pipeline import ingest_paths
     from bot.scheduling import log_rejections
@@ -105,7 +107,7 @@ def _ingest_once(settings: Settings, db_path: Path, clock: Clock) -> str | None:
     if not news_dir.is_dir():
         log.warning("news folder %s does not exist; starting with what the database already holds", news_dir)
         return f"(news folder {news_dir} does not exist yet; create it and drop story files in)"
-    report = ingest_paths([news_dir], db_path, clock=clock, max_file_bytes=settings.max_file_bytes)
+    report = ingest_paths([news_dir], store, clock=clock, max_file_bytes=settings.max_file_bytes)
     summary = (
         f"Ingested {news_dir}: {report.added} new, {report.updated} updated, {report.unchanged} unchanged, "
         f"{len(report.rejected)} rejected ({report.seconds:.1f} s)."
@@ -114,13 +116,13 @@ def _ingest_once(settings: Settings, db_path: Path, clock: Clock) -> str | None:
     return summary
 
 
-async def _serve_discord(settings: Settings, db_path: Path, clock: Clock, token: str) -> int:
+async def _serve_discord(settings: Settings, store: StoreLocation, clock: Clock, token: str) -> int:
     """Run the bot until it stops or SIGINT/SIGTERM arrives; always closes the client and the database."""
     from bot.client import HeatwaveBot
 
     previous = discord_env.apply(settings.discord_api_base, settings.discord_gateway_url)
     try:
-        services = await build_services(settings, db_path=db_path, clock=clock)
+        services = await build_services(settings, store=store, clock=clock)
         try:
             bot = HeatwaveBot(services)
             try:
@@ -134,7 +136,7 @@ async def _serve_discord(settings: Settings, db_path: Path, clock: Clock, token:
     return EXIT_OK
 
 
-async def _serve_console(settings: Settings, db_path: Path, clock: Clock, stdin: TextIO, stdout: TextIO) -> int:
+async def _serve_console(settings: Settings, store: StoreLocation, clock: Clock, stdin: TextIO, stdout: TextIO) -> int:
     """The playground prompt, with the rescan and alert jobs running beside it and posting to the terminal."""
     from bot.alert_posters import ConsolePoster
     from bot.console import run_console
@@ -143,7 +145,7 @@ async def _serve_console(settings: Settings, db_path: Path, clock: Clock, stdin:
     def write(text: str) -> None:
         print(text, file=stdout, flush=True)
 
-    services = await build_services(settings, db_path=db_path, clock=clock)
+    services = await build_services(settings, store=store, clock=clock)
     try:
         jobs = PeriodicJobs(
             services,

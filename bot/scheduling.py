@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock
+from db import StoreLocation
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -50,7 +51,7 @@ class IngestFunction(Protocol):
     def __call__(
         self,
         paths: Sequence[Path],
-        db_path: Path,
+        location: StoreLocation,
         *,
         clock: Clock,
         max_file_bytes: int,
@@ -282,7 +283,7 @@ class PeriodicJobs:
             asyncio.to_thread(
                 self._ingest,
                 [self._news_dir],
-                self._services.db_path,
+                self._services.store_location,
                 clock=self._services.clock,
                 max_file_bytes=self._max_file_bytes,
                 progress=progress,

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from db.location import StoreLocation, parse_location
+
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 
 
@@ -54,6 +56,13 @@ def _optional_url(schemes: tuple[str, ...]) -> Callable[[str, str], str | None]:
     return parse
 
 
+def _store_location(name: str, raw: str) -> StoreLocation:
+    try:
+        return parse_location(str(raw))
+    except ValueError as exc:
+        raise SettingsError(f"{name} {exc}") from None
+
+
 def _path(name: str, raw: str) -> Path:
     text = str(raw).strip()
     if not text:
@@ -86,7 +95,7 @@ def _setting(env: str, parse: Callable[[str, str], Any], default: Any, *, secret
 class Settings:
     """Everything configurable about Heatwave. Field metadata names the environment variable."""
 
-    db_path: Path = _setting("HEATWAVE_DB", _path, Path("data/heatwave.db"))
+    store: StoreLocation = _setting("HEATWAVE_DB", _store_location, parse_location("data/heatwave.db"))
     news_dir: Path = _setting("HEATWAVE_NEWS_DIR", _path, Path("seeds"))
     scan_seconds: int = _setting("HEATWAVE_SCAN_SECONDS", _positive_int(1), 60)
     post_seconds: int = _setting("HEATWAVE_POST_SECONDS", _positive_int(1), 60)

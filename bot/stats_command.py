@@ -4,36 +4,27 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-from db.connection import DatabaseError, connect_sync
-from db.migrate import migrate
-from db.stats import StoreStats, read_stats
-from db.timefmt import to_db
+from db import DatabaseError, StoreLocation, open_ingest_store
+from db.ingest_rows import iso_utc
+from db.models import StoreStats
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 
 
-def stats_command(*, db_path: Path, as_json: bool) -> int:
-    """Print the store's counts (human text or one JSON object); 2 when there is no usable database."""
-    if not db_path.is_file():
-        print(f"heatwave: no database at {db_path}; run `heatwave ingest PATH` first", file=sys.stderr)
-        return EXIT_USAGE
+def stats_command(*, store: StoreLocation, as_json: bool) -> int:
+    """Print the store's counts (human text or one JSON object); 2 when there is no usable store."""
     try:
-        conn = connect_sync(db_path)
-        try:
-            migrate(conn)
-            stats = read_stats(conn)
-        finally:
-            conn.close()
+        with open_ingest_store(store, create=False) as opened:
+            stats = opened.read_stats()
     except DatabaseError as exc:
         print(f"heatwave: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if as_json:
         print(json.dumps(stats_as_json(stats), ensure_ascii=False))
     else:
-        print(format_stats(stats, db_path))
+        print(format_stats(stats, store))
     return EXIT_OK
 
 
@@ -49,8 +40,8 @@ def stats_as_json(stats: StoreStats) -> dict[str, object]:
         "last_ingest": None
         if run is None
         else {
-            "started_at": to_db(run.started_at),
-            "finished_at": to_db(run.finished_at),
+            "started_at": iso_utc(run.started_at),
+            "finished_at": iso_utc(run.finished_at),
             "scanned": run.scanned,
             "added": run.added,
             "updated": run.updated,
@@ -62,11 +53,11 @@ def stats_as_json(stats: StoreStats) -> dict[str, object]:
     }
 
 
-def format_stats(stats: StoreStats, db_path: Path) -> str:
+def format_stats(stats: StoreStats, store: StoreLocation) -> str:
     """A few readable lines."""
     heat = "none known" if stats.heat_min is None else f"{stats.heat_min} to {stats.heat_max}"
     lines = [
-        f"Database: {db_path}",
+        f"Database: {store}",
         f"Stories:  {stats.stories} ({stats.suppressed} suppressed, {stats.unknown_heat} with unknown heat)",
         f"Topics:   {stats.topics}",
         f"Heat:     {heat}",

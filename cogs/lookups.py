@@ -38,12 +38,12 @@ from bot.services.lookups import (
     Page,
     RelatedResult,
     SearchResult,
+    StorySort,
     TopicResult,
     TopicsResult,
     TrendingResult,
 )
 from bot.urls import safe_http_url
-from db.lookups import StorySort
 from db.models import StoryView
 
 log = logging.getLogger(__name__)

@@ -1,31 +1,77 @@
-"""Heatwave's store. Everything that knows which database engine is used lives in this package.
+"""Heatwave's store. Everything that knows which database engine runs lives in this package.
 
-Callers outside `db/` use `Database` (async, for the bot) and the repositories it exposes, or
-`db.ingest_store` (sync, for the ingester, which runs in a worker thread or the CLI). They receive and return
-the plain dataclasses of `db.models`; no SQL, cursor or engine type crosses this boundary.
+Callers outside `db/` parse `HEATWAVE_DB` with `parse_location`, then use
+- `await open_store(location)`: the bot's async `Store` (lookups, subscriptions, channels, ledger, crossposts,
+  app state), migrated at open;
+- `open_ingest_store(location)`: the ingester's sync `IngestStore` (also `read_stats` for `heatwave stats`).
+They receive and return the plain dataclasses of `db.models`; no SQL, cursor or engine type crosses this
+boundary. `db/sqlite/` and `db/postgres/` are the two engines; nothing else imports from them.
 
-`Database` is imported lazily: `heatwave ingest` and `heatwave stats` use only the sync side and should not
-pay for importing aiosqlite (and with it asyncio) at start-up.
+Engine modules are imported lazily: `heatwave ingest` on SQLite should not pay for importing the PostgreSQL
+driver, nor the bot for the sync side.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from db.copy_store import INCOMPLETE_COPY_KEY, incomplete_copy_marker_sync, refuse_incomplete_copy
+from db.errors import DatabaseError, StoreUnavailable
+from db.location import StoreLocation, parse_location
+
 if TYPE_CHECKING:
-    from db.connection import DatabaseError
-    from db.database import Database
+    from db.interfaces import IngestStore, Store
 
-__all__ = ["Database", "DatabaseError"]
+__all__ = [
+    "DatabaseError",
+    "StoreLocation",
+    "StoreUnavailable",
+    "open_ingest_store",
+    "open_store",
+    "parse_location",
+]
 
 
-def __getattr__(name: str) -> object:
-    if name == "Database":
-        from db.database import Database
+async def open_store(location: StoreLocation) -> Store:
+    """Connect to the store at `location`, bring its schema up to date, and return the bot's handle.
 
-        return Database
-    if name == "DatabaseError":
-        from db.connection import DatabaseError
+    A store that `heatwave copy-store` did not finish writing is refused (DatabaseError saying so).
+    """
+    store: Store
+    if location.engine == "sqlite":
+        from db.sqlite.store import SqliteStore
 
-        return DatabaseError
-    raise AttributeError(f"module 'db' has no attribute {name!r}")
+        store = await SqliteStore.open(location)
+    else:
+        from db.postgres.store import PostgresStore
+
+        store = await PostgresStore.open(location)
+    try:
+        refuse_incomplete_copy(location, await store.app_state.get(INCOMPLETE_COPY_KEY))
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+def open_ingest_store(location: StoreLocation, *, create: bool = True) -> IngestStore:
+    """The ingester's synchronous store at `location`, migrated; use it as a context manager.
+
+    With `create=False` a store that does not exist yet is an error ("run `heatwave ingest` first") instead of
+    being created empty (for `heatwave stats`, which only reads). An unfinished `copy-store` target is refused.
+    """
+    store: IngestStore
+    if location.engine == "sqlite":
+        from db.sqlite.ingest import SqliteIngestStore
+
+        store = SqliteIngestStore.open(location, create=create)
+    else:
+        from db.postgres.ingest import PostgresIngestStore
+
+        store = PostgresIngestStore.open(location, create=create)
+    try:
+        refuse_incomplete_copy(location, incomplete_copy_marker_sync(location))
+    except BaseException:
+        store.close()
+        raise
+    return store

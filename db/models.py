@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +63,187 @@ class StoryView:
     quality: int | None
     topics: tuple[str, ...]
     first_seen_at: datetime
+
+
+class StorySort(Enum):
+    """How /topic orders stories."""
+
+    HOT = "hot"
+    NEW = "new"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicInfo:
+    """A topic and how many stories carry it."""
+
+    id: int
+    key: str
+    name: str
+    story_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoryChoice:
+    """A story offered by autocomplete."""
+
+    id: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedEntry(RelatedRecord):
+    """One entry of a story's own `related` list as stored, with its place there and our copy when we have one."""
+
+    position: int
+    story: StoryView | None
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedStories:
+    """What /related shows under a story: its own list, stories whose lists name it, and similar stories."""
+
+    entries: tuple[RelatedEntry, ...]
+    linking: tuple[StoryView, ...]
+    similar: tuple[StoryView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHits:
+    """One page of search results; `matched_all` is False when no story had every word and any word counted."""
+
+    stories: tuple[StoryView, ...]
+    total: int
+    matched_all: bool
+
+
+# ----- alerts ----------------------------------------------------------------------------------------------
+
+ChannelKind = Literal["text", "announcement", "forum", "console"]
+CHANNEL_KINDS: tuple[ChannelKind, ...] = ("text", "announcement", "forum", "console")
+DeliveryStatus = Literal["queued", "claimed", "sent", "withdrawn", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    """One subscription with the state of its channel (pauses and failures are per channel)."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    channel_kind: ChannelKind
+    topic_id: int | None
+    topic_name: str | None
+    min_heat: int
+    min_quality: int | None
+    cursor: int
+    created_at: datetime
+    updated_at: datetime
+    channel_paused_at: datetime | None
+    auto_paused_reason: str | None
+    failure_count: int
+    last_error: str | None
+    last_error_at: datetime | None
+    last_post_at: datetime | None
+    guild_paused: bool
+    queued: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRecord:
+    """The delivery state of one alert channel."""
+
+    channel_id: int
+    guild_id: int
+    kind: ChannelKind
+    paused_at: datetime | None
+    auto_paused_reason: str | None
+    failure_count: int
+    last_error: str | None
+    queued: int
+
+
+@dataclass(frozen=True, slots=True)
+class DueItem:
+    """A queued delivery whose turn has come."""
+
+    story_id: int
+    channel_id: int
+    guild_id: int
+    kind: ChannelKind
+    attempts: int
+    heat: int | None
+    qualifies: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedItem:
+    """A delivery claimed for sending whose outcome was never recorded (a crash, a cancelled tick)."""
+
+    story_id: int
+    channel_id: int
+    guild_id: int
+    kind: ChannelKind
+    attempts: int
+    claimed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedStory:
+    """A story waiting in a channel's queue (for /alerts preview)."""
+
+    story_id: int
+    heat: int | None
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertOutcome:
+    """What add did: the subscription id and whether it was new."""
+
+    subscription_id: int
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FailureOutcome:
+    """The channel's state after a failed send was recorded."""
+
+    failure_count: int
+    auto_paused: bool
+
+
+# ----- stats -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    started_at: datetime
+    finished_at: datetime
+    scanned: int
+    added: int
+    updated: int
+    unchanged: int
+    duplicates: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedFile:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """Counts over the whole store. Heat range covers known heats only (-1 is 'suppressed', NULL 'unknown')."""
+
+    stories: int
+    topics: int
+    heat_min: int | None
+    heat_max: int | None
+    suppressed: int
+    unknown_heat: int
+    last_run: LastRun | None
+    rejected_files: tuple[RejectedFile, ...]

@@ -1,15 +1,22 @@
-"""Shared fixtures: real SQLite files in a temp dir, a manual clock, the project's paths."""
+"""Shared fixtures: a real store on each engine, a manual clock, the project's paths.
+
+Every test that takes `location` or `store` runs twice: on a SQLite file in its temp dir (`[sqlite]`) and on a
+private schema of the PostgreSQL server named by HEATWAVE_TEST_PG (`[postgres]`; see tests/pg.py). A test that
+is about one engine's internals overrides `engine` (e.g. `@pytest.mark.parametrize("engine", ["sqlite"])`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.clock import ManualClock
-from db import Database
+from db import StoreLocation, open_store, parse_location
+from db.interfaces import Store
+from tests.pg import private_schema
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -22,13 +29,32 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "heatwave.db"
 
 
+ENGINES = ("sqlite", "postgres")
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-async def database(db_path: Path) -> AsyncIterator[Database]:
-    db = await Database.open(db_path)
+def location(engine: str, db_path: Path) -> Iterator[StoreLocation]:
+    """Where the test's store lives: a SQLite file in the test's temp dir, or a private PostgreSQL schema."""
+    if engine == "sqlite":
+        yield parse_location(db_path)
+        return
+    with private_schema() as url:
+        yield parse_location(url)
+
+
+@pytest.fixture
+async def store(location: StoreLocation) -> AsyncIterator[Store]:
+    """The bot's store over the test's file, migrated; closed after the test."""
+    opened = await open_store(location)
     try:
-        yield db
+        yield opened
     finally:
-        await db.close()
+        await opened.close()
 
 
 @pytest.fixture

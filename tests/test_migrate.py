@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from db import Database, DatabaseError
-from db.connection import connect_sync
-from db.migrate import available_migrations, latest_version, migrate
+from db import DatabaseError, open_store, parse_location
+from db.sqlite.connection import connect_sync
+from db.sqlite.migrate import available_migrations, latest_version, migrate
+from db.sqlite.store import SqliteStore
 
 
 def test_migrate_empty_database_reaches_latest_version(db_path: Path) -> None:
@@ -33,14 +34,16 @@ def test_migrate_refuses_a_newer_database(db_path: Path) -> None:
 
 
 async def test_database_open_uses_wal_and_foreign_keys(db_path: Path) -> None:
-    db = await Database.open(db_path)
+    store = await open_store(parse_location(db_path))
     try:
-        async with db.conn.execute("PRAGMA journal_mode") as cur:
+        assert isinstance(store, SqliteStore)
+        conn = store._database.conn
+        async with conn.execute("PRAGMA journal_mode") as cur:
             assert (await cur.fetchone())[0] == "wal"
-        async with db.conn.execute("PRAGMA foreign_keys") as cur:
+        async with conn.execute("PRAGMA foreign_keys") as cur:
             assert (await cur.fetchone())[0] == 1
     finally:
-        await db.close()
+        await store.close()
 
 
 def test_database_open_in_unwritable_place_is_a_clear_error(tmp_path: Path) -> None:
@@ -71,8 +74,8 @@ def test_fts_follows_story_updates(db_path: Path) -> None:
 def test_migrate_two_processes_opening_a_new_file_at_once(db_path: Path) -> None:
     """The bot and `heatwave ingest` may both create the database: neither may fail or apply a migration twice."""
     code = (
-        "import sys; from pathlib import Path; from db.connection import connect_sync; "
-        "from db.migrate import migrate; print(migrate(connect_sync(Path(sys.argv[1]))))"
+        "import sys; from pathlib import Path; from db.sqlite.connection import connect_sync; "
+        "from db.sqlite.migrate import migrate; print(migrate(connect_sync(Path(sys.argv[1]))))"
     )
     procs = [
         subprocess.Popen([sys.executable, "-c", code, str(db_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -84,7 +87,7 @@ def test_migrate_two_processes_opening_a_new_file_at_once(db_path: Path) -> None
 
 
 def test_migration_failure_leaves_the_previous_version(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import db.migrate as migrate_module
+    import db.sqlite.migrate as migrate_module
 
     good = available_migrations()
     broken = [*good, migrate_module.Migration(len(good) + 1, "9999_broken.sql", "CREATE TABLE x (a);\nNOT SQL;")]

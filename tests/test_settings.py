@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings, SettingsError
+from db import StoreLocation
 
 
 def load(env: dict[str, str], tmp_path: Path) -> Settings:
@@ -13,7 +14,7 @@ def load(env: dict[str, str], tmp_path: Path) -> Settings:
 
 def test_settings_defaults_without_any_source(tmp_path: Path) -> None:
     settings = load({}, tmp_path)
-    assert settings.db_path == Path("data/heatwave.db")
+    assert settings.store == StoreLocation("sqlite", path=Path("data/heatwave.db"))
     assert settings.news_dir == Path("seeds")
     assert settings.scan_seconds == 60
     assert settings.discord_token is None
@@ -25,7 +26,7 @@ def test_settings_environment_beats_dotenv_beats_toml(tmp_path: Path) -> None:
     )
     (tmp_path / ".env").write_text("HEATWAVE_DB=dotenv.db\nexport HEATWAVE_NEWS_DIR='dotenv-news'\n")
     settings = load({"HEATWAVE_DB": "env.db"}, tmp_path)
-    assert settings.db_path == Path("env.db")
+    assert settings.store == StoreLocation("sqlite", path=Path("env.db"))
     assert settings.news_dir == Path("dotenv-news")
     assert settings.scan_seconds == 7
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -11,8 +10,9 @@ from typing import TextIO
 from bot.clock import SystemClock
 from bot.errors import InvalidArgument
 from bot.ingest.pipeline import IngestReport, ingest_paths
+from bot.progress import progress_bar
 from bot.settings import Settings
-from db.connection import DatabaseError
+from db import DatabaseError, StoreLocation
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -20,15 +20,14 @@ EXIT_USAGE = 2
 
 # A progress bar is noise for a handful of files; show it only when the run has real work to do.
 PROGRESS_MIN_FILES = 2_000
-_PROGRESS_INTERVAL_S = 0.1
 
 
-def ingest_command(settings: Settings, paths: Sequence[Path], *, db_path: Path, as_json: bool) -> int:
+def ingest_command(settings: Settings, paths: Sequence[Path], *, store: StoreLocation, as_json: bool) -> int:
     """Run one ingest, print the summary (or one JSON object), and return the exit status."""
     progress = _progress_bar(sys.stderr) if not as_json and sys.stderr.isatty() else None
     try:
         report = ingest_paths(
-            paths, db_path, clock=SystemClock(), max_file_bytes=settings.max_file_bytes, progress=progress
+            paths, store, clock=SystemClock(), max_file_bytes=settings.max_file_bytes, progress=progress
         )
     except (InvalidArgument, DatabaseError) as exc:
         if progress is not None:
@@ -43,7 +42,7 @@ def ingest_command(settings: Settings, paths: Sequence[Path], *, db_path: Path, 
 
         print(json.dumps(report_as_json(report), ensure_ascii=False))
     else:
-        print(format_report(report, db_path))
+        print(format_report(report, store))
     return EXIT_REJECTED if report.rejected else EXIT_OK
 
 
@@ -60,11 +59,11 @@ def report_as_json(report: IngestReport) -> dict[str, object]:
     }
 
 
-def format_report(report: IngestReport, db_path: Path) -> str:
+def format_report(report: IngestReport, store: StoreLocation) -> str:
     """A short human summary, then one line per rejected file."""
     files = "file" if report.scanned == 1 else "files"
     lines = [
-        f"Ingested {report.scanned} {files} into {db_path} in {report.seconds:.2f} s: "
+        f"Ingested {report.scanned} {files} into {store} in {report.seconds:.2f} s: "
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.duplicates} {'duplicate' if report.duplicates == 1 else 'duplicates'}, "
         f"{len(report.rejected)} rejected."
@@ -76,25 +75,4 @@ def format_report(report: IngestReport, db_path: Path) -> str:
 
 
 def _progress_bar(stream: TextIO) -> Callable[[int, int], None]:
-    """A one-line bar on a terminal, redrawn at most ten times a second; (-1, -1) clears it."""
-    state = {"last": 0.0, "shown": False}
-
-    def update(done: int, total: int) -> None:
-        if done < 0:
-            if state["shown"]:
-                stream.write("\r\x1b[2K")
-                stream.flush()
-            return
-        if total < PROGRESS_MIN_FILES:
-            return
-        now = time.monotonic()
-        if done < total and now - state["last"] < _PROGRESS_INTERVAL_S:
-            return
-        state["last"] = now
-        state["shown"] = True
-        width = 30
-        filled = width * done // total
-        stream.write(f"\rheatwave: reading [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
-        stream.flush()
-
-    return update
+    return progress_bar(stream, label="reading", unit="files", min_total=PROGRESS_MIN_FILES)

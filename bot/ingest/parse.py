@@ -22,8 +22,9 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from bot.urls import normalize_url
+from db.ingest_rows import iso_utc
 from db.models import RelatedRecord, StoryRecord
-from db.timefmt import to_db
+from db.text import topic_key
 
 # The front matter is the first block fenced by `---` lines (the rule python-frontmatter applies, which also
 # tolerates blank lines before the opening fence). Trailing spaces and CRLF line endings are allowed. The fences
@@ -339,8 +340,8 @@ def _topics(value: object) -> tuple[str, ...]:
     for item in value:
         name = clean_text(item)
         # "AI" and "ai" are one topic; the first spelling in the file is the one shown.
-        if name and name.casefold() not in seen:
-            seen[name.casefold()] = name
+        if name and topic_key(name) not in seen:
+            seen[topic_key(name)] = name
     return tuple(seen.values())
 
 
@@ -382,12 +383,12 @@ def _content_hash(record_fields: Mapping[str, Any]) -> str:
     for name in _HASHED_FIELDS:
         value = record_fields[name]
         if name == "published_at":
-            value = to_db(value)
+            value = iso_utc(value)
         elif name == "related":
             value = [
                 [
                     *(getattr(entry, field) for field in _RELATED_FIELDS if field != "published_at"),
-                    None if entry.published_at is None else to_db(entry.published_at),
+                    None if entry.published_at is None else iso_utc(entry.published_at),
                 ]
                 for entry in value
             ]

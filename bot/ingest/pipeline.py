@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 from bot.clock import Clock
 from bot.errors import InvalidArgument
-from db.ingest_store import IngestStore, KnownFile, ScannedFile
+from db import StoreLocation, open_ingest_store
+from db.ingest_rows import KnownFile, ScannedFile
 
 if TYPE_CHECKING:
     from multiprocessing.pool import AsyncResult, Pool
 
-    from db.ingest_store import StoryRow
+    from db.ingest_rows import StoryRow
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +126,14 @@ class _Scan:
         # with _FORCE_REREAD, which never matches.
         if (
             seen is not None
-            and seen[1] == size
-            and seen[2] == mtime_ns
+            and seen.size == size
+            and seen.mtime_ns == mtime_ns
             and self.racy_after_ns > mtime_ns != _FORCE_REREAD
         ):
-            if seen[3] is None:
+            if seen.rejected_reason is None:
                 self.unchanged += 1
             else:
-                self.skip_rejected(shown, seen[3])
+                self.skip_rejected(shown, seen.rejected_reason)
         else:
             racy = mtime_ns >= self.racy_after_ns
             self.to_read.append(_Candidate(shown, key, size, _FORCE_REREAD if racy else mtime_ns))
@@ -269,14 +270,14 @@ def _walk(scan: _Scan, root: str, shown_root: str) -> None:
                             seen = pop(key, None)
                             if (
                                 seen is not None
-                                and seen[1] == size
-                                and seen[2] == mtime_ns
+                                and seen.size == size
+                                and seen.mtime_ns == mtime_ns
                                 and racy_after_ns > mtime_ns != _FORCE_REREAD
                             ):
-                                if seen[3] is None:
+                                if seen.rejected_reason is None:
                                     unchanged += 1
                                 else:
-                                    scan.skip_rejected(shown_prefix + name, seen[3])
+                                    scan.skip_rejected(shown_prefix + name, seen.rejected_reason)
                             else:
                                 racy = mtime_ns >= racy_after_ns
                                 to_read.append(
@@ -295,30 +296,35 @@ def _walk(scan: _Scan, root: str, shown_root: str) -> None:
 
 def ingest_paths(
     paths: Sequence[Path],
-    db_path: Path,
+    location: StoreLocation,
     *,
     clock: Clock,
     max_file_bytes: int,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
 ) -> IngestReport:
-    """Ingest files and folders into the database at db_path; raises InvalidArgument or DatabaseError."""
+    """Ingest files and folders into the store at `location`; raises InvalidArgument or DatabaseError."""
     timer = time.perf_counter()
     started_at = clock.now()
     roots = _roots(paths)
     pool: Pool | None = None
-    store = IngestStore.open(db_path)
+    # What the last runs saw is read first, on a connection closed before any worker is forked: no connection
+    # of any engine may be inherited by a child process (both would talk over one socket or file lock).
+    with open_ingest_store(location) as reader:
+        known = reader.known_files()
+    scan = _scan(roots, known, racy_after_ns=time.time_ns() - RACY_WINDOW_NS)
+    gone = _gone(roots, scan.known)
+    to_read = scan.to_read
+    rejections = scan.rejections
+    worker_count = _worker_count(workers, len(to_read))
+    if worker_count > 1:
+        pool = _start_pool(worker_count)
     try:
-        scan = _scan(roots, store.known_files(), racy_after_ns=time.time_ns() - RACY_WINDOW_NS)
-        gone = _gone(roots, scan.known)
-        to_read = scan.to_read
-        rejections = scan.rejections
-        worker_count = _worker_count(workers, len(to_read))
-        if worker_count > 1:
-            # Fork without an open connection (a child must never inherit SQLite's state), then reconnect.
-            store.close()
-            pool = _start_pool(worker_count)
-            store = IngestStore.open(db_path)
+        store = open_ingest_store(location)
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    try:
         run = store.begin_run(started_at)
         # Skipped files (and those that vanished or could not be stat'ed) still count in the run's totals.
         run.count_skipped(unchanged=scan.unchanged, rejected=scan.rejected + scan.unreadable)
@@ -344,10 +350,7 @@ def ingest_paths(
         counts = run.finish(scanned=scan.scanned, finished_at=clock.now())
     finally:
         store.close()
-        if pool is not None:
-            pool.terminate()
-            pool.join()
-            gc.unfreeze()
+        _stop_pool(pool)
 
     rejections.sort(key=lambda item: item.path)
     report = IngestReport(
@@ -414,6 +417,13 @@ def _start_pool(count: int) -> Pool:
     return multiprocessing.get_context("fork").Pool(count)
 
 
+def _stop_pool(pool: Pool | None) -> None:
+    if pool is not None:
+        pool.terminate()
+        pool.join()
+        gc.unfreeze()
+
+
 def _parse_batches(
     to_read: list[_Candidate], max_file_bytes: int, pool: Pool | None, worker_count: int
 ) -> Iterator[tuple[list[_Candidate], list[ParseOutcome]]]:
@@ -445,7 +455,7 @@ def parse_batch(items: list[tuple[str, int]], max_file_bytes: int) -> list[Parse
     """Parse (path, size) pairs: the row to store per good file, the rejection reason per bad one."""
     # Imported on first use: a run with nothing to read never loads the parser (YAML, front matter, ...).
     from bot.ingest.parse import StoryRejected, read_story_file
-    from db.ingest_store import story_row
+    from db.ingest_rows import story_row
 
     outcomes: list[ParseOutcome] = []
     for path, size in items:

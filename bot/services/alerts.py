@@ -22,16 +22,17 @@ from typing import Literal, Protocol
 
 from bot.clock import Clock
 from bot.errors import InvalidArgument, NotFound
-from db.alerts import (
+from db.interfaces import Store
+from db.models import (
     CHANNEL_KINDS,
-    AlertRepository,
     ChannelKind,
     ChannelRecord,
     DueItem,
+    StoryView,
     SubscriptionRecord,
-    TopicRef,
+    TopicInfo,
 )
-from db.models import StoryView
+from db.text import topic_key
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ class AlertService:
 
     def __init__(
         self,
-        repo: AlertRepository,
+        store: Store,
         clock: Clock,
         *,
         max_posts_per_tick: int,
@@ -224,7 +225,11 @@ class AlertService:
     ) -> None:
         if max_posts_per_tick < 1:
             raise ValueError("max_posts_per_tick must be >= 1")
-        self._repo = repo
+        self._lookups = store.lookups
+        self._subscriptions = store.subscriptions
+        self._channels = store.channels
+        self._ledger = store.ledger
+        self._crossposts = store.crossposts
         self._clock = clock
         self._max_posts = max_posts_per_tick
         self._auto_pause_after = auto_pause_after
@@ -237,19 +242,19 @@ class AlertService:
 
     # --- administration -----------------------------------------------------------------------------------
 
-    async def resolve_topic(self, name: str) -> TopicRef:
+    async def resolve_topic(self, name: str) -> TopicInfo:
         """The stored topic called `name` (any case), or NotFound suggesting close ones."""
         text = name.strip()
         if not text:
             raise InvalidArgument("The topic name is empty; leave it out to follow every topic.")
-        found = await self._repo.find_topic(text)
+        found = await self._lookups.topic_by_name(text)
         if found is not None:
             return found
-        suggestions = await self._repo.topics_matching(text, 5)
+        suggestions = [t.name for t in await self._lookups.topic_choices(text, limit=5)]
         if not suggestions:
-            names = await self._repo.topic_names(5000)
-            by_key = {n.casefold(): n for n in names}
-            close = difflib.get_close_matches(text.casefold(), list(by_key), n=5, cutoff=0.6)
+            names = await self._lookups.topic_names(limit=5000)
+            by_key = {topic_key(n): n for n in names}
+            close = difflib.get_close_matches(topic_key(text), list(by_key), n=5, cutoff=0.6)
             suggestions = [by_key[c] for c in close]
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else " /topics lists the stored topics."
         raise NotFound(f"No topic '{_label(text)}'.{hint}")
@@ -257,8 +262,8 @@ class AlertService:
     async def topic_choices(self, text: str, limit: int = 25) -> list[str]:
         """Topic names for autocomplete (prefix matches first, then the most used)."""
         if not text.strip():
-            return await self._repo.topic_names(limit)
-        return await self._repo.topics_matching(text, limit)
+            return await self._lookups.topic_names(limit=limit)
+        return [t.name for t in await self._lookups.topic_choices(text, limit=limit)]
 
     async def add_subscription(
         self,
@@ -280,7 +285,7 @@ class AlertService:
         _check_range("backfill", backfill, BACKFILL_RANGE, " stories")
         topic_ref = await self.resolve_topic(topic) if topic is not None else None
         now = self._clock.now()
-        outcome = await self._repo.upsert_subscription(
+        outcome = await self._subscriptions.upsert(
             guild_id=guild_id,
             channel_id=channel_id,
             kind=channel_kind,
@@ -289,8 +294,8 @@ class AlertService:
             min_quality=min_quality,
             now=now,
         )
-        backfilled = await self._repo.queue_backfill(outcome.subscription_id, backfill, now)
-        record = await self._repo.subscription(channel_id, topic_ref.id if topic_ref else None)
+        backfilled = await self._ledger.queue_backfill(outcome.subscription_id, backfill, now)
+        record = await self._subscriptions.get(channel_id, topic_ref.id if topic_ref else None)
         assert record is not None
         log.info(
             "subscription %s: guild %d channel %d topic %s min_heat %d min_quality %s backfill %d",
@@ -306,46 +311,46 @@ class AlertService:
 
     async def remove_subscription(self, *, guild_id: int, channel_id: int, topic: str | None = None) -> RemoveResult:
         """Remove the (channel, topic) subscription, or every subscription of the channel when topic is None."""
-        subs = [s for s in await self._repo.subscriptions(guild_id) if s.channel_id == channel_id]
+        subs = [s for s in await self._subscriptions.for_guild(guild_id) if s.channel_id == channel_id]
         if not subs:
             raise NotFound("That channel has no alerts. /alerts list shows what is set up.")
-        topic_ref: TopicRef | None = None
+        topic_ref: TopicInfo | None = None
         if topic is not None:
             topic_ref = await self.resolve_topic(topic)
             if not any(s.topic_id == topic_ref.id for s in subs):
                 following = ", ".join(s.topic_name or "every topic" for s in subs)
                 raise NotFound(f"That channel does not follow {topic_ref.name}; it follows: {following}.")
-        removed = await self._repo.remove_subscriptions(
+        removed = await self._subscriptions.remove(
             channel_id, topic_ref.id if topic_ref else None, every_topic=topic_ref is None
         )
         return RemoveResult(removed, topic_ref.name if topic_ref else None)
 
     async def list_subscriptions(self, guild_id: int) -> GuildAlerts:
         """Every subscription of the guild with thresholds, last post, last error and pause state."""
-        subs = await self._repo.subscriptions(guild_id)
-        return GuildAlerts(await self._repo.guild_paused(guild_id), tuple(subs))
+        subs = await self._subscriptions.for_guild(guild_id)
+        return GuildAlerts(await self._channels.guild_paused(guild_id), tuple(subs))
 
     async def pause(self, guild_id: int, channel_id: int | None = None) -> PauseResult:
         """Pause the whole guild or one channel: queued stories wait; stories that turn hot meanwhile are skipped."""
         now = self._clock.now()
-        channels = await self._repo.channels(guild_id)
+        channels = await self._channels.for_guild(guild_id)
         if channel_id is None:
-            changed = await self._repo.set_guild_paused(guild_id, True, now)
+            changed = await self._channels.set_guild_paused(guild_id, True, now)
             return PauseResult("guild", changed, sum(c.queued for c in channels))
         channel = self._channel(channels, channel_id)
-        changed = await self._repo.set_channel_paused(guild_id, channel_id, True, now)
+        changed = await self._channels.set_channel_paused(guild_id, channel_id, True, now)
         return PauseResult("channel", changed, channel.queued)
 
     async def resume(self, guild_id: int, channel_id: int | None = None) -> PauseResult:
         """Resume the guild or one channel (also clears a channel's failures and auto-pause)."""
         now = self._clock.now()
-        channels = await self._repo.channels(guild_id)
+        channels = await self._channels.for_guild(guild_id)
         if channel_id is None:
-            changed = await self._repo.set_guild_paused(guild_id, False, now)
+            changed = await self._channels.set_guild_paused(guild_id, False, now)
             still = tuple(c for c in channels if c.paused_at is not None)
             return PauseResult("guild", changed, sum(c.queued for c in channels), still)
         channel = self._channel(channels, channel_id)
-        changed = await self._repo.set_channel_paused(guild_id, channel_id, False, now)
+        changed = await self._channels.set_channel_paused(guild_id, channel_id, False, now)
         return PauseResult("channel", changed, channel.queued)
 
     @staticmethod
@@ -357,7 +362,7 @@ class AlertService:
 
     async def preview(self, *, guild_id: int, channel_id: int, topic: str | None = None) -> Preview:
         """What the channel would post next, in order, without sending anything."""
-        subs = [s for s in await self._repo.subscriptions(guild_id) if s.channel_id == channel_id]
+        subs = [s for s in await self._subscriptions.for_guild(guild_id) if s.channel_id == channel_id]
         if not subs:
             raise NotFound("That channel has no alerts yet. Add one with /alerts add.")
         topic_id: int | None = None
@@ -368,8 +373,8 @@ class AlertService:
                 raise NotFound(f"That channel does not follow {topic_ref.name}.")
             topic_id = topic_ref.id
         now = self._clock.now()
-        queued = await self._repo.queued_for(channel_id, topic_id, PREVIEW_QUEUE)
-        stories = {s.id: s for s in await self._repo.stories([q.story_id for q in queued])}
+        queued = await self._ledger.queued_for(channel_id, topic_id, PREVIEW_QUEUE)
+        stories = {s.id: s for s in await self._lookups.stories([q.story_id for q in queued])}
         first = subs[0]
         paused_reason = None
         if first.guild_paused:
@@ -393,19 +398,19 @@ class AlertService:
                         last_error=q.last_error,
                     )
                 )
-        candidates = await self._repo.backfill_candidates(first.id, PREVIEW_CANDIDATES)
-        return Preview(tuple(subs), tuple(items), tuple(await self._repo.stories(candidates)), paused_reason)
+        candidates = await self._subscriptions.backfill_candidates(first.id, PREVIEW_CANDIDATES)
+        return Preview(tuple(subs), tuple(items), tuple(await self._lookups.stories(candidates)), paused_reason)
 
     # --- the engine ---------------------------------------------------------------------------------------
 
     async def tick(self, poster: Poster) -> TickReport:
         """Queue new crossings, then post up to max_posts_per_tick per channel, hottest first."""
         now = self._clock.now()
-        stale = await self._repo.requeue_stale_claims(now - STALE_CLAIM, now)
+        stale = await self._ledger.requeue_stale_claims(now - STALE_CLAIM, now)
         if stale:
             log.warning("%d alert claims from an interrupted tick went back to the queue", stale)
-        queued = await self._repo.enqueue_due(now)
-        batch = await self._repo.next_batch(now, self._max_posts)
+        queued = await self._ledger.enqueue_due(now)
+        batch = await self._ledger.next_batch(now, self._max_posts)
         tally = _Tally(TickReport(queued=queued))
         by_channel: dict[int, list[DueItem]] = {}
         for item in batch:
@@ -413,7 +418,7 @@ class AlertService:
                 by_channel.setdefault(item.channel_id, []).append(item)
             else:
                 # Cooled below every subscription of its channel, or suppressed, while it waited its turn.
-                await self._repo.withdraw(item.story_id, item.channel_id)
+                await self._ledger.withdraw(item.story_id, item.channel_id)
                 tally.add(TickReport(withdrawn=1))
         gate = asyncio.Semaphore(CHANNEL_CONCURRENCY)
 
@@ -422,7 +427,7 @@ class AlertService:
                 await self._serve_channel(poster, items, tally)
 
         await asyncio.gather(*(serve(items) for items in by_channel.values()))
-        await self._repo.prune_crossposts(self._clock.now() - CROSSPOST_WINDOW)
+        await self._crossposts.prune(self._clock.now() - CROSSPOST_WINDOW)
         report = tally.report
         if batch or queued:
             log.info(
@@ -443,11 +448,11 @@ class AlertService:
 
     async def _deliver(self, poster: Poster, item: DueItem, tally: _Tally) -> bool:
         """One claim-send-record cycle; False when the channel should not be tried again this tick."""
-        if not await self._repo.claim(item.story_id, item.channel_id, self._clock.now()):
+        if not await self._ledger.claim(item.story_id, item.channel_id, self._clock.now()):
             return True
-        found = await self._repo.stories([item.story_id])
+        found = await self._lookups.stories([item.story_id])
         if not found:
-            await self._repo.release_claim(item.story_id, item.channel_id, self._clock.now())
+            await self._ledger.release_claim(item.story_id, item.channel_id, self._clock.now())
             return True
         story = found[0]
         existing = False
@@ -467,7 +472,7 @@ class AlertService:
         except Exception:
             log.exception("poster crashed delivering story %d to channel %d", item.story_id, item.channel_id)
             return await self._failed(item, DeliveryFailed("unexpected error while posting", permanent=False), tally)
-        await self._repo.mark_sent(item.story_id, item.channel_id, message_id, self._clock.now())
+        await self._ledger.mark_sent(item.story_id, item.channel_id, message_id, self._clock.now())
         tally.add(TickReport(sent=1, found_existing=int(existing), sent_ids=((item.channel_id, item.story_id),)))
         if item.kind == "announcement":
             await self._crosspost(poster, item.channel_id, message_id, tally)
@@ -477,14 +482,14 @@ class AlertService:
         now = self._clock.now()
         if exc.story_only:
             log.warning("channel %d rejected story %d for good: %s", item.channel_id, item.story_id, exc.reason)
-            await self._repo.mark_rejected(item.story_id, item.channel_id, exc.reason, now)
+            await self._ledger.mark_rejected(item.story_id, item.channel_id, exc.reason, now)
             tally.add(TickReport(rejected=1))
             return True
         delay = retry_delay(item.attempts + 1, self._rng)
         if exc.retry_after is not None:
             # Discord said exactly when: waiting less only earns another 429.
             delay = timedelta(seconds=max(exc.retry_after, 0.0))
-        outcome = await self._repo.mark_retry(
+        outcome = await self._ledger.mark_retry(
             item.story_id,
             item.channel_id,
             error=exc.reason,
@@ -514,11 +519,11 @@ class AlertService:
         # Over the budget we skip the publish rather than delay it: the alert is already in the channel, and a
         # delayed publish would reach followers late and pile up behind a busy channel without bound.
         now = self._clock.now()
-        if await self._repo.crossposts_since(channel_id, now - CROSSPOST_WINDOW) >= CROSSPOSTS_PER_HOUR:
+        if await self._crossposts.count_since(channel_id, now - CROSSPOST_WINDOW) >= CROSSPOSTS_PER_HOUR:
             log.info("not publishing message %d in channel %d: 10 publishes this hour already", message_id, channel_id)
             tally.add(TickReport(crosspost_skipped=1))
             return
-        await self._repo.record_crosspost(channel_id, message_id, now)
+        await self._crossposts.record(channel_id, message_id, now)
         try:
             await poster.publish(channel_id, message_id)
         except DeliveryFailed as exc:
@@ -530,9 +535,9 @@ class AlertService:
     async def recover(self, poster: Poster) -> RecoveryReport:
         """Resolve claims left by a crash: mark sent when the message exists, else queue the story again."""
         found_existing = requeued = 0
-        for item in await self._repo.claimed():
+        for item in await self._ledger.claimed():
             now = self._clock.now()
-            stories = await self._repo.stories([item.story_id])
+            stories = await self._lookups.stories([item.story_id])
             message_id: int | None = None
             if stories:
                 try:
@@ -541,10 +546,10 @@ class AlertService:
                     # Re-queued all the same: its attempt count makes the tick look again before re-sending.
                     log.warning("cannot check channel %d for story %d: %s", item.channel_id, item.story_id, exc.reason)
             if message_id is not None:
-                await self._repo.mark_sent(item.story_id, item.channel_id, message_id, now)
+                await self._ledger.mark_sent(item.story_id, item.channel_id, message_id, now)
                 found_existing += 1
             else:
-                await self._repo.release_claim(item.story_id, item.channel_id, now)
+                await self._ledger.release_claim(item.story_id, item.channel_id, now)
                 requeued += 1
         if found_existing or requeued:
             log.info("alert recovery: %d already posted, %d queued again", found_existing, requeued)

@@ -16,16 +16,9 @@ from typing import Generic, TypeVar
 from bot.clock import Clock
 from bot.errors import InvalidArgument, NotFound
 from bot.urls import is_http_url, normalize_url
-from db.lookups import (
-    AUTOCOMPLETE_LIMIT,
-    LookupRepository,
-    RelatedEntry,
-    SearchHits,
-    StorySort,
-    TopicInfo,
-    fts_terms,
-)
-from db.models import StoryView
+from db.interfaces import LookupStore
+from db.models import RelatedEntry, SearchHits, StorySort, StoryView, TopicInfo
+from db.text import query_terms
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +33,7 @@ __all__ = [
     "Page",
     "RelatedResult",
     "SearchResult",
+    "StorySort",
     "TopicResult",
     "TopicsResult",
     "TrendingResult",
@@ -57,6 +51,7 @@ LINKING_LIMIT = 3
 # Discord rejects autocomplete choices whose name or value is longer than this.
 CHOICE_TEXT_LIMIT = 100
 _MAX_QUERY_CHARS = 300
+AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 choices
 _SUGGESTIONS = 3
 
 T = TypeVar("T")
@@ -162,7 +157,7 @@ def _ranked_page_number(page: int) -> int:
 class LookupService:
     """/topic, /topics, /related, /search, /trending and their autocompletes, independent of Discord."""
 
-    def __init__(self, repo: LookupRepository, clock: Clock) -> None:
+    def __init__(self, repo: LookupStore, clock: Clock) -> None:
         self._repo = repo
         self._clock = clock
 
@@ -241,7 +236,7 @@ class LookupService:
             return story
         if is_http_url(text):
             raise NotFound("I don't have a story with that link. Try `/search` with words from its title.")
-        if not fts_terms(text):
+        if not query_terms(text):
             raise InvalidArgument("Type a story's title, its link, or pick one from the list.")
         story = await self._repo.best_title_match(text)
         if story is None:
@@ -269,7 +264,7 @@ class LookupService:
         text = _one_line(query)[:_MAX_QUERY_CHARS]
         if not text:
             raise InvalidArgument("Type some words to search for, e.g. `/search self-driving cars`.")
-        terms = fts_terms(text)
+        terms = query_terms(text)
         if not terms:
             raise InvalidArgument("Search needs at least one word made of letters or numbers.")
         number = _ranked_page_number(page)

@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+
+import psycopg
 
 from bot.clock import ManualClock
 from bot.services.alerts import DeliveryFailed
-from db.connection import connect_sync
+from db import StoreLocation
 from db.models import StoryView
-from db.timefmt import to_db
+from tests.seed import Seeder, SeedStory
 
 
 class StoryWriter:
-    """Writes stories, topics and heat_history rows exactly as ingest does (first row: previous_heat NULL)."""
+    """Writes stories the way ingest does (through the ingester's store, any engine), at the clock's time."""
 
-    def __init__(self, db_path: Path, clock: ManualClock) -> None:
-        self._conn = connect_sync(db_path)
+    def __init__(self, location: StoreLocation, clock: ManualClock) -> None:
+        self._seeder = Seeder(location)
         self._clock = clock
         self._numbers = itertools.count(1)
 
     def close(self) -> None:
-        self._conn.close()
+        self._seeder.close()
 
     def add(
         self,
@@ -37,52 +39,42 @@ class StoryWriter:
     ) -> int:
         """A new story; returns its id."""
         n = next(self._numbers)
-        now = to_db(self._clock.now())
-        link = url or f"https://news.example/{n}"
-        cur = self._conn.execute(
-            "INSERT INTO stories (url, title, excerpt, published_at, kind, link_url, heat, quality, content_hash,"
-            " source_path, first_seen_at, updated_at)"
-            " VALUES (?, ?, 'An excerpt.', ?, 'article', ?, ?, ?, 'h', ?, ?, ?)",
-            (
-                link,
-                title or f"Story {n}",
-                now,
-                link,
-                heat,
-                quality if quality is not None else heat,
-                f"s{n}.md",
-                now,
-                now,
-            ),
+        now = self._clock.now()
+        story = SeedStory(
+            title=title or f"Story {n}",
+            excerpt="An excerpt.",
+            topics=tuple(topics),
+            heat=heat,
+            quality=quality if quality is not None else heat,
+            url=url or f"https://news.example/{n}",
+            published_at=now,
+            first_seen_at=now,
         )
-        story_id = int(cur.lastrowid or 0)
-        for position, name in enumerate(topics):
-            self._conn.execute(
-                "INSERT INTO topics (key, name) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (name.casefold(), name)
-            )
-            topic_id = self._conn.execute("SELECT id FROM topics WHERE key = ?", (name.casefold(),)).fetchone()[0]
-            self._conn.execute(
-                "INSERT INTO story_topics (story_id, topic_id, position) VALUES (?, ?, ?)",
-                (story_id, topic_id, position),
-            )
-        self._conn.execute(
-            "INSERT INTO heat_history (story_id, observed_at, heat, previous_heat) VALUES (?, ?, ?, NULL)",
-            (story_id, now, heat),
-        )
-        return story_id
+        return self._seeder.add(story, at=now)
 
     def set_heat(self, story_id: int, heat: int | None, *, quality: int | None = None) -> None:
         """The story's file changed its heat (and optionally quality)."""
-        now = to_db(self._clock.now())
-        previous = self._conn.execute("SELECT heat FROM stories WHERE id = ?", (story_id,)).fetchone()[0]
-        self._conn.execute(
-            "UPDATE stories SET heat = ?, quality = coalesce(?, quality), updated_at = ? WHERE id = ?",
-            (heat, quality, now, story_id),
-        )
-        self._conn.execute(
-            "INSERT INTO heat_history (story_id, observed_at, heat, previous_heat) VALUES (?, ?, ?, ?)",
-            (story_id, now, heat, previous),
-        )
+        changes: dict[str, object] = {"heat": heat}
+        if quality is not None:
+            changes["quality"] = quality
+        self._seeder.change(story_id, at=self._clock.now(), **changes)
+
+
+def ledger_row(location: StoreLocation, story_id: int, channel_id: int) -> tuple[str, int | None] | None:
+    """(status, message id) of one delivery, read straight from the database: the store has no query for it (the
+    engine only needs the ledger's transitions), but exactly-once hinges on the message id being recorded."""
+    sql = "SELECT status, message_id FROM alert_deliveries WHERE story_id = {0} AND channel_id = {0}"
+    if location.engine == "sqlite":
+        conn = sqlite3.connect(f"file:{location.path}?mode=ro", uri=True, timeout=5)
+        try:
+            row = conn.execute(sql.format("?"), (story_id, channel_id)).fetchone()
+        finally:
+            conn.close()
+    else:
+        assert location.url is not None
+        with psycopg.connect(location.url) as pg:
+            row = pg.execute(sql.format("%s"), (story_id, channel_id)).fetchone()
+    return None if row is None else (row[0], row[1])
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pytest
 from bot.errors import PermissionDenied
 from bot.services.alerts import AlertService, GuildAlerts, PauseResult
 from cogs.alerts import AlertsCog, _require_manager, describe_listing, describe_pause, describe_subscription
-from db.alerts import SubscriptionRecord
+from db.models import SubscriptionRecord
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 

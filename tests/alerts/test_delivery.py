@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.clock import ManualClock
 from bot.services.alerts import AlertService, DeliveryFailed, retry_delay
-from db import Database
-from db.alerts import AlertRepository
-from tests.alerts.support import FakePoster, StoryWriter, permanent, transient
+from db import StoreLocation
+from db.interfaces import Store
+from tests.alerts.support import FakePoster, StoryWriter, ledger_row, permanent, transient
 
 GUILD = 1
 NEWS = 100
@@ -141,31 +142,41 @@ async def test_tick_gives_up_on_a_story_discord_rejects_and_keeps_posting(
 
 
 async def test_recover_finds_the_message_sent_before_a_crash(
-    database: Database, service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
+    store: Store,
+    location: StoreLocation,
+    service: AlertService,
+    writer: StoryWriter,
+    poster: FakePoster,
+    clock: ManualClock,
 ) -> None:
     await add(service)
     story = writer.add(90)
-    repo = AlertRepository(database)
-    await repo.enqueue_due(clock.now())
-    assert await repo.claim(story, NEWS, clock.now())
-    await poster.send(NEWS, (await repo.stories([story]))[0])  # the send happened; the process died here
-    restarted = AlertService(repo, clock, max_posts_per_tick=5)
+    await store.ledger.enqueue_due(clock.now())
+    assert await store.ledger.claim(story, NEWS, clock.now())
+    await poster.send(NEWS, (await store.lookups.stories([story]))[0])  # the send happened; the process died here
+    restarted = AlertService(store, clock, max_posts_per_tick=5)
     recovery = await restarted.recover(poster)
+    await restarted.tick(poster)
+    clock.advance(timedelta(hours=1))
     await restarted.tick(poster)
     assert recovery.found_existing == 1
     assert poster.stories_in(NEWS) == [story]
-    assert await repo.delivery_status(story, NEWS) == ("sent", poster.sent[0].message_id)
+    # Recorded as delivered: no claim left to recover, nothing queued, never offered to the channel again.
+    assert await store.ledger.claimed() == []
+    assert await store.ledger.queued_for(NEWS, None, 10) == []
+    (subscription,) = (await service.list_subscriptions(GUILD)).subscriptions
+    assert story not in await store.subscriptions.backfill_candidates(subscription.id, 10)
+    assert ledger_row(location, story, NEWS) == ("sent", poster.sent[0].message_id)
 
 
 async def test_recover_sends_once_when_the_crash_came_before_the_send(
-    database: Database, service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
+    store: Store, service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
 ) -> None:
     await add(service)
     story = writer.add(90)
-    repo = AlertRepository(database)
-    await repo.enqueue_due(clock.now())
-    assert await repo.claim(story, NEWS, clock.now())  # the process died before sending
-    restarted = AlertService(repo, clock, max_posts_per_tick=5)
+    await store.ledger.enqueue_due(clock.now())
+    assert await store.ledger.claim(story, NEWS, clock.now())  # the process died before sending
+    restarted = AlertService(store, clock, max_posts_per_tick=5)
     recovery = await restarted.recover(poster)
     await restarted.tick(poster)
     await restarted.tick(poster)
@@ -174,13 +185,12 @@ async def test_recover_sends_once_when_the_crash_came_before_the_send(
 
 
 async def test_tick_requeues_a_claim_left_by_a_cancelled_tick(
-    database: Database, service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
+    store: Store, service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
 ) -> None:
     await add(service)
     story = writer.add(90)
-    repo = AlertRepository(database)
-    await repo.enqueue_due(clock.now())
-    assert await repo.claim(story, NEWS, clock.now())
+    await store.ledger.enqueue_due(clock.now())
+    assert await store.ledger.claim(story, NEWS, clock.now())
     clock.advance(timedelta(minutes=11))
     await service.tick(poster)
     assert poster.stories_in(NEWS) == [story]

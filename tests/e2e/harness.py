@@ -25,6 +25,7 @@ from bot.clock import ManualClock
 from bot.ingest.pipeline import IngestReport, ingest_paths
 from bot.scheduling import IngestFunction
 from bot.settings import Settings
+from db import parse_location
 from tests.discord_standin import Channel, ChannelType, Guild, InteractionResult, Member, StandIn
 from tests.e2e.stories import STORIES, Story, write_story, write_story_set
 
@@ -150,7 +151,7 @@ async def start_harness(
     news_dir = tmp_path / "news"
     news_dir.mkdir(parents=True, exist_ok=True)
     write_story_set(news_dir, stories)
-    db_path = tmp_path / "heatwave.db"
+    location = parse_location(tmp_path / "heatwave.db")
     async with StandIn(token=token, heartbeat_interval=0.25, **dict(standin_options or {})) as standin:
         guild = standin.add_guild("Heatwave Test")
         channel = standin.add_channel(guild.id, "general", ChannelType.TEXT)
@@ -158,7 +159,7 @@ async def start_harness(
         admin = standin.add_member(guild.id, "morgan", manage_guild=True)
         settings = dataclasses.replace(
             Settings(),
-            db_path=db_path,
+            store=location,
             news_dir=news_dir,
             scan_seconds=3600,
             post_seconds=3600,
@@ -168,10 +169,10 @@ async def start_harness(
             discord_guild_id=guild.id if guild_sync else None,
         )
         settings = dataclasses.replace(settings, **settings_overrides)
-        await asyncio.to_thread(ingest_paths, [news_dir], db_path, clock=clock, max_file_bytes=settings.max_file_bytes)
+        await asyncio.to_thread(ingest_paths, [news_dir], location, clock=clock, max_file_bytes=settings.max_file_bytes)
         # Exactly what `heatwave run` does with DISCORD_API_BASE / DISCORD_GATEWAY_URL set.
         previous = discord_env.apply(settings.discord_api_base, settings.discord_gateway_url)
-        services = await build_services(settings, db_path=db_path, clock=clock)
+        services = await build_services(settings, store=location, clock=clock)
         harness = Harness(
             standin=standin,
             settings=settings,

@@ -18,8 +18,7 @@ from bot.clock import ManualClock
 from bot.errors import InvalidArgument
 from bot.ingest.pipeline import IngestReport, Rejection, ingest_paths
 from bot.urls import normalize_url
-from db.connection import DatabaseError
-from db.ingest_store import IngestStore
+from db import DatabaseError, open_ingest_store, parse_location
 from tests.conftest import CORPUS_DIR
 from tests.ingest.stories import DROP, set_age, write_raw, write_story
 
@@ -28,7 +27,7 @@ MAX = 1024 * 1024
 
 def ingest(paths: list[Path], db_path: Path, clock: ManualClock, **kwargs: object) -> IngestReport:
     clock.advance(timedelta(minutes=1))
-    return ingest_paths(paths, db_path, clock=clock, max_file_bytes=MAX, **kwargs)  # type: ignore[arg-type]
+    return ingest_paths(paths, parse_location(db_path), clock=clock, max_file_bytes=MAX, **kwargs)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -459,15 +458,15 @@ def test_ingest_paths_two_processes_at_once(tmp_path: Path, db_path: Path) -> No
     import sys
 
     # Schema first: two processes migrating one brand-new file at the same instant is db/migrate.py's concern.
-    IngestStore.open(db_path).close()
+    open_ingest_store(parse_location(db_path)).close()
     for half in ("a", "b"):
         for index in range(400):
             write_story(tmp_path / half / f"{index}.md", webUrl=f"https://news.example.com/{half}/{index}")
     code = (
         "import sys; from pathlib import Path; from bot.clock import SystemClock; "
-        "from bot.ingest.pipeline import ingest_paths; "
-        "r = ingest_paths([Path(sys.argv[1])], Path(sys.argv[2]), clock=SystemClock(), max_file_bytes=1 << 20, "
-        "workers=1); print(r.added)"
+        "from bot.ingest.pipeline import ingest_paths; from db import parse_location; "
+        "r = ingest_paths([Path(sys.argv[1])], parse_location(sys.argv[2]), clock=SystemClock(), "
+        "max_file_bytes=1 << 20, workers=1); print(r.added)"
     )
     runs = [
         subprocess.Popen(

@@ -1,7 +1,7 @@
-"""Writing a handful of stories straight into a real, migrated database for lookup tests.
+"""Writing a handful of stories into a real, migrated store for lookup tests.
 
-The ingester's store is tested on its own; lookups only need rows shaped exactly as the 0001 schema says,
-so this helper writes them with plain SQL (triggers keep topic counts and the FTS index, as in production).
+Stories go in through the ingester's store (`db.open_ingest_store`), as parsed files do in production, so the
+rows, topic counts and full-text index are exactly what lookups meet in a real store, on any engine.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.urls import normalize_url
-from db import Database
-from db.timefmt import to_db
+from db import open_ingest_store
+from db.ingest_rows import ScannedFile, StoryRow, iso_utc
+from db.interfaces import Store
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -45,59 +46,58 @@ class Story:
 _counter = iter(range(1, 1_000_000))
 
 
-async def add_story(database: Database, story: Story) -> int:
-    """Insert one story with its topics and related entries; returns its id."""
-    conn = database.conn
-    link = story.url or f"https://news.example/story-{next(_counter)}"
-    cursor = await conn.execute(
-        "INSERT INTO stories (url, title, excerpt, published_at, kind, provider_name, provider_domain, link_url, "
-        "amp_url, image_url, heat, quality, content_hash, source_path, first_seen_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'hash', 'news/x.md', ?, ?)",
-        (
-            normalize_url(link),
-            story.title,
-            story.excerpt,
-            to_db(story.published_at),
-            story.kind,
-            story.provider_name,
-            story.provider_domain,
-            link,
-            story.image_url,
-            story.heat,
-            story.quality,
-            to_db(story.first_seen_at),
-            to_db(story.first_seen_at),
-        ),
-    )
-    story_id = cursor.lastrowid
-    assert story_id is not None
-    for position, name in enumerate(story.topics):
-        await conn.execute(
-            "INSERT INTO topics (key, name) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (name.casefold(), name)
-        )
-        await conn.execute(
-            "INSERT INTO story_topics (story_id, topic_id, position) "
-            "SELECT ?, id, ? FROM topics WHERE key = ?",
-            (story_id, position, name.casefold()),
-        )
-    for position, entry in enumerate(story.related):
-        await conn.execute(
-            "INSERT INTO related_entries (story_id, position, url, link_url, title, excerpt, published_at, "
-            "provider_name, provider_domain, quality, image_url) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, 50, NULL)",
+def _row(story: Story, link: str) -> StoryRow:
+    """The row the ingester would store for a file holding this story."""
+    return StoryRow(
+        url=normalize_url(link),
+        title=story.title,
+        excerpt=story.excerpt,
+        published_at=iso_utc(story.published_at),
+        kind=story.kind,
+        provider_name=story.provider_name,
+        provider_domain=story.provider_domain,
+        link_url=link,
+        amp_url=None,
+        image_url=story.image_url,
+        heat=story.heat,
+        quality=story.quality,
+        content_hash=f"hash-{link}",
+        topics=story.topics,
+        related=tuple(
             (
-                story_id,
-                position,
                 normalize_url(entry.url),
                 entry.url,
                 entry.title,
                 entry.excerpt,
+                None,
                 entry.provider_name,
                 entry.provider_domain,
-            ),
-        )
+                50,
+                None,
+            )
+            for entry in story.related
+        ),
+    )
+
+
+async def add_stories(store: Store, stories: list[Story]) -> list[int]:
+    """Store the stories in order through the ingester's store (one file each, first seen at `first_seen_at`);
+    returns their ids."""
+    links = [story.url or f"https://news.example/story-{next(_counter)}" for story in stories]
+    with open_ingest_store(store.location) as ingest:
+        run = ingest.begin_run(NOW)
+        for number, (story, link) in enumerate(zip(stories, links, strict=True)):
+            scanned = ScannedFile(f"news/{next(_counter)}-{number}.md", 1, 1, _row(story, link))
+            run.write_batch([scanned], now=story.first_seen_at)
+    ids = []
+    for link in links:
+        found = await store.lookups.story_by_url(normalize_url(link))
+        assert found is not None, link
+        ids.append(found.id)
+    return ids
+
+
+async def add_story(store: Store, story: Story) -> int:
+    """Store one story with its topics and related entries; returns its id."""
+    (story_id,) = await add_stories(store, [story])
     return story_id
-
-
-async def add_stories(database: Database, stories: list[Story]) -> list[int]:
-    """Insert several stories in order; returns their ids."""
-    return [await add_story(database, s) for s in stories]

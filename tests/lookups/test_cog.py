@@ -26,14 +26,13 @@ from cogs.lookups import (
     topics_reply,
     trending_reply,
 )
-from db import Database
-from db.lookups import LookupRepository
+from db.interfaces import Store
 from tests.lookups.storydb import Related, Story, add_stories
 
 
 @pytest.fixture
-def service(database: Database, clock: ManualClock) -> LookupService:
-    return LookupService(LookupRepository(database), clock)
+def service(store: Store, clock: ManualClock) -> LookupService:
+    return LookupService(store.lookups, clock)
 
 
 def message_size(reply: Reply) -> int:
@@ -49,15 +48,15 @@ def hostile_story(i: int) -> Story:
     )
 
 
-async def test_topic_reply_header_and_one_embed_per_story(service: LookupService, database: Database) -> None:
-    await add_stories(database, [Story(f"Story {i}", heat=100 - i) for i in range(7)])
+async def test_topic_reply_header_and_one_embed_per_story(service: LookupService, store: Store) -> None:
+    await add_stories(store, [Story(f"Story {i}", heat=100 - i) for i in range(7)])
     reply = topic_reply(await service.topic("ai"))
     assert reply.content == "**AI** · hottest first · 7 stories · page 1/2"
     assert [e.title for e in reply.embeds] == [f"Story {i}" for i in range(5)]
 
 
-async def test_replies_with_hostile_stories_fit_one_message(service: LookupService, database: Database) -> None:
-    await add_stories(database, [hostile_story(i) for i in range(6)])
+async def test_replies_with_hostile_stories_fit_one_message(service: LookupService, store: Store) -> None:
+    await add_stories(store, [hostile_story(i) for i in range(6)])
     replies = [
         topic_reply(await service.topic("Topic 1 " + "y" * 50)),
         search_reply(await service.search("story")),
@@ -72,23 +71,23 @@ async def test_replies_with_hostile_stories_fit_one_message(service: LookupServi
             assert "@everyone" not in (embed.title or "") + (embed.description or "")
 
 
-async def test_topics_reply_lists_names_and_counts(service: LookupService, database: Database) -> None:
-    await add_stories(database, [Story("a", topics=("AI", "**Bold**")), Story("b", topics=("AI",))])
+async def test_topics_reply_lists_names_and_counts(service: LookupService, store: Store) -> None:
+    await add_stories(store, [Story("a", topics=("AI", "**Bold**")), Story("b", topics=("AI",))])
     reply = topics_reply(await service.topics())
     description = reply.embeds[0].description or ""
     assert description.splitlines() == ["1. **AI** · 2 stories", "2. **\\*\\*Bold\\*\\*** · 1 story"]
 
 
-async def test_search_reply_says_when_only_some_words_matched(service: LookupService, database: Database) -> None:
-    await add_stories(database, [Story("Quantum computing")])
+async def test_search_reply_says_when_only_some_words_matched(service: LookupService, store: Store) -> None:
+    await add_stories(store, [Story("Quantum computing")])
     assert search_reply(await service.search("quantum computing")).content.startswith("Search **quantum computing**")
     partial = search_reply(await service.search("quantum zebra"))
     assert partial.content.startswith("No story has every word of **quantum zebra**; closest matches")
 
 
-async def test_related_reply_links_our_copy_and_lists_similar(service: LookupService, database: Database) -> None:
+async def test_related_reply_links_our_copy_and_lists_similar(service: LookupService, store: Store) -> None:
     ids = await add_stories(
-        database,
+        store,
         [
             Story("Delhi airport tracks passengers", related=(Related("https://b.example/x", "Airport (tech)"),)),
             Story("Airport tracking tech", url="https://b.example/x"),
@@ -103,8 +102,8 @@ async def test_related_reply_links_our_copy_and_lists_similar(service: LookupSer
     assert reply.page is None
 
 
-async def test_related_reply_without_anything_related_says_so(service: LookupService, database: Database) -> None:
-    ids = await add_stories(database, [Story("Lonely zebra", excerpt="Nothing like it.")])
+async def test_related_reply_without_anything_related_says_so(service: LookupService, store: Store) -> None:
+    ids = await add_stories(store, [Story("Lonely zebra", excerpt="Nothing like it.")])
     reply = related_reply(await service.related(str(ids[0])))
     assert reply.content == "No related or similar stories found for this one yet."
     assert len(reply.embeds) == 1
@@ -177,8 +176,8 @@ async def test_autocompletes_never_raise_and_stay_within_25() -> None:
     assert await cog.story_autocomplete(fake_interaction(1), "ai") == []
 
 
-async def test_story_autocomplete_values_are_story_ids(service: LookupService, database: Database) -> None:
-    ids = await add_stories(database, [Story(f"Quantum leap {i}") for i in range(30)])
+async def test_story_autocomplete_values_are_story_ids(service: LookupService, store: Store) -> None:
+    ids = await add_stories(store, [Story(f"Quantum leap {i}") for i in range(30)])
     choices = await LookupsCog(service).story_autocomplete(fake_interaction(1), "quantum")
     assert len(choices) == 25
     assert {c.value for c in choices} <= {str(i) for i in ids}

@@ -12,14 +12,13 @@ from bot.clock import ManualClock
 from bot.console import ConsoleArgs, ConsoleCommand, ConsoleSession, run_console
 from bot.errors import InvalidArgument
 from bot.services.lookups import LookupService
-from db import Database
-from db.lookups import LookupRepository
+from db.interfaces import Store
 from tests.lookups.storydb import NOW, Related, Story, add_stories
 
 
 @pytest.fixture
-def services(database: Database, clock: ManualClock) -> SimpleNamespace:
-    return SimpleNamespace(lookups=LookupService(LookupRepository(database), clock))
+def services(store: Store, clock: ManualClock) -> SimpleNamespace:
+    return SimpleNamespace(lookups=LookupService(store.lookups, clock))
 
 
 async def run(services: SimpleNamespace, *lines: str, **kwargs: object) -> str:
@@ -32,9 +31,9 @@ async def run(services: SimpleNamespace, *lines: str, **kwargs: object) -> str:
 
 
 async def test_console_topic_shows_stories_and_pages_with_next_and_prev(
-    services: SimpleNamespace, database: Database
+    services: SimpleNamespace, store: Store
 ) -> None:
-    await add_stories(database, [Story(f"Story number {i:02d}", heat=100 - i) for i in range(7)])
+    await add_stories(store, [Story(f"Story number {i:02d}", heat=100 - i) for i in range(7)])
     text = await run(services, "/topic AI", "next", "prev", "/quit")
     first, second, third = (text.split("Topic AI")[n] for n in (1, 2, 3))
     assert "Story number 00" in first
@@ -44,9 +43,9 @@ async def test_console_topic_shows_stories_and_pages_with_next_and_prev(
     assert "Story number 00" in third
 
 
-async def test_console_named_parameters_like_discord(services: SimpleNamespace, database: Database) -> None:
+async def test_console_named_parameters_like_discord(services: SimpleNamespace, store: Store) -> None:
     await add_stories(
-        database,
+        store,
         [
             Story("older but hotter", topics=("Power Apps",), heat=150, published_at=NOW - timedelta(days=5)),
             Story("newest", topics=("Power Apps",), heat=75, published_at=NOW - timedelta(hours=1)),
@@ -57,16 +56,16 @@ async def test_console_named_parameters_like_discord(services: SimpleNamespace, 
     assert text.index("newest") < text.index("older but hotter")
 
 
-async def test_console_topics_lists_counts(services: SimpleNamespace, database: Database) -> None:
-    await add_stories(database, [Story("a", topics=("AI", "Ethics")), Story("b", topics=("AI",))])
+async def test_console_topics_lists_counts(services: SimpleNamespace, store: Store) -> None:
+    await add_stories(store, [Story("a", topics=("AI", "Ethics")), Story("b", topics=("AI",))])
     text = await run(services, "/topics")
     assert "1. AI (2)" in text
     assert "2. Ethics (1)" in text
 
 
-async def test_console_related_by_title_shows_linked_and_similar(services: SimpleNamespace, database: Database) -> None:
+async def test_console_related_by_title_shows_linked_and_similar(services: SimpleNamespace, store: Store) -> None:
     await add_stories(
-        database,
+        store,
         [
             Story("Delhi airport tracks passengers", related=(Related("https://b.example/x", "Airport tracking"),)),
             Story("Airport tracking tech", url="https://b.example/x"),
@@ -78,8 +77,8 @@ async def test_console_related_by_title_shows_linked_and_similar(services: Simpl
     assert "[our story #" in text
 
 
-async def test_console_search_and_trending(services: SimpleNamespace, database: Database) -> None:
-    await add_stories(database, [Story("Quantum computing leaps", heat=120), Story("Bakery news", heat=90)])
+async def test_console_search_and_trending(services: SimpleNamespace, store: Store) -> None:
+    await add_stories(store, [Story("Quantum computing leaps", heat=120), Story("Bakery news", heat=90)])
     text = await run(services, '/search "quantum* (computing', "/trending 24 AI", "/trending hours:2")
     assert "Search “\"quantum* (computing”" in text
     assert "Quantum computing leaps" in text
@@ -102,9 +101,9 @@ async def test_console_search_and_trending(services: SimpleNamespace, database: 
     ],
 )
 async def test_console_bad_input_gets_a_message_not_a_traceback(
-    services: SimpleNamespace, database: Database, line: str, message: str
+    services: SimpleNamespace, store: Store, line: str, message: str
 ) -> None:
-    await add_stories(database, [Story("Something")])
+    await add_stories(store, [Story("Something")])
     text = await run(services, line, "/quit")
     assert message in text
     assert "Traceback" not in text

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-import db.lookups as lookups_module
+import db.sqlite.lookups as lookups_module
 from bot.clock import ManualClock
 from bot.services.lookups import LookupService
-from db import Database
-from db.lookups import LookupRepository
+from db.interfaces import Store
+from db.sqlite.lookups import SqliteLookups
+from db.sqlite.store import SqliteStore
 from tests.lookups.storydb import NOW, Related, Story, add_stories
 
 _BIG_TABLES = ("stories", "story_topics", "related_entries", "heat_history")
@@ -25,26 +26,29 @@ _BIG_TABLES = ("stories", "story_topics", "related_entries", "heat_history")
 # order (and stops at the LIMIT), "SCAN x VIRTUAL TABLE" is an FTS5 lookup.
 _FULL_SCAN = re.compile(r"\bSCAN (\w+)(?! USING| VIRTUAL)(?:\s|$)")
 
+# These read SQLite's own query plans; the PostgreSQL lookups are timed by bench/commands.py instead.
+pytestmark = pytest.mark.parametrize("engine", ["sqlite"])
+
 
 @pytest.fixture
 async def recorded(
-    database: Database, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    store: Store, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[LookupService, list[tuple[str, tuple[Any, ...]]]]:
     statements: list[tuple[str, tuple[Any, ...]]] = []
-    original_all, original_one = LookupRepository._all, LookupRepository._one
+    lookups = store.lookups
+    assert isinstance(lookups, SqliteLookups)
+    original_all, original_one = lookups._all, lookups._one
 
-    async def record_all(self: LookupRepository, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    async def record_all(sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         statements.append((sql, params))
-        return await original_all(self, sql, params)
+        return await original_all(sql, params)
 
-    async def record_one(self: LookupRepository, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    async def record_one(sql: str, params: tuple[Any, ...] = ()) -> Any:
         statements.append((sql, params))
-        return await original_one(self, sql, params)
+        return await original_one(sql, params)
 
-    monkeypatch.setattr(LookupRepository, "_all", record_all)
-    monkeypatch.setattr(LookupRepository, "_one", record_one)
     await add_stories(
-        database,
+        store,
         [
             Story(f"Quantum computing story {i}", topics=("AI", "Quantum") if i % 3 else ("AI",), heat=50 + i,
                   first_seen_at=NOW - timedelta(hours=i), url=f"https://q.example/{i}",
@@ -52,13 +56,18 @@ async def recorded(
             for i in range(30)
         ],
     )
-    return LookupService(LookupRepository(database), clock), statements
+    # The repository reads through these two (bound to its connection when it is built).
+    monkeypatch.setattr(lookups, "_all", record_all)
+    monkeypatch.setattr(lookups, "_one", record_one)
+    return LookupService(lookups, clock), statements
 
 
-async def _plans(database: Database, statements: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, str]]:
+async def _plans(store: Store, statements: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, str]]:
+    assert isinstance(store, SqliteStore)
+    conn = store._database.conn
     found = []
     for sql, params in statements:
-        async with database.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params) as cursor:
+        async with conn.execute(f"EXPLAIN QUERY PLAN {sql}", params) as cursor:
             plan = "\n".join(row[3] for row in await cursor.fetchall())
         found.append((sql, plan))
     return found
@@ -85,7 +94,7 @@ LOOKUPS: dict[str, Callable[[LookupService], Awaitable[object]]] = {
 @pytest.mark.parametrize(("window_limit", "seek_cost"), [(5_000, 5), (0, 10**9)])
 async def test_lookup_queries_never_scan_a_big_table(
     recorded: tuple[LookupService, list[tuple[str, tuple[Any, ...]]]],
-    database: Database,
+    store: Store,
     monkeypatch: pytest.MonkeyPatch,
     lookup: str,
     window_limit: int,
@@ -97,7 +106,7 @@ async def test_lookup_queries_never_scan_a_big_table(
     statements.clear()
     await LOOKUPS[lookup](service)
     assert statements
-    for sql, plan in await _plans(database, statements):
+    for sql, plan in await _plans(store, statements):
         scanned = [t for t in _FULL_SCAN.findall(plan) if t in _BIG_TABLES or t in ("s", "st", "r")]
         assert not scanned, f"full scan of {scanned} in:\n{sql}\n{plan}"
 

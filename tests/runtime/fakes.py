@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import Clock
+from db import StoreLocation
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class FakeIngest:
     def __call__(
         self,
         paths: Sequence[Path],
-        db_path: Path,
+        location: StoreLocation,
         *,
         clock: Clock,
         max_file_bytes: int,
@@ -52,7 +53,7 @@ class FakeIngest:
         self.calls.append(
             {
                 "paths": list(paths),
-                "db_path": db_path,
+                "location": location,
                 "clock": clock,
                 "max_file_bytes": max_file_bytes,
                 "thread": threading.get_ident(),
@@ -100,6 +101,6 @@ class FakeAlerts:
 
 @dataclass
 class FakeServices:
-    db_path: Path
+    store_location: StoreLocation
     clock: Clock
     alerts: FakeAlerts

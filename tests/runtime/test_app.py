@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
@@ -12,30 +11,33 @@ from bot.clock import ManualClock
 from bot.services.alerts import AlertService
 from bot.services.lookups import LookupService
 from bot.settings import Settings
-from db.migrate import latest_version
+from db import StoreLocation
+from db.sqlite.migrate import latest_version
+from db.sqlite.store import SqliteStore
 
 
 async def test_build_services_opens_a_migrated_database_and_wires_the_services(
-    db_path: Path, clock: ManualClock
+    location: StoreLocation, clock: ManualClock
 ) -> None:
     settings = dataclasses.replace(Settings(), max_posts_per_tick=3)
 
-    services = await build_services(settings, db_path=db_path, clock=clock)
+    services = await build_services(settings, store=location, clock=clock)
     try:
-        async with services.database.conn.execute("PRAGMA user_version") as cursor:
+        assert isinstance(services.store, SqliteStore)
+        async with services.store._database.conn.execute("PRAGMA user_version") as cursor:
             (version,) = await cursor.fetchone() or (None,)
         assert version == latest_version()
         assert isinstance(services.lookups, LookupService)
         assert isinstance(services.alerts, AlertService)
         assert services.alerts.max_posts_per_tick == 3
         assert services.clock is clock
-        assert services.db_path == db_path
+        assert services.store_location == location
     finally:
         await services.close()
 
 
-async def test_services_are_immutable(db_path: Path, clock: ManualClock) -> None:
-    services = await build_services(Settings(), db_path=db_path, clock=clock)
+async def test_services_are_immutable(location: StoreLocation, clock: ManualClock) -> None:
+    services = await build_services(Settings(), store=location, clock=clock)
     try:
         with pytest.raises(dataclasses.FrozenInstanceError):
             services.clock = clock  # type: ignore[misc]

@@ -17,6 +17,7 @@ import pytest
 
 from bot.runner import EXIT_FAILED, EXIT_OK, EXIT_TOKEN_REJECTED, run_command
 from bot.settings import Settings
+from db import parse_location
 from tests.e2e.stories import STORIES, Story, write_story, write_story_set
 from tests.runtime.standin_thread import standin_in_thread
 
@@ -31,7 +32,7 @@ def news_dir(tmp_path: Path) -> Path:
 
 
 def _settings(tmp_path: Path, news_dir: Path, **overrides: Any) -> Settings:
-    base = Settings(db_path=tmp_path / "h.db", news_dir=news_dir)
+    base = Settings(store=parse_location(tmp_path / "h.db"), news_dir=news_dir)
     return dataclasses.replace(base, **overrides)
 
 
@@ -48,7 +49,7 @@ def test_run_command_without_a_token_prints_how_to_get_one_and_exits_at_end_of_i
 
     code = run_command(
         _settings(tmp_path, news_dir),
-        db_path=tmp_path / "h.db",
+        store=parse_location(tmp_path / "h.db"),
         stdin=io.StringIO(""),
         stdout=out,
         configure_logging=False,
@@ -68,7 +69,7 @@ def test_run_command_without_a_token_answers_piped_slash_commands(tmp_path: Path
 
     code = run_command(
         _settings(tmp_path, news_dir),
-        db_path=tmp_path / "h.db",
+        store=parse_location(tmp_path / "h.db"),
         stdin=io.StringIO("/topic AI\n"),
         stdout=out,
         configure_logging=False,
@@ -89,7 +90,7 @@ def test_run_command_with_a_rejected_token_exits_2_with_one_line_and_no_tracebac
             discord_api_base=threaded.standin.base_url,
             discord_gateway_url=threaded.standin.gateway_url,
         )
-        code = run_command(settings, db_path=tmp_path / "h.db", configure_logging=False)
+        code = run_command(settings, store=settings.store, configure_logging=False)
 
     err = capsys.readouterr().err
     assert code == EXIT_TOKEN_REJECTED
@@ -107,7 +108,7 @@ def test_run_command_with_discord_unreachable_exits_1_with_one_line(
         discord_gateway_url="ws://127.0.0.1:9/gateway",
     )
 
-    code = run_command(settings, db_path=tmp_path / "h.db", configure_logging=False)
+    code = run_command(settings, store=settings.store, configure_logging=False)
 
     err = capsys.readouterr().err
     assert code == EXIT_FAILED
@@ -189,7 +190,7 @@ def test_console_playground_picks_up_a_story_dropped_into_the_news_folder(tmp_pa
         settings = _settings(tmp_path, news_dir, scan_seconds=1)
         runner = threading.Thread(
             target=lambda: codes.append(
-                run_command(settings, db_path=tmp_path / "h.db", stdin=stdin, stdout=out, configure_logging=False)
+                run_command(settings, store=settings.store, stdin=stdin, stdout=out, configure_logging=False)
             )
         )
         runner.start()
@@ -211,9 +212,9 @@ def test_console_playground_picks_up_a_story_dropped_into_the_news_folder(tmp_pa
 
 def test_run_command_without_a_news_folder_says_so_and_still_opens_the_playground(tmp_path: Path) -> None:
     out = io.StringIO()
-    settings = Settings(db_path=tmp_path / "h.db", news_dir=tmp_path / "no-such-folder")
+    settings = Settings(store=parse_location(tmp_path / "h.db"), news_dir=tmp_path / "no-such-folder")
 
-    code = run_command(settings, db_path=tmp_path / "h.db", stdin=io.StringIO(""), stdout=out, configure_logging=False)
+    code = run_command(settings, store=settings.store, stdin=io.StringIO(""), stdout=out, configure_logging=False)
 
     assert code == EXIT_OK
     assert "does not exist yet" in out.getvalue()

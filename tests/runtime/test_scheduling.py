@@ -15,6 +15,7 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.scheduling import POST_ALERTS_JOB_ID, RESCAN_JOB_ID, PeriodicJobs
+from db import parse_location
 from tests.runtime.fakes import FakeAlerts, FakeIngest, FakeRejection, FakeReport, FakeServices
 
 
@@ -50,7 +51,7 @@ async def make_jobs(
             "ingest": ingest,
         }
         options.update(overrides)
-        services = FakeServices(db_path=tmp_path / "h.db", clock=clock, alerts=alerts)
+        services = FakeServices(store_location=parse_location(tmp_path / "h.db"), clock=clock, alerts=alerts)
         jobs = PeriodicJobs(services, object(), **options)  # type: ignore[arg-type]
         made.append(jobs)
         return jobs
@@ -95,7 +96,7 @@ async def test_rescan_ingests_the_news_folder_off_the_event_loop_with_the_inject
 
     (call,) = ingest.calls
     assert call["paths"] == [news_dir]
-    assert call["db_path"] == tmp_path / "h.db"
+    assert call["location"] == parse_location(tmp_path / "h.db")
     assert call["clock"] is clock
     assert call["max_file_bytes"] == 4096
     assert call["thread"] != threading.get_ident()

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from db.errors import DatabaseError
+
 if TYPE_CHECKING:
     import aiosqlite
 
@@ -24,10 +26,6 @@ _PRAGMAS = (
     # SQLite's default build maps (SQLITE_MAX_MMAP_SIZE); it is address space, not memory the process holds.
     "PRAGMA mmap_size = 2147418112",
 )
-
-
-class DatabaseError(RuntimeError):
-    """The database cannot be opened or written (a fatal, user-facing problem)."""
 
 
 def _prepare_path(path: Path) -> None:

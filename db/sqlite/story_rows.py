@@ -8,7 +8,7 @@ from typing import Any
 import aiosqlite
 
 from db.models import StoryView
-from db.timefmt import from_db
+from db.sqlite.timefmt import from_db
 
 STORY_COLUMNS = (
     "s.id, s.url, s.link_url, s.title, s.excerpt, s.published_at, s.kind, s.provider_name, "

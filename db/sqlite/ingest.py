@@ -13,117 +13,25 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, NamedTuple, TypeAlias
+from typing import TypeAlias
 
-from db.connection import DatabaseError, connect_sync
-from db.migrate import migrate
-from db.timefmt import to_db
-
-if TYPE_CHECKING:
-    from db.models import StoryRecord
+from db.errors import DatabaseError
+from db.ingest_rows import STORY_COLUMNS, KnownFile, Outcome, RunCounts, ScannedFile, StoryRow
+from db.location import StoreLocation
+from db.models import StoreStats
+from db.sqlite.connection import connect_sync
+from db.sqlite.migrate import migrate
+from db.sqlite.stats import read_stats
+from db.sqlite.timefmt import to_db
+from db.text import topic_key
 
 log = logging.getLogger(__name__)
-
-Outcome = Literal["added", "updated", "unchanged", "duplicate", "rejected"]
 
 # Stay well below SQLite's host-parameter limit when looking stories up by URL.
 _LOOKUP_CHUNK = 500
 _CACHE_KIB = 64 * 1024
 _CHECKPOINT_PAGES = 16_384
-
-
-# What the last ingest saw of one path, enough to skip it when it has not changed: (path, size, mtime_ns,
-# rejected_reason). The row exactly as sqlite3 returns it: a rescan loads one per file (100k+), and building
-# any other object per row (a NamedTuple, a dataclass) would double the cost of loading them.
-KnownFile: TypeAlias = tuple[str, int, int, str | None]
-
-
-# One related entry in related_entries column order, after (story_id, position): url, link_url, title, excerpt,
-# published_at, provider_name, provider_domain, quality, image_url.
-RelatedRow: TypeAlias = tuple[str, str, str, str, str | None, str | None, str | None, int | None, str | None]
-
-
-class StoryRow(NamedTuple):
-    """A `StoryRecord` as stored: column values (timestamps as text), topics and related rows.
-
-    A NamedTuple of plain values: parse workers send one per file, and it pickles ~3x cheaper than the record.
-    """
-
-    url: str
-    title: str
-    excerpt: str
-    published_at: str
-    kind: str
-    provider_name: str | None
-    provider_domain: str | None
-    link_url: str
-    amp_url: str | None
-    image_url: str | None
-    heat: int | None
-    quality: int | None
-    content_hash: str
-    topics: tuple[str, ...]
-    related: tuple[RelatedRow, ...]
-
-
-# How many leading StoryRow fields are `stories` columns, in the order of _INSERT_STORY's VALUES.
-_STORY_COLUMNS = 13
-
-
-def story_row(story: StoryRecord) -> StoryRow:
-    """The row the writer stores for a parsed story."""
-    return StoryRow(
-        story.url,
-        story.title,
-        story.excerpt,
-        to_db(story.published_at),
-        story.kind,
-        story.provider_name,
-        story.provider_domain,
-        story.link_url,
-        story.amp_url,
-        story.image_url,
-        story.heat,
-        story.quality,
-        story.content_hash,
-        story.topics,
-        tuple(
-            (
-                entry.url,
-                entry.link_url,
-                entry.title,
-                entry.excerpt,
-                None if entry.published_at is None else to_db(entry.published_at),
-                entry.provider_name,
-                entry.provider_domain,
-                entry.quality,
-                entry.image_url,
-            )
-            for entry in story.related
-        ),
-    )
-
-
-class ScannedFile(NamedTuple):
-    """One file read in this run: its parsed story, or the reason it was rejected."""
-
-    path: str  # absolute; the key of source_files
-    size: int
-    mtime_ns: int  # -1 forces a re-read next time (see the racy-mtime note in bot.ingest.pipeline)
-    story: StoryRow | None
-    rejected_reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RunCounts:
-    added: int
-    updated: int
-    unchanged: int
-    duplicates: int
-    rejected: int
 
 
 @dataclass(slots=True)
@@ -137,15 +45,19 @@ class _Stored:
     heat: int | None
 
 
-class IngestStore:
+class SqliteIngestStore:
     """One sync connection, migrated on open; the only writer the ingester uses."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
     @classmethod
-    def open(cls, path: Path) -> IngestStore:
+    def open(cls, location: StoreLocation, *, create: bool = True) -> SqliteIngestStore:
         """Connect and bring the schema up to date; raises DatabaseError when the file cannot be used."""
+        assert location.path is not None
+        path = location.path
+        if not create and not path.is_file():
+            raise DatabaseError(f"no database at {path}; run `heatwave ingest PATH` first")
         conn = connect_sync(path)
         try:
             migrate(conn)
@@ -164,7 +76,7 @@ class IngestStore:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> IngestStore:
+    def __enter__(self) -> SqliteIngestStore:
         return self
 
     def __exit__(
@@ -175,16 +87,23 @@ class IngestStore:
     def known_files(self) -> dict[str, KnownFile]:
         """Every path seen before, keyed by path, for the incremental rescan."""
         try:
-            rows: list[KnownFile] = self._conn.execute(
-                "SELECT path, size, mtime_ns, rejected_reason FROM source_files"
-            ).fetchall()
+            cursor = self._conn.execute("SELECT path, size, mtime_ns, rejected_reason FROM source_files")
+            return {row[0]: KnownFile._make(row) for row in cursor}
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot read the database: {exc}") from None
-        return dict(zip(map(itemgetter(0), rows), rows, strict=True))
 
-    def begin_run(self, started_at: datetime) -> IngestRun:
+    def begin_run(self, started_at: datetime) -> SqliteIngestRun:
         """Start counting one ingest run; write batches through the returned object."""
-        return IngestRun(self._conn, started_at)
+        return SqliteIngestRun(self._conn, started_at)
+
+    def story_ids(self, urls: Sequence[str]) -> dict[str, int]:
+        try:
+            return {url: stored.id for url, stored in _lookup(self._conn, urls).items()}
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot read the database: {exc}") from None
+
+    def read_stats(self) -> StoreStats:
+        return read_stats(self._conn)
 
 
 _INSERT_STORY = (
@@ -225,7 +144,7 @@ class _Pending:
         self.files: list[_FileParams] = []
 
 
-class IngestRun:
+class SqliteIngestRun:
     """Applies batches of scanned files and remembers, for this run, which file holds each URL."""
 
     def __init__(self, conn: sqlite3.Connection, started_at: datetime) -> None:
@@ -322,15 +241,7 @@ class IngestRun:
         return counts
 
     def _lookup(self, urls: Iterable[str]) -> dict[str, _Stored]:
-        wanted = list(dict.fromkeys(urls))
-        found: dict[str, _Stored] = {}
-        for start in range(0, len(wanted), _LOOKUP_CHUNK):
-            chunk = wanted[start : start + _LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT url, id, source_path, published_at, content_hash, heat FROM stories WHERE url IN ({marks})"
-            for url, story_id, source_path, published_at, content_hash, heat in self._conn.execute(sql, chunk):
-                found[url] = _Stored(story_id, source_path, published_at, content_hash, heat)
-        return found
+        return _lookup(self._conn, urls)
 
     def _apply(self, scanned: ScannedFile, stored: dict[str, _Stored], stamp: str) -> None:
         path = scanned.path
@@ -380,7 +291,7 @@ class IngestRun:
         story_id = self._next_id
         self._next_id += 1
         pending = self._pending
-        pending.stories.append((story_id, *story[:_STORY_COLUMNS], path, stamp, stamp))
+        pending.stories.append((story_id, *story[:STORY_COLUMNS], path, stamp, stamp))
         self._add_children(story_id, story)
         pending.heat.append((story_id, stamp, story.heat, None))
         return story_id
@@ -398,7 +309,7 @@ class IngestRun:
             "UPDATE stories SET title = ?, excerpt = ?, published_at = ?, kind = ?, provider_name = ?, "
             "provider_domain = ?, link_url = ?, amp_url = ?, image_url = ?, heat = ?, quality = ?, "
             "content_hash = ?, source_path = ?, updated_at = ? WHERE id = ?",
-            (*story[1:_STORY_COLUMNS], path, stamp, current.id),
+            (*story[1:STORY_COLUMNS], path, stamp, current.id),
         )
         self._conn.execute("DELETE FROM story_topics WHERE story_id = ?", (current.id,))
         self._conn.execute("DELETE FROM related_entries WHERE story_id = ?", (current.id,))
@@ -439,7 +350,7 @@ class IngestRun:
                 rows.clear()
 
     def _topic_id(self, name: str) -> int:
-        key = name.casefold()
+        key = topic_key(name)
         topic_id = self._topic_ids.get(key)
         if topic_id is None:
             # Another ingest may have created it since; the first display name seen is kept.
@@ -447,3 +358,15 @@ class IngestRun:
             topic_id = int(self._conn.execute("SELECT id FROM topics WHERE key = ?", (key,)).fetchone()[0])
             self._topic_ids[key] = topic_id
         return topic_id
+
+
+def _lookup(conn: sqlite3.Connection, urls: Iterable[str]) -> dict[str, _Stored]:
+    wanted = list(dict.fromkeys(urls))
+    found: dict[str, _Stored] = {}
+    for start in range(0, len(wanted), _LOOKUP_CHUNK):
+        chunk = wanted[start : start + _LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT url, id, source_path, published_at, content_hash, heat FROM stories WHERE url IN ({marks})"
+        for url, story_id, source_path, published_at, content_hash, heat in conn.execute(sql, chunk):
+            found[url] = _Stored(story_id, source_path, published_at, content_hash, heat)
+    return found

@@ -3,43 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
-from datetime import datetime
 
-from db.connection import DatabaseError
-from db.timefmt import from_db
-
-
-@dataclass(frozen=True, slots=True)
-class LastRun:
-    started_at: datetime
-    finished_at: datetime
-    scanned: int
-    added: int
-    updated: int
-    unchanged: int
-    duplicates: int
-    rejected: int
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedFile:
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoreStats:
-    """Counts over the whole store. Heat range covers known heats only (-1 is 'suppressed', NULL 'unknown')."""
-
-    stories: int
-    topics: int
-    heat_min: int | None
-    heat_max: int | None
-    suppressed: int
-    unknown_heat: int
-    last_run: LastRun | None
-    rejected_files: tuple[RejectedFile, ...]
+from db.errors import DatabaseError
+from db.models import LastRun, RejectedFile, StoreStats
+from db.sqlite.timefmt import from_db
 
 
 def read_stats(conn: sqlite3.Connection) -> StoreStats:

@@ -8,39 +8,27 @@ cheap bounded counts, and names the index it means (INDEXED BY) so the planner c
 
 from __future__ import annotations
 
-import html
 import logging
-import re
-import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
-from db.database import Database
-from db.models import RelatedRecord, StoryView
-from db.story_rows import fetch_stories
-from db.timefmt import from_db_optional, to_db
+from db.models import (
+    RelatedEntry,
+    RelatedStories,
+    SearchHits,
+    StoryChoice,
+    StorySort,
+    StoryView,
+    TopicInfo,
+)
+from db.sqlite.database import SqliteDatabase
+from db.sqlite.story_rows import fetch_stories
+from db.sqlite.timefmt import from_db_optional, to_db
+from db.text import autocomplete_terms, distinctive_terms, query_terms, topic_key
 
 log = logging.getLogger(__name__)
-
-__all__ = [
-    "AUTOCOMPLETE_LIMIT",
-    "SEARCH_CANDIDATES",
-    "LookupRepository",
-    "RelatedEntry",
-    "RelatedStories",
-    "SearchHits",
-    "StoryChoice",
-    "StorySort",
-    "TopicInfo",
-    "autocomplete_terms",
-    "fts_query",
-    "fts_terms",
-    "topic_key",
-]
-
-AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 choices
 
 # Full-text ranking only ever looks at the newest matches: FTS5 walks a doclist in rowid order and stops at a
 # LIMIT, while ranking every match of a word found in half the store means scoring 500k rows (~0.5 s). For a
@@ -61,110 +49,14 @@ _DF_PROBE = 200
 # (first_seen_at, heat) index and sort; beyond that, walk a heat index from the top and stop after a page.
 _WINDOW_SCAN_LIMIT = 5_000
 # A seek into story_topics costs about as much as this many steps along a covering index (measured at 1M
-# stories: ~4 µs against ~0.1 µs).
+# stories: ~4 us against ~0.1 us).
 _SEEK_COST = 40
-
-# Words that match most of the store and carry no meaning for ranking. A query made only of them keeps them.
-_STOPWORDS = frozenset(
-    {
-        "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "how", "in", "is", "it",
-        "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "what", "when", "where", "which",
-        "who", "why", "will", "with",
-    }
-)
-_MAX_TERMS = 8
-_MAX_TERM_LENGTH = 40
-# FTS5's unicode61 tokenizer splits on everything but letters, numbers and private-use characters; the same
-# rule here means every term we quote is exactly one token the index knows.
-_TOKEN = re.compile(r"[^\W_]+")
-
-
-class StorySort(Enum):
-    """How /topic orders stories."""
-
-    HOT = "hot"
-    NEW = "new"
-
-
-@dataclass(frozen=True, slots=True)
-class TopicInfo:
-    """A topic and how many stories carry it."""
-
-    id: int
-    key: str
-    name: str
-    story_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoryChoice:
-    """A story offered by autocomplete."""
-
-    id: int
-    title: str
-
-
-@dataclass(frozen=True, slots=True)
-class RelatedStories:
-    """What /related shows under a story (see `LookupRepository.related`)."""
-
-    entries: tuple[RelatedEntry, ...]
-    linking: tuple[StoryView, ...]
-    similar: tuple[StoryView, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHits:
-    """One page of search results; `matched_all` is False when no story had every word and any word counted."""
-
-    stories: tuple[StoryView, ...]
-    total: int
-    matched_all: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RelatedEntry(RelatedRecord):
-    """One entry of a story's own `related` list as stored, with its place there and our copy when we have one."""
-
-    position: int
-    story: StoryView | None
-
-
-def topic_key(name: str) -> str:
-    """The key a topic is stored under: its cleaned display name, casefolded ("AI" and "ai" are one topic)."""
-    return " ".join(html.unescape(name).split()).casefold()
-
-
-def _tokens(text: str) -> list[str]:
-    normalized = unicodedata.normalize("NFKC", text).casefold()
-    return list(dict.fromkeys(t[:_MAX_TERM_LENGTH] for t in _TOKEN.findall(normalized)))
-
-
-def autocomplete_terms(text: str) -> tuple[list[str], bool]:
-    """Terms for matching a title while it is typed, and whether the last one is an unfinished word (a prefix)."""
-    tokens = [t[:_MAX_TERM_LENGTH] for t in _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())]
-    if not tokens:
-        return [], False
-    *done, partial = tokens
-    complete = [t for t in dict.fromkeys(done) if t not in _STOPWORDS and t != partial][-(_MAX_TERMS - 1) :]
-    if len(partial) == 1 and complete:
-        # One letter narrows nothing once real words are typed, and its doclist is the biggest there is.
-        return complete, False
-    return [*complete, partial], True
-
-
-def fts_terms(text: str) -> list[str]:
-    """Split user text into index tokens; stopwords are dropped unless nothing else is left."""
-    unique = _tokens(text)
-    # Single letters are mostly the tails of contractions ("company's" -> "company", "s").
-    meaningful = [t for t in unique if t not in _STOPWORDS and (len(t) > 1 or t.isdigit())]
-    return (meaningful or unique)[:_MAX_TERMS]
 
 
 def fts_query(terms: list[str], *, prefix_last: bool = False, any_term: bool = False) -> str:
-    """An FTS5 MATCH expression built only from quoted tokens, so user text can never be read as syntax.
+    """An FTS5 MATCH expression built only from quoted words, so user text can never be read as syntax.
 
-    Quoting makes NEAR, AND, OR, NOT, `*`, `:` and parentheses plain words; `_TOKEN` already removed quotes.
+    Words (`db.text`) hold only letters and digits; quoted, NEAR, AND, OR, NOT are plain words too.
     """
     if not terms:
         raise ValueError("fts_query needs at least one term")
@@ -174,22 +66,17 @@ def fts_query(terms: list[str], *, prefix_last: bool = False, any_term: bool = F
     return (" OR " if any_term else " ").join(quoted)
 
 
-class LookupRepository:
+class SqliteLookups:
     """Lookups over the story store; returns `StoryView`s and small frozen dataclasses."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: SqliteDatabase) -> None:
         self._db = database
+        self._all = database.all
+        self._one = database.one
 
-    async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        async with self._db.conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
-
-    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        async with self._db.conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
-
-    async def _stories(self, ids: list[int]) -> list[StoryView]:
-        return await fetch_stories(self._db.conn, ids)
+    async def stories(self, story_ids: Sequence[int]) -> list[StoryView]:
+        """The stories with these ids, in the order given (missing ids are skipped)."""
+        return await fetch_stories(self._db.conn, story_ids)
 
     # ----- topics -----------------------------------------------------------------------------------------
 
@@ -215,7 +102,7 @@ class LookupRepository:
         )
         return [r[0] for r in rows]
 
-    async def topic_choices(self, text: str, *, limit: int = AUTOCOMPLETE_LIMIT) -> list[TopicInfo]:
+    async def topic_choices(self, text: str, *, limit: int) -> list[TopicInfo]:
         """Topics whose name starts with `text` (first), then contain it; most-used first within each group."""
         needle = topic_key(text)
         # instr() instead of LIKE: user text may contain % and _, and the topics table is small (hundreds of
@@ -243,13 +130,13 @@ class LookupRepository:
                 "ORDER BY published_at DESC, story_id DESC LIMIT ? OFFSET ?"
             )
         rows = await self._all(sql, (topic.id, limit, offset))
-        return await self._stories([r[0] for r in rows])
+        return await self.stories([r[0] for r in rows])
 
     # ----- single stories ---------------------------------------------------------------------------------
 
     async def story_by_id(self, story_id: int) -> StoryView | None:
         """The story with this id, if it exists."""
-        found = await self._stories([story_id])
+        found = await self.stories([story_id])
         return found[0] if found else None
 
     async def story_by_url(self, normalized_url: str) -> StoryView | None:
@@ -259,7 +146,7 @@ class LookupRepository:
 
     async def best_title_match(self, text: str) -> StoryView | None:
         """The story whose title best matches free text (all words, else any word), hottest on a tie."""
-        terms = fts_terms(text)
+        terms = query_terms(text)
         if not terms:
             return None
         for any_term in (False, True):
@@ -268,7 +155,7 @@ class LookupRepository:
                 return await self.story_by_id(ids[0])
         return None
 
-    async def story_choices(self, text: str, *, limit: int = AUTOCOMPLETE_LIMIT) -> list[StoryChoice]:
+    async def story_choices(self, text: str, *, limit: int) -> list[StoryChoice]:
         """Stories for the autocomplete: titles matching what is typed so far (the last word as a prefix),
         titles starting with the text first, then hottest; the newest hot stories when nothing is typed."""
         terms, prefix = autocomplete_terms(text)
@@ -316,7 +203,7 @@ class LookupRepository:
         ours_ids = [r["ours"] for r in rows if r["ours"] is not None and r["ours"] != story.id]
         shown = frozenset({story.id, *ours_ids, *linking_ids})
         similar_ids = await self._similar_ids(story, limit=similar_limit, exclude=shown)
-        views = {s.id: s for s in await self._stories([*ours_ids, *linking_ids, *similar_ids])}
+        views = {s.id: s for s in await self.stories([*ours_ids, *linking_ids, *similar_ids])}
         entries = tuple(
             RelatedEntry(
                 position=r["position"],
@@ -341,7 +228,7 @@ class LookupRepository:
 
     async def _similar_ids(self, story: StoryView, *, limit: int, exclude: frozenset[int]) -> list[int]:
         """Stories like this one: bm25 over its rarest title/excerpt words, boosted by shared topics."""
-        terms = await self._rarest(_STORIES, _distinctive_terms(story.title, story.excerpt))
+        terms = await self._rarest(_STORIES, distinctive_terms(story.title, story.excerpt))
         if not terms:
             return []
         rows = await self._all(
@@ -475,7 +362,7 @@ class LookupRepository:
             ids, ranked = await self._ranked(_STORIES, terms, any_term=any_term, offset=offset, limit=limit)
             if ranked:
                 total = min(ranked, count_up_to)
-                return SearchHits(tuple(await self._stories(ids)), total, matched_all=not any_term)
+                return SearchHits(tuple(await self.stories(ids)), total, matched_all=not any_term)
         return SearchHits((), 0, matched_all=True)
 
     # ----- trending ---------------------------------------------------------------------------------------
@@ -526,7 +413,7 @@ class LookupRepository:
             f"SELECT {key} FROM {source} ORDER BY {order} LIMIT ? OFFSET ?", (*params, limit, offset)
         )
         total = await self._one(f"SELECT count(*) FROM (SELECT 1 FROM {source} LIMIT ?)", (*params, count_up_to))
-        return await self._stories([r[0] for r in rows]), int(total[0])
+        return await self.stories([r[0] for r in rows]), int(total[0])
 
 
 _ON_TOPIC = "EXISTS (SELECT 1 FROM story_topics st WHERE st.story_id = s.id AND st.topic_id = ?)"
@@ -549,10 +436,3 @@ _TITLES = _Index("titles_fts", "")
 def _heat_key(heat: int | None) -> int:
     # Unknown (NULL) and suppressed (-1) heat sort below every real heat.
     return -2 if heat is None else heat
-
-
-def _distinctive_terms(title: str, excerpt: str) -> list[str]:
-    # The title's words matter most; stopwords and very short words say nothing about the subject.
-    title_terms = [t for t in _tokens(title) if len(t) > 1 and t not in _STOPWORDS]
-    excerpt_terms = [t for t in _tokens(excerpt) if len(t) > 3 and t not in _STOPWORDS and t not in title_terms]
-    return title_terms[:6] + excerpt_terms[:4]

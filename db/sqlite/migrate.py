@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from importlib import resources
 
-from db.connection import DatabaseError
+from db.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class Migration:
 def available_migrations() -> list[Migration]:
     """Every migration shipped with the package, in order; numbers must be 1..N without gaps."""
     found: list[Migration] = []
-    for entry in resources.files("db.migrations").iterdir():
+    for entry in resources.files("db.sqlite.migrations").iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))

@@ -1,0 +1,245 @@
+"""What every storage engine provides, one protocol per aggregate. Callers outside `db/` see only these.
+
+`db/sqlite/` and `db/postgres/` each implement all of them; `db.open_store` picks one from `HEATWAVE_DB`.
+Every method returns the frozen dataclasses of `db.models` (or plain values); times are aware UTC datetimes.
+A method that writes does so in one transaction of its own: callers never see a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from db.ingest_rows import KnownFile, RunCounts, ScannedFile
+from db.location import StoreLocation
+from db.models import (
+    ChannelKind,
+    ChannelRecord,
+    ClaimedItem,
+    DueItem,
+    FailureOutcome,
+    QueuedStory,
+    RelatedStories,
+    SearchHits,
+    StoreStats,
+    StoryChoice,
+    StorySort,
+    StoryView,
+    SubscriptionRecord,
+    TopicInfo,
+    UpsertOutcome,
+)
+
+
+class LookupStore(Protocol):
+    """Read-only queries behind the lookup commands and autocompletes (each a few ms at 1M stories)."""
+
+    async def topic_by_name(self, name: str) -> TopicInfo | None:
+        """The topic whose key (`db.text.topic_key`) equals this name's."""
+
+    async def topics_page(self, *, offset: int, limit: int) -> tuple[list[TopicInfo], int]:
+        """Topics that have stories, most stories first (then by key), and how many such topics exist."""
+
+    async def topic_names(self, *, limit: int = 5_000) -> list[str]:
+        """Display names of topics that have stories, most-used first (for "did you mean")."""
+
+    async def topic_choices(self, text: str, *, limit: int) -> list[TopicInfo]:
+        """Topics whose key starts with `text`'s key (first), then contains it; most-used first in each group."""
+
+    async def topic_stories(self, topic: TopicInfo, *, sort: StorySort, offset: int, limit: int) -> list[StoryView]:
+        """One page of a topic's stories, hottest (unknown and suppressed heat last) or newest first."""
+
+    async def story_by_id(self, story_id: int) -> StoryView | None: ...
+
+    async def story_by_url(self, normalized_url: str) -> StoryView | None: ...
+
+    async def stories(self, story_ids: Sequence[int]) -> list[StoryView]:
+        """The stories with these ids, in the order given (missing ids are skipped)."""
+
+    async def best_title_match(self, text: str) -> StoryView | None:
+        """The story whose title best matches free text (all words, else any word), hottest on a tie."""
+
+    async def story_choices(self, text: str, *, limit: int) -> list[StoryChoice]:
+        """Autocomplete: titles matching what is typed so far (last word a prefix), titles starting with the
+        text first, then hottest; the newest hot stories when nothing is typed."""
+
+    async def related(self, story: StoryView, *, linking_limit: int, similar_limit: int) -> RelatedStories: ...
+
+    async def search(self, terms: list[str], *, offset: int, limit: int, count_up_to: int) -> SearchHits:
+        """Stories matching every term (else any), most relevant first: title matches before excerpt-only
+        matches, then heat. `terms` come from `db.text.query_terms`."""
+
+    async def trending(
+        self, *, since: datetime, topic: TopicInfo | None, offset: int, limit: int, count_up_to: int
+    ) -> tuple[list[StoryView], int]:
+        """Stories first seen at or after `since` (optionally on a topic), hottest first, without suppressed
+        or unknown heat; plus how many qualify, counted up to `count_up_to`."""
+
+
+class SubscriptionStore(Protocol):
+    """/alerts add|remove|list: which channel wants which stories."""
+
+    async def upsert(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        kind: ChannelKind,
+        topic_id: int | None,
+        min_heat: int,
+        min_quality: int | None,
+        now: datetime,
+    ) -> UpsertOutcome:
+        """Create the (channel, topic) subscription, or update its thresholds; the channel row follows."""
+
+    async def for_guild(self, guild_id: int) -> list[SubscriptionRecord]:
+        """Every subscription of a guild, by channel then topic ("every topic" first)."""
+
+    async def get(self, channel_id: int, topic_id: int | None) -> SubscriptionRecord | None: ...
+
+    async def remove(self, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
+        """Delete the (channel, topic) subscription, or all of the channel's; queued stories no longer wanted
+        are withdrawn and a channel left without subscriptions is forgotten (its ledger rows stay)."""
+
+    async def backfill_candidates(self, subscription_id: int, limit: int) -> list[int]:
+        """Ids of the hottest stories that qualify now and the channel never had."""
+
+
+class ChannelStore(Protocol):
+    """Per-channel delivery state and pauses."""
+
+    async def for_guild(self, guild_id: int) -> list[ChannelRecord]: ...
+
+    async def guild_paused(self, guild_id: int) -> bool: ...
+
+    async def set_guild_paused(self, guild_id: int, paused: bool, now: datetime) -> bool:
+        """Pause or resume a guild; returns whether anything changed."""
+
+    async def set_channel_paused(self, guild_id: int, channel_id: int, paused: bool, now: datetime) -> bool:
+        """Pause or resume one channel (resuming clears failures, an auto-pause and the backoff, and makes its
+        queue due now); returns whether anything changed."""
+
+
+class DeliveryLedger(Protocol):
+    """The exactly-once ledger: one row per (story, channel). Claims are atomic across processes."""
+
+    async def queue_backfill(self, subscription_id: int, limit: int, now: datetime) -> int: ...
+
+    async def enqueue_due(self, now: datetime) -> int:
+        """Turn new heat crossings into queued deliveries and advance the engine cursor; returns rows queued.
+        Safe when several processes run it at once (each heat change is turned into deliveries once)."""
+
+    async def withdraw(self, story_id: int, channel_id: int) -> None: ...
+
+    async def requeue_stale_claims(self, claimed_before: datetime, now: datetime) -> int: ...
+
+    async def next_batch(self, now: datetime, per_channel: int) -> list[DueItem]: ...
+
+    async def claim(self, story_id: int, channel_id: int, now: datetime) -> bool:
+        """queued -> claimed (attempt + 1); False when another tick or process got it first."""
+
+    async def mark_sent(self, story_id: int, channel_id: int, message_id: int, now: datetime) -> None: ...
+
+    async def mark_retry(
+        self,
+        story_id: int,
+        channel_id: int,
+        *,
+        error: str,
+        retry_at: datetime,
+        channel_fault: bool,
+        auto_pause_after: int,
+        now: datetime,
+    ) -> FailureOutcome: ...
+
+    async def mark_rejected(self, story_id: int, channel_id: int, error: str, now: datetime) -> None: ...
+
+    async def release_claim(self, story_id: int, channel_id: int, now: datetime) -> None: ...
+
+    async def claimed(self) -> list[ClaimedItem]: ...
+
+    async def queued_for(self, channel_id: int, topic_id: int | None, limit: int) -> list[QueuedStory]: ...
+
+
+class CrosspostLog(Protocol):
+    """Publishes of announcement messages (Discord allows 10 per channel per hour)."""
+
+    async def count_since(self, channel_id: int, since: datetime) -> int: ...
+
+    async def record(self, channel_id: int, message_id: int, now: datetime) -> None: ...
+
+    async def prune(self, before: datetime) -> None: ...
+
+
+class AppStateStore(Protocol):
+    """Small named values remembered between runs."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str) -> None: ...
+
+
+class Store(Protocol):
+    """The bot's handle on one store: every repository, over the connection(s) it owns."""
+
+    @property
+    def location(self) -> StoreLocation: ...
+
+    @property
+    def lookups(self) -> LookupStore: ...
+
+    @property
+    def subscriptions(self) -> SubscriptionStore: ...
+
+    @property
+    def channels(self) -> ChannelStore: ...
+
+    @property
+    def ledger(self) -> DeliveryLedger: ...
+
+    @property
+    def crossposts(self) -> CrosspostLog: ...
+
+    @property
+    def app_state(self) -> AppStateStore: ...
+
+
+    async def close(self) -> None: ...
+
+
+class IngestRun(Protocol):
+    """One ingest run: batches of scanned files, each written in one short transaction."""
+
+    def write_batch(self, files: Sequence[ScannedFile], *, now: datetime) -> None: ...
+
+    def count_skipped(self, *, unchanged: int, rejected: int) -> None: ...
+
+    def forget_files(self, paths: Sequence[str]) -> None: ...
+
+    def counts(self) -> RunCounts: ...
+
+    def finish(self, *, scanned: int, finished_at: datetime) -> RunCounts: ...
+
+
+class IngestStore(Protocol):
+    """The ingester's synchronous side of the store (it runs in the CLI or a worker thread of the bot)."""
+
+    def known_files(self) -> dict[str, KnownFile]: ...
+
+    def begin_run(self, started_at: datetime) -> IngestRun: ...
+
+    def story_ids(self, urls: Sequence[str]) -> dict[str, int]:
+        """The ids of the stored stories among these normalised URLs."""
+
+    def read_stats(self) -> StoreStats:
+        """One consistent snapshot of what the store holds, for `heatwave stats`."""
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...

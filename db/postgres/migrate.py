@@ -1,0 +1,103 @@
+"""Numbered migrations (`migrations/NNNN_name.sql`) for PostgreSQL, applied at start-up, one transaction each.
+
+`schema_version` records the last applied number, written in the same transaction as the migration. Several
+processes may start at once (bots, `heatwave ingest`): each migration runs under a transaction-scoped advisory
+lock, and the version is re-read after the lock is taken, so a migration is applied once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from db.errors import DatabaseError
+from db.location import StoreLocation
+from db.postgres.connection import describe_error
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# pg_advisory_xact_lock key: any constant shared by every Heatwave process on this database.
+MIGRATION_LOCK = 0x4E41_5645_0001  # "HEAVE" 1
+EXTENSION_HELP = (
+    "the database role may not create the pg_trgm extension; ask a superuser (or the database owner) to run "
+    "`CREATE EXTENSION pg_trgm SCHEMA public;` in this database once, then start Heatwave again"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    number: int
+    name: str
+    sql: str
+
+
+def available_migrations() -> list[Migration]:
+    """Every migration shipped with the package, in order; numbers must be 1..N without gaps."""
+    found: list[Migration] = []
+    for entry in resources.files("db.postgres.migrations").iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.number)
+    for expected, migration in enumerate(found, start=1):
+        if migration.number != expected:
+            raise RuntimeError(f"migration numbers must be contiguous: expected {expected:04d}, found {migration.name}")
+    return found
+
+
+def latest_version() -> int:
+    return len(available_migrations())
+
+
+def schema_version(conn: psycopg.Connection) -> int:
+    """The applied version; 0 for a database Heatwave never touched."""
+    row = conn.execute(
+        "SELECT to_regclass('schema_version') IS NOT NULL"
+    ).fetchone()
+    if row is None or not row[0]:
+        return 0
+    version = conn.execute("SELECT version FROM schema_version").fetchone()
+    return 0 if version is None else int(version[0])
+
+
+def migrate(conn: psycopg.Connection, location: StoreLocation) -> int:
+    """Bring the database to the latest schema (conn must be in autocommit mode); returns the version."""
+    migrations = available_migrations()
+    while True:
+        current = schema_version(conn)
+        if current > len(migrations):
+            raise DatabaseError(
+                f"the database {location} has schema version {current}, newer than this Heatwave knows "
+                f"({len(migrations)}); upgrade Heatwave"
+            )
+        if current == len(migrations):
+            return current
+        _apply(conn, migrations[current], location)
+
+
+def _apply(conn: psycopg.Connection, migration: Migration, location: StoreLocation) -> None:
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            # Another process may have applied it while we waited for the lock.
+            if schema_version(conn) != migration.number - 1:
+                return
+            log.info("applying migration %s", migration.name)
+            conn.execute(migration.sql.encode("utf-8"))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (migration.number,))
+    except pg_errors.InsufficientPrivilege as exc:
+        if "extension" in str(exc).lower() or "pg_trgm" in str(exc):
+            raise DatabaseError(f"cannot set up the database {location}: {EXTENSION_HELP}") from None
+        raise DatabaseError(
+            f"migration {migration.name} failed on {location}: {describe_error(exc)}"
+        ) from None
+    except psycopg.Error as exc:
+        raise DatabaseError(f"migration {migration.name} failed on {location}: {describe_error(exc)}") from None

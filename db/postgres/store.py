@@ -1,0 +1,33 @@
+"""The bot's PostgreSQL store: one pool, every repository on it."""
+
+from __future__ import annotations
+
+from db.location import StoreLocation
+from db.postgres.app_state import PgAppState
+from db.postgres.channels import PgChannels
+from db.postgres.crossposts import PgCrossposts
+from db.postgres.database import PgDatabase
+from db.postgres.ledger import PgLedger
+from db.postgres.lookups import PgLookups
+from db.postgres.subscriptions import PgSubscriptions
+
+
+class PostgresStore:
+    """Implements `db.interfaces.Store` over one PostgreSQL database (shared by any number of processes)."""
+
+    def __init__(self, database: PgDatabase) -> None:
+        self.location = database.location
+        self._database = database
+        self.lookups = PgLookups(database)
+        self.subscriptions = PgSubscriptions(database)
+        self.channels = PgChannels(database)
+        self.ledger = PgLedger(database)
+        self.crossposts = PgCrossposts(database)
+        self.app_state = PgAppState(database)
+
+    @classmethod
+    async def open(cls, location: StoreLocation) -> PostgresStore:
+        return cls(await PgDatabase.open(location))
+
+    async def close(self) -> None:
+        await self._database.close()

@@ -1,0 +1,34 @@
+"""The bot's SQLite store: one connection, every repository on it, one write lock shared by all of them."""
+
+from __future__ import annotations
+
+from db.location import StoreLocation
+from db.sqlite.app_state import SqliteAppState
+from db.sqlite.channels import SqliteChannels
+from db.sqlite.crossposts import SqliteCrossposts
+from db.sqlite.database import SqliteDatabase
+from db.sqlite.ledger import SqliteLedger
+from db.sqlite.lookups import SqliteLookups
+from db.sqlite.subscriptions import SqliteSubscriptions
+
+
+class SqliteStore:
+    """Implements `db.interfaces.Store` over one SQLite file."""
+
+    def __init__(self, database: SqliteDatabase, location: StoreLocation) -> None:
+        self.location = location
+        self._database = database
+        self.lookups = SqliteLookups(database)
+        self.subscriptions = SqliteSubscriptions(database)
+        self.channels = SqliteChannels(database)
+        self.ledger = SqliteLedger(database)
+        self.crossposts = SqliteCrossposts(database)
+        self.app_state = SqliteAppState(database)
+
+    @classmethod
+    async def open(cls, location: StoreLocation) -> SqliteStore:
+        assert location.path is not None
+        return cls(await SqliteDatabase.open(location.path), location)
+
+    async def close(self) -> None:
+        await self._database.close()

@@ -1,0 +1,141 @@
+"""Subscriptions: which channel wants which stories (/alerts add, remove, list)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from db.models import ChannelKind, SubscriptionRecord, UpsertOutcome
+from db.sqlite.alert_sql import _QUALIFIES, _WITHDRAW
+from db.sqlite.database import SqliteDatabase
+from db.sqlite.timefmt import from_db, from_db_optional, to_db
+
+_SUBSCRIPTION_SELECT = """
+SELECT s.id, c.guild_id, s.channel_id, c.kind, s.topic_id, t.name AS topic_name, s.min_heat, s.min_quality,
+       s.cursor, s.created_at, s.updated_at, c.paused_at, c.auto_paused_reason, c.failure_count, c.last_error,
+       c.last_error_at, c.last_post_at,
+       EXISTS (SELECT 1 FROM alert_guild_pauses g WHERE g.guild_id = c.guild_id) AS guild_paused,
+       (SELECT count(*) FROM alert_deliveries d WHERE d.channel_id = c.channel_id AND d.status = 'queued') AS queued
+FROM alert_subscriptions s
+JOIN alert_channels c ON c.channel_id = s.channel_id
+LEFT JOIN topics t ON t.id = s.topic_id
+"""
+
+
+def _subscription(row: Any) -> SubscriptionRecord:
+    return SubscriptionRecord(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        channel_kind=cast(ChannelKind, row["kind"]),
+        topic_id=row["topic_id"],
+        topic_name=row["topic_name"],
+        min_heat=row["min_heat"],
+        min_quality=row["min_quality"],
+        cursor=row["cursor"],
+        created_at=from_db(row["created_at"]),
+        updated_at=from_db(row["updated_at"]),
+        channel_paused_at=from_db_optional(row["paused_at"]),
+        auto_paused_reason=row["auto_paused_reason"],
+        failure_count=row["failure_count"],
+        last_error=row["last_error"],
+        last_error_at=from_db_optional(row["last_error_at"]),
+        last_post_at=from_db_optional(row["last_post_at"]),
+        guild_paused=bool(row["guild_paused"]),
+        queued=row["queued"],
+    )
+
+
+class SqliteSubscriptions:
+    """The alert_subscriptions table (and the channel row each subscription needs)."""
+
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._db = database
+
+    async def upsert(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        kind: ChannelKind,
+        topic_id: int | None,
+        min_heat: int,
+        min_quality: int | None,
+        now: datetime,
+    ) -> UpsertOutcome:
+        """Create the (channel, topic) subscription, or update its thresholds; the channel row follows."""
+        stamp = to_db(now)
+        topic_key = topic_id or 0
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO alert_channels (channel_id, guild_id, kind, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id, kind = excluded.kind",
+                (channel_id, guild_id, kind, stamp),
+            )
+            async with conn.execute(
+                "SELECT id FROM alert_subscriptions WHERE channel_id = ? AND topic_key = ?", (channel_id, topic_key)
+            ) as cur:
+                existing = await cur.fetchone()
+            if existing is not None:
+                await conn.execute(
+                    "UPDATE alert_subscriptions SET min_heat = ?, min_quality = ?, updated_at = ? WHERE id = ?",
+                    (min_heat, min_quality, stamp, existing["id"]),
+                )
+                return UpsertOutcome(existing["id"], created=False)
+            # Everything already in heat_history is "seen": the new subscription only reacts to later changes.
+            async with conn.execute(
+                "INSERT INTO alert_subscriptions (channel_id, topic_id, topic_key, min_heat, min_quality, cursor,"
+                " created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(id), 0) FROM heat_history), ?, ?)",
+                (channel_id, topic_id, topic_key, min_heat, min_quality, stamp, stamp),
+            ) as cur:
+                new_id = cur.lastrowid
+        assert new_id is not None
+        return UpsertOutcome(new_id, created=True)
+
+    async def for_guild(self, guild_id: int) -> list[SubscriptionRecord]:
+        """Every subscription of a guild, by channel then topic ("every topic" first)."""
+        rows = await self._db.all(
+            _SUBSCRIPTION_SELECT + " WHERE c.guild_id = ? ORDER BY c.channel_id, s.topic_key != 0, t.key",
+            (guild_id,),
+        )
+        return [_subscription(r) for r in rows]
+
+    async def get(self, channel_id: int, topic_id: int | None) -> SubscriptionRecord | None:
+        """The (channel, topic) subscription, if any."""
+        row = await self._db.one(
+            _SUBSCRIPTION_SELECT + " WHERE s.channel_id = ? AND s.topic_key = ?", (channel_id, topic_id or 0)
+        )
+        return None if row is None else _subscription(row)
+
+    async def remove(self, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
+        """Delete the (channel, topic) subscription, or all of the channel's; queued stories no longer wanted
+        are withdrawn and a channel left without subscriptions is forgotten (its ledger rows stay)."""
+        async with self._db.write() as conn:
+            if every_topic:
+                cur = await conn.execute("DELETE FROM alert_subscriptions WHERE channel_id = ?", (channel_id,))
+            else:
+                cur = await conn.execute(
+                    "DELETE FROM alert_subscriptions WHERE channel_id = ? AND topic_key = ?",
+                    (channel_id, topic_id or 0),
+                )
+            removed = cur.rowcount
+            await conn.execute(_WITHDRAW.format(channel_filter="AND channel_id = ?"), (channel_id,))
+            await conn.execute(
+                "DELETE FROM alert_channels WHERE channel_id = ?"
+                " AND NOT EXISTS (SELECT 1 FROM alert_subscriptions s WHERE s.channel_id = ?)",
+                (channel_id, channel_id),
+            )
+        return removed
+
+    async def backfill_candidates(self, subscription_id: int, limit: int) -> list[int]:
+        """Ids of the hottest stories that qualify now and the channel never had (what backfill would queue)."""
+        rows = await self._db.all(
+            "SELECT st.id FROM alert_subscriptions s, stories st"
+            f" WHERE s.id = ? AND {_QUALIFIES}"
+            " AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.story_id = st.id"
+            " AND d.channel_id = s.channel_id)"
+            " ORDER BY st.heat DESC, st.id LIMIT ?",
+            (subscription_id, limit),
+        )
+        return [r["id"] for r in rows]
