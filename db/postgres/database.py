@@ -64,7 +64,6 @@ class PgDatabase:
 
         async def configure(conn: AsyncConn) -> None:
             await conn.execute(SESSION_SETUP)
-            await conn.set_autocommit(True)
 
         pool: AsyncConnectionPool[AsyncConn] = AsyncConnectionPool(
             url_of(location),
@@ -72,6 +71,7 @@ class PgDatabase:
             max_size=POOL_MAX,
             kwargs={
                 "row_factory": dict_row,
+                "autocommit": True,
                 "connect_timeout": CONNECT_TIMEOUT_S,
                 "fallback_application_name": APPLICATION_NAME,
             },

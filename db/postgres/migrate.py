@@ -1,8 +1,8 @@
 """Numbered migrations (`migrations/NNNN_name.sql`) for PostgreSQL, applied at start-up, one transaction each.
 
 `schema_version` records the last applied number, written in the same transaction as the migration. Several
-processes may start at once (bots, `heatwave ingest`): each migration runs under a transaction-scoped advisory
-lock, and the version is re-read after the lock is taken, so a migration is applied once.
+processes may start at once (bots, `heatwave ingest`): migrations run under a session-level advisory lock, and
+the version is re-read after the lock is taken, so a migration is applied once.
 """
 
 from __future__ import annotations
@@ -69,25 +69,37 @@ def schema_version(conn: psycopg.Connection) -> int:
 def migrate(conn: psycopg.Connection, location: StoreLocation) -> int:
     """Bring the database to the latest schema (conn must be in autocommit mode); returns the version."""
     migrations = available_migrations()
-    while True:
-        current = schema_version(conn)
-        if current > len(migrations):
-            raise DatabaseError(
-                f"the database {location} has schema version {current}, newer than this Heatwave knows "
-                f"({len(migrations)}); upgrade Heatwave"
-            )
-        if current == len(migrations):
-            return current
-        _apply(conn, migrations[current], location)
+    current = _checked_version(conn, location, len(migrations))
+    if current == len(migrations):
+        return current
+    # A session-level lock, taken outside any transaction: every read of the version below then runs in a
+    # transaction that began after the lock was granted, so it sees the catalog and rows another process
+    # committed while we waited (a transaction-scoped lock taken mid-transaction could see a stale catalog).
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    except psycopg.Error as exc:
+        raise DatabaseError(f"cannot migrate the database {location}: {describe_error(exc)}") from None
+    try:
+        while (current := _checked_version(conn, location, len(migrations))) < len(migrations):
+            _apply(conn, migrations[current], location)
+        return current
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
+def _checked_version(conn: psycopg.Connection, location: StoreLocation, known: int) -> int:
+    current = schema_version(conn)
+    if current > known:
+        raise DatabaseError(
+            f"the database {location} has schema version {current}, newer than this Heatwave knows "
+            f"({known}); upgrade Heatwave"
+        )
+    return current
 
 
 def _apply(conn: psycopg.Connection, migration: Migration, location: StoreLocation) -> None:
     try:
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-            # Another process may have applied it while we waited for the lock.
-            if schema_version(conn) != migration.number - 1:
-                return
             log.info("applying migration %s", migration.name)
             conn.execute(migration.sql.encode("utf-8"))
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
@@ -96,8 +108,6 @@ def _apply(conn: psycopg.Connection, migration: Migration, location: StoreLocati
     except pg_errors.InsufficientPrivilege as exc:
         if "extension" in str(exc).lower() or "pg_trgm" in str(exc):
             raise DatabaseError(f"cannot set up the database {location}: {EXTENSION_HELP}") from None
-        raise DatabaseError(
-            f"migration {migration.name} failed on {location}: {describe_error(exc)}"
-        ) from None
+        raise DatabaseError(f"migration {migration.name} failed on {location}: {describe_error(exc)}") from None
     except psycopg.Error as exc:
         raise DatabaseError(f"migration {migration.name} failed on {location}: {describe_error(exc)}") from None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from db import StoreLocation
 from tests.conftest import PROJECT_ROOT
+from tests.db_probe import database_setting, ledger_held, query_one
 from tests.discord_standin import ChannelType, StandIn
 from tests.e2e.stories import STORIES, Story, write_story, write_story_set
 
@@ -27,16 +28,8 @@ pytestmark = pytest.mark.e2e
 TOKEN = "standin-token"
 
 
-def _delivery_status(db_path: Path) -> str | None:
-    if not db_path.exists():
-        return None
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-    try:
-        row = conn.execute("SELECT status FROM alert_deliveries ORDER BY queued_at DESC LIMIT 1").fetchone()
-    except sqlite3.OperationalError:  # not migrated yet
-        return None
-    finally:
-        conn.close()
+def _delivery_status(location: StoreLocation) -> str | None:
+    row = query_one(location, "SELECT status FROM alert_deliveries ORDER BY queued_at DESC LIMIT 1")
     return None if row is None else str(row[0])
 
 
@@ -67,20 +60,17 @@ async def bot_process(env: dict[str, str], cwd: Path, log: Path) -> AsyncIterato
                 await proc.wait()
 
 
-def _recorded_message_id(db_path: Path) -> int | None:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-    try:
-        row = conn.execute("SELECT message_id FROM alert_deliveries WHERE status = 'sent'").fetchone()
-    finally:
-        conn.close()
+def _recorded_message_id(location: StoreLocation) -> int | None:
+    row = query_one(location, "SELECT message_id FROM alert_deliveries WHERE status = 'sent'")
     return None if row is None else int(row[0])
 
 
 @pytest.mark.parametrize("moment", ["send-in-flight", "message-created-not-recorded"])
-async def test_e2e_sigkill_between_claim_and_record_posts_exactly_once(tmp_path: Path, moment: str) -> None:
+async def test_e2e_sigkill_between_claim_and_record_posts_exactly_once(
+    tmp_path: Path, location: StoreLocation, moment: str
+) -> None:
     news_dir = tmp_path / "news"
     write_story_set(news_dir, STORIES[:3])
-    db_path = tmp_path / "heatwave.db"
     log = tmp_path / "bot.log"
     async with StandIn(token=TOKEN, heartbeat_interval=0.25) as standin:
         guild = standin.add_guild("Crash Test")
@@ -93,7 +83,7 @@ async def test_e2e_sigkill_between_claim_and_record_posts_exactly_once(tmp_path:
             "DISCORD_API_BASE": standin.base_url,
             "DISCORD_GATEWAY_URL": standin.gateway_url,
             "DISCORD_GUILD_ID": str(guild.id),
-            "HEATWAVE_DB": str(db_path),
+            "HEATWAVE_DB": database_setting(location),
             "HEATWAVE_NEWS_DIR": str(news_dir),
             "HEATWAVE_SCAN_SECONDS": "1",
             "HEATWAVE_POST_SECONDS": "1",
@@ -106,27 +96,23 @@ async def test_e2e_sigkill_between_claim_and_record_posts_exactly_once(tmp_path:
             assert "will now get" in reply.content, reply.content
             held = standin.faults.delay(f"POST /channels/{news.id}/messages", seconds=1.5, times=1)
             write_story(news_dir, Story(slug="crash", title="Crash-proof alert", topics=("AI",), heat=120))
-            await _until(lambda: held.fired == 1 and _delivery_status(db_path) == "claimed", 20, "the claimed send")
-            blocker: sqlite3.Connection | None = None
-            if moment == "message-created-not-recorded":
-                # Hold the database's write lock so the bot cannot record the message id Discord is about to
-                # return; the kill then lands after the message exists but before the ledger knows it.
-                blocker = sqlite3.connect(db_path, isolation_level=None, timeout=10)
-                blocker.execute("BEGIN IMMEDIATE")
-                await _until(lambda: standin.messages_in(news.id), 10, "the held message to be created")
-                await asyncio.sleep(0.3)
-            first.kill()  # SIGKILL: no clean-up; the claim stays without a message id
-            await first.wait()
-            if blocker is not None:
-                blocker.execute("ROLLBACK")
-                blocker.close()
+            await _until(lambda: held.fired == 1 and _delivery_status(location) == "claimed", 20, "the claimed send")
+            with contextlib.ExitStack() as holding:
+                if moment == "message-created-not-recorded":
+                    # Hold the ledger so the bot cannot record the message id Discord is about to return; the
+                    # kill then lands after the message exists but before the ledger knows it.
+                    holding.enter_context(ledger_held(location))
+                    await _until(lambda: standin.messages_in(news.id), 10, "the held message to be created")
+                    await asyncio.sleep(0.3)
+                first.kill()  # SIGKILL: no clean-up; the claim stays without a message id
+                await first.wait()
         await asyncio.sleep(2)  # a held request completes (or not) with nobody waiting for it, as on Discord
         standin.faults.clear()
         created_while_dead = len(standin.messages_in(news.id))
 
         async with bot_process(env, tmp_path, log):
             try:
-                await _until(lambda: _delivery_status(db_path) == "sent", 60, "the delivery to be recorded as sent")
+                await _until(lambda: _delivery_status(location) == "sent", 60, "the delivery to be recorded as sent")
             except AssertionError as exc:
                 raise AssertionError(f"{exc}; the bot's log:\n{log.read_text()[-6000:]}") from None
             await asyncio.sleep(2.5)  # a couple more ticks: nothing else may be posted
@@ -135,4 +121,4 @@ async def test_e2e_sigkill_between_claim_and_record_posts_exactly_once(tmp_path:
     assert created_while_dead == (1 if moment == "message-created-not-recorded" else 0)
     assert len(messages) == 1, log.read_text()
     assert messages[0].embeds[0]["title"] == "Crash-proof alert"
-    assert _recorded_message_id(db_path) == messages[0].id
+    assert _recorded_message_id(location) == messages[0].id

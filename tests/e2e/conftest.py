@@ -39,11 +39,13 @@ from pathlib import Path
 import pytest
 
 from bot.clock import ManualClock
+from db import StoreLocation
 from tests.e2e.harness import Harness, start_harness
 
 
 @pytest.fixture
-async def harness(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Harness]:
-    """The bot, logged in to the stand-in with the fixed story set ingested; global command sync."""
-    async with start_harness(tmp_path, clock) as running:
+async def harness(tmp_path: Path, clock: ManualClock, location: StoreLocation) -> AsyncIterator[Harness]:
+    """The bot, logged in to the stand-in with the fixed story set ingested; global command sync. Runs on each
+    engine (the `location` fixture)."""
+    async with start_harness(tmp_path, clock, location=location) as running:
         yield running

@@ -1,4 +1,5 @@
-"""The end-to-end harness: the Discord stand-in, a real SQLite store and the real HeatwaveBot, wired as in production.
+"""The end-to-end harness: the Discord stand-in, a real store (SQLite unless a location is given) and the real
+HeatwaveBot, wired as in production.
 
 `start_harness` is an async context manager (fixtures in tests/e2e/conftest.py wrap it; other test folders can
 use it directly). It starts the stand-in with one guild, a #general text channel, an ordinary member and a
@@ -25,7 +26,7 @@ from bot.clock import ManualClock
 from bot.ingest.pipeline import IngestReport, ingest_paths
 from bot.scheduling import IngestFunction
 from bot.settings import Settings
-from db import parse_location
+from db import StoreLocation, parse_location
 from tests.discord_standin import Channel, ChannelType, Guild, InteractionResult, Member, StandIn
 from tests.e2e.stories import STORIES, Story, write_story, write_story_set
 
@@ -137,6 +138,7 @@ async def start_harness(
     tmp_path: Path,
     clock: ManualClock,
     *,
+    location: StoreLocation | None = None,
     stories: Sequence[Story] = STORIES,
     token: str = "standin-token",
     guild_sync: bool = False,
@@ -151,7 +153,8 @@ async def start_harness(
     news_dir = tmp_path / "news"
     news_dir.mkdir(parents=True, exist_ok=True)
     write_story_set(news_dir, stories)
-    location = parse_location(tmp_path / "heatwave.db")
+    if location is None:
+        location = parse_location(tmp_path / "heatwave.db")
     async with StandIn(token=token, heartbeat_interval=0.25, **dict(standin_options or {})) as standin:
         guild = standin.add_guild("Heatwave Test")
         channel = standin.add_channel(guild.id, "general", ChannelType.TEXT)

@@ -1,0 +1,119 @@
+"""Several processes on one PostgreSQL store: two bots and a `heatwave ingest` run at the same time.
+
+Both bots rescan the same news folder and post alerts from the same ledger while a separate ingest run loads a
+second folder; every hot story must reach the channel exactly once, and the store must hold each story once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.clock import SystemClock
+from bot.services.alerts import AlertService
+from db import StoreLocation, open_store
+from tests.conftest import PROJECT_ROOT
+from tests.db_probe import database_setting, query_one
+from tests.discord_standin import ChannelType, StandIn
+from tests.e2e.stories import Story, write_story
+
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("engine", ["postgres"])]
+
+TOKEN = "standin-token"
+STORIES_PER_FOLDER = 20
+
+
+async def _until(condition: Callable[[], object], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def _process(args: list[str], env: dict[str, str], log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    with log.open("ab") as sink:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *args, cwd=PROJECT_ROOT, env=env, stdout=sink, stderr=sink
+        )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), timeout=15)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+def _hot_stories(prefix: str) -> list[Story]:
+    rng = random.Random(prefix)
+    return [
+        Story(slug=f"{prefix}-{n}", title=f"{prefix.title()} story {n}", topics=("AI",), heat=rng.randint(80, 180))
+        for n in range(STORIES_PER_FOLDER)
+    ]
+
+
+async def test_two_bots_and_an_ingest_run_share_one_store_and_post_each_story_once(
+    tmp_path: Path, location: StoreLocation
+) -> None:
+    watched, bulk = tmp_path / "watched", tmp_path / "bulk"
+    watched.mkdir()
+    bulk.mkdir()
+    async with StandIn(token=TOKEN, heartbeat_interval=0.25) as standin:
+        guild = standin.add_guild("Shared Store")
+        news = standin.add_channel(guild.id, "news", ChannelType.TEXT)
+        # The subscription is made through the service before any bot runs, so it does not matter which of the
+        # two bots' gateway sessions an interaction would reach.
+        store = await open_store(location)
+        try:
+            alerts = AlertService(store, SystemClock(), max_posts_per_tick=5)
+            await alerts.add_subscription(guild_id=guild.id, channel_id=news.id, channel_kind="text", min_heat=70)
+        finally:
+            await store.close()
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "DISCORD_TOKEN": TOKEN,
+            "DISCORD_API_BASE": standin.base_url,
+            "DISCORD_GATEWAY_URL": standin.gateway_url,
+            "DISCORD_GUILD_ID": str(guild.id),
+            "HEATWAVE_DB": database_setting(location),
+            "HEATWAVE_NEWS_DIR": str(watched),
+            "HEATWAVE_SCAN_SECONDS": "1",
+            "HEATWAVE_POST_SECONDS": "1",
+        }
+        log = tmp_path / "processes.log"
+        async with _process(["-m", "bot", "run"], env, log), _process(["-m", "bot", "run"], env, log):
+            await _until(lambda: standin.gateway.identifies >= 2, 60, "both bots to log in")
+            for story in _hot_stories("bulk"):
+                write_story(bulk, story)
+            async with _process(["-m", "bot", "ingest", str(bulk)], env, log) as ingest:
+                # Files land in the watched folder while the ingest run and both bots' rescans are writing.
+                for story in _hot_stories("watched"):
+                    write_story(watched, story)
+                    await asyncio.sleep(0.05)
+                assert await asyncio.wait_for(ingest.wait(), timeout=60) == 0, log.read_text()[-4000:]
+            expected = 2 * STORIES_PER_FOLDER
+            try:
+                await _until(lambda: len(standin.messages_in(news.id)) >= expected, 90, f"{expected} alerts")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; got {len(standin.messages_in(news.id))}; log:\n"
+                                     f"{log.read_text()[-6000:]}") from None
+            await asyncio.sleep(3)  # a few more ticks of both bots: nothing may be posted twice
+            titles = [m.embeds[0]["title"] for m in standin.messages_in(news.id)]
+
+    assert sorted(titles) == sorted(s.title for s in _hot_stories("bulk") + _hot_stories("watched"))
+    assert query_one(location, "SELECT count(*) FROM stories") == (expected,)
+    assert query_one(location, "SELECT count(*) FROM alert_deliveries WHERE status = 'sent'") == (expected,)
