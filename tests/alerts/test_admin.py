@@ -69,6 +69,16 @@ async def test_add_subscription_topic_is_case_insensitive(service: AlertService,
     assert result.subscription.topic_name == "Power Apps"
 
 
+@pytest.mark.parametrize("typed", ["Power  Apps", " power apps ", "POWER&#32;APPS"])
+async def test_add_subscription_finds_the_topic_the_lookups_find(
+    service: AlertService, writer: StoryWriter, typed: str
+) -> None:
+    # One topic key for /topic and /alerts: extra spaces and HTML entities never make a second, unknown topic.
+    writer.add(80, topics=["Power Apps"])
+    result = await service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text", topic=typed)
+    assert result.subscription.topic_name == "Power Apps"
+
+
 async def test_topic_choices_prefers_prefix_matches(service: AlertService, writer: StoryWriter) -> None:
     writer.add(80, topics=["Generative AI", "AI", "AI in Autos"])
     choices = await service.topic_choices("ai")

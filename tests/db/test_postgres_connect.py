@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from bot.cli import main
+from bot.runner import run_command
+from bot.settings import Settings
 from db import DatabaseError, open_ingest_store, open_store, parse_location
 from tests.pg import private_schema, require_server, server_url
 
@@ -97,3 +101,21 @@ async def test_commands_answer_again_after_the_server_drops_every_connection() -
             assert await store.app_state.get("greeting") == "again"
         finally:
             await store.close()
+
+
+def test_heatwave_run_with_an_unreachable_database_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    news = tmp_path / "news"
+    news.mkdir()
+    settings = Settings.load(
+        {"HEATWAVE_DB": f"postgresql://bot:{SECRET}@127.0.0.1:9/heatwave", "HEATWAVE_NEWS_DIR": str(news)},
+        env_file=None,
+        toml_file=None,
+    )
+    code = run_command(settings, store=settings.store, stdin=io.StringIO(""), configure_logging=False)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("heatwave: cannot connect to the database postgresql://bot:***@127.0.0.1:9/heatwave")
+    assert SECRET not in err
+    assert err.count("\n") == 1

@@ -1,4 +1,6 @@
-"""Several processes on one PostgreSQL store: two bots and a `heatwave ingest` run at the same time.
+"""PostgreSQL as a shared, remote store: several processes at once, and connections that drop.
+
+Two bots and a `heatwave ingest` run at the same time:
 
 Both bots rescan the same news folder and post alerts from the same ledger while a separate ingest run loads a
 second folder; every hot story must reach the channel exactly once, and the store must hold each story once.
@@ -12,20 +14,24 @@ import os
 import random
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from bot.clock import SystemClock
+from bot.clock import ManualClock, SystemClock
 from bot.services.alerts import AlertService
-from db import StoreLocation, open_store
+from db import StoreLocation, open_store, parse_location
 from tests.conftest import PROJECT_ROOT
 from tests.db_probe import database_setting, query_one
 from tests.discord_standin import ChannelType, StandIn
+from tests.e2e.harness import start_harness
 from tests.e2e.stories import Story, write_story
+from tests.pg import private_schema, server_url
 
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("engine", ["postgres"])]
+pytestmark = pytest.mark.e2e
 
 TOKEN = "standin-token"
 STORIES_PER_FOLDER = 20
@@ -65,6 +71,7 @@ def _hot_stories(prefix: str) -> list[Story]:
     ]
 
 
+@pytest.mark.parametrize("engine", ["postgres"])
 async def test_two_bots_and_an_ingest_run_share_one_store_and_post_each_story_once(
     tmp_path: Path, location: StoreLocation
 ) -> None:
@@ -117,3 +124,36 @@ async def test_two_bots_and_an_ingest_run_share_one_store_and_post_each_story_on
     assert sorted(titles) == sorted(s.title for s in _hot_stories("bulk") + _hot_stories("watched"))
     assert query_one(location, "SELECT count(*) FROM stories") == (expected,)
     assert query_one(location, "SELECT count(*) FROM alert_deliveries WHERE status = 'sent'") == (expected,)
+
+
+async def test_the_bot_rides_out_the_database_dropping_every_connection(tmp_path: Path, clock: ManualClock) -> None:
+    # A server restart or pg_terminate_backend: commands answer again and an alert is posted exactly once.
+    name = f"hw_{uuid.uuid4().hex[:12]}"
+    with private_schema() as url:
+        location = parse_location(f"{url}&application_name={name}")
+        async with start_harness(tmp_path, clock, location=location) as h:
+            news = h.standin.add_channel(h.guild.id, "news", ChannelType.TEXT)
+            added = await h.invoke("alerts add", {"channel": news}, user=h.admin)
+            assert "will now get" in added.content, added.content
+
+            def terminate() -> int:
+                with psycopg.connect(server_url(), autocommit=True) as admin:
+                    return len(
+                        admin.execute(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                            (name,),
+                        ).fetchall()
+                    )
+
+            assert await asyncio.to_thread(terminate) >= 1
+            reply = await h.invoke("topic", {"name": "AI"})
+            assert reply.in_time
+            assert reply.embeds, reply.content
+
+            assert await asyncio.to_thread(terminate) >= 1
+            h.add_story(Story(slug="after-drop", title="Posted after the drop", topics=("AI",), heat=130))
+            await h.rescan_now()
+            await h.bot.jobs.post_alerts()
+            await h.standin.wait_for_message(news.id)
+            await h.bot.jobs.post_alerts()
+            assert [m.embeds[0]["title"] for m in h.standin.messages_in(news.id)] == ["Posted after the drop"]
