@@ -1,26 +1,30 @@
 """SQLite's side of `copy-store` (db/copy_store.py): reading a whole store, and loading one.
 
-Times are ISO text here (timefmt) and plain datetimes in between. The target keeps its triggers: they fill
-both full-text indexes, count topic links and copy each link's sort keys, exactly as ingest does, so a loaded
-store is indistinguishable from one that was ingested (and nothing here has to know how those are built).
+Times are ISO text here (timefmt) and plain datetimes in between. The target keeps the triggers that count
+topic links and copy each link's sort keys, exactly as ingest runs them; only the full-text triggers are set
+aside during the load, and each full-text index is rebuilt from `stories` once at the end.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from db.copy_store import INCOMPLETE_COPY_KEY, SEEDED_TABLES, Batches, Facts, Row, Table
+from db.copy_store import BOOKKEEPING_KEYS, INCOMPLETE_COPY_KEY, SEEDED_TABLES, Batches, Facts, Row, Table
 from db.errors import DatabaseError
 from db.location import StoreLocation
 from db.sqlite.connection import BUSY_TIMEOUT_MS, connect_sync
 from db.sqlite.migrate import latest_version, migrate
 from db.sqlite.timefmt import from_db, to_db
 
-_CACHE_KIB = 64 * 1024
+# A bulk load's page cache: the URL and path keys take inserts in random order (SQLite allocates it as needed).
+_CACHE_KIB = 512 * 1024
+# app_state keys ("copy-store:restore:<0 index|1 trigger>:<name>") holding what a load set aside, until `finish`.
+_RESTORE = "copy-store:restore:"
 
 
 @contextmanager
@@ -76,19 +80,21 @@ def _table_columns(conn: sqlite3.Connection) -> dict[str, list[str]]:
     return found
 
 
-def _count_sql(table: Table) -> str:
-    # Table and column names come from db.copy_store.TABLES, never from input.
-    where = " WHERE key <> ?" if table.name == "app_state" else ""
-    top = f", max({table.id_column})" if table.id_column else ", NULL"
-    return f"SELECT count(*){top} FROM {table.name}{where}"
+def _data_rows(table: Table) -> tuple[str, tuple[str, ...]]:
+    """A WHERE clause (and its parameters) leaving out the copy's own app_state rows."""
+    if table.name == "app_state":
+        return " WHERE key NOT LIKE ?", (BOOKKEEPING_KEYS,)
+    return "", ()
 
 
 def _facts(conn: sqlite3.Connection, tables: Sequence[Table]) -> Facts:
     rows: dict[str, int] = {}
     max_ids: dict[str, int | None] = {}
     for table in tables:
-        params = (INCOMPLETE_COPY_KEY,) if table.name == "app_state" else ()
-        count, top = conn.execute(_count_sql(table), params).fetchone()
+        # Table and column names come from db.copy_store.TABLES, never from input.
+        where, params = _data_rows(table)
+        highest = f"max({table.id_column})" if table.id_column else "NULL"
+        count, top = conn.execute(f"SELECT count(*), {highest} FROM {table.name}{where}", params).fetchone()
         rows[table.name] = int(count)
         if table.id_column:
             max_ids[table.name] = None if top is None else int(top)
@@ -149,8 +155,7 @@ class SqliteDumpReader:
 
     def batches(self, table: Table, size: int) -> Iterator[list[Row]]:
         positions = table.time_positions
-        where = " WHERE key <> ?" if table.name == "app_state" else ""
-        params = (INCOMPLETE_COPY_KEY,) if table.name == "app_state" else ()
+        where, params = _data_rows(table)
         with _reported(self._location, "read"):
             cursor = self._conn.execute(f"SELECT {', '.join(table.columns)} FROM {table.name}{where}", params)
             while batch := cursor.fetchmany(size):
@@ -174,6 +179,28 @@ def _check_version(version: int, location: StoreLocation) -> None:
             f"the database {location} has schema version {version}, newer than this Heatwave knows ({latest}); "
             "upgrade Heatwave"
         )
+
+
+def _full_text_tables(conn: sqlite3.Connection) -> list[str]:
+    """The FTS5 tables (external content over `stories`: 'rebuild' refills one from its content table)."""
+    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
+    return [name for name, sql in rows if re.match(r"\s*CREATE\s+VIRTUAL\s+TABLE", str(sql), re.IGNORECASE)]
+
+
+def _indexes(conn: sqlite3.Connection, tables: list[str]) -> list[tuple[str, str]]:
+    """The indexes a migration created on these tables (not those behind a primary key or UNIQUE)."""
+    rows = conn.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+    return [(str(name), str(sql)) for name, table, sql in rows if table in tables]
+
+
+def _feeding_triggers(conn: sqlite3.Connection, virtual: list[str]) -> list[tuple[str, str]]:
+    """Triggers that write into one of the full-text tables."""
+    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    return [
+        (str(name), str(sql))
+        for name, sql in rows
+        if any(re.search(rf"\bINTO\s+{re.escape(table)}\b", str(sql), re.IGNORECASE) for table in virtual)
+    ]
 
 
 class SqliteDumpWriter:
@@ -206,8 +233,7 @@ class SqliteDumpWriter:
             for table in tables:
                 if table.name in SEEDED_TABLES:
                     continue
-                where = " WHERE key <> ?" if table.name == "app_state" else ""
-                params = (INCOMPLETE_COPY_KEY,) if table.name == "app_state" else ()
+                where, params = _data_rows(table)
                 if self._conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table.name}{where})", params).fetchone()[0]:
                     held.append(table.name)
         return held
@@ -229,11 +255,27 @@ class SqliteDumpWriter:
 
     def clear(self, tables: Sequence[Table]) -> None:
         with _reported(self._location, "clear"), self._transaction():
+            # Keeping the full-text indexes in step row by row is most of a load's cost (16 s of 23 s per 100k
+            # stories), and inserting into indexes bigger than the cache in random order is most of the rest at
+            # 1M. So their triggers and the secondary indexes are set aside until `finish` builds each once.
+            # The statements that put them back are recorded here, in the same transaction: an interrupted copy
+            # never loses them (the next copy finds them still recorded, and `finish` restores them).
+            virtual = _full_text_tables(self._conn)
+            names = [t.name for t in tables]
+            set_aside = [("INDEX", "0", *index) for index in _indexes(self._conn, names)]
+            set_aside += [("TRIGGER", "1", *trigger) for trigger in _feeding_triggers(self._conn, virtual)]
+            for what, rank, name, statement in set_aside:
+                self._conn.execute(f'DROP {what} "{name}"')  # a name from sqlite_master, not input
+                self._conn.execute(
+                    "INSERT INTO app_state (key, value) VALUES (?, ?)", (f"{_RESTORE}{rank}:{name}", statement)
+                )
             for table in reversed(tables):
                 if table.name == "app_state":
-                    self._conn.execute("DELETE FROM app_state WHERE key <> ?", (INCOMPLETE_COPY_KEY,))
+                    self._conn.execute("DELETE FROM app_state WHERE key NOT LIKE ?", (BOOKKEEPING_KEYS,))
                 else:
                     self._conn.execute(f"DELETE FROM {table.name}")
+            for index in virtual:
+                self._conn.execute(f"INSERT INTO {index} ({index}) VALUES ('delete-all')")
             # AUTOINCREMENT remembers the highest id ever used; a cleared store starts again from 1.
             self._conn.execute("DELETE FROM sqlite_sequence")
 
@@ -246,9 +288,17 @@ class SqliteDumpWriter:
                 self._conn.executemany(insert, _convert(batch, positions, _to_db))
 
     def finish(self, tables: Sequence[Table]) -> None:
-        # heat_history ids are cursors ("seen up to N"): a new row must get an id above every cursor that
-        # points into the history, even when the rows at the top were gone from the source.
         with _reported(self._location, "write to"), self._transaction():
+            pending = self._conn.execute(
+                "SELECT key, value FROM app_state WHERE key LIKE ? ORDER BY key", (f"{_RESTORE}%",)
+            ).fetchall()
+            for key, statement in pending:
+                self._conn.execute(statement)
+                self._conn.execute("DELETE FROM app_state WHERE key = ?", (key,))
+            for index in _full_text_tables(self._conn):
+                self._conn.execute(f"INSERT INTO {index} ({index}) VALUES ('rebuild')")
+            # heat_history ids are cursors ("seen up to N"): a new row must get an id above every cursor that
+            # points into the history, even when the rows at the top were gone from the source.
             floor = int(
                 self._conn.execute(
                     "SELECT max(coalesce((SELECT max(id) FROM heat_history), 0), "
