@@ -371,15 +371,22 @@ def drop_postgres(server: str, location: StoreLocation) -> None:
 
 
 def _warm_postgres(conn: psycopg.Connection[Any]) -> None:
-    # As for SQLite: a running bot's tables and indexes sit in memory. pg_prewarm reads them into the OS cache
-    # when the extension is available; otherwise the warm-up calls below do it more slowly.
+    # As for SQLite: a running bot's tables and indexes sit in memory. pg_prewarm (when available) reads them
+    # into shared_buffers when the database fits there, else into the OS cache; otherwise the warm-up calls
+    # below do it more slowly.
     try:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
     except psycopg.Error:
         return
+    row = conn.execute(
+        "SELECT pg_database_size(current_database()) <= "
+        "(SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers')"
+    ).fetchone()
+    mode = "buffer" if row is not None and row[0] else "read"
     conn.execute(
-        "SELECT pg_prewarm(c.oid, 'read') FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
-        "AND c.relkind IN ('r', 'i', 't')"
+        "SELECT pg_prewarm(c.oid, %s) FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+        "AND c.relkind IN ('r', 'i', 't')",
+        (mode,),
     )
 
 

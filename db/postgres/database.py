@@ -1,8 +1,9 @@
 """The bot's PostgreSQL handle: a small async pool, and the retry rule for a connection lost while running.
 
-A server restart or `pg_terminate_backend` kills every pooled connection. The pool replaces broken connections
-(each is checked when taken), and every operation here is retried with a growing pause while the server is
-unreachable, so commands answer again as soon as it is back. Retrying is safe for every write of the store:
+A server restart or `pg_terminate_backend` kills every pooled connection. A call that meets a dead connection
+fails, the pool drops that connection, and the call is retried on another (a fresh one when none is left) with
+a growing pause while the server is unreachable, so commands answer again as soon as it is back. Connections are
+not pinged before each use: that would add a round trip to every query. Retrying is safe for every write:
 each one is a single transaction whose statements are guarded by the state they change (`WHERE status =
 'queued'`, `ON CONFLICT`), so a transaction that did commit before the connection dropped turns into a no-op
 when it is run again, and one that did not commit simply runs.
@@ -64,6 +65,9 @@ class PgDatabase:
 
         async def configure(conn: AsyncConn) -> None:
             await conn.execute(SESSION_SETUP)
+            # psycopg prepares a statement after its 5th run on a connection, and PostgreSQL may then switch it
+            # to a generic plan; lookups need plans made for their actual values (a common word or a rare one).
+            await conn.execute("SET plan_cache_mode = force_custom_plan")
 
         pool: AsyncConnectionPool[AsyncConn] = AsyncConnectionPool(
             url_of(location),
@@ -76,7 +80,6 @@ class PgDatabase:
                 "fallback_application_name": APPLICATION_NAME,
             },
             configure=configure,
-            check=AsyncConnectionPool.check_connection,
             open=False,
             name="heatwave",
             timeout=CONNECT_TIMEOUT_S,
