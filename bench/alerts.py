@@ -11,8 +11,8 @@ in the same run on the same engine (same answer checked), for a typical rescan (
 a server and a database to connect to first: the synthetic store then gets a database of its own,
 `heatwave_bench_alerts_<stories>_<subscriptions>`, built with COPY (secondary indexes dropped for the load and
 re-created once, then VACUUM ANALYZE), reused when present, and dropped after the run unless `--keep`.
-Both engines get the same synthetic store from the same seed; a reused store has its alert state reset first
-(no deliveries, the engine cursor at the latest heat change), so every run starts from an empty ledger.
+Both engines get the same synthetic store from the same seed, and every run lands the same heat changes: a
+reused store is first put back as built (heat changes of earlier runs undone, the ledger emptied).
 
 The synthetic store is written straight into the tables (full-text and topic-count upkeep left out for the
 load: neither plays a part here). A pass costs about 10 us per delivery it creates on SQLite, so its time
@@ -298,14 +298,25 @@ class Raw:
             self._lite.close()
 
 
-def reset_alert_state(location: StoreLocation) -> None:
-    """An empty ledger and the engine at the latest heat change: a reused store measures like a fresh one."""
+def reset_store(location: StoreLocation) -> None:
+    """Undo what earlier runs did (heat changes landed, deliveries queued and sent), so a reused store measures
+    exactly like a fresh one: every subscription's cursor is the last heat change of the build."""
     raw = Raw(location)
     try:
         raw.begin()
-        raw.rows("DELETE FROM alert_deliveries")
-        raw.rows("UPDATE alert_engine SET cursor = (SELECT max(id) FROM heat_history)")
-        raw.rows("UPDATE alert_channels SET paused_at = NULL, failure_count = 0, hold_until = NULL")
+        built = raw.rows("SELECT max(cursor) FROM alert_subscriptions")[0][0]
+        raw.rows(
+            "UPDATE stories SET heat = (SELECT e.previous_heat FROM heat_history e WHERE e.story_id = stories.id"
+            " AND e.id > ? ORDER BY e.id LIMIT 1) WHERE id IN (SELECT story_id FROM heat_history WHERE id > ?)",
+            (built, built),
+        )
+        raw.rows("DELETE FROM heat_history WHERE id > ?", (built,))
+        raw.rows("UPDATE alert_engine SET cursor = ?", (built,))
+        raw.rows("TRUNCATE alert_deliveries" if raw.postgres else "DELETE FROM alert_deliveries")
+        raw.rows(
+            "UPDATE alert_channels SET paused_at = NULL, failure_count = 0, hold_until = NULL"
+            " WHERE paused_at IS NOT NULL OR failure_count <> 0 OR hold_until IS NOT NULL"
+        )
         raw.commit()
     finally:
         raw.close()
@@ -382,7 +393,7 @@ class _TimingPoster:
 
 async def measure(location: StoreLocation, event_counts: list[int], stories: int, rng: random.Random) -> None:
     engine = "PostgreSQL" if location.engine == "postgres" else "SQLite"
-    reset_alert_state(location)
+    reset_store(location)
     store = await open_store(location)
     try:
         ledger = store.ledger

@@ -149,8 +149,8 @@ class _Scan:
 
 
 def _storable_name(path: str) -> bool:
-    # Linux file names are bytes; Python maps undecodable ones to lone surrogates, which SQLite (and a UTF-8
-    # terminal) cannot take.
+    # Linux file names are bytes; Python maps undecodable ones to lone surrogates, which no store (and no UTF-8
+    # terminal) can take.
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:

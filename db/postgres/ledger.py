@@ -1,0 +1,356 @@
+"""The delivery ledger: one row per (story, channel), queued -> claimed -> sent, exactly once.
+
+Several bot processes may share the database. What keeps a story from being posted twice is that every
+transition is one guarded statement (`... WHERE status = 'queued'`, `'claimed'`) whose row count says whether
+this process made it. The two writers of new rows, `enqueue_due` and `queue_backfill`, serialise on the single
+alert_engine row: each heat change is turned into deliveries once, and new rows never collide. A transaction
+re-run after a lost connection finds its guards already passed and does nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from psycopg.rows import DictRow
+
+from db.models import ChannelKind, ClaimedItem, DueItem, FailureOutcome, QueuedStory
+from db.postgres.alert_sql import GUILD_ACTIVE, QUALIFIES, backfill_query
+from db.postgres.database import AsyncConn, PgDatabase
+
+# The set-based due-selection (see db/sqlite/ledger.py for the shape). Driven by the new heat events, each
+# expanded to its topic keys (0 = "every topic"), joined to the subscriptions whose threshold it crossed upward
+# via the (topic_key, min_heat) index: crossed when previous < m <= heat, and the story is still at or above m.
+# A burst of 1,000 changes makes ~150k deliveries at 10k subscriptions, so the cost per delivery row is what
+# counts here:
+# * paused channels are a small set, hashed once, instead of a channel lookup per (event, subscription) pair;
+# * the pairs (two events, two topics, two subscriptions in one channel make one delivery) are made distinct
+#   in the order of the queue index, so its inserts append per channel instead of landing at random;
+# * each pair's existing ledger row, if any, is looked up once, and only for stories that have ledger rows at
+#   all (one probe per story first); scalar subqueries, because they are always primary-key probes whatever
+#   the planner's estimates (a hash join would read the whole ledger). New pairs are inserted plainly, a
+#   withdrawn row (the story cooled before its turn) revives, any other row stays as it is. ON CONFLICT would
+#   do the same at about a third more cost per row (speculative insertion). A plain insert is safe because
+#   every writer of new ledger rows (this and `queue_backfill`) holds the alert_engine row lock.
+_ENQUEUE_CROSSINGS = """
+WITH ev AS (
+    SELECT e.id AS event_id, e.story_id, LEAST(e.heat, st.heat) AS reach,
+           coalesce(e.previous_heat, -1) AS below, st.quality, st.heat
+    FROM heat_history e JOIN stories st ON st.id = e.story_id
+    WHERE e.id > %(lo)s AND e.id <= %(hi)s AND e.heat >= 0 AND st.heat >= 0
+),
+keyed AS (
+    SELECT event_id, story_id, reach, below, quality, heat, 0::bigint AS topic_key FROM ev
+    UNION ALL
+    SELECT ev.event_id, ev.story_id, ev.reach, ev.below, ev.quality, ev.heat, x.topic_id
+    FROM ev JOIN story_topics x ON x.story_id = ev.story_id
+),
+due AS (
+    SELECT DISTINCT s.channel_id, k.heat, k.story_id
+    FROM keyed k
+    JOIN alert_subscriptions s ON s.topic_key = k.topic_key AND s.min_heat > k.below AND s.min_heat <= k.reach
+    WHERE k.event_id > s.cursor
+      AND (s.min_quality IS NULL OR k.quality >= s.min_quality)
+      AND s.channel_id NOT IN (
+          SELECT c.channel_id FROM alert_channels c
+          WHERE c.paused_at IS NOT NULL OR c.guild_id IN (SELECT g.guild_id FROM alert_guild_pauses g)
+      )
+    ORDER BY s.channel_id, k.heat DESC, k.story_id
+),
+had AS MATERIALIZED (
+    SELECT s.story_id FROM (SELECT DISTINCT story_id FROM ev) s
+    WHERE (SELECT true FROM alert_deliveries d WHERE d.story_id = s.story_id LIMIT 1)
+),
+known AS MATERIALIZED (
+    SELECT due.story_id, due.channel_id, due.heat,
+           CASE WHEN due.story_id IN (SELECT h.story_id FROM had h) THEN
+               (SELECT d.status FROM alert_deliveries d
+                WHERE d.story_id = due.story_id AND d.channel_id = due.channel_id)
+           END AS status
+    FROM due
+),
+revived AS (
+    UPDATE alert_deliveries d
+    SET status = 'queued', heat = w.heat, queued_at = %(now)s, next_attempt_at = %(now)s
+    FROM known w
+    WHERE w.status = 'withdrawn' AND d.story_id = w.story_id AND d.channel_id = w.channel_id
+      AND d.status = 'withdrawn'
+    RETURNING 1
+),
+inserted AS (
+    INSERT INTO alert_deliveries (story_id, channel_id, status, heat, queued_at, next_attempt_at)
+    SELECT story_id, channel_id, 'queued', heat, %(now)s, %(now)s FROM known WHERE status IS NULL
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM revived) + (SELECT count(*) FROM inserted) AS queued
+"""
+
+# Queue order is by heat; a queued story whose heat changed in this window moves in its channel's queue.
+_REFRESH_QUEUED_HEAT = """
+UPDATE alert_deliveries d SET heat = st.heat
+FROM stories st
+WHERE st.id = d.story_id AND d.status = 'queued' AND d.heat IS DISTINCT FROM st.heat
+  AND d.story_id IN (SELECT story_id FROM heat_history WHERE id > %(lo)s AND id <= %(hi)s)
+"""
+
+# Per postable channel, the first `per_channel` queued rows in heat order, read straight off the partial index
+# (a backlog of any length costs a few steps per channel). Whether each still qualifies is checked for these
+# rows only: a story that cooled or was suppressed while it waited is withdrawn when its turn comes.
+# Deliberately no row locks (a read has no transaction to hold them in past the answer): two processes reading
+# at once get the same rows, and `claim` decides which one sends each.
+_NEXT_BATCH = f"""
+SELECT d.story_id, d.channel_id, c.guild_id, c.kind, d.attempts, d.heat,
+       EXISTS (SELECT 1 FROM alert_subscriptions s JOIN stories st ON st.id = d.story_id
+               WHERE s.channel_id = d.channel_id AND {QUALIFIES}) AS qualifies
+FROM alert_channels c
+CROSS JOIN LATERAL (
+    SELECT q.story_id, q.channel_id, q.attempts, q.heat FROM alert_deliveries q
+    WHERE q.channel_id = c.channel_id AND q.status = 'queued' AND q.next_attempt_at <= %(now)s
+    ORDER BY q.heat DESC NULLS LAST, q.story_id LIMIT %(per_channel)s
+) d
+WHERE c.paused_at IS NULL AND (c.hold_until IS NULL OR c.hold_until <= %(now)s) AND {GUILD_ACTIVE}
+ORDER BY c.channel_id, d.heat DESC NULLS LAST, d.story_id
+"""
+
+
+# The planner's cost of these statements grows with the number of channels and queued rows (and with stale
+# statistics after a burst), past the point where PostgreSQL compiles them with JIT: ~250 ms of compiling for
+# a statement that runs in tens of ms, on every tick.
+_NO_JIT = "SET LOCAL jit = off"
+
+
+class PgLedger:
+    """alert_deliveries and the alert_engine cursor."""
+
+    def __init__(self, database: PgDatabase) -> None:
+        self._db = database
+
+    async def queue_backfill(self, subscription_id: int, limit: int, now: datetime) -> int:
+        """Queue the `limit` hottest stories that qualify now and this channel has never had; returns how many."""
+        if limit <= 0:
+            return 0
+
+        async def work(conn: AsyncConn) -> int:
+            # Every writer of new ledger rows holds the engine row (see _ENQUEUE_CROSSINGS).
+            await conn.execute("SELECT 1 FROM alert_engine WHERE id = 1 FOR UPDATE")
+            query = await backfill_query(conn, subscription_id, limit)
+            if query is None:
+                return 0
+            select, params = query
+            # The select leaves out what the channel already has; DO NOTHING only as a second line.
+            cur = await conn.execute(
+                "INSERT INTO alert_deliveries (story_id, channel_id, status, heat, queued_at, next_attempt_at)"
+                f" SELECT b.id, %(channel)s, 'queued', b.heat, %(now)s, %(now)s FROM ({select}) b"
+                " ON CONFLICT (story_id, channel_id) DO NOTHING",
+                {**params, "now": now},
+            )
+            return cur.rowcount
+
+        return await self._db.transact(work)
+
+    async def enqueue_due(self, now: datetime) -> int:
+        """Turn new heat crossings into queued deliveries and advance the engine cursor; returns rows queued."""
+
+        async def work(conn: AsyncConn) -> int:
+            await conn.execute(_NO_JIT)
+            # The engine row is the lock: a second process waits here, then reads the cursor the first one
+            # committed (READ COMMITTED re-reads a row it waited for), so no heat change is turned twice.
+            cur = await conn.execute("SELECT cursor FROM alert_engine WHERE id = 1 FOR UPDATE")
+            engine = await cur.fetchone()
+            assert engine is not None
+            # A statement after the lock: its snapshot includes everything committed before we got it.
+            cur = await conn.execute(
+                "SELECT (SELECT coalesce(max(id), 0) FROM heat_history) AS hi,"
+                " (SELECT min(cursor) FROM alert_subscriptions) AS oldest"
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            hi: int = row["hi"]
+            # Events at or below a subscription's own cursor never count for it, so the scan starts at the later
+            # of the engine's progress and the oldest subscription's creation point.
+            lo = max(engine["cursor"], row["oldest"] if row["oldest"] is not None else hi)
+            queued = 0
+            if hi > lo:
+                window = {"lo": lo, "hi": hi, "now": now}
+                # The distinct sort of a burst's deliveries (~15 MB for 150k) stays in memory, not on disk.
+                await conn.execute("SET LOCAL work_mem = '64MB'")
+                # Before the insert, so only rows that were already waiting are touched (new ones carry the heat).
+                await conn.execute(_REFRESH_QUEUED_HEAT, window)
+                cur = await conn.execute(_ENQUEUE_CROSSINGS, window)
+                counted = await cur.fetchone()
+                queued = int(counted["queued"]) if counted else 0
+            if hi > engine["cursor"]:
+                await conn.execute("UPDATE alert_engine SET cursor = %s WHERE id = 1", (hi,))
+            return queued
+
+        return await self._db.transact(work)
+
+    async def withdraw(self, story_id: int, channel_id: int) -> None:
+        """A queued story no longer qualifies in its channel: it leaves the queue (and returns if it crosses again)."""
+        await self._db.execute(
+            "UPDATE alert_deliveries SET status = 'withdrawn' WHERE story_id = %s AND channel_id = %s"
+            " AND status = 'queued'",
+            (story_id, channel_id),
+        )
+
+    async def requeue_stale_claims(self, claimed_before: datetime, now: datetime) -> int:
+        """Claims older than `claimed_before` (a tick cancelled mid-send) go back to the queue."""
+        # SKIP LOCKED: a row another process is updating right now (its sender recording the outcome, or a
+        # second sweep) is theirs; waiting for it would only find it changed.
+        return await self._db.execute(
+            "UPDATE alert_deliveries SET status = 'queued', next_attempt_at = %s"
+            " WHERE (story_id, channel_id) IN (SELECT story_id, channel_id FROM alert_deliveries"
+            " WHERE status = 'claimed' AND claimed_at < %s FOR UPDATE SKIP LOCKED)"
+            " AND status = 'claimed'",
+            (now, claimed_before),
+        )
+
+    async def next_batch(self, now: datetime, per_channel: int) -> list[DueItem]:
+        """Up to `per_channel` due deliveries per postable channel, hottest first."""
+
+        async def read(conn: AsyncConn) -> list[DictRow]:
+            await conn.execute(_NO_JIT)
+            cur = await conn.execute(_NEXT_BATCH, {"now": now, "per_channel": per_channel})
+            return await cur.fetchall()
+
+        rows = await self._db.transact(read)
+        return [
+            DueItem(
+                r["story_id"],
+                r["channel_id"],
+                r["guild_id"],
+                cast(ChannelKind, r["kind"]),
+                r["attempts"],
+                r["heat"],
+                bool(r["qualifies"]),
+            )
+            for r in rows
+        ]
+
+    async def claim(self, story_id: int, channel_id: int, now: datetime) -> bool:
+        """Mark a queued delivery as being sent (attempt + 1); False when someone else got it first."""
+        # Of two processes updating the row at once, the second waits, re-reads the row, finds it no longer
+        # queued and changes nothing.
+        changed = await self._db.execute(
+            "UPDATE alert_deliveries SET status = 'claimed', claimed_at = %s, attempts = attempts + 1"
+            " WHERE story_id = %s AND channel_id = %s AND status = 'queued'",
+            (now, story_id, channel_id),
+        )
+        return changed == 1
+
+    async def mark_sent(self, story_id: int, channel_id: int, message_id: int, now: datetime) -> None:
+        """Record the message that carries the story; the channel is healthy again."""
+
+        async def work(conn: AsyncConn) -> None:
+            await conn.execute(
+                "UPDATE alert_deliveries SET status = 'sent', message_id = %s, sent_at = %s"
+                " WHERE story_id = %s AND channel_id = %s AND status = 'claimed'",
+                (message_id, now, story_id, channel_id),
+            )
+            await conn.execute(
+                "UPDATE alert_channels SET last_post_at = %s, failure_count = 0, hold_until = NULL"
+                " WHERE channel_id = %s",
+                (now, channel_id),
+            )
+
+        await self._db.transact(work)
+
+    async def mark_retry(
+        self,
+        story_id: int,
+        channel_id: int,
+        *,
+        error: str,
+        retry_at: datetime,
+        channel_fault: bool,
+        auto_pause_after: int,
+        now: datetime,
+    ) -> FailureOutcome:
+        """Back to the queue until `retry_at`; the channel waits too. A channel fault (deleted, no permission)
+        counts towards the auto-pause."""
+
+        async def work(conn: AsyncConn) -> FailureOutcome:
+            cur = await conn.execute(
+                "UPDATE alert_deliveries SET status = 'queued', next_attempt_at = %s, last_error = %s"
+                " WHERE story_id = %s AND channel_id = %s AND status = 'claimed'",
+                (retry_at, error, story_id, channel_id),
+            )
+            # The failure counts only together with the claim it ends: a re-run after a lost connection (the
+            # first run committed) must not count the same failure twice.
+            if cur.rowcount == 1:
+                await conn.execute(
+                    "UPDATE alert_channels SET last_error = %s, last_error_at = %s, hold_until = %s,"
+                    " failure_count = failure_count + %s WHERE channel_id = %s",
+                    (error, now, retry_at, 1 if channel_fault else 0, channel_id),
+                )
+            cur = await conn.execute(
+                "UPDATE alert_channels SET paused_at = %s, auto_paused_reason = %s"
+                " WHERE channel_id = %s AND failure_count >= %s AND paused_at IS NULL",
+                (now, error, channel_id, auto_pause_after),
+            )
+            auto_paused = cur.rowcount == 1
+            cur = await conn.execute("SELECT failure_count FROM alert_channels WHERE channel_id = %s", (channel_id,))
+            row = await cur.fetchone()
+            return FailureOutcome(row["failure_count"] if row else 0, auto_paused)
+
+        return await self._db.transact(work)
+
+    async def mark_rejected(self, story_id: int, channel_id: int, error: str, now: datetime) -> None:
+        """Discord refused this story itself: give up on it here (the channel is fine), and show why."""
+
+        async def work(conn: AsyncConn) -> None:
+            await conn.execute(
+                "UPDATE alert_deliveries SET status = 'failed', last_error = %s"
+                " WHERE story_id = %s AND channel_id = %s AND status = 'claimed'",
+                (error, story_id, channel_id),
+            )
+            await conn.execute(
+                "UPDATE alert_channels SET last_error = %s, last_error_at = %s WHERE channel_id = %s",
+                (error, now, channel_id),
+            )
+
+        await self._db.transact(work)
+
+    async def release_claim(self, story_id: int, channel_id: int, now: datetime) -> None:
+        """A claim whose send never happened goes straight back to the queue."""
+        await self._db.execute(
+            "UPDATE alert_deliveries SET status = 'queued', next_attempt_at = %s"
+            " WHERE story_id = %s AND channel_id = %s AND status = 'claimed'",
+            (now, story_id, channel_id),
+        )
+
+    async def claimed(self) -> list[ClaimedItem]:
+        """Every claim without a recorded outcome."""
+        rows = await self._db.all(
+            "SELECT d.story_id, d.channel_id, coalesce(c.guild_id, 0) AS guild_id, coalesce(c.kind, 'text') AS kind,"
+            " d.attempts, d.claimed_at FROM alert_deliveries d LEFT JOIN alert_channels c"
+            " ON c.channel_id = d.channel_id WHERE d.status = 'claimed' ORDER BY d.claimed_at"
+        )
+        return [
+            ClaimedItem(
+                r["story_id"],
+                r["channel_id"],
+                r["guild_id"],
+                cast(ChannelKind, r["kind"]),
+                r["attempts"],
+                r["claimed_at"],
+            )
+            for r in rows
+        ]
+
+    async def queued_for(self, channel_id: int, topic_id: int | None, limit: int) -> list[QueuedStory]:
+        """The channel's queue in posting order (optionally only stories on one topic)."""
+        topic_filter = (
+            ""
+            if topic_id is None
+            else " AND EXISTS (SELECT 1 FROM story_topics x WHERE x.story_id = d.story_id AND x.topic_id = %(topic)s)"
+        )
+        rows = await self._db.all(
+            "SELECT d.story_id, d.heat, d.attempts, d.next_attempt_at, d.last_error FROM alert_deliveries d"
+            " WHERE d.channel_id = %(channel)s AND d.status = 'queued'"
+            f"{topic_filter} ORDER BY d.heat DESC NULLS LAST, d.story_id LIMIT %(limit)s",
+            {"channel": channel_id, "topic": topic_id, "limit": limit},
+        )
+        return [
+            QueuedStory(r["story_id"], r["heat"], r["attempts"], r["next_attempt_at"], r["last_error"]) for r in rows
+        ]

@@ -1,0 +1,166 @@
+"""Subscriptions: which channel wants which stories (/alerts add, remove, list)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from psycopg.rows import DictRow
+
+from db.models import ChannelKind, SubscriptionRecord, UpsertOutcome
+from db.postgres.alert_sql import WITHDRAW_UNWANTED, backfill_query
+from db.postgres.database import AsyncConn, PgDatabase
+
+_SUBSCRIPTION_SELECT = """
+SELECT s.id, c.guild_id, s.channel_id, c.kind, s.topic_id, t.name AS topic_name, s.min_heat, s.min_quality,
+       s.cursor, s.created_at, s.updated_at, c.paused_at, c.auto_paused_reason, c.failure_count, c.last_error,
+       c.last_error_at, c.last_post_at,
+       EXISTS (SELECT 1 FROM alert_guild_pauses g WHERE g.guild_id = c.guild_id) AS guild_paused,
+       (SELECT count(*) FROM alert_deliveries d WHERE d.channel_id = c.channel_id AND d.status = 'queued') AS queued
+FROM alert_subscriptions s
+JOIN alert_channels c ON c.channel_id = s.channel_id
+LEFT JOIN topics t ON t.id = s.topic_id
+"""
+
+
+def _subscription(row: DictRow) -> SubscriptionRecord:
+    return SubscriptionRecord(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        channel_kind=cast(ChannelKind, row["kind"]),
+        topic_id=row["topic_id"],
+        topic_name=row["topic_name"],
+        min_heat=row["min_heat"],
+        min_quality=row["min_quality"],
+        cursor=row["cursor"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        channel_paused_at=row["paused_at"],
+        auto_paused_reason=row["auto_paused_reason"],
+        failure_count=row["failure_count"],
+        last_error=row["last_error"],
+        last_error_at=row["last_error_at"],
+        last_post_at=row["last_post_at"],
+        guild_paused=bool(row["guild_paused"]),
+        queued=row["queued"],
+    )
+
+
+class PgSubscriptions:
+    """The alert_subscriptions table (and the channel row each subscription needs)."""
+
+    def __init__(self, database: PgDatabase) -> None:
+        self._db = database
+
+    async def upsert(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        kind: ChannelKind,
+        topic_id: int | None,
+        min_heat: int,
+        min_quality: int | None,
+        now: datetime,
+    ) -> UpsertOutcome:
+        """Create the (channel, topic) subscription, or update its thresholds; the channel row follows."""
+        values = {
+            "guild": guild_id,
+            "channel": channel_id,
+            "kind": kind,
+            "topic": topic_id,
+            "topic_key": topic_id or 0,
+            "min_heat": min_heat,
+            "min_quality": min_quality,
+            "now": now,
+        }
+
+        async def attempt(conn: AsyncConn) -> UpsertOutcome | None:
+            await conn.execute(
+                "INSERT INTO alert_channels (channel_id, guild_id, kind, created_at)"
+                " VALUES (%(channel)s, %(guild)s, %(kind)s, %(now)s)"
+                " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id, kind = excluded.kind",
+                values,
+            )
+            # Everything already in heat_history is "seen": the new subscription only reacts to later changes.
+            # ON CONFLICT instead of look-then-insert: two processes adding the same subscription at once
+            # both succeed, one creating it and the other updating it.
+            cur = await conn.execute(
+                "INSERT INTO alert_subscriptions (channel_id, topic_id, topic_key, min_heat, min_quality, cursor,"
+                " created_at, updated_at)"
+                " VALUES (%(channel)s, %(topic)s, %(topic_key)s, %(min_heat)s, %(min_quality)s,"
+                " (SELECT coalesce(max(id), 0) FROM heat_history), %(now)s, %(now)s)"
+                " ON CONFLICT (channel_id, topic_key) DO NOTHING RETURNING id",
+                values,
+            )
+            created = await cur.fetchone()
+            if created is not None:
+                return UpsertOutcome(created["id"], created=True)
+            cur = await conn.execute(
+                "UPDATE alert_subscriptions SET min_heat = %(min_heat)s, min_quality = %(min_quality)s,"
+                " updated_at = %(now)s WHERE channel_id = %(channel)s AND topic_key = %(topic_key)s RETURNING id",
+                values,
+            )
+            updated = await cur.fetchone()
+            # None only when another process removed the conflicting row in between: create it after all.
+            return None if updated is None else UpsertOutcome(updated["id"], created=False)
+
+        async def work(conn: AsyncConn) -> UpsertOutcome:
+            while True:
+                outcome = await attempt(conn)
+                if outcome is not None:
+                    return outcome
+
+        return await self._db.transact(work)
+
+    async def for_guild(self, guild_id: int) -> list[SubscriptionRecord]:
+        """Every subscription of a guild, by channel then topic ("every topic" first)."""
+        # COLLATE "C": byte order, as SQLite compares the keys, whatever the database's collation.
+        rows = await self._db.all(
+            _SUBSCRIPTION_SELECT + ' WHERE c.guild_id = %s ORDER BY c.channel_id, s.topic_key <> 0, t.key COLLATE "C"',
+            (guild_id,),
+        )
+        return [_subscription(r) for r in rows]
+
+    async def get(self, channel_id: int, topic_id: int | None) -> SubscriptionRecord | None:
+        """The (channel, topic) subscription, if any."""
+        row = await self._db.one(
+            _SUBSCRIPTION_SELECT + " WHERE s.channel_id = %s AND s.topic_key = %s", (channel_id, topic_id or 0)
+        )
+        return None if row is None else _subscription(row)
+
+    async def remove(self, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
+        """Delete the (channel, topic) subscription, or all of the channel's; queued stories no longer wanted
+        are withdrawn and a channel left without subscriptions is forgotten (its ledger rows stay)."""
+
+        async def work(conn: AsyncConn) -> int:
+            if every_topic:
+                cur = await conn.execute("DELETE FROM alert_subscriptions WHERE channel_id = %s", (channel_id,))
+            else:
+                cur = await conn.execute(
+                    "DELETE FROM alert_subscriptions WHERE channel_id = %s AND topic_key = %s",
+                    (channel_id, topic_id or 0),
+                )
+            removed = cur.rowcount
+            await conn.execute(WITHDRAW_UNWANTED, {"channel": channel_id})
+            await conn.execute(
+                "DELETE FROM alert_channels WHERE channel_id = %(channel)s"
+                " AND NOT EXISTS (SELECT 1 FROM alert_subscriptions s WHERE s.channel_id = %(channel)s)",
+                {"channel": channel_id},
+            )
+            return removed
+
+        return await self._db.transact(work)
+
+    async def backfill_candidates(self, subscription_id: int, limit: int) -> list[int]:
+        """Ids of the hottest stories that qualify now and the channel never had (what backfill would queue)."""
+
+        async def work(conn: AsyncConn) -> list[int]:
+            query = await backfill_query(conn, subscription_id, limit)
+            if query is None:
+                return []
+            cur = await conn.execute(*query)
+            return [r["id"] for r in await cur.fetchall()]
+
+        return await self._db.transact(work)
