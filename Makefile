@@ -23,10 +23,13 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# BENCH_DB=postgresql://... runs the same benchmarks on PostgreSQL, plus copy-store (SQLite -> that server).
+BENCH_DB ?=
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/commands.py
-	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/ingest.py $(if $(BENCH_DB),--db $(BENCH_DB))
+	$(BIN)/python bench/commands.py $(if $(BENCH_DB),--db $(BENCH_DB))
+	$(BIN)/python bench/alerts.py $(if $(BENCH_DB),--db $(BENCH_DB))
+	$(if $(BENCH_DB),$(BIN)/python bench/copy_store.py --db $(BENCH_DB))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache bench/.data

@@ -18,6 +18,8 @@ from db import StoreLocation, open_ingest_store
 from db.ingest_rows import RelatedRow, ScannedFile, StoryRow, iso_utc
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+# One sequence for every Seeder of the process: two seeders on one store never reuse a file path or a URL.
+_NUMBERS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,6 @@ class Seeder:
 
     def __init__(self, location: StoreLocation) -> None:
         self._store = open_ingest_store(location)
-        self._numbers = itertools.count(1)
         self._files: dict[str, tuple[str, SeedStory]] = {}  # url -> (path, story as last written)
         self._ids: dict[str, int] = {}
 
@@ -67,7 +68,7 @@ class Seeder:
 
     def add(self, story: SeedStory, *, at: datetime | None = None) -> int:
         """Write a new story (first seen at `at`, default its own first_seen_at); returns its id."""
-        n = next(self._numbers)
+        n = next(_NUMBERS)
         link = story.url or f"https://news.example/story-{n}"
         story = replace(story, url=link, title=story.title or f"Story {n}")
         path = f"/seed/{n:06d}.md"
@@ -76,6 +77,7 @@ class Seeder:
         return self.id_of(link)
 
     def add_many(self, stories: Iterable[SeedStory]) -> list[int]:
+        """Write stories in order, each first seen at its own first_seen_at; returns their ids."""
         return [self.add(s) for s in stories]
 
     def change(self, story_id: int, *, at: datetime, **changes: object) -> None:

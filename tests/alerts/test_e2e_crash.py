@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sys
-import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,7 @@ from tests.conftest import PROJECT_ROOT
 from tests.db_probe import database_setting, ledger_held, query_one
 from tests.discord_standin import ChannelType, StandIn
 from tests.e2e.stories import STORIES, Story, write_story, write_story_set
+from tests.processes import heatwave_process, until
 
 pytestmark = pytest.mark.e2e
 
@@ -31,33 +29,6 @@ TOKEN = "standin-token"
 def _delivery_status(location: StoreLocation) -> str | None:
     row = query_one(location, "SELECT status FROM alert_deliveries ORDER BY queued_at DESC LIMIT 1")
     return None if row is None else str(row[0])
-
-
-async def _until(condition: Callable[[], object], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-@contextlib.asynccontextmanager
-async def bot_process(env: dict[str, str], cwd: Path, log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`python -m bot run` with `env`; stopped with SIGTERM at the end unless the test killed it already."""
-    with log.open("ab") as sink:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=cwd, env=env, stdout=sink, stderr=sink
-        )
-    try:
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
 
 
 def _recorded_message_id(location: StoreLocation) -> int | None:
@@ -89,20 +60,20 @@ async def test_e2e_sigkill_between_claim_and_record_posts_exactly_once(
             "HEATWAVE_POST_SECONDS": "1",
             "HEATWAVE_LOG_LEVEL": "INFO",
         }
-        async with bot_process(env, tmp_path, log) as first:
-            await _until(lambda: standin.guild_commands.get(guild.id), 60, "the first bot to sync its commands")
+        async with heatwave_process(["run"], env, tmp_path, log) as first:
+            await until(lambda: standin.guild_commands.get(guild.id), 60, "the first bot to sync its commands")
             await standin.wait_until_connected(timeout=60)
             reply = await standin.invoke(guild.id, news.id, admin.id, "alerts add", {"channel": news})
             assert "will now get" in reply.content, reply.content
             held = standin.faults.delay(f"POST /channels/{news.id}/messages", seconds=1.5, times=1)
             write_story(news_dir, Story(slug="crash", title="Crash-proof alert", topics=("AI",), heat=120))
-            await _until(lambda: held.fired == 1 and _delivery_status(location) == "claimed", 20, "the claimed send")
+            await until(lambda: held.fired == 1 and _delivery_status(location) == "claimed", 20, "the claimed send")
             with contextlib.ExitStack() as holding:
                 if moment == "message-created-not-recorded":
                     # Hold the ledger so the bot cannot record the message id Discord is about to return; the
                     # kill then lands after the message exists but before the ledger knows it.
                     holding.enter_context(ledger_held(location))
-                    await _until(lambda: standin.messages_in(news.id), 10, "the held message to be created")
+                    await until(lambda: standin.messages_in(news.id), 10, "the held message to be created")
                     await asyncio.sleep(0.3)
                 first.kill()  # SIGKILL: no clean-up; the claim stays without a message id
                 await first.wait()
@@ -110,9 +81,9 @@ async def test_e2e_sigkill_between_claim_and_record_posts_exactly_once(
         standin.faults.clear()
         created_while_dead = len(standin.messages_in(news.id))
 
-        async with bot_process(env, tmp_path, log):
+        async with heatwave_process(["run"], env, tmp_path, log):
             try:
-                await _until(lambda: _delivery_status(location) == "sent", 60, "the delivery to be recorded as sent")
+                await until(lambda: _delivery_status(location) == "sent", 60, "the delivery to be recorded as sent")
             except AssertionError as exc:
                 raise AssertionError(f"{exc}; the bot's log:\n{log.read_text()[-6000:]}") from None
             await asyncio.sleep(2.5)  # a couple more ticks: nothing else may be posted

@@ -1,14 +1,14 @@
-"""The alert engine on both storage engines: the real AlertService over each store, stories written by the
-ingester's store, and a recording poster. PostgreSQL also runs two bot processes against one queue."""
+"""The alert engine on both storage engines (the `location`/`store` fixtures of tests/conftest.py): the real
+AlertService over each store, stories written by the ingester's store, and a recording poster. PostgreSQL also
+runs two bot processes against one queue."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -25,34 +25,11 @@ NEWS = 100
 OTHER = 200
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreLocation]:
-    if request.param == "sqlite":
-        yield parse_location(tmp_path / "x.db")
-        return
-    with private_schema() as url:
-        yield parse_location(url)
-
-
 @pytest.fixture
 def pg_location() -> Iterator[StoreLocation]:
     """For what only PostgreSQL offers: several bot processes on one store (a SQLite file serves one)."""
     with private_schema() as url:
         yield parse_location(url)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-async def store(location: StoreLocation) -> AsyncIterator[Store]:
-    opened = await open_store(location)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
 from datetime import timedelta
@@ -33,15 +32,6 @@ from tests.seed import NOW, SeedStory, story_row
 MAX = 1 << 20
 # The console script installed beside the interpreter running the tests.
 HEATWAVE = Path(sys.executable).parent / "heatwave"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreLocation]:
-    if request.param == "sqlite":
-        yield parse_location(tmp_path / "x.db")
-    else:
-        with private_schema() as url:
-            yield parse_location(url)
 
 
 def ingest(paths: list[Path], location: StoreLocation, clock: ManualClock) -> IngestReport:

@@ -9,13 +9,9 @@ second folder; every hot story must reach the channel exactly once, and the stor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import psycopg
@@ -30,37 +26,12 @@ from tests.discord_standin import ChannelType, StandIn
 from tests.e2e.harness import start_harness
 from tests.e2e.stories import Story, write_story
 from tests.pg import private_schema, server_url
+from tests.processes import heatwave_process, until
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = "standin-token"
 STORIES_PER_FOLDER = 20
-
-
-async def _until(condition: Callable[[], object], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-@contextlib.asynccontextmanager
-async def _process(args: list[str], env: dict[str, str], log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    with log.open("ab") as sink:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, *args, cwd=PROJECT_ROOT, env=env, stdout=sink, stderr=sink
-        )
-    try:
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
 
 
 def _hot_stories(prefix: str) -> list[Story]:
@@ -102,11 +73,12 @@ async def test_two_bots_and_an_ingest_run_share_one_store_and_post_each_story_on
             "HEATWAVE_POST_SECONDS": "1",
         }
         log = tmp_path / "processes.log"
-        async with _process(["-m", "bot", "run"], env, log), _process(["-m", "bot", "run"], env, log):
-            await _until(lambda: standin.gateway.identifies >= 2, 60, "both bots to log in")
+        bot = ["run"]
+        async with heatwave_process(bot, env, PROJECT_ROOT, log), heatwave_process(bot, env, PROJECT_ROOT, log):
+            await until(lambda: standin.gateway.identifies >= 2, 60, "both bots to log in")
             for story in _hot_stories("bulk"):
                 write_story(bulk, story)
-            async with _process(["-m", "bot", "ingest", str(bulk)], env, log) as ingest:
+            async with heatwave_process(["ingest", str(bulk)], env, PROJECT_ROOT, log) as ingest:
                 # Files land in the watched folder while the ingest run and both bots' rescans are writing.
                 for story in _hot_stories("watched"):
                     write_story(watched, story)
@@ -114,7 +86,7 @@ async def test_two_bots_and_an_ingest_run_share_one_store_and_post_each_story_on
                 assert await asyncio.wait_for(ingest.wait(), timeout=60) == 0, log.read_text()[-4000:]
             expected = 2 * STORIES_PER_FOLDER
             try:
-                await _until(lambda: len(standin.messages_in(news.id)) >= expected, 90, f"{expected} alerts")
+                await until(lambda: len(standin.messages_in(news.id)) >= expected, 90, f"{expected} alerts")
             except AssertionError as exc:
                 raise AssertionError(f"{exc}; got {len(standin.messages_in(news.id))}; log:\n"
                                      f"{log.read_text()[-6000:]}") from None
