@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
-from db.models import ChannelKind, ChannelRecord
+from db.models import ChannelRecord
 from db.postgres.database import AsyncConn, PgDatabase
+from db.records import as_is, channel_record
 
 
 class PgChannels:
@@ -22,19 +22,7 @@ class PgChannels:
             " AND d.status = 'queued') AS queued FROM alert_channels c WHERE c.guild_id = %s ORDER BY c.channel_id",
             (guild_id,),
         )
-        return [
-            ChannelRecord(
-                channel_id=r["channel_id"],
-                guild_id=r["guild_id"],
-                kind=cast(ChannelKind, r["kind"]),
-                paused_at=r["paused_at"],
-                auto_paused_reason=r["auto_paused_reason"],
-                failure_count=r["failure_count"],
-                last_error=r["last_error"],
-                queued=r["queued"],
-            )
-            for r in rows
-        ]
+        return [channel_record(r, as_is) for r in rows]
 
     async def guild_paused(self, guild_id: int) -> bool:
         """Whether /alerts pause was used for the whole guild."""

@@ -10,13 +10,13 @@ re-run after a lost connection finds its guards already passed and does nothing 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
 from psycopg.rows import DictRow
 
-from db.models import ChannelKind, ClaimedItem, DueItem, FailureOutcome, QueuedStory
+from db.models import ClaimedItem, DueItem, FailureOutcome, QueuedStory
 from db.postgres.alert_sql import GUILD_ACTIVE, QUALIFIES, backfill_query
 from db.postgres.database import AsyncConn, PgDatabase
+from db.records import as_is, claimed_item, due_item, queued_story
 
 # The set-based due-selection (see db/sqlite/ledger.py for the shape). Driven by the new heat events, each
 # expanded to its topic keys (0 = "every topic"), joined to the subscriptions whose threshold it crossed upward
@@ -214,18 +214,7 @@ class PgLedger:
             return await cur.fetchall()
 
         rows = await self._db.transact(read)
-        return [
-            DueItem(
-                r["story_id"],
-                r["channel_id"],
-                r["guild_id"],
-                cast(ChannelKind, r["kind"]),
-                r["attempts"],
-                r["heat"],
-                bool(r["qualifies"]),
-            )
-            for r in rows
-        ]
+        return [due_item(r) for r in rows]
 
     async def claim(self, story_id: int, channel_id: int, now: datetime) -> bool:
         """Mark a queued delivery as being sent (attempt + 1); False when someone else got it first."""
@@ -326,17 +315,7 @@ class PgLedger:
             " d.attempts, d.claimed_at FROM alert_deliveries d LEFT JOIN alert_channels c"
             " ON c.channel_id = d.channel_id WHERE d.status = 'claimed' ORDER BY d.claimed_at"
         )
-        return [
-            ClaimedItem(
-                r["story_id"],
-                r["channel_id"],
-                r["guild_id"],
-                cast(ChannelKind, r["kind"]),
-                r["attempts"],
-                r["claimed_at"],
-            )
-            for r in rows
-        ]
+        return [claimed_item(r, as_is) for r in rows]
 
     async def queued_for(self, channel_id: int, topic_id: int | None, limit: int) -> list[QueuedStory]:
         """The channel's queue in posting order (optionally only stories on one topic)."""
@@ -351,6 +330,4 @@ class PgLedger:
             f"{topic_filter} ORDER BY d.heat DESC NULLS LAST, d.story_id LIMIT %(limit)s",
             {"channel": channel_id, "topic": topic_id, "limit": limit},
         )
-        return [
-            QueuedStory(r["story_id"], r["heat"], r["attempts"], r["next_attempt_at"], r["last_error"]) for r in rows
-        ]
+        return [queued_story(r, as_is) for r in rows]

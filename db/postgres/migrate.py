@@ -8,20 +8,17 @@ the version is re-read after the lock is taken, so a migration is applied once.
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
-from importlib import resources
 
 import psycopg
 from psycopg import errors as pg_errors
 
 from db.errors import DatabaseError
 from db.location import StoreLocation
+from db.migrations import Migration, load_migrations
 from db.postgres.connection import describe_error
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # pg_advisory_xact_lock key: any constant shared by every Heatwave process on this database.
 MIGRATION_LOCK = 0x4E41_5645_0001  # "HEAVE" 1
 EXTENSION_HELP = (
@@ -30,25 +27,8 @@ EXTENSION_HELP = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
-    number: int
-    name: str
-    sql: str
-
-
 def available_migrations() -> list[Migration]:
-    """Every migration shipped with the package, in order; numbers must be 1..N without gaps."""
-    found: list[Migration] = []
-    for entry in resources.files("db.postgres.migrations").iterdir():
-        match = _NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.number)
-    for expected, migration in enumerate(found, start=1):
-        if migration.number != expected:
-            raise RuntimeError(f"migration numbers must be contiguous: expected {expected:04d}, found {migration.name}")
-    return found
+    return load_migrations("db.postgres.migrations")
 
 
 def latest_version() -> int:

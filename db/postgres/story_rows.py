@@ -11,6 +11,7 @@ from typing import Any
 
 from db.models import StoryView
 from db.postgres.database import PgDatabase
+from db.records import as_is, story_view
 
 STORY_COLUMNS = (
     "s.id, s.url, s.link_url, s.title, s.excerpt, s.published_at, s.kind, s.provider_name, s.provider_domain, "
@@ -21,23 +22,7 @@ STORY_COLUMNS = (
 
 
 def story_from_row(row: Mapping[str, Any]) -> StoryView:
-    return StoryView(
-        id=row["id"],
-        url=row["url"],
-        link_url=row["link_url"],
-        title=row["title"],
-        excerpt=row["excerpt"],
-        published_at=row["published_at"],
-        kind=row["kind"],
-        provider_name=row["provider_name"],
-        provider_domain=row["provider_domain"],
-        amp_url=row["amp_url"],
-        image_url=row["image_url"],
-        heat=row["heat"],
-        quality=row["quality"],
-        topics=tuple(row["topics"]),
-        first_seen_at=row["first_seen_at"],
-    )
+    return story_view(row, tuple(row["topics"]), as_is)
 
 
 async def fetch_stories(database: PgDatabase, story_ids: Sequence[int]) -> list[StoryView]:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
-
-from psycopg.rows import DictRow
 
 from db.models import ChannelKind, SubscriptionRecord, UpsertOutcome
 from db.postgres.alert_sql import WITHDRAW_UNWANTED, backfill_query
 from db.postgres.database import AsyncConn, PgDatabase
+from db.records import as_is, subscription_record
 
 _SUBSCRIPTION_SELECT = """
 SELECT s.id, c.guild_id, s.channel_id, c.kind, s.topic_id, t.name AS topic_name, s.min_heat, s.min_quality,
@@ -21,30 +19,6 @@ FROM alert_subscriptions s
 JOIN alert_channels c ON c.channel_id = s.channel_id
 LEFT JOIN topics t ON t.id = s.topic_id
 """
-
-
-def _subscription(row: DictRow) -> SubscriptionRecord:
-    return SubscriptionRecord(
-        id=row["id"],
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        channel_kind=cast(ChannelKind, row["kind"]),
-        topic_id=row["topic_id"],
-        topic_name=row["topic_name"],
-        min_heat=row["min_heat"],
-        min_quality=row["min_quality"],
-        cursor=row["cursor"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        channel_paused_at=row["paused_at"],
-        auto_paused_reason=row["auto_paused_reason"],
-        failure_count=row["failure_count"],
-        last_error=row["last_error"],
-        last_error_at=row["last_error_at"],
-        last_post_at=row["last_post_at"],
-        guild_paused=bool(row["guild_paused"]),
-        queued=row["queued"],
-    )
 
 
 class PgSubscriptions:
@@ -121,14 +95,14 @@ class PgSubscriptions:
             _SUBSCRIPTION_SELECT + ' WHERE c.guild_id = %s ORDER BY c.channel_id, s.topic_key <> 0, t.key COLLATE "C"',
             (guild_id,),
         )
-        return [_subscription(r) for r in rows]
+        return [subscription_record(r, as_is) for r in rows]
 
     async def get(self, channel_id: int, topic_id: int | None) -> SubscriptionRecord | None:
         """The (channel, topic) subscription, if any."""
         row = await self._db.one(
             _SUBSCRIPTION_SELECT + " WHERE s.channel_id = %s AND s.topic_key = %s", (channel_id, topic_id or 0)
         )
-        return None if row is None else _subscription(row)
+        return None if row is None else subscription_record(row, as_is)
 
     async def remove(self, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
         """Delete the (channel, topic) subscription, or all of the channel's; queued stories no longer wanted

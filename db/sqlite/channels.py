@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
-from db.models import ChannelKind, ChannelRecord
+from db.models import ChannelRecord
+from db.records import channel_record
 from db.sqlite.database import SqliteDatabase
-from db.sqlite.timefmt import from_db_optional, to_db
+from db.sqlite.timefmt import from_db, to_db
 
 
 class SqliteChannels:
@@ -23,19 +23,7 @@ class SqliteChannels:
             " AND d.status = 'queued') AS queued FROM alert_channels c WHERE c.guild_id = ? ORDER BY c.channel_id",
             (guild_id,),
         )
-        return [
-            ChannelRecord(
-                channel_id=r["channel_id"],
-                guild_id=r["guild_id"],
-                kind=cast(ChannelKind, r["kind"]),
-                paused_at=from_db_optional(r["paused_at"]),
-                auto_paused_reason=r["auto_paused_reason"],
-                failure_count=r["failure_count"],
-                last_error=r["last_error"],
-                queued=r["queued"],
-            )
-            for r in rows
-        ]
+        return [channel_record(r, from_db) for r in rows]
 
     async def guild_paused(self, guild_id: int) -> bool:
         """Whether /alerts pause was used for the whole guild."""

@@ -18,6 +18,7 @@ from typing import TypeAlias
 
 from db.errors import DatabaseError
 from db.ingest_rows import STORY_COLUMNS, KnownFile, Outcome, RunCounts, ScannedFile, StoryRow
+from db.ingest_tally import IngestTally
 from db.location import StoreLocation
 from db.models import StoreStats
 from db.sqlite.connection import connect_sync
@@ -144,18 +145,14 @@ class _Pending:
         self.files: list[_FileParams] = []
 
 
-class SqliteIngestRun:
-    """Applies batches of scanned files and remembers, for this run, which file holds each URL."""
+class SqliteIngestRun(IngestTally[_Stored]):
+    """Applies batches of scanned files; IngestTally decides what each file does and counts the outcomes."""
 
     def __init__(self, conn: sqlite3.Connection, started_at: datetime) -> None:
+        super().__init__()
         self._conn = conn
         self._started_at = started_at
         self._topic_ids: dict[str, int] = {}
-        # Per run: the path currently holding each URL written in this run, and each path's outcome; when a
-        # later file of the same run wins a URL, the earlier holder becomes the duplicate instead.
-        self._holder: dict[str, str] = {}
-        self._outcome: dict[str, Outcome] = {}
-        self._extra: dict[Outcome, int] = {"unchanged": 0, "rejected": 0}
         self._pending = _Pending()
         self._next_id = 0
 
@@ -185,11 +182,6 @@ class SqliteIngestRun:
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot write to the database: {exc}") from None
 
-    def count_skipped(self, *, unchanged: int, rejected: int) -> None:
-        """Files skipped after a stat still count in the run's totals."""
-        self._extra["unchanged"] += unchanged
-        self._extra["rejected"] += rejected
-
     def forget_files(self, paths: Sequence[str]) -> None:
         """Drop the records of files that no longer exist (their stories are kept)."""
         if not paths:
@@ -205,18 +197,6 @@ class SqliteIngestRun:
                 raise
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot write to the database: {exc}") from None
-
-    def counts(self) -> RunCounts:
-        tally: dict[Outcome, int] = {"added": 0, "updated": 0, "unchanged": 0, "duplicate": 0, "rejected": 0}
-        for outcome in self._outcome.values():
-            tally[outcome] += 1
-        return RunCounts(
-            added=tally["added"],
-            updated=tally["updated"],
-            unchanged=tally["unchanged"] + self._extra["unchanged"],
-            duplicates=tally["duplicate"],
-            rejected=tally["rejected"] + self._extra["rejected"],
-        )
 
     def finish(self, *, scanned: int, finished_at: datetime) -> RunCounts:
         """Record the run in ingest_runs and return its totals."""
@@ -243,58 +223,19 @@ class SqliteIngestRun:
     def _lookup(self, urls: Iterable[str]) -> dict[str, _Stored]:
         return _lookup(self._conn, urls)
 
-    def _apply(self, scanned: ScannedFile, stored: dict[str, _Stored], stamp: str) -> None:
-        path = scanned.path
-        story = scanned.story
-        if story is None:
-            self._outcome[path] = "rejected"
-            self._pending.files.append(
-                (path, scanned.size, scanned.mtime_ns, None, None, scanned.rejected_reason, stamp)
-            )
-            return
-        url = story.url
-        current = stored.get(url)
-        if current is None:
-            story_id = self._insert_story(story, path, stamp)
-            stored[url] = _Stored(story_id, path, story.published_at, story.content_hash, story.heat)
-            self._outcome[path] = "added"
-            self._holder[url] = path
-        else:
-            story_id = current.id
-            if current.source_path == path:
-                # The story's own file changed: always applies, whatever its date now says.
-                self._outcome[path] = self._update_story(current, story, path, stamp)
-                self._holder[url] = path
-            else:
-                self._outcome[path] = self._resolve_duplicate(current, story, path, stamp)
+    def _record_file(self, scanned: ScannedFile, story_id: int | None, published_at: str | None, stamp: str) -> None:
         self._pending.files.append(
-            (path, scanned.size, scanned.mtime_ns, story_id, story.published_at, scanned.rejected_reason, stamp)
+            (scanned.path, scanned.size, scanned.mtime_ns, story_id, published_at, scanned.rejected_reason, stamp)
         )
 
-    def _resolve_duplicate(self, current: _Stored, story: StoryRow, path: str, stamp: str) -> Outcome:
-        """Two files, one URL: the newer publishedDateTime wins, then the later path; the loser is the duplicate."""
-        loser = current.source_path
-        if (story.published_at, path) <= (current.published_at, loser):
-            return "duplicate"
-        earlier = self._outcome.get(loser) if self._holder.get(story.url) == loser else None
-        changed = self._update_story(current, story, path, stamp)
-        self._holder[story.url] = path
-        if earlier is None:
-            # The losing file was not read in this run: this file is the one that revealed the duplicate.
-            return "duplicate"
-        self._outcome[loser] = "duplicate"
-        if earlier == "added":
-            return "added"
-        return "updated" if "updated" in (earlier, changed) else "unchanged"
-
-    def _insert_story(self, story: StoryRow, path: str, stamp: str) -> int:
+    def _insert_story(self, story: StoryRow, path: str, stamp: str) -> _Stored:
         story_id = self._next_id
         self._next_id += 1
         pending = self._pending
         pending.stories.append((story_id, *story[:STORY_COLUMNS], path, stamp, stamp))
         self._add_children(story_id, story)
         pending.heat.append((story_id, stamp, story.heat, None))
-        return story_id
+        return _Stored(story_id, path, story.published_at, story.content_hash, story.heat)
 
     def _update_story(self, current: _Stored, story: StoryRow, path: str, stamp: str) -> Outcome:
         # Updates are rare (changed or duplicate files) and may touch a story inserted earlier in this batch:

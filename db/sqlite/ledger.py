@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
-from db.models import ChannelKind, ClaimedItem, DueItem, FailureOutcome, QueuedStory
+from db.models import ClaimedItem, DueItem, FailureOutcome, QueuedStory
+from db.records import claimed_item, due_item, queued_story
 from db.sqlite.alert_sql import _GUILD_ACTIVE, _QUALIFIES
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.timefmt import from_db, to_db
@@ -143,18 +143,7 @@ class SqliteLedger:
     async def next_batch(self, now: datetime, per_channel: int) -> list[DueItem]:
         """Up to `per_channel` due deliveries per postable channel, hottest first."""
         rows = await self._db.all(_NEXT_BATCH, {"now": to_db(now), "per_channel": per_channel})
-        return [
-            DueItem(
-                r["story_id"],
-                r["channel_id"],
-                r["guild_id"],
-                cast(ChannelKind, r["kind"]),
-                r["attempts"],
-                r["heat"],
-                bool(r["qualifies"]),
-            )
-            for r in rows
-        ]
+        return [due_item(r) for r in rows]
 
     async def claim(self, story_id: int, channel_id: int, now: datetime) -> bool:
         """Mark a queued delivery as being sent (attempt + 1); False when someone else got it first."""
@@ -247,17 +236,7 @@ class SqliteLedger:
             " d.attempts, d.claimed_at FROM alert_deliveries d LEFT JOIN alert_channels c"
             " ON c.channel_id = d.channel_id WHERE d.status = 'claimed' ORDER BY d.claimed_at"
         )
-        return [
-            ClaimedItem(
-                r["story_id"],
-                r["channel_id"],
-                r["guild_id"],
-                cast(ChannelKind, r["kind"]),
-                r["attempts"],
-                from_db(r["claimed_at"]),
-            )
-            for r in rows
-        ]
+        return [claimed_item(r, from_db) for r in rows]
 
     async def queued_for(self, channel_id: int, topic_id: int | None, limit: int) -> list[QueuedStory]:
         """The channel's queue in posting order (optionally only stories on one topic)."""
@@ -272,7 +251,4 @@ class SqliteLedger:
             f"{topic_filter} ORDER BY d.heat DESC, d.story_id LIMIT :limit",
             {"channel": channel_id, "topic": topic_id, "limit": limit},
         )
-        return [
-            QueuedStory(r["story_id"], r["heat"], r["attempts"], from_db(r["next_attempt_at"]), r["last_error"])
-            for r in rows
-        ]
+        return [queued_story(r, from_db) for r in rows]

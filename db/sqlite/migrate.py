@@ -7,37 +7,16 @@ migration, so a crash leaves the database either before or after a migration, ne
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
-from dataclasses import dataclass
-from importlib import resources
 
 from db.errors import DatabaseError
+from db.migrations import Migration, load_migrations
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    number: int
-    name: str
-    sql: str
-
 
 def available_migrations() -> list[Migration]:
-    """Every migration shipped with the package, in order; numbers must be 1..N without gaps."""
-    found: list[Migration] = []
-    for entry in resources.files("db.sqlite.migrations").iterdir():
-        match = _NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.number)
-    for expected, migration in enumerate(found, start=1):
-        if migration.number != expected:
-            raise RuntimeError(f"migration numbers must be contiguous: expected {expected:04d}, found {migration.name}")
-    return found
+    return load_migrations("db.sqlite.migrations")
 
 
 def latest_version() -> int:

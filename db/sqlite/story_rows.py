@@ -1,13 +1,14 @@
-"""Reading stories back as `StoryView`s: one column list and one row mapper for every repository."""
+"""Reading stories back as `StoryView`s: one column list for every repository (rows map through db.records)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aiosqlite
 
 from db.models import StoryView
+from db.records import story_view
 from db.sqlite.timefmt import from_db
 
 STORY_COLUMNS = (
@@ -17,27 +18,6 @@ STORY_COLUMNS = (
 
 # SQLite's default limit on host parameters is 32766 on 3.32+; stay well below it.
 _CHUNK = 500
-
-
-def story_from_row(row: Mapping[str, Any] | Sequence[Any], topics: tuple[str, ...]) -> StoryView:
-    r: Any = row
-    return StoryView(
-        id=r["id"],
-        url=r["url"],
-        link_url=r["link_url"],
-        title=r["title"],
-        excerpt=r["excerpt"],
-        published_at=from_db(r["published_at"]),
-        kind=r["kind"],
-        provider_name=r["provider_name"],
-        provider_domain=r["provider_domain"],
-        amp_url=r["amp_url"],
-        image_url=r["image_url"],
-        heat=r["heat"],
-        quality=r["quality"],
-        topics=topics,
-        first_seen_at=from_db(r["first_seen_at"]),
-    )
 
 
 async def topics_for(conn: aiosqlite.Connection, story_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
@@ -68,4 +48,4 @@ async def fetch_stories(conn: aiosqlite.Connection, story_ids: Sequence[int]) ->
             async for row in cur:
                 rows[row["id"]] = row
     topics = await topics_for(conn, rows)
-    return [story_from_row(rows[i], topics[i]) for i in ids if i in rows]
+    return [story_view(rows[i], topics[i], from_db) for i in ids if i in rows]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
 
 from db.models import ChannelKind, SubscriptionRecord, UpsertOutcome
+from db.records import subscription_record
 from db.sqlite.alert_sql import _QUALIFIES, _WITHDRAW
 from db.sqlite.database import SqliteDatabase
-from db.sqlite.timefmt import from_db, from_db_optional, to_db
+from db.sqlite.timefmt import from_db, to_db
 
 _SUBSCRIPTION_SELECT = """
 SELECT s.id, c.guild_id, s.channel_id, c.kind, s.topic_id, t.name AS topic_name, s.min_heat, s.min_quality,
@@ -20,30 +20,6 @@ FROM alert_subscriptions s
 JOIN alert_channels c ON c.channel_id = s.channel_id
 LEFT JOIN topics t ON t.id = s.topic_id
 """
-
-
-def _subscription(row: Any) -> SubscriptionRecord:
-    return SubscriptionRecord(
-        id=row["id"],
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        channel_kind=cast(ChannelKind, row["kind"]),
-        topic_id=row["topic_id"],
-        topic_name=row["topic_name"],
-        min_heat=row["min_heat"],
-        min_quality=row["min_quality"],
-        cursor=row["cursor"],
-        created_at=from_db(row["created_at"]),
-        updated_at=from_db(row["updated_at"]),
-        channel_paused_at=from_db_optional(row["paused_at"]),
-        auto_paused_reason=row["auto_paused_reason"],
-        failure_count=row["failure_count"],
-        last_error=row["last_error"],
-        last_error_at=from_db_optional(row["last_error_at"]),
-        last_post_at=from_db_optional(row["last_post_at"]),
-        guild_paused=bool(row["guild_paused"]),
-        queued=row["queued"],
-    )
 
 
 class SqliteSubscriptions:
@@ -99,14 +75,14 @@ class SqliteSubscriptions:
             _SUBSCRIPTION_SELECT + " WHERE c.guild_id = ? ORDER BY c.channel_id, s.topic_key != 0, t.key",
             (guild_id,),
         )
-        return [_subscription(r) for r in rows]
+        return [subscription_record(r, from_db) for r in rows]
 
     async def get(self, channel_id: int, topic_id: int | None) -> SubscriptionRecord | None:
         """The (channel, topic) subscription, if any."""
         row = await self._db.one(
             _SUBSCRIPTION_SELECT + " WHERE s.channel_id = ? AND s.topic_key = ?", (channel_id, topic_id or 0)
         )
-        return None if row is None else _subscription(row)
+        return None if row is None else subscription_record(row, from_db)
 
     async def remove(self, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
         """Delete the (channel, topic) subscription, or all of the channel's; queued stories no longer wanted

@@ -1,0 +1,110 @@
+"""Rows (mappings by column name) to the dataclasses of db.models, for every engine.
+
+The engines' rows differ only in how a timestamp comes back, so each mapper takes the engine's `when`: stored
+value -> aware UTC datetime (SQLite's ISO text is parsed; psycopg's datetimes pass through `as_is`). A NULL
+timestamp stays None without reaching `when`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeAlias, cast
+
+from db.models import ChannelKind, ChannelRecord, ClaimedItem, DueItem, QueuedStory, StoryView, SubscriptionRecord
+
+Row: TypeAlias = Mapping[str, Any]
+When: TypeAlias = Callable[[Any], datetime]
+
+
+def as_is(value: datetime) -> datetime:
+    """`when` for a driver that already returns aware datetimes."""
+    return value
+
+
+def _optional(when: When, value: Any) -> datetime | None:
+    return None if value is None else when(value)
+
+
+def story_view(row: Row, topics: tuple[str, ...], when: When) -> StoryView:
+    return StoryView(
+        id=row["id"],
+        url=row["url"],
+        link_url=row["link_url"],
+        title=row["title"],
+        excerpt=row["excerpt"],
+        published_at=when(row["published_at"]),
+        kind=row["kind"],
+        provider_name=row["provider_name"],
+        provider_domain=row["provider_domain"],
+        amp_url=row["amp_url"],
+        image_url=row["image_url"],
+        heat=row["heat"],
+        quality=row["quality"],
+        topics=topics,
+        first_seen_at=when(row["first_seen_at"]),
+    )
+
+
+def subscription_record(row: Row, when: When) -> SubscriptionRecord:
+    return SubscriptionRecord(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        channel_kind=cast(ChannelKind, row["kind"]),
+        topic_id=row["topic_id"],
+        topic_name=row["topic_name"],
+        min_heat=row["min_heat"],
+        min_quality=row["min_quality"],
+        cursor=row["cursor"],
+        created_at=when(row["created_at"]),
+        updated_at=when(row["updated_at"]),
+        channel_paused_at=_optional(when, row["paused_at"]),
+        auto_paused_reason=row["auto_paused_reason"],
+        failure_count=row["failure_count"],
+        last_error=row["last_error"],
+        last_error_at=_optional(when, row["last_error_at"]),
+        last_post_at=_optional(when, row["last_post_at"]),
+        guild_paused=bool(row["guild_paused"]),
+        queued=row["queued"],
+    )
+
+
+def channel_record(row: Row, when: When) -> ChannelRecord:
+    return ChannelRecord(
+        channel_id=row["channel_id"],
+        guild_id=row["guild_id"],
+        kind=cast(ChannelKind, row["kind"]),
+        paused_at=_optional(when, row["paused_at"]),
+        auto_paused_reason=row["auto_paused_reason"],
+        failure_count=row["failure_count"],
+        last_error=row["last_error"],
+        queued=row["queued"],
+    )
+
+
+def due_item(row: Row) -> DueItem:
+    return DueItem(
+        row["story_id"],
+        row["channel_id"],
+        row["guild_id"],
+        cast(ChannelKind, row["kind"]),
+        row["attempts"],
+        row["heat"],
+        bool(row["qualifies"]),
+    )
+
+
+def claimed_item(row: Row, when: When) -> ClaimedItem:
+    return ClaimedItem(
+        row["story_id"],
+        row["channel_id"],
+        row["guild_id"],
+        cast(ChannelKind, row["kind"]),
+        row["attempts"],
+        when(row["claimed_at"]),
+    )
+
+
+def queued_story(row: Row, when: When) -> QueuedStory:
+    return QueuedStory(row["story_id"], row["heat"], row["attempts"], when(row["next_attempt_at"]), row["last_error"])
