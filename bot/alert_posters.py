@@ -272,14 +272,19 @@ def _console_preview(preview: Preview) -> str:
 
 
 def _console_pause(result: PauseResult, *, pausing: bool) -> str:
+    # The playground has one channel; naming it says what was paused or resumed.
     if pausing:
         return (
-            f"Paused. {result.queued} queued stories wait for /alerts resume; stories that turn hot meanwhile"
-            " are skipped."
+            f"Paused alerts in #console. {result.queued} queued stories wait for /alerts resume; stories that turn"
+            " hot meanwhile are skipped."
             if result.changed
-            else "Already paused."
+            else "Alerts in #console are already paused."
         )
-    return f"Resumed; {result.queued} queued stories will post, hottest first." if result.changed else "Not paused."
+    return (
+        f"Resumed alerts in #console; {result.queued} queued stories will post, hottest first."
+        if result.changed
+        else "Alerts in #console are not paused."
+    )
 
 
 def console_commands(services: Any) -> Iterable[ConsoleCommand]:

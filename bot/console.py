@@ -17,8 +17,10 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import re
 import shlex
 import sys
+import textwrap
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +56,16 @@ CONSOLE_EXTENSIONS: tuple[str, ...] = ("bot.alert_posters",)
 
 PROMPT = "heatwave> "
 _RULE = "─" * 60
+_HELP_WIDTH = 80  # /help fits an 80-column terminal
+_HELP_USAGE_COLUMN = 30  # a longer usage line gets its description on the lines below it
+
+# The playground has one channel. Commands that take a channel in Discord accept it here as `channel:#console`
+# or a bare `#console`, like the README writes them; any other channel is refused by name.
+CONSOLE_CHANNEL = "#console"
+_CHANNEL_COMMANDS = frozenset({"/alerts"})
+_CHANNEL_MENTION = re.compile(r"#\S+|<#\d+>")
+# A first /trending word that looks like a number is the hours, even when it is not a whole one (1.5, -3, 1e3).
+_NUMBER_LIKE = re.compile(r"[-+]?(\d[\d_]*)?([.,]\d*)?([eE][-+]?\d+)?")
 
 
 class ConsoleServices(Protocol):
@@ -72,10 +84,12 @@ class ConsoleArgs:
     named: Mapping[str, str]
 
     @classmethod
-    def parse(cls, raw: str, keys: Iterable[str] = ()) -> ConsoleArgs:
+    def parse(cls, raw: str, keys: Iterable[str] = (), single_word: Iterable[str] = ()) -> ConsoleArgs:
         """Split `raw` shell-style; `key:value` is named when key is one of `keys`, and a value runs on until
-        the next key (so `name:Power Apps sort:new` works without quotes)."""
+        the next key (so `name:Power Apps sort:new` works without quotes) — except for the `single_word` keys,
+        whose value is one word (so `channel:#console AI` leaves `AI` positional)."""
         known = {k.casefold() for k in keys}
+        single = {k.casefold() for k in single_word}
         try:
             words = shlex.split(raw)
         except ValueError:  # an unbalanced quote: take the words as they are
@@ -86,8 +100,8 @@ class ConsoleArgs:
         for word in words:
             key, sep, value = word.partition(":")
             if sep and key.casefold() in known:
-                current = key.casefold()
-                named[current] = value
+                current = None if key.casefold() in single else key.casefold()
+                named[key.casefold()] = value
             elif current is not None:
                 named[current] = f"{named[current]} {word}".strip()
             else:
@@ -146,6 +160,11 @@ class ConsoleSession:
 # ----- plain-text replies -------------------------------------------------------------------------------------
 
 
+def _plural(count: int, singular: str, plural: str, *, capped: bool = False) -> str:
+    """`1 story`, `2 stories`, `100+ stories`."""
+    return f"{count}{'+' if capped else ''} {singular if count == 1 and not capped else plural}"
+
+
 def _page_footer(page: Page[Any]) -> str:
     hints = [h for h, ok in (("prev", page.has_previous), ("next", page.has_next)) if ok]
     return f"{page.label}" + (f" · type {' or '.join(hints)}" if hints else "")
@@ -159,7 +178,8 @@ def _stories_block(header: str, page: Page[Any]) -> str:
 def topic_text(result: TopicResult) -> str:
     """/topic as console text."""
     order = "hottest first" if result.sort is StorySort.HOT else "newest first"
-    return _stories_block(f"Topic {result.topic.name} · {order} · {result.page.total} stories", result.page)
+    count = _plural(result.page.total, "story", "stories")
+    return _stories_block(f"Topic {result.topic.name} · {order} · {count}", result.page)
 
 
 def topics_text(result: TopicsResult) -> str:
@@ -176,7 +196,7 @@ def search_text(result: SearchResult) -> str:
     page = result.page
     query = truncate(clean_text(result.query), 100)
     lead = f"Search “{query}”" if result.matched_all else f"No story has every word of “{query}”; closest matches"
-    count = f"{page.total}{'+' if page.capped else ''} matches"
+    count = _plural(page.total, "match", "matches", capped=page.capped)
     return _stories_block(f"{lead} · most relevant first · {count}", page)
 
 
@@ -184,7 +204,7 @@ def trending_text(result: TrendingResult) -> str:
     """/trending as console text."""
     page = result.page
     where = f" on {result.topic.name}" if result.topic else ""
-    count = f"{page.total}{'+' if page.capped else ''} stories"
+    count = _plural(page.total, "story", "stories", capped=page.capped)
     return _stories_block(f"Trending{where} · first seen in the last {result.hours} h · {count}", page)
 
 
@@ -264,7 +284,7 @@ async def _trending(session: ConsoleSession, args: ConsoleArgs) -> None:
     lookups: LookupService = session.services.lookups
     words = list(args.positional)
     hours_text = args.named.get("hours")
-    if hours_text is None and words and words[0].lstrip("-").isdigit():
+    if hours_text is None and words and _NUMBER_LIKE.fullmatch(words[0]) and any(c.isdigit() for c in words[0]):
         hours_text = words.pop(0)
     try:
         hours = int(hours_text) if hours_text is not None else 24
@@ -313,18 +333,28 @@ def _extension_commands(services: Any, extensions: Iterable[str]) -> list[Consol
 
 
 def _help_text(commands: Mapping[str, ConsoleCommand]) -> str:
-    width = max(len(c.usage) for c in commands.values())
-    lines = [f"  {c.usage:<{width}}  {c.summary}" for c in commands.values()]
-    return "\n".join(
-        [
-            "Commands (the same as the bot's slash commands):",
-            *lines,
-            f"  {'next / prev':<{width}}  turn the pages of the last list",
-            f"  {'/help':<{width}}  this list",
-            f"  {'/quit':<{width}}  leave (Ctrl-D works too)",
+    rows = [(c.usage, c.summary) for c in commands.values()]
+    rows += [("next / prev", "turn the pages of the last list"), ("/help", "this list"),
+             ("/quit", "leave (Ctrl-D works too)")]
+    # The description column follows the usage lines that fit beside it; longer ones get their own lines.
+    width = max((len(usage) for usage, _ in rows if len(usage) <= _HELP_USAGE_COLUMN), default=0)
+    column = 2 + width + 2
+    lines = ["Commands (the same as the bot's slash commands):"]
+    for usage, summary in rows:
+        described = textwrap.wrap(summary, _HELP_WIDTH - column) or [""]
+        if len(usage) <= width:
+            lines.append(f"  {usage:<{width}}  {described[0]}".rstrip())
+            described = described[1:]
+        else:
+            lines.extend(textwrap.wrap(usage, _HELP_WIDTH, initial_indent="  ", subsequent_indent="      "))
+        lines.extend(" " * column + part for part in described)
+    lines.extend(
+        textwrap.wrap(
             "Parameters can be named like in Discord, e.g. /topic name:AI sort:new or /trending hours:72 topic:AI",
-        ]
+            _HELP_WIDTH,
+        )
     )
+    return "\n".join(lines)
 
 
 def _start_reader(stdin: TextIO, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
@@ -384,6 +414,27 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
+def _without_channel(args: ConsoleArgs) -> ConsoleArgs:
+    """Check the channel a command names (`channel:#console` or `#console`) and take it out of the arguments.
+
+    The playground has only #console, so naming it changes nothing; naming another channel is an error that says
+    which channels there are, rather than acting on #console as if that had been asked.
+    """
+    named = dict(args.named)
+    given = [named.pop("channel")] if "channel" in named else []
+    positional: list[str] = []
+    for word in args.positional:
+        (given if _CHANNEL_MENTION.fullmatch(word) else positional).append(word)
+    for channel in given:
+        if channel.strip().lstrip("#").casefold() != CONSOLE_CHANNEL.lstrip("#"):
+            shown = truncate(clean_text(channel), 40) or "(nothing)"
+            raise InvalidArgument(
+                f"The playground has one channel, {CONSOLE_CHANNEL}; there is no channel “{shown}” here."
+                f" Leave the channel out or write channel:{CONSOLE_CHANNEL}."
+            )
+    return ConsoleArgs(args.raw, tuple(positional), named)
+
+
 async def _handle(session: ConsoleSession, line: str) -> bool:
     """Run one input line; False means the person asked to leave."""
     text = clean_text(line)
@@ -402,7 +453,11 @@ async def _handle(session: ConsoleSession, line: str) -> bool:
             await session.turn(-1)
         elif word in session.commands:
             command = session.commands[word]
-            await command.handler(session, ConsoleArgs.parse(rest, command.keys))
+            if word in _CHANNEL_COMMANDS:
+                args = _without_channel(ConsoleArgs.parse(rest, (*command.keys, "channel"), ("channel",)))
+            else:
+                args = ConsoleArgs.parse(rest, command.keys)
+            await command.handler(session, args)
         else:
             hint = "" if word.startswith("/") else " Commands start with /, e.g. /topic AI."
             session.write(f"Unknown command “{truncate(name, 40)}”.{hint} Type /help for the list.")

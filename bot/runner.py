@@ -100,7 +100,7 @@ def run_command(
 
 def _ingest_once(settings: Settings, store: StoreLocation, clock: Clock) -> str | None:
     """Bring the store up to date with the news folder before serving; returns a one-line summary."""
-    from bot.ingest.pipeline import ingest_paths
+    from bot.ingest.pipeline import ingest_paths, plural, report_counts
     from bot.scheduling import log_rejections
 
     news_dir = settings.news_dir
@@ -108,10 +108,7 @@ def _ingest_once(settings: Settings, store: StoreLocation, clock: Clock) -> str 
         log.warning("news folder %s does not exist; starting with what the database already holds", news_dir)
         return f"(news folder {news_dir} does not exist yet; create it and drop story files in)"
     report = ingest_paths([news_dir], store, clock=clock, max_file_bytes=settings.max_file_bytes)
-    summary = (
-        f"Ingested {news_dir}: {report.added} new, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{len(report.rejected)} rejected ({report.seconds:.1f} s)."
-    )
+    summary = f"Read {plural(report.scanned, 'file')} in {news_dir}: {report_counts(report)} ({report.seconds:.1f} s)."
     log_rejections([(str(r.path), r.reason) for r in report.rejected])
     return summary
 

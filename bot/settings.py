@@ -6,6 +6,7 @@ is expected, so a typo in a deployment is a one-line message, not a traceback at
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -15,20 +16,28 @@ from typing import Any
 from db.location import StoreLocation, parse_location
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
+MAX_FILE_BYTES_LIMIT = 64 * 1024 * 1024  # 64 MiB: no story file needs more, and each is read whole into memory
+MAX_INTERVAL_SECONDS = 24 * 60 * 60  # a day: a longer scan or post interval is a mistake, not a schedule
+MAX_POSTS_PER_TICK_LIMIT = 50  # Discord's rate limits make more posts per tick pointless
 
 
 class SettingsError(ValueError):
     """A setting has a value the program cannot use."""
 
 
-def _positive_int(minimum: int) -> Callable[[str, str], int]:
+def _whole_number(minimum: int, maximum: int) -> Callable[[str, str], int]:
     def parse(name: str, raw: str) -> int:
+        problem = f"{name} must be a whole number from {minimum} to {maximum}, got {raw!r}"
+        text = str(raw).strip()
+        # Digits only: int() would also take "1_000", "+5" and other spellings nobody means in a setting.
+        if not text.isascii() or not text.isdigit():
+            raise SettingsError(problem)
         try:
-            value = int(str(raw).strip())
-        except ValueError:
-            raise SettingsError(f"{name} must be a whole number >= {minimum}, got {raw!r}") from None
-        if value < minimum:
-            raise SettingsError(f"{name} must be a whole number >= {minimum}, got {raw!r}")
+            value = int(text)
+        except ValueError:  # more digits than Python converts: certainly out of range
+            raise SettingsError(problem) from None
+        if not minimum <= value <= maximum:
+            raise SettingsError(problem)
         return value
 
     return parse
@@ -87,8 +96,21 @@ def _log_level(name: str, raw: str) -> str:
     return text
 
 
-def _setting(env: str, parse: Callable[[str, str], Any], default: Any, *, secret: bool = False) -> Any:
-    return field(default=default, repr=not secret, metadata={"env": env, "parse": parse})
+# The TOML value types a setting accepts in `heatwave.toml`; anything else is refused, never stringified.
+TOML_STRING: tuple[type, ...] = (str,)
+TOML_INTEGER: tuple[type, ...] = (int,)
+_TOML_TYPE_NAMES = {str: "a string", int: "an integer"}
+
+
+def _setting(
+    env: str,
+    parse: Callable[[str, str], Any],
+    default: Any,
+    *,
+    toml: tuple[type, ...] = TOML_STRING,
+    secret: bool = False,
+) -> Any:
+    return field(default=default, repr=not secret, metadata={"env": env, "parse": parse, "toml": toml})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +119,22 @@ class Settings:
 
     store: StoreLocation = _setting("HEATWAVE_DB", _store_location, parse_location("data/heatwave.db"))
     news_dir: Path = _setting("HEATWAVE_NEWS_DIR", _path, Path("seeds"))
-    scan_seconds: int = _setting("HEATWAVE_SCAN_SECONDS", _positive_int(1), 60)
-    post_seconds: int = _setting("HEATWAVE_POST_SECONDS", _positive_int(1), 60)
-    max_posts_per_tick: int = _setting("HEATWAVE_MAX_POSTS_PER_TICK", _positive_int(1), 5)
-    max_file_bytes: int = _setting("HEATWAVE_MAX_FILE_BYTES", _positive_int(1), DEFAULT_MAX_FILE_BYTES)
+    scan_seconds: int = _setting("HEATWAVE_SCAN_SECONDS", _whole_number(1, MAX_INTERVAL_SECONDS), 60, toml=TOML_INTEGER)
+    post_seconds: int = _setting("HEATWAVE_POST_SECONDS", _whole_number(1, MAX_INTERVAL_SECONDS), 60, toml=TOML_INTEGER)
+    max_posts_per_tick: int = _setting(
+        "HEATWAVE_MAX_POSTS_PER_TICK", _whole_number(1, MAX_POSTS_PER_TICK_LIMIT), 5, toml=TOML_INTEGER
+    )
+    max_file_bytes: int = _setting(
+        "HEATWAVE_MAX_FILE_BYTES", _whole_number(1, MAX_FILE_BYTES_LIMIT), DEFAULT_MAX_FILE_BYTES, toml=TOML_INTEGER
+    )
     log_level: str = _setting("HEATWAVE_LOG_LEVEL", _log_level, "INFO")
     discord_token: str | None = _setting("DISCORD_TOKEN", _optional_secret, None, secret=True)
     discord_api_base: str | None = _setting("DISCORD_API_BASE", _optional_url(("http", "https")), None)
     discord_gateway_url: str | None = _setting("DISCORD_GATEWAY_URL", _optional_url(("ws", "wss")), None)
-    discord_guild_id: int | None = _setting("DISCORD_GUILD_ID", _optional_snowflake, None)
+    # Discord ids are strings in Discord's own JSON, so a quoted id is as natural as a bare one.
+    discord_guild_id: int | None = _setting(
+        "DISCORD_GUILD_ID", _optional_snowflake, None, toml=TOML_INTEGER + TOML_STRING
+    )
 
     @classmethod
     def load(
@@ -131,7 +160,10 @@ class Settings:
 
 
 def _read_toml(path: Path) -> dict[str, str]:
-    """`heatwave.toml` uses the environment variable names as keys, e.g. `HEATWAVE_DB = "x.db"`."""
+    """`heatwave.toml` uses the environment variable names as keys, e.g. `HEATWAVE_DB = "x.db"`.
+
+    Each value must have the TOML type its setting declares: `HEATWAVE_DB = 5` is refused, not read as "5".
+    """
     # Imported only when the file exists: every `heatwave` start would otherwise pay for the TOML parser.
     import tomllib
 
@@ -139,33 +171,54 @@ def _read_toml(path: Path) -> dict[str, str]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"{path}: cannot read settings file: {exc}") from None
-    known = {spec.metadata["env"] for spec in fields(Settings)}
+    accepted = {spec.metadata["env"]: spec.metadata["toml"] for spec in fields(Settings)}
     result: dict[str, str] = {}
     for key, value in data.items():
         name = key.upper()
-        if name not in known:
-            raise SettingsError(f"{path}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
+        if name not in accepted:
+            raise SettingsError(f"{path}: unknown setting {key!r}; known: {', '.join(sorted(accepted))}")
+        types = accepted[name]
+        # bool is an int in Python, but `true` is not a number of seconds.
+        if isinstance(value, bool) or not isinstance(value, types):
+            expected = " or ".join(_TOML_TYPE_NAMES[t] for t in types)
+            raise SettingsError(f"{path}: {key} must be {expected}, got {_toml_type_name(value)} {value!r}")
         result[name] = str(value)
     return result
 
 
+def _toml_type_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date/time"
+
+
 def _read_dotenv(path: Path) -> dict[str, str]:
-    """A minimal `.env`: KEY=VALUE lines, `#` comments, optional `export` and surrounding quotes."""
-    result: dict[str, str] = {}
+    """`.env` as python-dotenv reads it: `#` comments (inline ones too), `export`, quotes, escapes.
+
+    Unlike python-dotenv, a line it cannot parse (or a bare `KEY` without `=`) is an error naming the file and line,
+    not a logged warning after which the setting silently keeps its default. `${VAR}` is not expanded: a value
+    means what it says, and the settings never read the process environment behind the caller's back.
+    """
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: cannot read settings file: {exc}") from None
-    for number, line in enumerate(lines, start=1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        text = text.removeprefix("export ").strip()
-        key, sep, value = text.partition("=")
-        if not sep or not key.strip():
-            raise SettingsError(f"{path}:{number}: expected KEY=VALUE")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        result[key.strip()] = value
-    return result
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error or (binding.key is not None and binding.value is None):
+            # The line is not echoed: it may hold a secret such as the token.
+            raise SettingsError(f"{path}:{binding.original.line}: expected KEY=VALUE")
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    return {key: value for key, value in values.items() if value is not None}

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from bot.cli import EXIT_USAGE, main
 from bot.settings import Settings, SettingsError
 from db import StoreLocation
 
@@ -34,8 +36,8 @@ def test_settings_environment_beats_dotenv_beats_toml(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("HEATWAVE_SCAN_SECONDS", "0", "HEATWAVE_SCAN_SECONDS must be a whole number >= 1"),
-        ("HEATWAVE_POST_SECONDS", "soon", "HEATWAVE_POST_SECONDS must be a whole number >= 1"),
+        ("HEATWAVE_SCAN_SECONDS", "0", "HEATWAVE_SCAN_SECONDS must be a whole number from 1 to 86400, got '0'"),
+        ("HEATWAVE_POST_SECONDS", "soon", "HEATWAVE_POST_SECONDS must be a whole number from 1 to 86400, got 'soon'"),
         ("DISCORD_GUILD_ID", "my-guild", "DISCORD_GUILD_ID must be a Discord id"),
         ("DISCORD_API_BASE", "ftp://x", "DISCORD_API_BASE must be a http or https URL"),
         ("DISCORD_GATEWAY_URL", "http://x", "DISCORD_GATEWAY_URL must be a ws or wss URL"),
@@ -63,3 +65,120 @@ def test_settings_unknown_toml_key_is_reported(tmp_path: Path) -> None:
     (tmp_path / "heatwave.toml").write_text('HEATWAVE_DBB = "x"\n')
     with pytest.raises(SettingsError, match="unknown setting 'HEATWAVE_DBB'"):
         load({}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("HEATWAVE_SCAN_SECONDS", "260000000000", "HEATWAVE_SCAN_SECONDS must be a whole number from 1 to 86400"),
+        ("HEATWAVE_POST_SECONDS", "260000000000", "HEATWAVE_POST_SECONDS must be a whole number from 1 to 86400"),
+        ("HEATWAVE_POST_SECONDS", "86401", "HEATWAVE_POST_SECONDS must be a whole number from 1 to 86400"),
+        ("HEATWAVE_SCAN_SECONDS", "9" * 5000, "HEATWAVE_SCAN_SECONDS must be a whole number from 1 to 86400"),
+        ("HEATWAVE_SCAN_SECONDS", "-5", "HEATWAVE_SCAN_SECONDS must be a whole number from 1 to 86400"),
+        ("HEATWAVE_SCAN_SECONDS", "1.5", "HEATWAVE_SCAN_SECONDS must be a whole number from 1 to 86400"),
+        ("HEATWAVE_MAX_POSTS_PER_TICK", "51", "HEATWAVE_MAX_POSTS_PER_TICK must be a whole number from 1 to 50"),
+        ("HEATWAVE_MAX_POSTS_PER_TICK", "0", "HEATWAVE_MAX_POSTS_PER_TICK must be a whole number from 1 to 50"),
+        (
+            "HEATWAVE_MAX_FILE_BYTES",
+            str(64 * 1024 * 1024 + 1),
+            "HEATWAVE_MAX_FILE_BYTES must be a whole number from 1 to 67108864",
+        ),
+    ],
+)
+def test_settings_numbers_have_an_upper_bound(tmp_path: Path, name: str, value: str, expected: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(expected)) as info:
+        load({name: value}, tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_settings_largest_allowed_numbers_are_accepted(tmp_path: Path) -> None:
+    settings = load(
+        {
+            "HEATWAVE_SCAN_SECONDS": "86400",
+            "HEATWAVE_MAX_POSTS_PER_TICK": "50",
+            "HEATWAVE_MAX_FILE_BYTES": str(64 * 1024 * 1024),
+        },
+        tmp_path,
+    )
+    assert (settings.scan_seconds, settings.max_posts_per_tick, settings.max_file_bytes) == (
+        86400,
+        50,
+        64 * 1024 * 1024,
+    )
+    assert load({}, tmp_path).max_posts_per_tick == 5
+
+
+def test_cli_refuses_an_overflowing_interval_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HEATWAVE_SCAN_SECONDS", "260000000000")
+    assert main(["stats", "--db", str(tmp_path / "x.db")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == "heatwave: HEATWAVE_SCAN_SECONDS must be a whole number from 1 to 86400, got '260000000000'\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("HEATWAVE_DB = 5", "HEATWAVE_DB must be a string, got an integer 5"),
+        ("HEATWAVE_NEWS_DIR = true", "HEATWAVE_NEWS_DIR must be a string, got a boolean True"),
+        ('HEATWAVE_SCAN_SECONDS = "60"', "HEATWAVE_SCAN_SECONDS must be an integer, got a string '60'"),
+        ("HEATWAVE_POST_SECONDS = true", "HEATWAVE_POST_SECONDS must be an integer, got a boolean True"),
+        ("HEATWAVE_MAX_POSTS_PER_TICK = 2.5", "HEATWAVE_MAX_POSTS_PER_TICK must be an integer, got a float 2.5"),
+        ("HEATWAVE_MAX_FILE_BYTES = [1]", "HEATWAVE_MAX_FILE_BYTES must be an integer, got an array [1]"),
+        ("DISCORD_GUILD_ID = 1.0", "DISCORD_GUILD_ID must be an integer or a string, got a float 1.0"),
+    ],
+)
+def test_settings_toml_value_of_the_wrong_type_is_refused(tmp_path: Path, line: str, expected: str) -> None:
+    (tmp_path / "heatwave.toml").write_text(line + "\n")
+    with pytest.raises(SettingsError, match=re.escape(f"{tmp_path / 'heatwave.toml'}: {expected}")):
+        load({}, tmp_path)
+
+
+def test_settings_toml_values_of_the_right_type_are_read(tmp_path: Path) -> None:
+    (tmp_path / "heatwave.toml").write_text(
+        'HEATWAVE_DB = "t.db"\nHEATWAVE_MAX_POSTS_PER_TICK = 9\nDISCORD_GUILD_ID = "123"\n'
+    )
+    settings = load({}, tmp_path)
+    assert settings.store == StoreLocation("sqlite", path=Path("t.db"))
+    assert settings.max_posts_per_tick == 9
+    assert settings.discord_guild_id == 123
+    (tmp_path / "heatwave.toml").write_text("DISCORD_GUILD_ID = 456\n")
+    assert load({}, tmp_path).discord_guild_id == 456
+
+
+def test_settings_dotenv_drops_inline_comments_and_keeps_quoted_hashes(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "# a comment line\n"
+        "\n"
+        "HEATWAVE_DB=x.db  # local\n"
+        'export HEATWAVE_NEWS_DIR="my #news"  # quoted hash stays\n'
+        "HEATWAVE_SCAN_SECONDS='30'\n"
+    )
+    settings = load({}, tmp_path)
+    assert settings.store == StoreLocation("sqlite", path=Path("x.db"))
+    assert settings.news_dir == Path("my #news")
+    assert settings.scan_seconds == 30
+
+
+def test_settings_dotenv_does_not_expand_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME_OF_NEWS", "/elsewhere")
+    (tmp_path / ".env").write_text("HEATWAVE_NEWS_DIR=${HOME_OF_NEWS}/news\n")
+    assert load({}, tmp_path).news_dir == Path("${HOME_OF_NEWS}/news")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "HEATWAVE_DB=ok.db\nthis is not a setting\n",
+        'HEATWAVE_DB=ok.db\nDISCORD_TOKEN="unterminated\n',
+        "HEATWAVE_DB=ok.db\nHEATWAVE_NEWS_DIR\n",
+        'HEATWAVE_DB=ok.db\nHEATWAVE_NEWS_DIR="x" trailing\n',
+    ],
+)
+def test_settings_malformed_dotenv_line_names_file_and_line(tmp_path: Path, content: str) -> None:
+    (tmp_path / ".env").write_text(content)
+    with pytest.raises(SettingsError) as info:
+        load({}, tmp_path)
+    assert str(info.value) == f"{tmp_path / '.env'}:2: expected KEY=VALUE"

@@ -9,7 +9,7 @@ from typing import TextIO
 
 from bot.clock import SystemClock
 from bot.errors import InvalidArgument
-from bot.ingest.pipeline import IngestReport, ingest_paths
+from bot.ingest.pipeline import IngestReport, ingest_paths, plural, report_counts
 from bot.progress import progress_bar
 from bot.settings import Settings
 from db import DatabaseError, StoreLocation
@@ -61,12 +61,9 @@ def report_as_json(report: IngestReport) -> dict[str, object]:
 
 def format_report(report: IngestReport, store: StoreLocation) -> str:
     """A short human summary, then one line per rejected file."""
-    files = "file" if report.scanned == 1 else "files"
+    # "Read", not "Ingested": a run whose files were all rejected stored nothing, and the counts say so.
     lines = [
-        f"Ingested {report.scanned} {files} into {store} in {report.seconds:.2f} s: "
-        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{report.duplicates} {'duplicate' if report.duplicates == 1 else 'duplicates'}, "
-        f"{len(report.rejected)} rejected."
+        f"Read {plural(report.scanned, 'file')} into {store} in {report.seconds:.2f} s: {report_counts(report)}."
     ]
     if report.rejected:
         lines.append("Rejected:")

@@ -76,6 +76,19 @@ class IngestReport:
     seconds: float
 
 
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """`1 file`, `2 files`: a count with its noun in the right number."""
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+def report_counts(report: IngestReport) -> str:
+    """What happened to the files of a run, e.g. `0 new, 0 updated, 0 unchanged, 0 duplicates, 2 rejected`."""
+    return (
+        f"{report.added} new, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{plural(report.duplicates, 'duplicate')}, {len(report.rejected)} rejected"
+    )
+
+
 class _Candidate(NamedTuple):
     # Only files that must be read get one (every file of a cold run, none of an unchanged rescan).
     shown: str  # the path as the user would write it (what reports show)
@@ -363,13 +376,9 @@ def ingest_paths(
         seconds=round(time.perf_counter() - timer, 3),
     )
     log.info(
-        "ingest: %d scanned, %d added, %d updated, %d unchanged, %d duplicates, %d rejected, %d gone in %.2fs",
-        report.scanned,
-        report.added,
-        report.updated,
-        report.unchanged,
-        report.duplicates,
-        len(report.rejected),
+        "ingest: read %s: %s; %d gone, in %.2fs",
+        plural(report.scanned, "file"),
+        report_counts(report),
         len(gone),
         report.seconds,
     )

@@ -78,6 +78,7 @@ async def test_console_alerts_commands_run_the_whole_loop(service: AlertService,
     assert "AI · heat ≥ 80" in text
     assert "heat 120 · Already hot · next tick" in text
     assert "min_heat must be a whole number" in text
-    assert "Paused. 1 queued stories wait" in text
+    assert "Paused alerts in #console. 1 queued stories wait" in text
+    assert "Resumed alerts in #console; 1 queued stories will post" in text
     assert "Removed 1 subscription(s)" in text
     assert "No alerts yet" in text

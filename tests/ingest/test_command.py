@@ -56,8 +56,8 @@ def test_ingest_command_exit_zero_without_rejections(tmp_path: Path, capsys: pyt
     assert main(["ingest", "news", "--db", "h.db"]) == 0
 
     out = capsys.readouterr().out
-    assert out.startswith("Ingested 1 file into h.db in ")
-    assert "1 added, 0 updated, 0 unchanged, 0 duplicates, 0 rejected." in out
+    assert out.startswith("Read 1 file into h.db in ")
+    assert "1 new, 0 updated, 0 unchanged, 0 duplicates, 0 rejected." in out
 
 
 def test_ingest_command_lists_rejected_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,6 +69,31 @@ def test_ingest_command_lists_rejected_files(tmp_path: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert "1 rejected." in out
     assert "Rejected:\n  news/notes.md: no front matter: the file must start with a `---` line" in out
+
+
+def test_ingest_command_with_every_file_rejected_does_not_say_ingested(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_raw(tmp_path / "news" / "notes.md", b"just some notes\n")
+    write_story(tmp_path / "news" / "bad.md", title=DROP)
+
+    assert main(["ingest", "news", "--db", "h.db"]) == 1
+
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "Ingested" not in first
+    assert first.startswith("Read 2 files into h.db in ")
+    assert first.endswith(": 0 new, 0 updated, 0 unchanged, 0 duplicates, 2 rejected.")
+
+
+def test_ingest_command_counts_one_duplicate_in_the_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_story(tmp_path / "news" / "a.md")
+    write_story(tmp_path / "news" / "b.md")
+
+    assert main(["ingest", "news", "--db", "h.db"]) == 0
+
+    assert ": 1 new, 0 updated, 0 unchanged, 1 duplicate, 0 rejected." in capsys.readouterr().out
 
 
 def test_ingest_command_missing_path_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

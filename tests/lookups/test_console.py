@@ -25,7 +25,8 @@ async def run(services: SimpleNamespace, *lines: str, **kwargs: object) -> str:
     out = io.StringIO()
     stdin = io.StringIO("".join(f"{line}\n" for line in lines))
     # Only the lookup commands: other features' console commands are tested with those features.
-    status = await run_console(services, stdin=stdin, stdout=out, extensions=(), **kwargs)  # type: ignore[arg-type]
+    kwargs.setdefault("extensions", ())
+    status = await run_console(services, stdin=stdin, stdout=out, **kwargs)  # type: ignore[arg-type]
     assert status == 0
     return out.getvalue()
 
@@ -152,3 +153,100 @@ def test_console_args_split_named_values_until_the_next_key() -> None:
     args = ConsoleArgs.parse('name:Power Apps sort:new "quoted words" title:x', ("name", "sort"))
     assert dict(args.named) == {"name": "Power Apps", "sort": "new quoted words title:x"}
     assert ConsoleArgs.parse('unbalanced "quote', ()).positional == ("unbalanced", '"quote')
+
+
+# ----- issue 13: /help width, wording, the README's own syntax ------------------------------------------------
+
+
+async def test_console_help_fits_an_80_column_terminal(services: SimpleNamespace) -> None:
+    async def noop(_session: ConsoleSession, _args: ConsoleArgs) -> None:
+        return None
+
+    long_usage = (
+        "/alerts add [topic] [min_heat:N] [min_quality:N] [backfill:N] | list | remove [topic] | pause | resume"
+        " | preview [topic]"
+    )
+    long_summary = "post new hot stories here, " * 5
+    extra = [ConsoleCommand("/alerts", long_usage, long_summary.strip(), noop)]
+
+    text = await run(services, "/help", extra_commands=extra)
+
+    help_lines = text.split("Commands (", 1)[1].splitlines()
+    assert max(len(line) for line in help_lines) <= 80
+    # The short commands keep a narrow description column, and nothing of the long entry is lost.
+    assert "  /topics                       every topic with its number of stories" in text
+    assert " ".join(text.split()).count("post new hot stories here,") == 5
+    assert "preview [topic]" in text
+
+
+async def test_console_counts_say_1_match_and_1_story(services: SimpleNamespace, store: Store) -> None:
+    await add_stories(store, [Story("Quantum computing leaps", heat=120, topics=("AI",))])
+
+    text = await run(services, "/search quantum", "/topic AI", "/trending")
+
+    assert "· 1 match\n" in text
+    assert "1 matches" not in text
+    assert "Topic AI · hottest first · 1 story\n" in text
+    assert "Trending · first seen in the last 24 h · 1 story\n" in text
+    assert "1 stories" not in text
+
+
+@pytest.mark.parametrize("hours", ["1.5", "0.5", "1e3", "2,5"])
+async def test_console_trending_with_a_non_whole_number_names_the_hours_rule(
+    services: SimpleNamespace, store: Store, hours: str
+) -> None:
+    await add_stories(store, [Story("Something")])
+
+    text = await run(services, f"/trending {hours}")
+
+    assert "There is no topic" not in text
+    assert "from 1 to 720" in text
+
+
+async def _echo(session: ConsoleSession, args: ConsoleArgs) -> None:
+    session.write(f"positional={list(args.positional)} named={dict(args.named)}")
+
+
+ALERTS_ECHO = [ConsoleCommand("/alerts", "/alerts …", "echo", _echo, ("topic", "min_heat"))]
+
+
+@pytest.mark.parametrize(
+    ("line", "seen"),
+    [
+        ("/alerts add channel:#console AI", "positional=['add', 'AI'] named={}"),
+        ("/alerts add #console AI min_heat:90", "positional=['add', 'AI'] named={'min_heat': '90'}"),
+        (
+            "/alerts add topic:AI channel:#console min_heat:90",
+            "positional=['add'] named={'topic': 'AI', 'min_heat': '90'}",
+        ),
+        ("/alerts resume channel:console", "positional=['resume'] named={}"),
+    ],
+)
+async def test_console_accepts_the_readme_channel_syntax(services: SimpleNamespace, line: str, seen: str) -> None:
+    text = await run(services, line, extra_commands=ALERTS_ECHO)
+
+    assert seen in text
+
+
+@pytest.mark.parametrize("line", ["/alerts resume #other", "/alerts add channel:#news AI", "/alerts pause <#123>"])
+async def test_console_refuses_another_channel_by_name(services: SimpleNamespace, line: str) -> None:
+    text = await run(services, line, extra_commands=ALERTS_ECHO)
+
+    assert "positional=" not in text  # the command did not run on #console as if that had been asked
+    assert "! The playground has one channel, #console; there is no channel “" in text
+    assert line.split()[-1].removeprefix("channel:") in text or "#news" in text
+
+
+async def test_console_alerts_add_with_the_readme_syntax_follows_the_topic(
+    services: SimpleNamespace, store: Store, clock: ManualClock
+) -> None:
+    from bot.services.alerts import AlertService
+
+    await add_stories(store, [Story("Something", topics=("AI",))])
+    services.alerts = AlertService(store, clock, max_posts_per_tick=5)
+
+    text = await run(services, "/alerts add channel:#console AI", "/alerts list", extensions=("bot.alert_posters",))
+
+    assert "#console now follows AI at heat ≥ 70" in text
+    assert "No topic" not in text
+    assert "  AI · heat ≥ 70" in text

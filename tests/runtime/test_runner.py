@@ -64,6 +64,25 @@ def test_run_command_without_a_token_prints_how_to_get_one_and_exits_at_end_of_i
     assert f"{len(STORIES)} new" in text
 
 
+def test_run_command_start_up_summary_counts_the_duplicate(tmp_path: Path, news_dir: Path) -> None:
+    first = sorted(news_dir.glob("*.md"))[0]
+    (news_dir / "zz-copy-of-the-first.md").write_bytes(first.read_bytes())
+    out = io.StringIO()
+
+    code = run_command(
+        _settings(tmp_path, news_dir),
+        store=parse_location(tmp_path / "h.db"),
+        stdin=io.StringIO(""),
+        stdout=out,
+        configure_logging=False,
+    )
+
+    assert code == EXIT_OK
+    n = len(STORIES)
+    summary = f"Read {n + 1} files in {news_dir}: {n} new, 0 updated, 0 unchanged, 1 duplicate, 0 rejected ("
+    assert summary in out.getvalue()
+
+
 def test_run_command_without_a_token_answers_piped_slash_commands(tmp_path: Path, news_dir: Path) -> None:
     out = io.StringIO()
 
