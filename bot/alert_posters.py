@@ -18,7 +18,7 @@ import discord
 
 from bot.errors import InvalidArgument
 from bot.render import NO_MENTIONS, clean_text, forum_title, story_embed, story_text, truncate
-from bot.services.alerts import AlertService, DeliveryFailed, GuildAlerts, PauseResult, Preview
+from bot.services.alerts import AddResult, AlertService, DeliveryFailed, GuildAlerts, PauseResult, Preview
 from bot.urls import safe_http_url
 from db.models import StoryView
 
@@ -287,6 +287,24 @@ def _console_pause(result: PauseResult, *, pausing: bool) -> str:
     )
 
 
+def _console_added(result: AddResult) -> str:
+    sub = result.subscription
+    what = clean_text(sub.topic_name) if sub.topic_name else "every topic"
+    text = f"#console {'now follows' if result.created else 'follows'} {what} at heat ≥ {sub.min_heat}"
+    if sub.min_quality is not None:
+        text += f" and quality ≥ {sub.min_quality}"
+    if not result.created:
+
+        def shown(value: int | None) -> str:
+            return "off" if value is None else str(value)
+
+        if sub.min_quality is None:
+            text += ", no quality filter"
+        changes = ", ".join(f"{c.name} {shown(c.before)} → {shown(c.after)}" for c in result.changes)
+        text += f" (changed: {changes})" if changes else " (nothing changed)"
+    return text + f"; {result.backfilled} stories queued by backfill. Alerts print here as they happen."
+
+
 def console_commands(services: Any) -> Iterable[ConsoleCommand]:
     """The playground's /alerts command: the same AlertService, on the console channel (bot.console hook)."""
     from bot.console import ConsoleCommand
@@ -298,21 +316,15 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
         topic = " ".join(args.positional[1:]) or args.named.get("topic") or None
         where = {"guild_id": CONSOLE_GUILD_ID, "channel_id": CONSOLE_CHANNEL_ID}
         if action == "add":
-            min_heat = _number(args, "min_heat")
             result = await alerts.add_subscription(
                 **where,
                 channel_kind="console",
                 topic=topic,
-                min_heat=min_heat if min_heat is not None else 70,
+                min_heat=_number(args, "min_heat"),
                 min_quality=_number(args, "min_quality"),
                 backfill=_number(args, "backfill") or 0,
             )
-            sub = result.subscription
-            what = clean_text(sub.topic_name) if sub.topic_name else "every topic"
-            session.write(
-                f"#console {'now follows' if result.created else 'updated:'} {what} at heat ≥ {sub.min_heat}; "
-                f"{result.backfilled} stories queued by backfill. Alerts print here as they happen."
-            )
+            session.write(_console_added(result))
         elif action == "list":
             session.write(_console_listing(await alerts.list_subscriptions(CONSOLE_GUILD_ID)))
         elif action == "remove":

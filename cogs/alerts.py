@@ -17,6 +17,7 @@ from bot.services.alerts import (
     BACKFILL_RANGE,
     DEFAULT_MIN_HEAT,
     MIN_HEAT_RANGE,
+    AddResult,
     AlertService,
     ChannelKind,
     GuildAlerts,
@@ -167,6 +168,30 @@ def describe_listing(listing: GuildAlerts) -> str:
     return _fit(header + [describe_subscription(s) for s in listing.subscriptions])
 
 
+def _threshold(value: int | None) -> str:
+    return "off" if value is None else str(value)
+
+
+def describe_add(result: AddResult, channel: AlertChannel) -> str:
+    """The /alerts add reply: the subscription's thresholds now and, on a re-add, what changed."""
+    sub = result.subscription
+    what = f"stories on **{escape(sub.topic_name)}**" if sub.topic_name else "stories on every topic"
+    quality = f"quality ≥ {sub.min_quality}" if sub.min_quality is not None else "no quality filter"
+    verb = "will now get" if result.created else "now gets"
+    text = f"{channel.mention} {verb} new {what} with heat ≥ {sub.min_heat} and {quality}."
+    if result.created:
+        text += " Stories that are already hot are not posted"
+        text += f", except the {result.backfilled} hottest (backfill)." if result.backfilled else "."
+    else:
+        changes = ", ".join(f"{c.name} {_threshold(c.before)} → {_threshold(c.after)}" for c in result.changes)
+        text += f" Changed: {changes}." if changes else " Nothing changed."
+        if result.backfilled:
+            text += f" {result.backfilled} more already-hot stories are queued (backfill)."
+    if sub.guild_paused or sub.channel_paused_at is not None:
+        text += "\n⏸ Alerts there are paused; `/alerts resume` to start posting."
+    return text
+
+
 def describe_pause(result: PauseResult, channel: AlertChannel | None, *, pausing: bool) -> str:
     """The /alerts pause or resume reply, saying what happens to queued and new stories."""
     where = channel.mention if channel is not None else "this server"
@@ -244,8 +269,9 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
     @app_commands.describe(
         channel="A text, announcement or forum channel",
         topic="Only stories on this topic (leave out for every topic)",
-        min_heat=f"Minimum heat ({MIN_HEAT_RANGE[0]}-{MIN_HEAT_RANGE[1]}, default {DEFAULT_MIN_HEAT})",
-        min_quality="Also require at least this quality (optional)",
+        min_heat=f"Minimum heat ({MIN_HEAT_RANGE[0]}-{MIN_HEAT_RANGE[1]}; {DEFAULT_MIN_HEAT} for a new alert;"
+        " left out when re-adding: unchanged)",
+        min_quality="Also require at least this quality (0 = no quality filter; left out when re-adding: unchanged)",
         backfill=f"Also post the N hottest stories that already qualify ({BACKFILL_RANGE[0]}-{BACKFILL_RANGE[1]})",
     )
     @app_commands.autocomplete(topic=topic_autocomplete)
@@ -254,11 +280,11 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         interaction: discord.Interaction[Any],
         channel: AlertChannel,
         topic: str | None = None,
-        min_heat: int = DEFAULT_MIN_HEAT,
+        min_heat: int | None = None,
         min_quality: int | None = None,
         backfill: int = 0,
     ) -> None:
-        """Post new hot stories to a channel (adding the same channel and topic again updates it)."""
+        """Post new hot stories to a channel (adding the same channel and topic again changes what is given)."""
         guild_id = _require_manager(interaction)
         kind = channel_kind(channel)
         me = channel.guild.me
@@ -278,19 +304,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
             min_quality=min_quality,
             backfill=backfill,
         )
-        sub = result.subscription
-        what = f"stories on **{escape(sub.topic_name)}**" if sub.topic_name else "stories on every topic"
-        quality = f" and quality ≥ {sub.min_quality}" if sub.min_quality is not None else ""
-        verb = "will now get" if result.created else "now gets (updated)"
-        text = f"{channel.mention} {verb} new {what} with heat ≥ {sub.min_heat}{quality}."
-        if result.created:
-            text += " Stories that are already hot are not posted"
-            text += f", except the {result.backfilled} hottest (backfill)." if result.backfilled else "."
-        elif result.backfilled:
-            text += f" {result.backfilled} more already-hot stories are queued (backfill)."
-        if sub.guild_paused or sub.channel_paused_at is not None:
-            text += "\n⏸ Alerts there are paused; `/alerts resume` to start posting."
-        await self._reply(interaction, text)
+        await self._reply(interaction, describe_add(result, channel))
 
     async def alert_channel_autocomplete(
         self, interaction: discord.Interaction[Any], current: str

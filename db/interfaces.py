@@ -91,8 +91,12 @@ class SubscriptionStore(Protocol):
         min_heat: int,
         min_quality: int | None,
         now: datetime,
+        keep_min_heat: bool = False,
+        keep_min_quality: bool = False,
     ) -> UpsertOutcome:
-        """Create the (channel, topic) subscription, or update its thresholds; the channel row follows."""
+        """Create the (channel, topic) subscription with these thresholds (min_quality None: no quality filter),
+        or update an existing one: a threshold whose `keep_*` is true stays as stored, the others take the given
+        value. The channel row follows; all in one transaction."""
 
     async def for_guild(self, guild_id: int) -> list[SubscriptionRecord]:
         """Every subscription of a guild, by channel then topic ("every topic" first)."""
@@ -219,6 +223,9 @@ class IngestRun(Protocol):
     def forget_files(self, paths: Sequence[str]) -> None: ...
 
     def counts(self) -> RunCounts: ...
+
+    def refused(self) -> list[tuple[str, str]]:
+        """(path, reason) of this run's files whose rows the database refused (stored as rejected)."""
 
     def finish(self, *, scanned: int, finished_at: datetime) -> RunCounts: ...
 

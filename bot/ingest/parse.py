@@ -42,6 +42,10 @@ _PLAIN_IDENTITY = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+)(/[^\s?#]
 _READ_CHUNK = 64 * 1024
 
 KINDS = frozenset({"article", "video"})
+# The publisher's scores: 0..189 in the corpus, heat -1 marks a suppressed story. The upper bound leaves room for
+# a scale that grows and still fits every engine's integer column (a huge value is a broken file, not news).
+HEAT_RANGE = (-1, 10_000)
+QUALITY_RANGE = (0, 10_000)
 _RELATED_FIELDS = tuple(spec.name for spec in fields(RelatedRecord))
 # Every StoryRecord field but the hash itself, so a field added to the record is hashed without a change here.
 _HASHED_FIELDS = tuple(spec.name for spec in fields(StoryRecord) if spec.name != "content_hash")
@@ -157,8 +161,8 @@ def story_from_mapping(meta: Mapping[Any, Any]) -> StoryRecord:
         "provider_domain": provider_domain,
         "amp_url": _http_or_none(meta.get("ampWebUrl")),
         "image_url": _first_image(meta.get("images")),
-        "heat": _optional_int(meta, "heat"),
-        "quality": _optional_int(meta, "quality"),
+        "heat": _optional_int(meta, "heat", HEAT_RANGE),
+        "quality": _optional_int(meta, "quality", QUALITY_RANGE),
         "topics": _topics(meta.get("topics")),
         "related": _related(meta.get("related")),
     }
@@ -224,14 +228,32 @@ def _optional_text(meta: Mapping[Any, Any], key: str) -> str | None:
     return clean_text(value)
 
 
-def _optional_int(meta: Mapping[Any, Any], key: str) -> int | None:
+def _optional_int(meta: Mapping[Any, Any], key: str, bounds: tuple[int, int]) -> int | None:
     value = meta.get(key)
     if value is None:
         return None
     # bool is a subclass of int in Python; `heat: true` is a mistake, not 1.
     if isinstance(value, bool) or not isinstance(value, int):
         raise StoryRejected(f"{key} must be a whole number, got {_describe(value)}")
+    low, high = bounds
+    if not low <= value <= high:
+        raise StoryRejected(f"{key} must be a whole number from {low} to {high}, got {_shown_number(value)}")
     return value
+
+
+def _in_range(value: object, bounds: tuple[int, int]) -> int | None:
+    """A whole number within bounds, else None (for values whose loss costs nothing but the value)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if bounds[0] <= value <= bounds[1] else None
+
+
+def _shown_number(value: int) -> str:
+    """The number, shortened: a 300-digit value in a reason would drown the report."""
+    if value.bit_length() > 1000:  # str() of a huge int is slow (and refused past 4,300 digits)
+        return f"{'-' if value < 0 else ''}a number of over 300 digits"
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text.lstrip('-'))} digits)"
 
 
 def _http_or_none(value: object) -> str | None:
@@ -359,7 +381,6 @@ def _related(value: object) -> tuple[RelatedRecord, ...]:
         if link is None or not title:
             continue
         raw_excerpt = item.get("excerpt")
-        quality = item.get("quality")
         provider_name, provider_domain = _provider(item.get("provider"))
         entries.append(
             RelatedRecord(
@@ -370,7 +391,7 @@ def _related(value: object) -> tuple[RelatedRecord, ...]:
                 published_at=_as_datetime(item.get("publishedDateTime")),
                 provider_name=provider_name,
                 provider_domain=provider_domain,
-                quality=quality if isinstance(quality, int) and not isinstance(quality, bool) else None,
+                quality=_in_range(item.get("quality"), QUALITY_RANGE),
                 image_url=_first_image(item.get("images")),
             )
         )
@@ -404,4 +425,13 @@ def _human_bytes(size: int) -> str:
     return f"{size} bytes"
 
 
-__all__ = ["KINDS", "StoryRejected", "clean_text", "parse_story", "read_story_file", "story_from_mapping"]
+__all__ = [
+    "HEAT_RANGE",
+    "KINDS",
+    "QUALITY_RANGE",
+    "StoryRejected",
+    "clean_text",
+    "parse_story",
+    "read_story_file",
+    "story_from_mapping",
+]

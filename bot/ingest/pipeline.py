@@ -361,6 +361,11 @@ def ingest_paths(
         # Files that vanished since the last run: their records go (their stories stay; they were seen).
         run.forget_files(gone)
         counts = run.finish(scanned=scan.scanned, finished_at=clock.now())
+        refused = run.refused()
+        if refused:
+            # Files that parsed but whose rows the database would not take: reported like any other rejection.
+            shown_by_key = {candidate.key: candidate.shown for candidate in to_read}
+            rejections.extend(Rejection(shown_by_key.get(path, path), reason) for path, reason in refused)
     finally:
         store.close()
         _stop_pool(pool)

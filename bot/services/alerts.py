@@ -53,6 +53,7 @@ __all__ = [
     "RecoveryReport",
     "RemoveResult",
     "SubscriptionRecord",
+    "ThresholdChange",
     "TickReport",
     "retry_delay",
 ]
@@ -136,12 +137,34 @@ class RecoveryReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ThresholdChange:
+    """One threshold /alerts add changed on an existing subscription (None: no quality filter)."""
+
+    name: Literal["min_heat", "min_quality"]
+    before: int | None
+    after: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class AddResult:
-    """The subscription after /alerts add."""
+    """The subscription after /alerts add, and what it was before (None when just created)."""
 
     subscription: SubscriptionRecord
     created: bool
     backfilled: int
+    previous: SubscriptionRecord | None = None
+
+    @property
+    def changes(self) -> tuple[ThresholdChange, ...]:
+        """The thresholds this add changed; empty for a new subscription or a re-add that changed nothing."""
+        if self.previous is None:
+            return ()
+        before, after = self.previous, self.subscription
+        pairs: tuple[tuple[Literal["min_heat", "min_quality"], int | None, int | None], ...] = (
+            ("min_heat", before.min_heat, after.min_heat),
+            ("min_quality", before.min_quality, after.min_quality),
+        )
+        return tuple(ThresholdChange(name, old, new) for name, old, new in pairs if old != new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,30 +295,41 @@ class AlertService:
         channel_id: int,
         channel_kind: ChannelKind,
         topic: str | None = None,
-        min_heat: int = DEFAULT_MIN_HEAT,
+        min_heat: int | None = None,
         min_quality: int | None = None,
         backfill: int = 0,
     ) -> AddResult:
-        """Create or update the (channel, topic) subscription; queue the `backfill` hottest qualifying stories."""
+        """Create the (channel, topic) subscription, or change only the thresholds given of an existing one;
+        queue the `backfill` hottest qualifying stories. A threshold left out (None) keeps its stored value, or
+        takes the default on a new subscription (min_heat 70, no quality filter); min_quality 0 removes the
+        quality filter."""
         if channel_kind not in CHANNEL_KINDS:
             raise InvalidArgument(f"Alerts can go to {', '.join(CHANNEL_KINDS[:3])} channels only.")
-        _check_range("min_heat", min_heat, MIN_HEAT_RANGE, " (stories reach about 190; 70 = the publisher's line)")
+        if min_heat is not None:
+            _check_range("min_heat", min_heat, MIN_HEAT_RANGE, " (stories reach about 190; 70 = the publisher's line)")
         if min_quality is not None:
-            _check_range("min_quality", min_quality, MIN_QUALITY_RANGE, "")
+            _check_range("min_quality", min_quality, MIN_QUALITY_RANGE, " (0 = no quality filter)")
         _check_range("backfill", backfill, BACKFILL_RANGE, " stories")
         topic_ref = await self.resolve_topic(topic) if topic is not None else None
+        topic_id = topic_ref.id if topic_ref else None
         now = self._clock.now()
+        # Read only for the reply ("what changed"); the upsert itself decides created vs updated atomically.
+        previous = await self._subscriptions.get(channel_id, topic_id)
         outcome = await self._subscriptions.upsert(
             guild_id=guild_id,
             channel_id=channel_id,
             kind=channel_kind,
-            topic_id=topic_ref.id if topic_ref else None,
-            min_heat=min_heat,
-            min_quality=min_quality,
+            topic_id=topic_id,
+            min_heat=DEFAULT_MIN_HEAT if min_heat is None else min_heat,
+            # "quality >= 0" would silently drop every story whose quality the publisher left out, which no one
+            # asks for: 0 means no quality filter, like leaving it out on a new subscription.
+            min_quality=min_quality or None,
             now=now,
+            keep_min_heat=min_heat is None,
+            keep_min_quality=min_quality is None,
         )
         backfilled = await self._ledger.queue_backfill(outcome.subscription_id, backfill, now)
-        record = await self._subscriptions.get(channel_id, topic_ref.id if topic_ref else None)
+        record = await self._subscriptions.get(channel_id, topic_id)
         assert record is not None
         log.info(
             "subscription %s: guild %d channel %d topic %s min_heat %d min_quality %s backfill %d",
@@ -303,11 +337,11 @@ class AlertService:
             guild_id,
             channel_id,
             topic_ref.name if topic_ref else "*",
-            min_heat,
-            min_quality,
+            record.min_heat,
+            record.min_quality,
             backfilled,
         )
-        return AddResult(record, outcome.created, backfilled)
+        return AddResult(record, outcome.created, backfilled, None if outcome.created else previous)
 
     async def remove_subscription(self, *, guild_id: int, channel_id: int, topic: str | None = None) -> RemoveResult:
         """Remove the (channel, topic) subscription, or every subscription of the channel when topic is None."""

@@ -197,13 +197,17 @@ class PostgresIngestRun(IngestTally[_Stored]):
         self._files_table_ready = False
 
     def write_batch(self, files: Sequence[ScannedFile], *, now: datetime) -> None:
-        """Store one batch in a single short transaction."""
+        """Store one batch in a single short transaction (a file whose row PostgreSQL refuses is stored as rejected)."""
         if not files:
             return
         stamp = iso_utc(now)
+        with _reported(self._location, "write to"):
+            self._write_isolating(files, lambda batch: self._write(batch, stamp), _refusal)
+
+    def _write(self, files: Sequence[ScannedFile], stamp: str) -> None:
         conn = self._conn
         try:
-            with _reported(self._location, "write to"), conn.transaction():
+            with conn.transaction():
                 self._lock()
                 stored = _lookup(conn, [story.url for f in files if (story := f.story) is not None])
                 self._reserve_ids(files, stored)
@@ -380,6 +384,15 @@ class PostgresIngestRun(IngestTally[_Stored]):
         )
         for key, topic_id in self._conn.execute("SELECT key, id FROM topics WHERE key = ANY(%s)", (keys,)):
             self._topic_ids[key] = int(topic_id)
+
+
+def _refusal(exc: Exception) -> str | None:
+    """The reason when the error is about the values of one row (SQLSTATE class 22 or 23, e.g. a number out of
+    bigint's range, a NUL in text, a broken constraint); None for anything else (a lost connection, a full disk,
+    a missing table), which would fail every file alike and stays fatal."""
+    if not isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
+        return None
+    return exc.diag.message_primary or describe_error(exc)
 
 
 def _copy(cur: psycopg.Cursor, statement: str, rows: Iterable[Sequence[object]]) -> None:

@@ -37,8 +37,10 @@ class PgSubscriptions:
         min_heat: int,
         min_quality: int | None,
         now: datetime,
+        keep_min_heat: bool = False,
+        keep_min_quality: bool = False,
     ) -> UpsertOutcome:
-        """Create the (channel, topic) subscription, or update its thresholds; the channel row follows."""
+        """Create the (channel, topic) subscription, or update the thresholds not kept; the channel row follows."""
         values = {
             "guild": guild_id,
             "channel": channel_id,
@@ -47,6 +49,8 @@ class PgSubscriptions:
             "topic_key": topic_id or 0,
             "min_heat": min_heat,
             "min_quality": min_quality,
+            "keep_heat": keep_min_heat,
+            "keep_quality": keep_min_quality,
             "now": now,
         }
 
@@ -72,7 +76,8 @@ class PgSubscriptions:
             if created is not None:
                 return UpsertOutcome(created["id"], created=True)
             cur = await conn.execute(
-                "UPDATE alert_subscriptions SET min_heat = %(min_heat)s, min_quality = %(min_quality)s,"
+                "UPDATE alert_subscriptions SET min_heat = CASE WHEN %(keep_heat)s THEN min_heat ELSE %(min_heat)s END,"
+                " min_quality = CASE WHEN %(keep_quality)s THEN min_quality ELSE %(min_quality)s END,"
                 " updated_at = %(now)s WHERE channel_id = %(channel)s AND topic_key = %(topic_key)s RETURNING id",
                 values,
             )

@@ -157,30 +157,35 @@ class SqliteIngestRun(IngestTally[_Stored]):
         self._next_id = 0
 
     def write_batch(self, files: Sequence[ScannedFile], *, now: datetime) -> None:
-        """Store one batch in a single short transaction."""
+        """Store one batch in a single short transaction (a file whose row SQLite refuses is stored as rejected)."""
         if not files:
             return
         stamp = to_db(now)
-        conn = self._conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                stored = self._lookup(story.url for f in files if (story := f.story) is not None)
-                # New stories get their ids here rather than from SQLite, so that their rows can be inserted in
-                # bulk: the same ids SQLite would pick (max + 1), safe because this transaction holds the write lock.
-                self._next_id = int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM stories").fetchone()[0])
-                for scanned in files:
-                    self._apply(scanned, stored, stamp)
-                self._flush()
-                conn.execute("COMMIT")
-            except BaseException:
-                self._pending = _Pending()
-                # SQLite may already have rolled back by itself (disk full, I/O error).
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            self._write_isolating(files, lambda batch: self._write(batch, stamp), _refusal)
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot write to the database: {exc}") from None
+
+    def _write(self, files: Sequence[ScannedFile], stamp: str) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            stored = self._lookup(story.url for f in files if (story := f.story) is not None)
+            # New stories get their ids here rather than from SQLite, so that their rows can be inserted in
+            # bulk: the same ids SQLite would pick (max + 1), safe because this transaction holds the write lock.
+            self._next_id = int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM stories").fetchone()[0])
+            for scanned in files:
+                self._apply(scanned, stored, stamp)
+            self._flush()
+            conn.execute("COMMIT")
+        except BaseException:
+            self._pending = _Pending()
+            # Topics created in this transaction are gone with it.
+            self._topic_ids.clear()
+            # SQLite may already have rolled back by itself (disk full, I/O error).
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def forget_files(self, paths: Sequence[str]) -> None:
         """Drop the records of files that no longer exist (their stories are kept)."""
@@ -299,6 +304,16 @@ class SqliteIngestRun(IngestTally[_Stored]):
             topic_id = int(self._conn.execute("SELECT id FROM topics WHERE key = ?", (key,)).fetchone()[0])
             self._topic_ids[key] = topic_id
         return topic_id
+
+
+# Errors about the values of one row (a number past 64 bits, text that is not valid Unicode, a broken
+# constraint): that file is rejected and the rest of its batch stored. Any other error (a locked, full, read-only
+# or corrupt database) would fail every file alike and stays fatal.
+_ROW_ERRORS = (OverflowError, UnicodeEncodeError, sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError)
+
+
+def _refusal(exc: Exception) -> str | None:
+    return (str(exc) or type(exc).__name__) if isinstance(exc, _ROW_ERRORS) else None
 
 
 def _lookup(conn: sqlite3.Connection, urls: Iterable[str]) -> dict[str, _Stored]:

@@ -38,8 +38,10 @@ class SqliteSubscriptions:
         min_heat: int,
         min_quality: int | None,
         now: datetime,
+        keep_min_heat: bool = False,
+        keep_min_quality: bool = False,
     ) -> UpsertOutcome:
-        """Create the (channel, topic) subscription, or update its thresholds; the channel row follows."""
+        """Create the (channel, topic) subscription, or update the thresholds not kept; the channel row follows."""
         stamp = to_db(now)
         topic_key = topic_id or 0
         async with self._db.write() as conn:
@@ -54,8 +56,9 @@ class SqliteSubscriptions:
                 existing = await cur.fetchone()
             if existing is not None:
                 await conn.execute(
-                    "UPDATE alert_subscriptions SET min_heat = ?, min_quality = ?, updated_at = ? WHERE id = ?",
-                    (min_heat, min_quality, stamp, existing["id"]),
+                    "UPDATE alert_subscriptions SET min_heat = CASE WHEN ? THEN min_heat ELSE ? END,"
+                    " min_quality = CASE WHEN ? THEN min_quality ELSE ? END, updated_at = ? WHERE id = ?",
+                    (keep_min_heat, min_heat, keep_min_quality, min_quality, stamp, existing["id"]),
                 )
                 return UpsertOutcome(existing["id"], created=False)
             # Everything already in heat_history is "seen": the new subscription only reacts to later changes.

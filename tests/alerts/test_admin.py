@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import InvalidArgument, NotFound
-from bot.services.alerts import AlertService
+from bot.services.alerts import AlertService, ThresholdChange
 from tests.alerts.support import FakePoster, StoryWriter
 
 GUILD = 1
@@ -33,6 +33,52 @@ async def test_add_subscription_raised_threshold_applies_to_new_stories(
     hot = writer.add(110)
     await service.tick(poster)
     assert poster.stories_in(NEWS) == [hot]
+
+
+async def test_a_new_subscription_gets_the_default_line_and_no_quality_filter(service: AlertService) -> None:
+    added = await service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text")
+    assert (added.subscription.min_heat, added.subscription.min_quality) == (70, None)
+    assert added.changes == ()
+
+
+async def test_re_adding_with_only_min_quality_keeps_the_heat_line(service: AlertService, writer: StoryWriter) -> None:
+    writer.add(80, topics=["AI"])
+    await service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text", topic="AI", min_heat=100)
+    again = await service.add_subscription(
+        guild_id=GUILD, channel_id=NEWS, channel_kind="text", topic="AI", min_quality=50
+    )
+    assert (again.subscription.min_heat, again.subscription.min_quality) == (100, 50)
+    assert again.changes == (ThresholdChange("min_quality", None, 50),)
+    listing = await service.list_subscriptions(GUILD)
+    assert [(s.min_heat, s.min_quality) for s in listing.subscriptions] == [(100, 50)]
+
+
+async def test_re_adding_with_only_min_heat_keeps_the_quality_filter(service: AlertService) -> None:
+    await service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text", min_heat=90, min_quality=50)
+    again = await service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text", min_heat=120)
+    assert (again.subscription.min_heat, again.subscription.min_quality) == (120, 50)
+    assert again.changes == (ThresholdChange("min_heat", 90, 120),)
+
+
+async def test_re_adding_with_nothing_given_changes_nothing(service: AlertService) -> None:
+    await service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text", min_heat=90, min_quality=50)
+    again = await service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text")
+    assert (again.subscription.min_heat, again.subscription.min_quality) == (90, 50)
+    assert not again.created
+    assert again.changes == ()
+
+
+async def test_min_quality_zero_removes_the_quality_filter(
+    service: AlertService, writer: StoryWriter, poster: FakePoster
+) -> None:
+    await service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text", min_heat=90, min_quality=50)
+    again = await service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text", min_quality=0)
+    assert (again.subscription.min_heat, again.subscription.min_quality) == (90, None)
+    assert again.changes == (ThresholdChange("min_quality", 50, None),)
+    # Without a filter a story the publisher gave no quality still posts (a "quality >= 0" filter would drop it).
+    unrated = writer.add(100)
+    await service.tick(poster)
+    assert poster.stories_in(NEWS) == [unrated]
 
 
 @pytest.mark.parametrize(

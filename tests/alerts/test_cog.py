@@ -11,8 +11,16 @@ import pytest
 
 from bot.errors import PermissionDenied
 from bot.services.alerts import AlertService, GuildAlerts, PauseResult
-from cogs.alerts import AlertsCog, _require_manager, describe_listing, describe_pause, describe_subscription
+from cogs.alerts import (
+    AlertsCog,
+    _require_manager,
+    describe_add,
+    describe_listing,
+    describe_pause,
+    describe_subscription,
+)
 from db.models import SubscriptionRecord
+from tests.alerts.support import StoryWriter
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
@@ -110,3 +118,28 @@ def test_describe_pause_explains_what_happens_to_new_stories() -> None:
     text = describe_pause(PauseResult("guild", True, 3), None, pausing=True)
     assert "3 stories already queued will wait" in text
     assert "skipped" in text
+
+
+async def test_describe_add_of_a_re_add_states_the_thresholds_now_and_what_changed(
+    service: AlertService, writer: StoryWriter
+) -> None:
+    writer.add(80, topics=["AI"])
+    channel = cast(Any, SimpleNamespace(mention="<#100>"))
+    added = await service.add_subscription(guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_heat=100)
+    assert describe_add(added, channel).startswith(
+        "<#100> will now get new stories on **AI** with heat ≥ 100 and no quality filter."
+    )
+    again = await service.add_subscription(guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_quality=50)
+    text = describe_add(again, channel)
+    assert text.startswith("<#100> now gets new stories on **AI** with heat ≥ 100 and quality ≥ 50.")
+    assert "Changed: min_quality off → 50." in text
+    cleared = await service.add_subscription(guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_quality=0)
+    assert "with heat ≥ 100 and no quality filter. Changed: min_quality 50 → off." in describe_add(cleared, channel)
+    same = await service.add_subscription(guild_id=1, channel_id=100, channel_kind="text", topic="AI")
+    assert "Nothing changed." in describe_add(same, channel)
+
+
+def test_alerts_add_help_says_how_to_remove_the_quality_filter(service: AlertService) -> None:
+    add = next(o for o in payload_of(service)["options"] if o["name"] == "add")
+    min_quality = next(o for o in add["options"] if o["name"] == "min_quality")
+    assert "0 = no quality filter" in min_quality["description"]

@@ -102,6 +102,19 @@ async def test_a_story_crossing_the_line_after_the_subscription_is_posted_once(
     assert poster.stories_in(NEWS) == [warming]
 
 
+async def test_re_adding_a_subscription_with_only_min_quality_keeps_its_heat_line(
+    service: AlertService, stories: Stories, poster: FakePoster
+) -> None:
+    stories.add(10)  # the topic exists before anyone follows it
+    await add(service, topic="AI", min_heat=100)
+    await add(service, topic="AI", min_quality=50)
+    stories.add(90, quality=80)  # below the line the re-add must not have lowered to 70
+    stories.add(110, quality=40)
+    wanted = stories.add(110, quality=60)
+    await service.tick(poster)
+    assert poster.stories_in(NEWS) == [wanted]
+
+
 async def test_a_new_subscription_does_not_flood_and_backfill_posts_the_hottest(
     service: AlertService, stories: Stories, poster: FakePoster, clock: ManualClock
 ) -> None:

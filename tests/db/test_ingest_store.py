@@ -18,16 +18,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
+import bot.ingest.parse as parse_module
+from bot.cli import main
 from bot.clock import ManualClock
 from bot.ingest.pipeline import IngestReport, ingest_paths
 from db import DatabaseError, StoreLocation, open_ingest_store, parse_location
-from db.ingest_rows import ScannedFile
+from db.ingest_rows import ScannedFile, StoryRow
 from db.models import StoreStats
 from db.text import index_words
 from tests.conftest import CORPUS_DIR
 from tests.ingest.stories import DROP, write_raw, write_story
 from tests.pg import private_schema, require_server
-from tests.seed import NOW, SeedStory, story_row
+from tests.seed import NOW, SeedRelated, SeedStory, story_row
 
 MAX = 1 << 20
 # The console script installed beside the interpreter running the tests.
@@ -355,7 +357,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from db import open_ingest_store, parse_location
-from db.ingest_rows import ScannedFile
+from db.ingest_rows import ScannedFile, StoryRow
 from tests.seed import SeedStory, story_row
 
 name, url, heat, day, start_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
@@ -425,3 +427,115 @@ def test_corpus_on_postgres_matches_sqlite(tmp_path: Path, clock: ManualClock) -
 def _stats(location: StoreLocation) -> StoreStats:
     with open_ingest_store(location, create=False) as store:
         return store.read_stats()
+
+
+def test_a_row_the_database_refuses_costs_only_its_file(location: StoreLocation) -> None:
+    # Past parse validation (a future field, an older parser): a 71-bit number fits neither engine's integers.
+    good = [SeedStory(title=f"Good {n}", url=f"https://news.example.com/good-{n}") for n in range(3)]
+    hot = SeedStory(title="Too hot", url="https://news.example.com/hot")
+    related = SeedStory(
+        title="Bad related",
+        url="https://news.example.com/related",
+        related=(SeedRelated("https://elsewhere.example/r"),),
+    )
+
+    def scanned(name: str, row: StoryRow) -> ScannedFile:
+        return ScannedFile(f"/news/{name}.md", 10, 1, row)
+
+    bad_related = story_row(related)
+    bad_related = bad_related._replace(related=((*bad_related.related[0][:7], 2**70, None),))
+    files = [
+        scanned("a", story_row(good[0])),
+        scanned("hot", story_row(hot)._replace(heat=2**70)),
+        scanned("b", story_row(good[1])),
+        scanned("related", bad_related),
+        scanned("c", story_row(good[2])),
+    ]
+    with open_ingest_store(location) as store:
+        run = store.begin_run(NOW)
+        run.write_batch(files, now=NOW)
+        run_counts = run.finish(scanned=5, finished_at=NOW)
+
+    assert (run_counts.added, run_counts.rejected) == (3, 2)
+    assert rows(location, "SELECT title, heat FROM stories ORDER BY title") == [
+        ("Good 0", 80),
+        ("Good 1", 80),
+        ("Good 2", 80),
+    ]
+    assert rows(location, "SELECT story_count FROM topics") == [(3,)]
+    assert rows(location, "SELECT count(*) FROM heat_history") == [(3,)]
+    stats = _stats(location)
+    refused = {f.path: f.reason for f in stats.rejected_files}
+    assert sorted(refused) == ["/news/hot.md", "/news/related.md"]
+    for reason in refused.values():
+        assert reason.startswith("the database refused this story: "), reason
+        assert len(reason) > len("the database refused this story: "), reason
+    assert stats.last_run is not None
+    assert stats.last_run.rejected == 2
+    # The next rescan skips the refused files like any rejected one (their size and mtime are recorded).
+    with open_ingest_store(location) as store:
+        known = store.known_files()
+    assert known["/news/hot.md"].rejected_reason == refused["/news/hot.md"]
+    assert known["/news/a.md"].rejected_reason is None
+
+
+def test_a_refused_update_keeps_the_stored_story(location: StoreLocation) -> None:
+    story = SeedStory(title="Stored", url="https://news.example.com/stored", heat=70)
+    other = SeedStory(title="Other", url="https://news.example.com/other")
+    with open_ingest_store(location) as store:
+        run = store.begin_run(NOW)
+        run.write_batch([ScannedFile("/news/stored.md", 10, 1, story_row(story))], now=NOW)
+        changed = story_row(replace(story, title="Changed"))._replace(heat=2**70)
+        later = NOW + timedelta(minutes=1)
+        run = store.begin_run(later)
+        run.write_batch(
+            [ScannedFile("/news/stored.md", 11, 2, changed), ScannedFile("/news/other.md", 10, 1, story_row(other))],
+            now=later,
+        )
+        run_counts = run.counts()
+    assert (run_counts.added, run_counts.updated, run_counts.rejected) == (1, 0, 1)
+    assert rows(location, "SELECT title, heat FROM stories ORDER BY title") == [("Other", 80), ("Stored", 70)]
+
+
+def test_ingest_command_rejects_a_number_out_of_range_and_stores_the_rest(
+    tmp_path: Path, location: StoreLocation, capsys: pytest.CaptureFixture[str]
+) -> None:
+    news = tmp_path / "news"
+    write_story(news / "good.md", webUrl="https://news.example.com/good")
+    write_raw(
+        news / "hot.md",
+        b"---\ntitle: Hot\nwebUrl: https://news.example.com/hot\n"
+        b"publishedDateTime: 2021-03-31T07:00:00Z\nheat: 9223372036854775808\n---\n",
+    )
+    database = location.url if location.engine == "postgres" else str(location.path)
+    assert database is not None
+
+    assert main(["ingest", str(news), "--db", database]) == 1
+
+    out = capsys.readouterr().out
+    assert "1 new, 0 updated, 0 unchanged, 0 duplicates, 1 rejected." in out
+    assert f"  {news / 'hot.md'}: heat must be a whole number from -1 to 10000, got 9223372036854775808" in out
+    assert rows(location, "SELECT url FROM stories") == [("https://news.example.com/good",)]
+
+
+def test_ingest_command_lists_a_file_the_database_refuses_and_stores_the_rest(
+    tmp_path: Path, location: StoreLocation, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whatever the parser lets through, a row the database will not take costs only its own file.
+    monkeypatch.setattr(parse_module, "HEAT_RANGE", (-1, 2**80))
+    news = tmp_path / "news"
+    write_story(news / "good.md", webUrl="https://news.example.com/good")
+    write_raw(
+        news / "hot.md",
+        b"---\ntitle: Hot\nwebUrl: https://news.example.com/hot\n"
+        b"publishedDateTime: 2021-03-31T07:00:00Z\nheat: 9223372036854775808\n---\n",
+    )
+    database = location.url if location.engine == "postgres" else str(location.path)
+    assert database is not None
+
+    assert main(["ingest", str(news), "--db", database]) == 1
+
+    out = capsys.readouterr().out
+    assert "1 new, 0 updated, 0 unchanged, 0 duplicates, 1 rejected." in out
+    assert f"  {news / 'hot.md'}: the database refused this story: " in out
+    assert rows(location, "SELECT url FROM stories") == [("https://news.example.com/good",)]

@@ -129,6 +129,46 @@ def test_parse_rejects_quality_that_is_bool() -> None:
     assert rejection(story_text(quality=False)) == "quality must be a whole number, got true/false (false)"
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("heat", 9223372036854775808, "heat must be a whole number from -1 to 10000, got 9223372036854775808"),
+        ("heat", -2, "heat must be a whole number from -1 to 10000, got -2"),
+        ("heat", 10_001, "heat must be a whole number from -1 to 10000, got 10001"),
+        (
+            "quality",
+            -99999999999999999999999,
+            "quality must be a whole number from 0 to 10000, got -99999999999999999999999",
+        ),
+        ("quality", -1, "quality must be a whole number from 0 to 10000, got -1"),
+        ("quality", 10**40, "quality must be a whole number from 0 to 10000, got 100000000000... (41 digits)"),
+        ("heat", -(10**400), "heat must be a whole number from -1 to 10000, got -a number of over 300 digits"),
+    ],
+)
+def test_parse_rejects_numbers_out_of_range(field: str, value: int, reason: str) -> None:
+    override: dict[str, Any] = {field: value}
+    assert rejection(story_text(**override)) == reason
+
+
+def test_parse_accepts_the_ends_of_the_ranges() -> None:
+    assert (parse(heat=10_000, quality=0).heat, parse(heat=-1, quality=10_000).quality) == (10_000, 10_000)
+
+
+def test_parse_drops_an_out_of_range_related_quality_but_keeps_the_entry() -> None:
+    story = parse(
+        related=[
+            {"title": "Huge", "webUrl": "https://other.example.com/a", "quality": 2**70},
+            {"title": "Negative", "webUrl": "https://other.example.com/b", "quality": -5},
+            {"title": "Fine", "webUrl": "https://other.example.com/c", "quality": 10_000},
+        ]
+    )
+    assert [(entry.title, entry.quality) for entry in story.related] == [
+        ("Huge", None),
+        ("Negative", None),
+        ("Fine", 10_000),
+    ]
+
+
 def test_parse_missing_heat_and_quality_are_unknown() -> None:
     story = parse(heat=DROP, quality=DROP, published=DROP)
     assert (story.heat, story.quality) == (None, None)
