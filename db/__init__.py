@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from db.copy_store import INCOMPLETE_COPY_KEY, incomplete_copy_marker_sync, refuse_incomplete_copy
+from db.copy_store import INCOMPLETE_COPY_KEY, refuse_incomplete_copy
 from db.errors import DatabaseError, StoreUnavailable
 from db.location import StoreLocation, parse_location
 
@@ -70,7 +70,7 @@ def open_ingest_store(location: StoreLocation, *, create: bool = True) -> Ingest
 
         store = PostgresIngestStore.open(location, create=create)
     try:
-        refuse_incomplete_copy(location, incomplete_copy_marker_sync(location))
+        refuse_incomplete_copy(location, store.app_state_value(INCOMPLETE_COPY_KEY))
     except BaseException:
         store.close()
         raise

@@ -222,17 +222,6 @@ def refuse_incomplete_copy(location: StoreLocation, marker: str | None) -> None:
         raise DatabaseError(incomplete_copy_message(location, marker))
 
 
-def incomplete_copy_marker_sync(location: StoreLocation) -> str | None:
-    """The marker of the store at `location` read on a short-lived connection (for the sync open path)."""
-    if location.engine == "sqlite":
-        from db.sqlite import dump as sqlite_dump
-
-        return sqlite_dump.read_marker(location)
-    from db.postgres import dump as pg_dump
-
-    return pg_dump.read_marker(location)
-
-
 def open_reader(location: StoreLocation) -> DumpReader:
     if location.engine == "sqlite":
         from db.sqlite.dump import SqliteDumpReader

@@ -243,6 +243,9 @@ class IngestStore(Protocol):
     def read_stats(self) -> StoreStats:
         """One consistent snapshot of what the store holds, for `heatwave stats`."""
 
+    def app_state_value(self, key: str) -> str | None:
+        """An app_state value, read on this store's own connection (None when never set)."""
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Self: ...

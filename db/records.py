@@ -7,11 +7,21 @@ timestamp stays None without reaching `when`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias, cast
 
-from db.models import ChannelKind, ChannelRecord, ClaimedItem, DueItem, QueuedStory, StoryView, SubscriptionRecord
+from db.models import (
+    ChannelKind,
+    ChannelRecord,
+    ClaimedItem,
+    DueItem,
+    QueuedStory,
+    RelatedEntry,
+    RelatedStories,
+    StoryView,
+    SubscriptionRecord,
+)
 
 Row: TypeAlias = Mapping[str, Any]
 When: TypeAlias = Callable[[Any], datetime]
@@ -108,3 +118,36 @@ def claimed_item(row: Row, when: When) -> ClaimedItem:
 
 def queued_story(row: Row, when: When) -> QueuedStory:
     return QueuedStory(row["story_id"], row["heat"], row["attempts"], when(row["next_attempt_at"]), row["last_error"])
+
+
+def related_stories(
+    story_id: int,
+    entry_rows: Sequence[Row],
+    linking_ids: Sequence[int],
+    similar_ids: Sequence[int],
+    views: Mapping[int, StoryView],
+    when: When,
+) -> RelatedStories:
+    """/related's answer: the story's own list (rows of related_entries with `ours`, our copy's id or None, which
+    is never the story itself), then the stories linking to it and the similar ones that `views` holds."""
+    entries = tuple(
+        RelatedEntry(
+            position=r["position"],
+            url=r["url"],
+            link_url=r["link_url"],
+            title=r["title"],
+            excerpt=r["excerpt"],
+            published_at=_optional(when, r["published_at"]),
+            provider_name=r["provider_name"],
+            provider_domain=r["provider_domain"],
+            quality=r["quality"],
+            image_url=r["image_url"],
+            story=views.get(r["ours"]) if r["ours"] != story_id else None,
+        )
+        for r in entry_rows
+    )
+    return RelatedStories(
+        entries,
+        tuple(views[i] for i in linking_ids if i in views),
+        tuple(views[i] for i in similar_ids if i in views),
+    )

@@ -321,22 +321,24 @@ def ingest_paths(
     started_at = clock.now()
     roots = _roots(paths)
     pool: Pool | None = None
-    # What the last runs saw is read first, on a connection closed before any worker is forked: no connection
-    # of any engine may be inherited by a child process (both would talk over one socket or file lock).
-    with open_ingest_store(location) as reader:
-        known = reader.known_files()
-    scan = _scan(roots, known, racy_after_ns=time.time_ns() - RACY_WINDOW_NS)
+    store = open_ingest_store(location)
+    try:
+        scan = _scan(roots, store.known_files(), racy_after_ns=time.time_ns() - RACY_WINDOW_NS)
+        worker_count = _worker_count(workers, len(scan.to_read))
+        if worker_count > 1:
+            # No connection of any engine may be inherited by a forked worker (both processes would talk over one
+            # socket or file lock): close it for the fork, open a fresh one after. Only big runs fork; the bot's
+            # every-minute rescan keeps its one connection.
+            store.close()
+            pool = _start_pool(worker_count)
+            store = open_ingest_store(location)
+    except BaseException:
+        store.close()
+        _stop_pool(pool)
+        raise
     gone = _gone(roots, scan.known)
     to_read = scan.to_read
     rejections = scan.rejections
-    worker_count = _worker_count(workers, len(to_read))
-    if worker_count > 1:
-        pool = _start_pool(worker_count)
-    try:
-        store = open_ingest_store(location)
-    except BaseException:
-        _stop_pool(pool)
-        raise
     try:
         run = store.begin_run(started_at)
         # Skipped files (and those that vanished or could not be stat'ed) still count in the run's totals.

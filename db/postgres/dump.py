@@ -16,7 +16,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg import sql
 
 from db.copy_store import BOOKKEEPING_KEYS, INCOMPLETE_COPY_KEY, SEEDED_TABLES, Batches, Facts, Row, Table
@@ -44,19 +43,6 @@ def _reported(location: StoreLocation, doing: str) -> Iterator[None]:
         yield
     except psycopg.Error as exc:
         raise DatabaseError(f"cannot {doing} {location}: {describe_error(exc)}") from None
-
-
-def read_marker(location: StoreLocation) -> str | None:
-    """The incomplete-copy marker of the database at `location`, read on a connection of its own."""
-    conn = connect_sync(location)
-    try:
-        with _reported(location, "read"):
-            try:
-                return _marker(conn)
-            except pg_errors.UndefinedTable:
-                return None
-    finally:
-        conn.close()
 
 
 def _marker(conn: psycopg.Connection) -> str | None:

@@ -154,6 +154,11 @@ class PostgresIngestStore:
     def read_stats(self) -> StoreStats:
         return read_stats(self._conn, self._location)
 
+    def app_state_value(self, key: str) -> str | None:
+        with _reported(self._location, "read"):
+            row = self._conn.execute("SELECT value FROM app_state WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
 
 class _Pending:
     """What one batch will write, built in memory and flushed with a few COPYs at the end of the batch."""

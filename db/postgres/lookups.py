@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any
 
 from db.models import (
-    RelatedEntry,
     RelatedStories,
     SearchHits,
     StoryChoice,
@@ -36,6 +35,7 @@ from db.postgres.fulltext import TermStats, TermStatsCache, TsMatch, lexemes
 from db.postgres.matches import TITLE_VECTOR, Match, NewestMatches
 from db.postgres.ranking import CorpusCache, bm25, idf, round_like_sqlite
 from db.postgres.story_rows import fetch_stories, fetch_story_where
+from db.records import as_is, related_stories
 from db.text import autocomplete_terms, distinctive_terms, query_terms, topic_key
 
 # How many of the newest matches are ranked (see db/sqlite/lookups.py for why only the newest): SQLite's numbers
@@ -238,27 +238,7 @@ class PgLookups:
         shown = frozenset({story.id, *ours_ids, *linking_ids})
         similar_ids = await self._similar_ids(story, limit=similar_limit, exclude=shown)
         views = {s.id: s for s in await self.stories([*ours_ids, *linking_ids, *similar_ids])}
-        entries = tuple(
-            RelatedEntry(
-                position=r["position"],
-                url=r["url"],
-                link_url=r["link_url"],
-                title=r["title"],
-                excerpt=r["excerpt"],
-                published_at=r["published_at"],
-                provider_name=r["provider_name"],
-                provider_domain=r["provider_domain"],
-                quality=r["quality"],
-                image_url=r["image_url"],
-                story=views.get(r["ours"]) if r["ours"] != story.id else None,
-            )
-            for r in rows
-        )
-        return RelatedStories(
-            entries,
-            tuple(views[i] for i in linking_ids if i in views),
-            tuple(views[i] for i in similar_ids if i in views),
-        )
+        return related_stories(story.id, rows, linking_ids, similar_ids, views, as_is)
 
     async def _similar_ids(self, story: StoryView, *, limit: int, exclude: frozenset[int]) -> list[int]:
         """Stories like this one: bm25 over its rarest title/excerpt words, boosted by shared topics (SQLite's

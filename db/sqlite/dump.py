@@ -49,20 +49,6 @@ def _connect_read_only(location: StoreLocation) -> sqlite3.Connection:
         )
 
 
-def read_marker(location: StoreLocation) -> str | None:
-    """The incomplete-copy marker of the file at `location` (None when there is no file or no marker)."""
-    assert location.path is not None
-    if not location.path.is_file():
-        return None
-    conn = _connect_read_only(location)
-    try:
-        return _marker(conn)
-    except sqlite3.OperationalError:
-        return None  # no app_state table: never a copy target
-    finally:
-        conn.close()
-
-
 def _marker(conn: sqlite3.Connection) -> str | None:
     row = conn.execute("SELECT value FROM app_state WHERE key = ?", (INCOMPLETE_COPY_KEY,)).fetchone()
     return None if row is None else str(row[0])

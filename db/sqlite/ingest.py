@@ -106,6 +106,13 @@ class SqliteIngestStore:
     def read_stats(self) -> StoreStats:
         return read_stats(self._conn)
 
+    def app_state_value(self, key: str) -> str | None:
+        try:
+            row = self._conn.execute("SELECT value FROM app_state WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot read the database: {exc}") from None
+        return None if row is None else str(row[0])
+
 
 _INSERT_STORY = (
     "INSERT INTO stories (id, url, title, excerpt, published_at, kind, provider_name, provider_domain, link_url, "

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from db.models import (
-    RelatedEntry,
     RelatedStories,
     SearchHits,
     StoryChoice,
@@ -23,9 +22,10 @@ from db.models import (
     StoryView,
     TopicInfo,
 )
+from db.records import related_stories
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.story_rows import fetch_stories
-from db.sqlite.timefmt import from_db_optional, to_db
+from db.sqlite.timefmt import from_db, to_db
 from db.text import autocomplete_terms, distinctive_terms, query_terms, topic_key
 
 log = logging.getLogger(__name__)
@@ -204,27 +204,7 @@ class SqliteLookups:
         shown = frozenset({story.id, *ours_ids, *linking_ids})
         similar_ids = await self._similar_ids(story, limit=similar_limit, exclude=shown)
         views = {s.id: s for s in await self.stories([*ours_ids, *linking_ids, *similar_ids])}
-        entries = tuple(
-            RelatedEntry(
-                position=r["position"],
-                url=r["url"],
-                link_url=r["link_url"],
-                title=r["title"],
-                excerpt=r["excerpt"],
-                published_at=from_db_optional(r["published_at"]),
-                provider_name=r["provider_name"],
-                provider_domain=r["provider_domain"],
-                quality=r["quality"],
-                image_url=r["image_url"],
-                story=views.get(r["ours"]) if r["ours"] != story.id else None,
-            )
-            for r in rows
-        )
-        return RelatedStories(
-            entries,
-            tuple(views[i] for i in linking_ids if i in views),
-            tuple(views[i] for i in similar_ids if i in views),
-        )
+        return related_stories(story.id, rows, linking_ids, similar_ids, views, from_db)
 
     async def _similar_ids(self, story: StoryView, *, limit: int, exclude: frozenset[int]) -> list[int]:
         """Stories like this one: bm25 over its rarest title/excerpt words, boosted by shared topics."""
