@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import discord
@@ -36,7 +36,6 @@ __all__ = [
     "fit",
     "forum_title",
     "heat_label",
-    "pack_embeds",
     "provider_label",
     "stories_embeds",
     "story_embed",
@@ -211,11 +210,8 @@ def _title_text(story: StoryView) -> str:
     return f"▶ {title}" if story.kind == "video" else title
 
 
-def story_embed(story: StoryView, *, note: str | None = None, budget: int = MESSAGE_EMBED_CHARS) -> discord.Embed:
-    """One story as an embed within every Discord limit; `budget` caps its total characters (for lists).
-
-    `note` is plain text shown above the excerpt (e.g. why an alert fired); it is escaped like story text.
-    """
+def story_embed(story: StoryView, *, budget: int = MESSAGE_EMBED_CHARS) -> discord.Embed:
+    """One story as an embed within every Discord limit; `budget` caps its total characters (for lists)."""
     budget = max(200, min(budget, MESSAGE_EMBED_CHARS))
     embed = discord.Embed(
         title=fit(_title_text(story), min(TITLE_LIMIT, budget // 4)),
@@ -245,19 +241,11 @@ def story_embed(story: StoryView, *, note: str | None = None, budget: int = MESS
     embed.add_field(name="Quality", value=heat_label(story.quality), inline=True)
 
     remaining = budget - len(embed)
-    note_text = fit(note, min(300, max(remaining // 3, 0))) if note else ""
-    if note_text:
-        remaining -= len(note_text) + 4  # "**" around it and the blank line after
-    excerpt = fit(story.excerpt, max(0, min(DESCRIPTION_LIMIT, remaining)))
-    parts = [f"**{note_text}**"] if note_text else []
-    if excerpt:
-        parts.append(excerpt)
-    description = "\n\n".join(parts)
-    embed.description = description or None
+    embed.description = fit(story.excerpt, max(0, min(DESCRIPTION_LIMIT, remaining))) or None
     return embed
 
 
-def stories_embeds(stories: Sequence[StoryView], *, notes: Sequence[str | None] | None = None) -> list[discord.Embed]:
+def stories_embeds(stories: Sequence[StoryView]) -> list[discord.Embed]:
     """Embeds for one page of stories, sized so they all fit in a single message (<= 10 stories)."""
     if len(stories) > EMBEDS_PER_MESSAGE:
         raise ValueError(f"a message holds at most {EMBEDS_PER_MESSAGE} embeds, got {len(stories)}")
@@ -265,27 +253,7 @@ def stories_embeds(stories: Sequence[StoryView], *, notes: Sequence[str | None] 
         return []
     # A small reserve keeps room for rounding; each embed gets an equal share of the message's 6000 characters.
     share = (MESSAGE_EMBED_CHARS - 50) // len(stories)
-    notes = notes or [None] * len(stories)
-    return [story_embed(s, note=n, budget=share) for s, n in zip(stories, notes, strict=True)]
-
-
-def pack_embeds(embeds: Iterable[discord.Embed]) -> list[list[discord.Embed]]:
-    """Group embeds, in order, into messages of at most 10 embeds and 6000 characters in total."""
-    messages: list[list[discord.Embed]] = []
-    current: list[discord.Embed] = []
-    total = 0
-    for embed in embeds:
-        size = len(embed)
-        if size > MESSAGE_EMBED_CHARS:
-            raise ValueError(f"an embed of {size} characters can never be sent (limit {MESSAGE_EMBED_CHARS})")
-        if current and (len(current) >= EMBEDS_PER_MESSAGE or total + size > MESSAGE_EMBED_CHARS):
-            messages.append(current)
-            current, total = [], 0
-        current.append(embed)
-        total += size
-    if current:
-        messages.append(current)
-    return messages
+    return [story_embed(s, budget=share) for s in stories]
 
 
 def forum_title(story: StoryView) -> str:

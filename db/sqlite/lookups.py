@@ -1,7 +1,7 @@
 """Read-only queries behind the lookup commands (/topic, /topics, /related, /search, /trending, autocompletes).
 
 Every query here must answer in a few milliseconds with a million stories, so each one is shaped around an
-index (migrations 0001 and 0003) and its plan is checked in tests/lookups/test_query_plans.py. Where the best
+index (migrations 0001 and 0003) and its plan is checked in tests/db/test_query_plans.py. Where the best
 plan depends on the data (a 24-hour window holds 20k stories, a 1-hour one 700), the repository picks it from
 cheap bounded counts, and names the index it means (INDEXED BY) so the planner cannot swap in a full scan.
 """

@@ -16,9 +16,9 @@ from bot.clock import ManualClock
 from bot.services.alerts import AlertService, DeliveryFailed
 from db import StoreLocation, open_store, parse_location
 from db.interfaces import Store
-from tests.alerts.support import FakePoster
-from tests.pg import private_schema
-from tests.seed import NOW, Seeder, SeedStory
+from tests.support.alerts import FakePoster
+from tests.support.pg import private_schema
+from tests.support.seed import NOW, Seeder, SeedStory
 
 GUILD = 1
 NEWS = 100

@@ -30,10 +30,10 @@ from db import DatabaseError, StoreLocation, open_ingest_store, open_store, pars
 from db.copy_store import TABLES, copy_store
 from db.postgres.dump import _Restorer
 from db.sqlite.dump import SqliteDumpWriter
-from tests.alerts.support import FakePoster
 from tests.conftest import SEEDS_DIR
-from tests.pg import private_schema
-from tests.seed import Seeder, SeedStory
+from tests.support.alerts import FakePoster
+from tests.support.pg import private_schema
+from tests.support.seed import Seeder, SeedStory
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 FEED, AI_NEWS, PAUSED = 101, 102, 103  # channels of guild 1

@@ -27,9 +27,9 @@ from db.ingest_rows import ScannedFile, StoryRow
 from db.models import StoreStats
 from db.text import index_words
 from tests.conftest import CORPUS_DIR
-from tests.ingest.stories import DROP, write_raw, write_story
-from tests.pg import private_schema, require_server
-from tests.seed import NOW, SeedRelated, SeedStory, story_row
+from tests.support.pg import private_schema, require_server
+from tests.support.seed import NOW, SeedRelated, SeedStory, story_row
+from tests.support.story_files import DROP, write_raw, write_story
 
 MAX = 1 << 20
 # The console script installed beside the interpreter running the tests.
@@ -358,7 +358,7 @@ import time
 from datetime import UTC, datetime
 from db import open_ingest_store, parse_location
 from db.ingest_rows import ScannedFile, StoryRow
-from tests.seed import SeedStory, story_row
+from tests.support.seed import SeedStory, story_row
 
 name, url, heat, day, start_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 published = datetime(2021, 4, day, tzinfo=UTC)

@@ -21,8 +21,8 @@ from db import StoreLocation, open_store, parse_location
 from db.interfaces import LookupStore, Store
 from db.models import StorySort, StoryView
 from db.text import query_terms
-from tests.pg import private_schema
-from tests.seed import NOW, Seeder, SeedRelated, SeedStory
+from tests.support.pg import private_schema
+from tests.support.seed import NOW, Seeder, SeedRelated, SeedStory
 
 LONG_AGO = NOW - timedelta(days=400)
 

@@ -16,8 +16,8 @@ from db.ingest_rows import ScannedFile
 from db.postgres.database import PgDatabase
 from db.postgres.fulltext import TermStats, TsMatch
 from db.postgres.matches import NewestMatches
-from tests.pg import private_schema
-from tests.seed import NOW, SeedStory, story_row
+from tests.support.pg import private_schema
+from tests.support.seed import NOW, SeedStory, story_row
 
 
 def _title(n: int) -> str:

@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.runner import run_command
 from bot.settings import Settings
 from db import DatabaseError, open_ingest_store, open_store, parse_location
-from tests.pg import private_schema, require_server, server_url
+from tests.support.pg import private_schema, require_server, server_url
 
 SECRET = "pw-s3cret-123"
 

@@ -21,12 +21,12 @@ from bot.clock import ManualClock, SystemClock
 from bot.services.alerts import AlertService
 from db import StoreLocation, open_store, parse_location
 from tests.conftest import PROJECT_ROOT
-from tests.db_probe import database_setting, query_one
 from tests.discord_standin import ChannelType, StandIn
 from tests.e2e.harness import start_harness
 from tests.e2e.stories import Story, write_story
-from tests.pg import private_schema, server_url
-from tests.processes import heatwave_process, until
+from tests.support.db_probe import database_setting, query_one
+from tests.support.pg import private_schema, server_url
+from tests.support.processes import heatwave_process, until
 
 pytestmark = pytest.mark.e2e
 

@@ -102,12 +102,6 @@ def test_story_embed_marks_videos() -> None:
     assert "Video" in embed.footer.text
 
 
-def test_story_embed_note_appears_above_the_excerpt() -> None:
-    embed = render.story_embed(make_view(), note="New hot story in AI")
-    assert embed.description is not None
-    assert embed.description.startswith("**New hot story in AI**\n\n")
-
-
 def test_story_embed_escapes_markdown_and_mentions_in_title_and_excerpt() -> None:
     embed = render.story_embed(make_view(title=HOSTILE, excerpt=HOSTILE, topics=("**AI**",)))
     for text in (embed.title or "", embed.description or "", embed.fields[0].value or ""):
@@ -174,16 +168,6 @@ def test_fit_never_exceeds_limit_after_escaping() -> None:
     for limit in (1, 2, 5, 17, 100):
         assert len(render.fit("*" * 500, limit)) <= limit
         assert not render.fit("*" * 500, limit).endswith("\\")
-
-
-def test_pack_embeds_respects_6000_total_and_10_per_message() -> None:
-    big = [render.story_embed(huge_view()) for _ in range(3)]
-    small = [render.story_embed(make_view()) for _ in range(25)]
-    messages = render.pack_embeds(big + small)
-    assert [e for m in messages for e in m] == big + small
-    for message in messages:
-        assert 1 <= len(message) <= 10
-        assert sum(len(e) for e in message) <= 6000
 
 
 def test_stories_embeds_page_of_ten_hostile_stories_fits_one_message() -> None:

@@ -19,7 +19,7 @@ from bot.services.lookups import LookupService
 from db.interfaces import Store
 from db.sqlite.lookups import SqliteLookups
 from db.sqlite.store import SqliteStore
-from tests.lookups.storydb import NOW, Related, Story, add_stories
+from tests.support.storydb import NOW, Related, Story, add_stories
 
 _BIG_TABLES = ("stories", "story_topics", "related_entries", "heat_history")
 # "SCAN s" / "SCAN stories" with no index is a full table scan; "SCAN x USING ... INDEX" walks an index in

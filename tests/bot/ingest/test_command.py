@@ -12,7 +12,7 @@ import pytest
 
 from bot.cli import main
 from tests.conftest import PROJECT_ROOT, SEEDS_DIR
-from tests.ingest.stories import DROP, write_raw, write_story
+from tests.support.story_files import DROP, write_raw, write_story
 
 INGEST_KEYS = ["scanned", "added", "updated", "unchanged", "duplicates", "rejected", "seconds"]
 

@@ -12,7 +12,7 @@ from bot.ingest.parse import StoryRejected, parse_story, read_story_file
 from bot.urls import is_http_url, normalize_url
 from db.models import StoryRecord
 from tests.conftest import SEEDS_DIR
-from tests.ingest.stories import DROP, story_text
+from tests.support.story_files import DROP, story_text
 
 
 def parse(**fields: Any) -> StoryRecord:

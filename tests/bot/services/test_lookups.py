@@ -13,7 +13,7 @@ from bot.errors import InvalidArgument, NotFound
 from bot.services.lookups import LookupService, StorySort
 from db.interfaces import Store
 from db.text import autocomplete_terms
-from tests.lookups.storydb import NOW, Related, Story, add_stories, add_story
+from tests.support.storydb import NOW, Related, Story, add_stories, add_story
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from bot.runner import EXIT_FAILED, EXIT_OK, EXIT_TOKEN_REJECTED, run_command
 from bot.settings import Settings
 from db import parse_location
 from tests.e2e.stories import STORIES, Story, write_story, write_story_set
-from tests.runtime.standin_thread import standin_in_thread
+from tests.support.standin_thread import standin_in_thread
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

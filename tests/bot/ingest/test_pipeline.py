@@ -20,7 +20,7 @@ from bot.ingest.pipeline import IngestReport, Rejection, ingest_paths
 from bot.urls import normalize_url
 from db import DatabaseError, open_ingest_store, parse_location
 from tests.conftest import CORPUS_DIR
-from tests.ingest.stories import DROP, set_age, write_raw, write_story
+from tests.support.story_files import DROP, set_age, write_raw, write_story
 
 MAX = 1024 * 1024
 

@@ -1,15 +1,15 @@
 """Writing a handful of stories into a real, migrated store for lookup tests (any engine).
 
-`Story` and `Related` are `tests.seed`'s: stories go in through the ingester's store, as parsed files do in
+`Story` and `Related` are `tests.support.seed`'s: stories go in through the ingester's store, as parsed files do in
 production, each first seen at its own `first_seen_at`.
 """
 
 from __future__ import annotations
 
 from db.interfaces import Store
-from tests.seed import NOW, Seeder
-from tests.seed import SeedRelated as Related
-from tests.seed import SeedStory as Story
+from tests.support.seed import NOW, Seeder
+from tests.support.seed import SeedRelated as Related
+from tests.support.seed import SeedStory as Story
 
 __all__ = ["NOW", "Related", "Story", "add_stories", "add_story"]
 

@@ -14,7 +14,7 @@ from bot.clock import ManualClock
 from bot.services.alerts import DeliveryFailed
 from db import StoreLocation
 from db.models import StoryView
-from tests.seed import Seeder, SeedStory
+from tests.support.seed import Seeder, SeedStory
 
 
 class StoryWriter:

@@ -16,10 +16,10 @@ import pytest
 
 from db import StoreLocation
 from tests.conftest import PROJECT_ROOT
-from tests.db_probe import database_setting, ledger_held, query_one
 from tests.discord_standin import ChannelType, StandIn
 from tests.e2e.stories import STORIES, Story, write_story, write_story_set
-from tests.processes import heatwave_process, until
+from tests.support.db_probe import database_setting, ledger_held, query_one
+from tests.support.processes import heatwave_process, until
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.scheduling import POST_ALERTS_JOB_ID, RESCAN_JOB_ID, PeriodicJobs
 from db import parse_location
-from tests.runtime.fakes import FakeAlerts, FakeIngest, FakeRejection, FakeReport, FakeServices
+from tests.support.fakes import FakeAlerts, FakeIngest, FakeRejection, FakeReport, FakeServices
 
 
 @pytest.fixture

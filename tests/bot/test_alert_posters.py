@@ -12,7 +12,7 @@ import pytest
 from bot.alert_posters import ConsolePoster, delivery_failure
 from bot.console import run_console
 from bot.services.alerts import AlertService
-from tests.alerts.support import StoryWriter
+from tests.support.alerts import StoryWriter
 
 
 def http_error(cls: type[discord.HTTPException], status: int, code: int, headers: dict[str, str] | None = None) -> Any:
@@ -47,17 +47,19 @@ def test_delivery_failure_keeps_retry_after_of_a_rate_limit() -> None:
     assert delivery_failure(limited).retry_after == 7.5
 
 
-async def test_console_poster_prints_the_story_and_remembers_it(service: AlertService, writer: StoryWriter) -> None:
+async def test_console_poster_prints_the_story_and_remembers_it(
+    alert_service: AlertService, writer: StoryWriter
+) -> None:
     lines: list[str] = []
     poster = ConsolePoster(lines.append)
-    await service.add_subscription(guild_id=0, channel_id=1, channel_kind="console")
+    await alert_service.add_subscription(guild_id=0, channel_id=1, channel_kind="console")
     writer.add(130, title="Console alert headline")
-    await service.tick(poster)
+    await alert_service.tick(poster)
     assert "alert in #console" in lines[0]
     assert "Console alert headline" in lines[0]
 
 
-async def test_console_alerts_commands_run_the_whole_loop(service: AlertService, writer: StoryWriter) -> None:
+async def test_console_alerts_commands_run_the_whole_loop(alert_service: AlertService, writer: StoryWriter) -> None:
     writer.add(120, topics=["AI"], title="Already hot")
     script = "\n".join(
         [
@@ -72,7 +74,7 @@ async def test_console_alerts_commands_run_the_whole_loop(service: AlertService,
         ]
     )
     out = io.StringIO()
-    await run_console(SimpleNamespace(alerts=service, lookups=None), stdin=io.StringIO(script + "\n"), stdout=out)
+    await run_console(SimpleNamespace(alerts=alert_service, lookups=None), stdin=io.StringIO(script + "\n"), stdout=out)
     text = out.getvalue()
     assert "#console now follows AI at heat ≥ 80; 1 stories queued by backfill" in text
     assert "AI · heat ≥ 80" in text

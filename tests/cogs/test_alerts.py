@@ -20,7 +20,7 @@ from cogs.alerts import (
     describe_subscription,
 )
 from db.models import SubscriptionRecord
-from tests.alerts.support import StoryWriter
+from tests.support.alerts import StoryWriter
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
@@ -51,15 +51,15 @@ def record(**changes: Any) -> SubscriptionRecord:
     return SubscriptionRecord(**base)
 
 
-def payload_of(service: AlertService) -> dict[str, Any]:
-    group = AlertsCog(service).app_command
+def payload_of(alert_service: AlertService) -> dict[str, Any]:
+    group = AlertsCog(alert_service).app_command
     assert group is not None
     tree = discord.app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
     return group.to_dict(tree)
 
 
-def test_alerts_group_is_guild_only_and_for_server_managers(service: AlertService) -> None:
-    payload = payload_of(service)
+def test_alerts_group_is_guild_only_and_for_server_managers(alert_service: AlertService) -> None:
+    payload = payload_of(alert_service)
     assert payload["name"] == "alerts"
     assert int(payload["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
     assert payload["dm_permission"] is False
@@ -67,8 +67,8 @@ def test_alerts_group_is_guild_only_and_for_server_managers(service: AlertServic
     assert names == ["add", "list", "pause", "preview", "remove", "resume"]
 
 
-def test_alerts_add_offers_text_announcement_and_forum_channels(service: AlertService) -> None:
-    add = next(o for o in payload_of(service)["options"] if o["name"] == "add")
+def test_alerts_add_offers_text_announcement_and_forum_channels(alert_service: AlertService) -> None:
+    add = next(o for o in payload_of(alert_service)["options"] if o["name"] == "add")
     channel = next(o for o in add["options"] if o["name"] == "channel")
     assert set(channel["channel_types"]) >= {
         discord.ChannelType.text.value,
@@ -121,25 +121,31 @@ def test_describe_pause_explains_what_happens_to_new_stories() -> None:
 
 
 async def test_describe_add_of_a_re_add_states_the_thresholds_now_and_what_changed(
-    service: AlertService, writer: StoryWriter
+    alert_service: AlertService, writer: StoryWriter
 ) -> None:
     writer.add(80, topics=["AI"])
     channel = cast(Any, SimpleNamespace(mention="<#100>"))
-    added = await service.add_subscription(guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_heat=100)
+    added = await alert_service.add_subscription(
+        guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_heat=100,
+    )
     assert describe_add(added, channel).startswith(
         "<#100> will now get new stories on **AI** with heat ≥ 100 and no quality filter."
     )
-    again = await service.add_subscription(guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_quality=50)
+    again = await alert_service.add_subscription(
+        guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_quality=50,
+    )
     text = describe_add(again, channel)
     assert text.startswith("<#100> now gets new stories on **AI** with heat ≥ 100 and quality ≥ 50.")
     assert "Changed: min_quality off → 50." in text
-    cleared = await service.add_subscription(guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_quality=0)
+    cleared = await alert_service.add_subscription(
+        guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_quality=0,
+    )
     assert "with heat ≥ 100 and no quality filter. Changed: min_quality 50 → off." in describe_add(cleared, channel)
-    same = await service.add_subscription(guild_id=1, channel_id=100, channel_kind="text", topic="AI")
+    same = await alert_service.add_subscription(guild_id=1, channel_id=100, channel_kind="text", topic="AI")
     assert "Nothing changed." in describe_add(same, channel)
 
 
-def test_alerts_add_help_says_how_to_remove_the_quality_filter(service: AlertService) -> None:
-    add = next(o for o in payload_of(service)["options"] if o["name"] == "add")
+def test_alerts_add_help_says_how_to_remove_the_quality_filter(alert_service: AlertService) -> None:
+    add = next(o for o in payload_of(alert_service)["options"] if o["name"] == "add")
     min_quality = next(o for o in add["options"] if o["name"] == "min_quality")
     assert "0 = no quality filter" in min_quality["description"]

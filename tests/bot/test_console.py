@@ -13,7 +13,7 @@ from bot.console import ConsoleArgs, ConsoleCommand, ConsoleSession, run_console
 from bot.errors import InvalidArgument
 from bot.services.lookups import LookupService
 from db.interfaces import Store
-from tests.lookups.storydb import NOW, Related, Story, add_stories
+from tests.support.storydb import NOW, Related, Story, add_stories
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from cogs.lookups import (
     trending_reply,
 )
 from db.interfaces import Store
-from tests.lookups.storydb import Related, Story, add_stories
+from tests.support.storydb import Related, Story, add_stories
 
 
 @pytest.fixture
