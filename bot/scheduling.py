@@ -257,6 +257,7 @@ class PeriodicJobs:
                     while self._post_again:
                         self._post_again = False
                         report = await self._services.alerts.tick(self._poster)
+                    log.debug("alert tick done: %d sent", report.sent)
                     return report
             except asyncio.CancelledError:
                 if not self._stopping.is_set():

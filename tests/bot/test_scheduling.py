@@ -17,6 +17,7 @@ from bot.clock import ManualClock
 from bot.scheduling import POST_ALERTS_JOB_ID, RESCAN_JOB_ID, PeriodicJobs
 from db import parse_location
 from tests.support.fakes import FakeAlerts, FakeIngest, FakeRejection, FakeReport, FakeServices
+from tests.support.polling import until
 
 
 @pytest.fixture
@@ -59,14 +60,6 @@ async def make_jobs(
     yield make
     for jobs in made:
         await jobs.shutdown()
-
-
-async def _eventually(condition: Callable[[], bool], within: float = 3.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def test_jobs_start_registers_both_jobs_with_their_intervals_and_safe_defaults(
@@ -122,9 +115,12 @@ async def test_rescan_without_changes_leaves_the_alert_tick_on_its_interval(
     jobs = make_jobs()
     jobs.start()
 
-    await jobs.rescan()
-    await asyncio.sleep(0.3)
+    post_at = jobs.scheduler.get_job(POST_ALERTS_JOB_ID).next_run_time
 
+    await jobs.rescan()
+
+    assert not jobs.busy  # no tick is running or asked for
+    assert jobs.scheduler.get_job(POST_ALERTS_JOB_ID).next_run_time == post_at
     assert alerts.events == []
 
 
@@ -192,7 +188,7 @@ async def test_post_alerts_does_nothing_until_the_client_is_ready(
     posted: object = await jobs.post_alerts()
 
     assert skipped is None
-    assert posted == "report"
+    assert posted is alerts.reports[-1]
     assert alerts.events == ["recover", "tick"]
 
 
@@ -219,7 +215,7 @@ async def test_post_alerts_failed_tick_is_logged_and_the_next_tick_still_runs(
     recovered: object = await jobs.post_alerts()
 
     assert failed is None
-    assert recovered == "report"
+    assert recovered is alerts.reports[-1]
     assert "tick failed" in caplog.text
 
 
@@ -231,7 +227,7 @@ async def test_request_post_during_a_tick_runs_one_more_tick_after_it(
     jobs.start()
 
     running = asyncio.create_task(jobs.post_alerts())
-    await _eventually(lambda: "tick" in alerts.events)
+    await until(lambda: "tick" in alerts.events, 3, "an alert tick")
     jobs.request_post()
     await running
 
@@ -244,7 +240,7 @@ async def test_scheduler_runs_the_rescan_job_on_its_interval(
     jobs = make_jobs(scan_seconds=1)
     jobs.start()
 
-    await _eventually(lambda: len(ingest.calls) >= 1, within=3)
+    await until(lambda: len(ingest.calls) >= 1, 3, "a rescan")
 
 
 async def test_shutdown_stops_a_long_ingest_at_its_next_file_and_waits_for_it(
@@ -253,7 +249,7 @@ async def test_shutdown_stops_a_long_ingest_at_its_next_file_and_waits_for_it(
     ingest.files, ingest.per_file = 10_000, 0.001
     jobs = make_jobs(scan_seconds=1)
     jobs.start()
-    await _eventually(lambda: len(ingest.calls) == 1)
+    await until(lambda: len(ingest.calls) == 1, 3, "one rescan")
 
     started = time.monotonic()
     await jobs.shutdown()
@@ -270,12 +266,12 @@ async def test_shutdown_lets_a_running_alert_tick_finish_its_sends(
     jobs = make_jobs()
     jobs.start()
     tick = asyncio.create_task(jobs.post_alerts())
-    await _eventually(lambda: "tick" in alerts.events)
+    await until(lambda: "tick" in alerts.events, 3, "an alert tick")
 
     await jobs.shutdown(grace=5)
 
     result: object = tick.result()
-    assert result == "report"
+    assert result is alerts.reports[-1]
     assert alerts.ticked.is_set()
 
 
@@ -286,7 +282,7 @@ async def test_shutdown_cancels_a_tick_that_outlives_the_grace_period_without_ra
     jobs = make_jobs()
     jobs.start()
     tick = asyncio.create_task(jobs.post_alerts())
-    await _eventually(lambda: "tick" in alerts.events)
+    await until(lambda: "tick" in alerts.events, 3, "an alert tick")
 
     await jobs.shutdown(grace=0.1)
 

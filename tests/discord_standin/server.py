@@ -270,6 +270,7 @@ class StandIn:
         self.violations: list[Violation] = []
         self.unknown_routes: list[str] = []
         self.requests: list[RequestLog] = []
+        self.api_in_flight = 0  # REST requests received and not yet answered (held ones included)
         self.faults = Faults()
         self._buckets: dict[str, tuple[float, int]] = {}
         self._changed: asyncio.Condition | None = None
@@ -970,7 +971,12 @@ class StandIn:
         api_path = path[len(API_PREFIX):]
         method = request.method
         at = time.monotonic()
-        response = await self._api(request, handler, method, api_path)
+        self.api_in_flight += 1
+        try:
+            response = await self._api(request, handler, method, api_path)
+        finally:
+            # Also when the client hung up and the handler was cancelled: tests wait for held requests to settle.
+            self.api_in_flight -= 1
         self.requests.append(RequestLog(method, api_path, response.status, at))
         await self._notify()
         return response

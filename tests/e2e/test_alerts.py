@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from bot.clock import ManualClock
 from tests.discord_standin import ChannelType
 from tests.e2e.harness import Harness, start_harness
 from tests.e2e.stories import HOSTILE_TITLE, Story
+from tests.support.polling import until
 
 pytestmark = pytest.mark.e2e
 
@@ -26,11 +26,7 @@ async def alerts_harness(tmp_path: Path, clock: ManualClock, **options: Any) -> 
     async with start_harness(tmp_path, clock, **options) as h:
         # on_ready asks for one tick right away (recovery, then posting); wait for it to finish.
         jobs = h.bot.jobs
-        deadline = time.monotonic() + 5
-        while not jobs.recovered or jobs.busy:
-            if time.monotonic() > deadline:
-                raise AssertionError("the bot's first alert tick did not finish")
-            await asyncio.sleep(0.01)
+        await until(lambda: jobs.recovered and not jobs.busy, 5, "the bot's first alert tick to finish")
         yield h
 
 

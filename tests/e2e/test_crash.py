@@ -7,7 +7,6 @@ the held request went on to create the message (recovery finds it in the channel
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from pathlib import Path
@@ -19,7 +18,8 @@ from tests.conftest import PROJECT_ROOT
 from tests.discord_standin import ChannelType, StandIn
 from tests.e2e.stories import STORIES, Story, write_story, write_story_set
 from tests.support.db_probe import database_setting, ledger_held, query_one
-from tests.support.processes import heatwave_process, until
+from tests.support.polling import until
+from tests.support.processes import alert_ticks_done, heatwave_process
 
 pytestmark = pytest.mark.e2e
 
@@ -74,19 +74,23 @@ async def test_e2e_sigkill_between_claim_and_record_posts_exactly_once(
                     # kill then lands after the message exists but before the ledger knows it.
                     holding.enter_context(ledger_held(location))
                     await until(lambda: standin.messages_in(news.id), 10, "the held message to be created")
-                    await asyncio.sleep(0.3)
+                    await until(lambda: standin.api_in_flight == 0, 10, "Discord's answer to reach the bot")
                 first.kill()  # SIGKILL: no clean-up; the claim stays without a message id
                 await first.wait()
-        await asyncio.sleep(2)  # a held request completes (or not) with nobody waiting for it, as on Discord
+        # A held request completes (or not) with nobody waiting for it, as on Discord.
+        await until(lambda: standin.api_in_flight == 0, 10, "the held request to settle")
         standin.faults.clear()
         created_while_dead = len(standin.messages_in(news.id))
 
-        async with heatwave_process(["run"], env, tmp_path, log):
+        async with heatwave_process(["run"], {**env, "HEATWAVE_LOG_LEVEL": "DEBUG"}, tmp_path, log):
             try:
                 await until(lambda: _delivery_status(location) == "sent", 60, "the delivery to be recorded as sent")
             except AssertionError as exc:
                 raise AssertionError(f"{exc}; the bot's log:\n{log.read_text()[-6000:]}") from None
-            await asyncio.sleep(2.5)  # a couple more ticks: nothing else may be posted
+            # Two more complete ticks of the restarted bot: nothing else may be posted.
+            ticks = alert_ticks_done(log)
+            await until(lambda: alert_ticks_done(log) >= ticks + 2, 20, "two more alert ticks")
+            await until(lambda: standin.api_in_flight == 0, 10, "the last request to settle")
             messages = standin.messages_in(news.id)
 
     assert created_while_dead == (1 if moment == "message-created-not-recorded" else 0)

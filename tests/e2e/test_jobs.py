@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from bot.scheduling import RESCAN_JOB_ID
 from tests.discord_standin import ChannelType
 from tests.e2e.harness import start_harness
 from tests.e2e.stories import Story, generated_stories, write_story_set
+from tests.support.polling import until
 
 pytestmark = pytest.mark.e2e
 
@@ -43,20 +43,12 @@ class TimedIngest:
             self.spans.append((begin, time.monotonic()))
 
 
-async def _until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 async def test_rescan_job_picks_up_a_story_dropped_into_the_news_folder(tmp_path: Path, clock: ManualClock) -> None:
     timed = TimedIngest()
     async with start_harness(tmp_path, clock, scan_seconds=1, ingest=timed) as h:
         h.add_story(Story(slug="fusion", title="Fusion startup reaches ignition", topics=("Fusion Energy",), heat=93))
 
-        await _until(lambda: any(r.added for r in timed.reports))
+        await until(lambda: any(r.added for r in timed.reports), 10, "the rescan to add the story")
         result = await h.invoke("topic", {"name": "Fusion Energy"})
 
     assert result.in_time
@@ -69,7 +61,7 @@ async def test_bot_keeps_answering_within_3_s_during_a_big_ingest(tmp_path: Path
         await asyncio.to_thread(write_story_set, h.news_dir / "bulk", generated_stories(BULK_FILES))
 
         h.bot.jobs.run_soon(RESCAN_JOB_ID)
-        await _until(timed.started.is_set)
+        await until(timed.started.is_set, 10, "the rescan to start")
         answered: list[tuple[float, float, bool]] = []
         while not timed.spans:
             sent = time.monotonic()

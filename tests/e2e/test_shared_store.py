@@ -26,7 +26,8 @@ from tests.e2e.harness import start_harness
 from tests.e2e.stories import Story, write_story
 from tests.support.db_probe import database_setting, query_one
 from tests.support.pg import private_schema, server_url
-from tests.support.processes import heatwave_process, until
+from tests.support.polling import until
+from tests.support.processes import alert_ticks_done, heatwave_process
 
 pytestmark = pytest.mark.e2e
 
@@ -71,6 +72,7 @@ async def test_two_bots_and_an_ingest_run_share_one_store_and_post_each_story_on
             "HEATWAVE_NEWS_DIR": str(watched),
             "HEATWAVE_SCAN_SECONDS": "1",
             "HEATWAVE_POST_SECONDS": "1",
+            "HEATWAVE_LOG_LEVEL": "DEBUG",  # one line per finished alert tick
         }
         log = tmp_path / "processes.log"
         bot = ["run"]
@@ -90,7 +92,10 @@ async def test_two_bots_and_an_ingest_run_share_one_store_and_post_each_story_on
             except AssertionError as exc:
                 raise AssertionError(f"{exc}; got {len(standin.messages_in(news.id))}; log:\n"
                                      f"{log.read_text()[-6000:]}") from None
-            await asyncio.sleep(3)  # a few more ticks of both bots: nothing may be posted twice
+            # Both bots go on ticking: wait for four more finished ticks, then nothing may have been posted twice.
+            ticks = alert_ticks_done(log)
+            await until(lambda: alert_ticks_done(log) >= ticks + 4, 30, "more alert ticks of both bots")
+            await until(lambda: standin.api_in_flight == 0, 10, "the last request to settle")
             titles = [m.embeds[0]["title"] for m in standin.messages_in(news.id)]
 
     assert sorted(titles) == sorted(s.title for s in _hot_stories("bulk") + _hot_stories("watched"))

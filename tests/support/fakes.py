@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import Clock
+from bot.services.alerts import TickReport
 from db import StoreLocation
 
 
@@ -81,6 +82,7 @@ class FakeAlerts:
     fail_tick: int = 0
     tick_seconds: float = 0.0
     ticked: asyncio.Event = field(default_factory=asyncio.Event)
+    reports: list[TickReport] = field(default_factory=list)  # what each successful tick returned, in order
 
     async def recover(self, poster: object) -> None:
         self.events.append("recover")
@@ -88,7 +90,7 @@ class FakeAlerts:
             self.fail_recover -= 1
             raise RuntimeError("recover failed")
 
-    async def tick(self, poster: object) -> str:
+    async def tick(self, poster: object) -> TickReport:
         self.events.append("tick")
         if self.tick_seconds:
             await asyncio.sleep(self.tick_seconds)
@@ -96,7 +98,9 @@ class FakeAlerts:
         if self.fail_tick:
             self.fail_tick -= 1
             raise RuntimeError("tick failed")
-        return "report"
+        report = TickReport(sent=len(self.events))
+        self.reports.append(report)
+        return report
 
 
 @dataclass

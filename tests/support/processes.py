@@ -5,18 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-
-
-async def until(condition: Callable[[], object], within: float, what: str) -> None:
-    """Poll `condition` until it holds; AssertionError naming `what` after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager
@@ -39,3 +29,8 @@ async def heatwave_process(
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+def alert_ticks_done(log: Path) -> int:
+    """Alert ticks finished so far by the processes writing `log` (each logs one line per tick at DEBUG)."""
+    return log.read_text(errors="replace").count("alert tick done:")

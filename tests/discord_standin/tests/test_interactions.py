@@ -9,6 +9,7 @@ import pytest
 from discord.ext import commands
 
 from tests.discord_standin import NoReply, StandIn
+from tests.support.polling import until
 
 from .conftest import TOPICS, World
 
@@ -104,11 +105,17 @@ async def test_invoke_member_without_manage_server_is_refused(
     assert result.content == "You need Manage Server."
 
 
+def _bot_may_not_send(bot: commands.Bot, channel_id: int) -> bool:
+    channel = bot.get_channel(channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    return not channel.permissions_for(channel.guild.me).send_messages
+
+
 async def test_invoke_channel_option_reflects_denied_bot_permission(
     standin: StandIn, world: World, bot: commands.Bot
 ) -> None:
     standin.deny_bot(world.text.id, "send_messages")
-    await asyncio.sleep(0.05)  # let CHANNEL_UPDATE reach the bot's cache
+    await until(lambda: _bot_may_not_send(bot, world.text.id), 5, "CHANNEL_UPDATE to reach the bot's cache")
     result = await standin.invoke(world.guild.id, world.text.id, world.admin.id, "alerts add", {"channel": world.text})
     assert result.content.endswith("bot can post: False")
 
