@@ -111,7 +111,17 @@ _OPEN_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
 class _Scan:
     """What one walk found: the files to read, and tallies of those it could skip or could not take."""
 
-    __slots__ = ("dedupe", "known", "racy_after_ns", "rejected", "rejections", "to_read", "unchanged", "unreadable")
+    __slots__ = (
+        "dedupe",
+        "known",
+        "racy_after_ns",
+        "refused",
+        "rejected",
+        "rejections",
+        "to_read",
+        "unchanged",
+        "unlisted",
+    )
 
     def __init__(self, known: dict[str, KnownFile], racy_after_ns: int, *, overlapping: bool) -> None:
         # Entries are popped as their files are found: what is left afterwards was not found.
@@ -121,13 +131,17 @@ class _Scan:
         self.dedupe: set[str] | None = set() if overlapping else None
         self.to_read: list[_Candidate] = []
         self.rejections: list[Rejection] = []
+        # Files and folders that could not be taken at all (bad name, failed stat, failed listing): stored as
+        # rejected like a file that failed to parse, so that every rejection a run counts is also listed.
+        self.refused: list[ScannedFile] = []
+        # Folders that could not be listed (with a trailing separator): the records below them are not gone.
+        self.unlisted: list[str] = []
         self.unchanged = 0  # stat'ed, same size and mtime as last time: not read
         self.rejected = 0  # the same, but rejected last time: reported again with the stored reason
-        self.unreadable = 0  # bad name or failed stat: reported, never stored
 
     @property
     def scanned(self) -> int:
-        return len(self.to_read) + self.unchanged + self.rejected + self.unreadable
+        return len(self.to_read) + len(self.refused) + self.unchanged + self.rejected
 
     def add(self, shown: str, key: str, info: os.stat_result) -> None:
         """Triage one stat'ed file. _walk inlines the same steps: keep the two in step."""
@@ -156,9 +170,13 @@ class _Scan:
         self.rejections.append(Rejection(shown, reason))
         self.rejected += 1
 
-    def refuse(self, shown: str, reason: str) -> None:
-        self.rejections.append(Rejection(shown, reason))
-        self.unreadable += 1
+    def refuse(self, shown: str, key: str, reason: str) -> None:
+        """A file or folder that cannot be read: reported, and recorded so that it is read again next time."""
+        # A name that is not valid UTF-8 can be neither printed nor stored as it is.
+        key = _printable(key)
+        self.known.pop(key, None)
+        self.rejections.append(Rejection(_printable(shown), reason))
+        self.refused.append(ScannedFile(key, 0, _FORCE_REREAD, None, reason))
 
 
 def _storable_name(path: str) -> bool:
@@ -226,7 +244,7 @@ def _scan(roots: list[_Root], known: dict[str, KnownFile], *, racy_after_ns: int
             if _storable_name(root.key):
                 scan.add(root.shown, root.key, root.info)
             else:
-                scan.refuse(_printable(root.shown), _BAD_NAME)
+                scan.refuse(root.shown, root.key, _BAD_NAME)
     scan.to_read.sort(key=_by_key)
     return scan
 
@@ -271,12 +289,12 @@ def _walk(scan: _Scan, root: str, shown_root: str) -> None:
                                     continue
                                 dedupe.add(key)
                             if not (names_ok and (name.isascii() or _storable_name(name))):
-                                scan.refuse(_printable(shown_prefix + name), _BAD_NAME)
+                                scan.refuse(shown_prefix + name, key, _BAD_NAME)
                                 continue
                             try:
                                 info = entry.stat()
                             except OSError as exc:
-                                scan.refuse(shown_prefix + name, f"cannot read the file: {exc.strerror or exc}")
+                                scan.refuse(shown_prefix + name, key, f"cannot read the file: {exc.strerror or exc}")
                                 continue
                             size = info.st_size
                             mtime_ns = info.st_mtime_ns
@@ -300,7 +318,12 @@ def _walk(scan: _Scan, root: str, shown_root: str) -> None:
                     if entry.is_dir(follow_symlinks=False):
                         pending.append((prefix + name, shown_prefix + name))
         except OSError as exc:
-            log.warning("cannot list %s: %s", folder, exc.strerror or exc)
+            # A folder found twice (overlapping paths) is reported once, like a file.
+            if dedupe is None or folder not in dedupe:
+                if dedupe is not None:
+                    dedupe.add(folder)
+                scan.refuse(shown_folder, folder, f"cannot list the folder: {exc.strerror or exc}")
+                scan.unlisted.append(prefix)
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -336,13 +359,14 @@ def ingest_paths(
         store.close()
         _stop_pool(pool)
         raise
-    gone = _gone(roots, scan.known)
+    gone = _gone(roots, scan.known, scan.unlisted)
     to_read = scan.to_read
     rejections = scan.rejections
     try:
         run = store.begin_run(started_at)
-        # Skipped files (and those that vanished or could not be stat'ed) still count in the run's totals.
-        run.count_skipped(unchanged=scan.unchanged, rejected=scan.rejected + scan.unreadable)
+        # Skipped files still count in the run's totals.
+        run.count_skipped(unchanged=scan.unchanged, rejected=scan.rejected)
+        run.write_batch(scan.refused, now=clock.now())
         done = 0
         if progress is not None:
             progress(0, len(to_read))
@@ -392,12 +416,22 @@ def ingest_paths(
     return report
 
 
-def _gone(roots: list[_Root], unseen: dict[str, KnownFile]) -> list[str]:
-    """Recorded files under a scanned folder that were not found this time."""
-    folders = tuple(_with_sep(root.key) for root in roots if stat.S_ISDIR(root.info.st_mode))
+def _gone(roots: list[_Root], unseen: dict[str, KnownFile], unlisted: list[str]) -> list[str]:
+    """Recorded files (and folders rejected before) under a scanned folder that were not found this time.
+
+    What lies under a folder that could not be listed is unknown, not gone: its records stay, so the files need no
+    reading again once the folder can be listed.
+    """
+    root_folders = {root.key for root in roots if stat.S_ISDIR(root.info.st_mode)}
+    folders = tuple(_with_sep(key) for key in root_folders)
     if not folders:
         return []
-    return [path for path in unseen if path.startswith(folders)]
+    hidden = tuple(unlisted)
+    return [
+        path
+        for path in unseen
+        if (path.startswith(folders) or path in root_folders) and not (hidden and path.startswith(hidden))
+    ]
 
 
 def _worker_count(requested: int | None, files: int) -> int:

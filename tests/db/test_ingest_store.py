@@ -6,6 +6,7 @@ Contents are checked with plain SQL that reads the same on both engines (no plac
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from db import DatabaseError, StoreLocation, open_ingest_store, parse_location
 from db.ingest_rows import ScannedFile, StoryRow
 from db.models import StoreStats
 from db.text import index_words
+from tests.bot.ingest.permissions import locked, permissions_enforced
 from tests.conftest import CORPUS_DIR
 from tests.support.pg import private_schema, require_server
 from tests.support.seed import NOW, SeedRelated, SeedStory, story_row
@@ -227,6 +229,43 @@ def test_rejected_file_fixed_then_deleted(tmp_path: Path, location: StoreLocatio
     assert counts(ingest([news], location, clock)) == (0, 0, 0, 0, 0, 0)
     assert rows(location, "SELECT count(*) FROM source_files") == [(0,)]
     assert rows(location, "SELECT count(*) FROM stories") == [(1,)]
+
+
+def test_unreadable_folder_is_a_rejection_until_it_can_be_read(
+    tmp_path: Path, location: StoreLocation, clock: ManualClock
+) -> None:
+    news = tmp_path / "news"
+    write_story(news / "good.md", webUrl="https://news.example.com/good")
+    private = news / "private"
+    write_story(private / "inside.md", webUrl="https://news.example.com/inside")
+    write_raw(private / "bad.md", b"no front matter")
+    assert counts(ingest([news], location, clock)) == (3, 2, 0, 0, 0, 1)
+    denied = (str(private), "cannot list the folder: Permission denied")
+
+    with locked(private), permissions_enforced():
+        with pytest.raises(PermissionError):
+            os.listdir(private)
+        first = ingest([news], location, clock)
+        again = ingest([news], location, clock)
+        stats_locked = _stats(location)
+
+    # Reported like any rejected file, run after run, and what the store lists agrees with what it counts.
+    for report in (first, again):
+        assert counts(report) == (2, 0, 0, 1, 0, 1)
+        assert [(item.path, item.reason) for item in report.rejected] == [denied]
+    assert stats_locked.last_run is not None
+    assert stats_locked.last_run.rejected == 1
+    # What the folder hides is unknown, not gone: its rejected file is still listed from the run that read it.
+    assert [(f.path, f.reason) for f in stats_locked.rejected_files] == [
+        denied,
+        (str(private / "bad.md"), "no front matter: the file must start with a `---` line"),
+    ]
+
+    readable = ingest([news], location, clock)
+
+    assert counts(readable) == (3, 0, 0, 2, 0, 1)
+    assert [f.path for f in _stats(location).rejected_files] == [str(private / "bad.md")]
+    assert rows(location, "SELECT count(*) FROM stories") == [(2,)]
 
 
 def test_story_ids_and_known_files(tmp_path: Path, location: StoreLocation, clock: ManualClock) -> None:

@@ -6,11 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
+from db import StoreLocation
+from tests.bot.ingest.permissions import enforce_permissions_in_child, locked
 from tests.conftest import PROJECT_ROOT, SEEDS_DIR
 from tests.support.story_files import DROP, write_raw, write_story
 
@@ -26,11 +29,17 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEATWAVE_")}
     env["PYTHONPATH"] = str(PROJECT_ROOT)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env, timeout=60, check=False
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -94,6 +103,29 @@ def test_ingest_command_counts_one_duplicate_in_the_singular(
     assert main(["ingest", "news", "--db", "h.db"]) == 0
 
     assert ": 1 new, 0 updated, 0 unchanged, 1 duplicate, 0 rejected." in capsys.readouterr().out
+
+
+def test_ingest_command_reports_an_unreadable_folder_like_any_rejected_file(
+    tmp_path: Path, location: StoreLocation
+) -> None:
+    write_story(tmp_path / "news" / "a.md")
+    write_story(tmp_path / "news" / "private" / "b.md", webUrl="https://news.example.com/b")
+    database = location.url if location.engine == "postgres" else str(location.path)
+    assert database is not None
+    reason = "cannot list the folder: Permission denied"
+
+    # As a user who may not read news/private (see tests/bot/ingest/permissions.py for why not just chmod).
+    with locked(tmp_path / "news" / "private"):
+        text = run_cli("ingest", "news", "--db", database, preexec_fn=enforce_permissions_in_child)
+        as_json = run_cli("ingest", "news", "--db", database, "--json", preexec_fn=enforce_permissions_in_child)
+    stats = run_cli("stats", "--db", database, "--json")
+
+    assert (text.returncode, text.stderr) == (1, "")
+    assert "1 new, 0 updated, 0 unchanged, 0 duplicates, 1 rejected." in text.stdout
+    assert text.stdout.endswith(f"Rejected:\n  news/private: {reason}\n")
+    assert (as_json.returncode, as_json.stderr) == (1, "")
+    assert json.loads(as_json.stdout)["rejected"] == [{"path": "news/private", "reason": reason}]
+    assert json.loads(stats.stdout)["rejected"] == [{"path": str(tmp_path / "news" / "private"), "reason": reason}]
 
 
 def test_ingest_command_missing_path_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,7 @@ from bot.errors import InvalidArgument
 from bot.ingest.pipeline import IngestReport, Rejection, ingest_paths
 from bot.urls import normalize_url
 from db import DatabaseError, open_ingest_store, parse_location
+from tests.bot.ingest.permissions import locked, permissions_enforced
 from tests.conftest import CORPUS_DIR
 from tests.support.story_files import DROP, set_age, write_raw, write_story
 
@@ -620,3 +621,22 @@ def test_ingest_paths_rejects_a_symlink_loop_and_keeps_going(tmp_path: Path, db_
     assert counts(report) == (2, 1, 0, 0, 0, 1)
     assert report.rejected[0].path == str(news / "loop.md")
     assert report.rejected[0].reason.startswith("cannot read the file: ")
+
+
+def test_ingest_paths_unreadable_given_folder_is_reported_once_and_forgotten_once_readable(
+    tmp_path: Path, db_path: Path, clock: ManualClock
+) -> None:
+    news = tmp_path / "news"
+    write_story(news / "a.md")
+
+    # The same folder given twice: one folder, one rejection.
+    with locked(news), permissions_enforced():
+        report = ingest([news, news], db_path, clock)
+
+    assert counts(report) == (1, 0, 0, 0, 0, 1)
+    assert report.rejected == (Rejection(str(news), "cannot list the folder: Permission denied"),)
+
+    report = ingest([news], db_path, clock)
+
+    assert counts(report) == (1, 1, 0, 0, 0, 0)
+    assert rows(db_path, "SELECT path, rejected_reason FROM source_files") == [(str(news / "a.md"), None)]
