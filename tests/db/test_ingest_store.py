@@ -27,8 +27,8 @@ from db import DatabaseError, StoreLocation, open_ingest_store, parse_location
 from db.ingest_rows import ScannedFile, StoryRow
 from db.models import StoreStats
 from db.text import index_words
-from tests.bot.ingest.permissions import locked, permissions_enforced
 from tests.conftest import CORPUS_DIR
+from tests.support.permissions import locked, permissions_enforced
 from tests.support.pg import private_schema, require_server
 from tests.support.seed import NOW, SeedRelated, SeedStory, story_row
 from tests.support.story_files import DROP, write_raw, write_story

@@ -13,8 +13,8 @@ import pytest
 
 from bot.cli import main
 from db import StoreLocation
-from tests.bot.ingest.permissions import enforce_permissions_in_child, locked
 from tests.conftest import PROJECT_ROOT, SEEDS_DIR
+from tests.support.permissions import enforce_permissions_in_child, locked
 from tests.support.story_files import DROP, write_raw, write_story
 
 INGEST_KEYS = ["scanned", "added", "updated", "unchanged", "duplicates", "rejected", "seconds"]

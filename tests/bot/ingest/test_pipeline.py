@@ -19,8 +19,8 @@ from bot.errors import InvalidArgument
 from bot.ingest.pipeline import IngestReport, Rejection, ingest_paths
 from bot.urls import normalize_url
 from db import DatabaseError, open_ingest_store, parse_location
-from tests.bot.ingest.permissions import locked, permissions_enforced
 from tests.conftest import CORPUS_DIR
+from tests.support.permissions import locked, permissions_enforced
 from tests.support.story_files import DROP, set_age, write_raw, write_story
 
 MAX = 1024 * 1024

@@ -12,8 +12,8 @@ from bot.clock import Clock, ManualClock
 from bot.ingest.pipeline import IngestReport, ingest_paths
 from bot.scheduling import PeriodicJobs
 from db import StoreLocation, open_ingest_store
-from tests.bot.ingest.permissions import locked, permissions_enforced
 from tests.support.fakes import FakeAlerts, FakeServices
+from tests.support.permissions import locked, permissions_enforced
 from tests.support.story_files import write_raw, write_story
 
 
