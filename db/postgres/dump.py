@@ -23,12 +23,13 @@ from db.errors import DatabaseError
 from db.location import StoreLocation
 from db.postgres.connection import connect_sync, describe_error
 from db.postgres.migrate import latest_version, migrate, schema_version
+from db.postgres.vectors import TsVectorBinaryDumper, search_binary
 from db.text import index_words
 
 log = logging.getLogger(__name__)
 
-# Columns the PostgreSQL schema derives from copied ones (search is generated; the words are written here).
-_DERIVED = {"stories": ("title_words", "excerpt_words")}
+# Columns the PostgreSQL store derives from copied ones: made here, as the ingester makes them.
+_DERIVED = {"stories": ("title_words", "excerpt_words", "search", "title_search")}
 _INTERNAL_TABLES = ("schema_version",)
 # app_state keys ("copy-store:restore:<rank>:<table>:<name>") holding the DDL that puts back what a load dropped.
 _RESTORE = "copy-store:restore:"
@@ -236,6 +237,7 @@ class PgDumpWriter:
             migrate(conn, location)
             with _reported(location, "open"):
                 _setup_session(conn)
+                conn.adapters.register_dumper(None, TsVectorBinaryDumper)
         except BaseException:
             conn.close()
             raise
@@ -305,7 +307,10 @@ class PgDumpWriter:
                         if words:
                             title, excerpt = words
                             for row in batch:
-                                write_row((*row, index_words(row[title]), index_words(row[excerpt])))  # type: ignore[arg-type]
+                                title_words = index_words(row[title])  # type: ignore[arg-type]
+                                excerpt_words = index_words(row[excerpt])  # type: ignore[arg-type]
+                                vectors = search_binary(title_words, excerpt_words)
+                                write_row((*row, title_words, excerpt_words, *vectors))
                         else:
                             for row in batch:
                                 write_row(row)

@@ -30,6 +30,7 @@ from db.models import StoreStats
 from db.postgres.connection import connect_sync, describe_error
 from db.postgres.migrate import migrate, schema_version
 from db.postgres.stats import read_stats
+from db.postgres.vectors import search_text
 from db.text import index_words, topic_key
 
 # pg_advisory_xact_lock key held by every write transaction of an ingester (any constant shared by every
@@ -41,8 +42,8 @@ _LOOKUP = (
 )
 _COPY_STORIES = (
     "COPY stories (id, url, title, excerpt, published_at, kind, provider_name, provider_domain, link_url, amp_url, "
-    "image_url, heat, quality, content_hash, source_path, first_seen_at, updated_at, title_words, excerpt_words) "
-    "FROM STDIN"
+    "image_url, heat, quality, content_hash, source_path, first_seen_at, updated_at, title_words, excerpt_words, "
+    "search, title_search) FROM STDIN"
 )
 _COPY_TOPIC_LINKS = "COPY story_topics (story_id, topic_id, position, heat, published_at, first_seen_at) FROM STDIN"
 _COPY_RELATED = (
@@ -68,11 +69,13 @@ _UPSERT_FILES = (
 _UPDATE_STORY = (
     "UPDATE stories SET title = %s, excerpt = %s, published_at = %s, kind = %s, provider_name = %s, "
     "provider_domain = %s, link_url = %s, amp_url = %s, image_url = %s, heat = %s, quality = %s, "
-    "content_hash = %s, source_path = %s, updated_at = %s, title_words = %s, excerpt_words = %s WHERE id = %s"
+    "content_hash = %s, source_path = %s, updated_at = %s, title_words = %s, excerpt_words = %s, "
+    "search = %s::tsvector, title_search = %s::tsvector WHERE id = %s"
 )
 _MOVE_STORY = "UPDATE stories SET source_path = %s WHERE id = %s"
 
-# A stories row as copied: id, the StoryRow columns, source_path, first_seen_at, updated_at, the two word lists.
+# A stories row as copied: id, the StoryRow columns, source_path, first_seen_at, updated_at, the two word lists
+# and the two search vectors made from them.
 _PATH_AT = 1 + STORY_COLUMNS
 _FIRST_SEEN_AT = _PATH_AT + 1
 _StoryCopy: TypeAlias = list[object]
@@ -180,8 +183,8 @@ class _Pending:
         if story_id in self.inserts:
             self.inserts[story_id][_PATH_AT] = path
         elif story_id in self.updates:
-            *head, _path, updated_at, title_words, excerpt_words, row_id = self.updates[story_id]
-            self.updates[story_id] = (*head, path, updated_at, title_words, excerpt_words, row_id)
+            *head, _path, updated_at, title_words, excerpt_words, search, title_search, row_id = self.updates[story_id]
+            self.updates[story_id] = (*head, path, updated_at, title_words, excerpt_words, search, title_search, row_id)
         else:
             self.moves[story_id] = path
 
@@ -289,15 +292,7 @@ class PostgresIngestRun(IngestTally[_Stored]):
 
     def _insert_story(self, story: StoryRow, path: str, stamp: str) -> _Stored:
         story_id = next(self._new_ids)
-        self._pending.inserts[story_id] = [
-            story_id,
-            *story[:STORY_COLUMNS],
-            path,
-            stamp,
-            stamp,
-            index_words(story.title),
-            index_words(story.excerpt),
-        ]
+        self._pending.inserts[story_id] = [story_id, *story[:STORY_COLUMNS], path, stamp, stamp, *_searchable(story)]
         self._add_children(story_id, story, stamp)
         self._pending.heat.append((story_id, stamp, story.heat, None))
         return _Stored(story_id, path, story.published_at, story.content_hash, story.heat, stamp)
@@ -309,14 +304,13 @@ class PostgresIngestRun(IngestTally[_Stored]):
                 pending.move(current.id, path)
                 current.source_path = path
             return "unchanged"
-        title_words = index_words(story.title)
-        excerpt_words = index_words(story.excerpt)
+        searchable = _searchable(story)
         inserted = pending.inserts.get(current.id)
         if inserted is not None:
             # Inserted earlier in this batch: rewrite the row before it is copied (first seen stays).
-            inserted[1:] = [*story[:STORY_COLUMNS], path, inserted[_FIRST_SEEN_AT], stamp, title_words, excerpt_words]
+            inserted[1:] = [*story[:STORY_COLUMNS], path, inserted[_FIRST_SEEN_AT], stamp, *searchable]
         else:
-            pending.updates[current.id] = (*story[1:STORY_COLUMNS], path, stamp, title_words, excerpt_words, current.id)
+            pending.updates[current.id] = (*story[1:STORY_COLUMNS], path, stamp, *searchable, current.id)
             pending.moves.pop(current.id, None)
             pending.replaced.add(current.id)
         self._add_children(current.id, story, current.first_seen_at)
@@ -398,6 +392,13 @@ def _refusal(exc: Exception) -> str | None:
     if not isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
         return None
     return exc.diag.message_primary or describe_error(exc)
+
+
+def _searchable(story: StoryRow) -> tuple[str, str, str, str]:
+    """title_words, excerpt_words, search, title_search: what lookups match a story by."""
+    title_words = index_words(story.title)
+    excerpt_words = index_words(story.excerpt)
+    return title_words, excerpt_words, *search_text(title_words, excerpt_words)
 
 
 def _copy(cur: psycopg.Cursor, statement: str, rows: Iterable[Sequence[object]]) -> None:

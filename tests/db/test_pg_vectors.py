@@ -1,0 +1,119 @@
+"""PostgreSQL's search vectors are made by Heatwave (db/postgres/vectors.py), not by generated columns.
+
+They must hold what `to_tsvector('simple', …)` made from the same words — the lexemes, and which are in the title
+(weight A) — in both spellings (text for ingest, binary for copy-store), and stay within tsvector's limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from db import StoreLocation, open_store, parse_location
+from db.postgres.vectors import MAX_LEXEME_BYTES, TsVectorBinaryDumper, search_binary, search_text
+from db.text import index_words
+from tests.support.pg import private_schema
+from tests.support.seed import Seeder, SeedStory
+
+TEXTS = [
+    ("Solar farm opens", "The solar farm in Spain opens today; storage follows in 2027."),
+    ("AI & the café", "Über-fast GPUs: naïve benchmarks, 3x faster (again) — says O'Brien."),
+    ("Repeat repeat REPEAT", "repeat words repeat in the excerpt too"),
+    ("", "Only an excerpt here"),
+    ("Only a title", ""),
+    ("数据中心 news", "東京 data centres and 인공지능 models"),
+]
+
+
+@pytest.fixture
+def conn() -> Iterator[psycopg.Connection]:
+    with private_schema() as url, psycopg.connect(url, autocommit=True) as connection:
+        connection.adapters.register_dumper(None, TsVectorBinaryDumper)
+        connection.execute("CREATE TABLE v (n int, search tsvector, title_search tsvector)")
+        yield connection
+
+
+def _by_weight(conn: psycopg.Connection, vector: str, args: tuple[object, ...]) -> tuple[list[str], list[str]]:
+    """The lexemes at weight A, and those at weight B, of a tsvector expression."""
+    row = conn.execute(
+        f"SELECT tsvector_to_array(ts_filter(v, '{{a}}')), tsvector_to_array(ts_filter(v, '{{b}}')) "
+        f"FROM (SELECT {vector} AS v) s",
+        args,
+    ).fetchone()
+    assert row is not None
+    return sorted(row[0]), sorted(row[1])
+
+
+@pytest.mark.parametrize(("title", "excerpt"), TEXTS)
+def test_the_text_form_holds_what_to_tsvector_made_from_the_same_words(
+    conn: psycopg.Connection, title: str, excerpt: str
+) -> None:
+    title_words, excerpt_words = index_words(title), index_words(excerpt)
+    search, title_search = search_text(title_words, excerpt_words)
+
+    made_by_server = _by_weight(
+        conn,
+        "setweight(to_tsvector('simple', %s), 'A') || setweight(to_tsvector('simple', %s), 'B')",
+        (title_words, excerpt_words),
+    )
+    assert _by_weight(conn, "%s::tsvector", (search,)) == made_by_server
+    server_titles = conn.execute(
+        "SELECT tsvector_to_array(to_tsvector('simple', %s)), tsvector_to_array(%s::tsvector)",
+        (title_words, title_search),
+    ).fetchone()
+    assert server_titles is not None
+    assert sorted(server_titles[0]) == sorted(server_titles[1])
+
+
+@pytest.mark.parametrize(("title", "excerpt"), TEXTS)
+def test_binary_copy_and_text_give_the_same_vectors(conn: psycopg.Connection, title: str, excerpt: str) -> None:
+    title_words, excerpt_words = index_words(title), index_words(excerpt)
+    with conn.cursor().copy("COPY v (n, search, title_search) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["int4", "tsvector", "tsvector"])
+        copy.write_row((1, *search_binary(title_words, excerpt_words)))
+
+    text_search, text_titles = search_text(title_words, excerpt_words)
+    row = conn.execute(
+        "SELECT search = %s::tsvector, title_search = %s::tsvector, search::text FROM v", (text_search, text_titles)
+    ).fetchone()
+    assert row is not None
+    assert row[0], row[2]
+    assert row[1], row[2]
+
+
+def test_a_word_too_long_for_a_tsvector_is_left_out_and_the_rest_is_kept(conn: psycopg.Connection) -> None:
+    huge = "x" * (MAX_LEXEME_BYTES + 1)
+    search, title_search = search_text(f"solar {huge}", "storage")
+
+    row = conn.execute(
+        "SELECT %s::tsvector @@ 'solar:A & storage:B'::tsquery, %s::tsvector @@ 'solar'::tsquery, "
+        "length(%s::tsvector)",
+        (search, title_search, search),
+    ).fetchone()
+
+    assert row == (True, True, 2)
+
+
+@pytest.fixture
+def location() -> Iterator[StoreLocation]:
+    with private_schema() as url:
+        yield parse_location(url)
+
+
+async def test_a_story_with_an_unindexable_word_is_stored_and_found_by_its_other_words(
+    location: StoreLocation,
+) -> None:
+    story = SeedStory(title="Reactor " + "z" * 3000, excerpt="A fusion milestone", url="https://news.example/r")
+    with Seeder(location) as seeder:
+        seeder.add_many([story])
+
+    store = await open_store(location)
+    try:
+        by_title = await store.lookups.search(["reactor"], offset=0, limit=5, count_up_to=10)
+        by_excerpt = await store.lookups.search(["fusion", "milestone"], offset=0, limit=5, count_up_to=10)
+    finally:
+        await store.close()
+    assert [hit.title for hit in by_title.stories] == [story.title]
+    assert [hit.title for hit in by_excerpt.stories] == [story.title]
