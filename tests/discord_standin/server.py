@@ -971,7 +971,8 @@ class StandIn:
         method = request.method
         at = time.monotonic()
         response = await self._api(request, handler, method, api_path)
-        self.requests.append(RequestLog(method, api_path, response.status, at))
+        dropped = request.transport is None or request.transport.is_closing()  # a "disconnect" fault
+        self.requests.append(RequestLog(method, api_path, 0 if dropped else response.status, at))
         await self._notify()
         return response
 
@@ -987,6 +988,10 @@ class StandIn:
         for fault in struck:
             if fault.kind == "rate_limit":
                 return self._too_many(fault.retry_after, bucket, global_=fault.global_)
+            if fault.kind == "disconnect":
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=204)  # never sent: the connection is gone
             if fault.kind == "fail":
                 body = {"message": f"{fault.status}: injected by the stand-in", "code": 0}
                 return _json(body, status=fault.status)
