@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
+import discord.gateway
 from discord import app_commands
 from discord.ext import commands
 
+from bot import discord_env
 from bot.alert_posters import DiscordPoster
+from bot.backoff import Backoff
 from bot.errors import HeatwaveError
 from bot.scheduling import POST_ALERTS_JOB_ID, IngestFunction, PeriodicJobs
 
@@ -45,6 +50,18 @@ MAX_RATELIMIT_SLEEP_SECONDS = 30.0
 
 # Per application: the same database used with another bot's token must not skip that bot's first sync.
 _SYNC_HASH_KEY = "command_sync.global_hash.{application_id}"
+
+# "Discord cannot be reached right now", as opposed to "this will never work": no route, a refused or reset
+# connection, a timeout, or 5xx answers that discord.py already retried a few times itself. A rejected token
+# (LoginFailure) and other 4xx answers are not in here: trying again cannot fix them.
+UNREACHABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    aiohttp.ClientError,
+    TimeoutError,
+    discord.DiscordServerError,
+)
+
+SYNC_FAILURES: tuple[type[BaseException], ...] = (discord.HTTPException, *UNREACHABLE_ERRORS)
 
 APOLOGY = (
     "Sorry, something went wrong on my side while answering that. It has been logged (ref {ref}); please try again."
@@ -122,6 +139,12 @@ async def _reply_ephemeral(interaction: discord.Interaction[Any], text: str) -> 
         log.warning("could not send an error reply for interaction %s: %s", interaction.id, exc)
 
 
+def _reason(exc: BaseException) -> str:
+    """One line saying what failed; some errors (a bare TimeoutError) have no text of their own."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class HeatwaveTree(app_commands.CommandTree["HeatwaveBot"]):
     """The command tree with the one app-command error handler."""
 
@@ -148,6 +171,31 @@ class HeatwaveTree(app_commands.CommandTree["HeatwaveBot"]):
         await _reply_ephemeral(interaction, text)
 
 
+class SendTimedKeepAlive(discord.gateway.KeepAliveHandler):
+    """discord.py's heartbeat thread, with each heartbeat timed from the moment its payload is built.
+
+    discord.py notes a heartbeat's send time in the heartbeat thread, only after the event loop has reported the
+    send done. When the gateway's ACK comes back before that thread runs again (a sub-millisecond round trip, as
+    with a gateway on the same machine), `ack()` measures from the *previous* heartbeat: `bot.latency` reads a
+    whole heartbeat interval and, since the interval is 41.25 s, every heartbeat logs "Can't keep up, shard ID None
+    websocket is 41.3s behind" while the bot answers in milliseconds. Noting the time before the payload is handed
+    to the loop cannot come after the ACK. (The thread still overwrites it once the send is done; an ACK that
+    arrives after that is timed from there, as before.)
+    """
+
+    def get_payload(self) -> dict[str, Any]:
+        """The heartbeat payload, with its send time noted first."""
+        self._last_send = time.perf_counter()
+        return super().get_payload()
+
+
+def use_send_timed_heartbeats() -> None:
+    """Make discord.py's gateway create SendTimedKeepAlive for every new connection (process-wide, idempotent)."""
+    # The gateway looks the class up in its module when HELLO arrives, so replacing the module attribute is the
+    # one place to hook in; the voice heartbeat has its own class and is untouched.
+    discord.gateway.KeepAliveHandler = SendTimedKeepAlive  # type: ignore[misc]
+
+
 class HeatwaveBot(commands.Bot):
     """Heatwave on Discord. Everything it uses is passed in; nothing happens until `start`."""
 
@@ -159,7 +207,9 @@ class HeatwaveBot(commands.Bot):
         ingest: IngestFunction | None = None,
         guild_ready_timeout: float = 2.0,
         max_ratelimit_timeout: float | None = MAX_RATELIMIT_SLEEP_SECONDS,
+        backoff: Callable[[], Backoff] = Backoff,
     ) -> None:
+        use_send_timed_heartbeats()
         intents = discord.Intents.none()
         # Guilds only: channel and permission caches for posting alerts. Slash commands arrive without any
         # intent, so no privileged intent (members, presences, message content) is requested.
@@ -192,6 +242,64 @@ class HeatwaveBot(commands.Bot):
             ingest=ingest,
         )
         self._invite_logged = False
+        # A fresh Backoff for each run of failed attempts to reach Discord at start (tests pass short delays).
+        self._backoff = backoff
+
+    async def start(self, token: str, *, reconnect: bool = True) -> None:
+        """Log in, then hold the gateway connection, as discord.py's `start` does, but wait out a Discord that
+        cannot be reached at start: each failed attempt is logged with the next try's delay, and retried until it
+        works or the task is cancelled (SIGINT/SIGTERM). A rejected token (LoginFailure) is not retried."""
+        endpoints = discord_env.current()
+        await self._until_reachable(
+            f"log in to Discord at {endpoints.api_base}", lambda: self.login(token), self._forget_http_session
+        )
+        await self._until_reachable(
+            f"connect to Discord's gateway at {endpoints.gateway_url}", lambda: self._connect_first(reconnect)
+        )
+
+    async def _until_reachable(
+        self,
+        what: str,
+        attempt: Callable[[], Awaitable[None]],
+        before_retry: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        backoff = self._backoff()
+        failures = 0
+        while True:
+            try:
+                await attempt()
+            except UNREACHABLE_ERRORS as exc:
+                if self.is_closed():
+                    raise
+                failures += 1
+                delay = backoff.next_delay()
+                log.warning("could not %s (attempt %d: %s); next try in %.1f s", what, failures, _reason(exc), delay)
+                if before_retry is not None:
+                    await before_retry()
+                await asyncio.sleep(delay)
+            else:
+                if failures:
+                    log.info("managed to %s after %d failed attempts", what, failures)
+                return
+
+    async def _forget_http_session(self) -> None:
+        # Every login opens a new aiohttp session: close the failed attempt's, and drop its connector too (closing
+        # the session closed it, and discord.py would hand the closed one to the next session).
+        await self.http.close()
+        self.http.connector = discord.utils.MISSING
+
+    async def _connect_first(self, reconnect: bool) -> None:
+        try:
+            await self.connect(reconnect=reconnect)
+        except AttributeError as exc:
+            # discord.py retries a gateway connection that was lost, but when the very first one fails its retry
+            # reads the previous socket's session (`self.ws`, still None) and raises AttributeError, after logging
+            # "Attempting a reconnect" with the traceback and waiting up to 2 s itself: hand back the real
+            # failure, so it is retried like a failed login.
+            failure = exc.__context__
+            if self.ws is None and isinstance(failure, UNREACHABLE_ERRORS):
+                raise failure from None
+            raise
 
     async def setup_hook(self) -> None:
         """Load the cogs, sync the commands (only when needed), start the scheduler."""
@@ -225,9 +333,10 @@ class HeatwaveBot(commands.Bot):
                 "Discord refused the command sync: the bot was invited without the applications.commands scope; "
                 "re-invite it with the URL logged at start"
             )
-        except discord.HTTPException as exc:
-            # The commands synced last time still work; a failed sync must not take the bot down.
-            log.error("slash command sync failed (%s); the previously synced commands stay active", exc)
+        except SYNC_FAILURES as exc:
+            # The commands synced last time still work; a failed sync must not take the bot down (nor make the
+            # start's retry run setup_hook, and so load the cogs, a second time).
+            log.error("slash command sync failed (%s); the previously synced commands stay active", _reason(exc))
 
     async def on_ready(self) -> None:
         """Log who we are and the invite URL once; let the alert job recover and post now, not a minute later."""

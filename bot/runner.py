@@ -83,7 +83,8 @@ def run_command(
         print(f"heatwave: Discord closed the gateway connection (code {exc.code}: {exc.reason})", file=sys.stderr)
         return EXIT_FAILED
     except (aiohttp.ClientConnectionError, discord.HTTPException) as exc:
-        # Typically DISCORD_API_BASE points nowhere, or Discord is down: one line, not a traceback.
+        # An unreachable Discord is waited out (HeatwaveBot.start); this is an answer waiting cannot change, e.g.
+        # DISCORD_API_BASE points at something that is not Discord's API: one line, not a traceback.
         where = settings.discord_api_base or "https://discord.com"
         print(f"heatwave: cannot log in to Discord at {where}: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -116,22 +116,25 @@ def test_run_command_with_a_rejected_token_exits_2_with_one_line_and_no_tracebac
     assert err == "heatwave: DISCORD_TOKEN was rejected by Discord\n"
 
 
-def test_run_command_with_discord_unreachable_exits_1_with_one_line(
+def test_run_command_with_an_api_base_that_is_not_discord_exits_1_with_one_line(
     tmp_path: Path, news_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = _settings(
-        tmp_path,
-        news_dir,
-        discord_token="any-token",
-        discord_api_base="http://127.0.0.1:9/api/v10",
-        discord_gateway_url="ws://127.0.0.1:9/gateway",
-    )
+    # Something answers, but not Discord's API (404): unlike an unreachable Discord, waiting will not fix that.
+    with standin_in_thread() as threaded:
+        api_base = threaded.standin.base_url + "/not-the-api"
+        settings = _settings(
+            tmp_path,
+            news_dir,
+            discord_token=threaded.standin.token,
+            discord_api_base=api_base,
+            discord_gateway_url=threaded.standin.gateway_url,
+        )
 
-    code = run_command(settings, store=settings.store, configure_logging=False)
+        code = run_command(settings, store=settings.store, configure_logging=False)
 
     err = capsys.readouterr().err
     assert code == EXIT_FAILED
-    assert err.startswith("heatwave: cannot log in to Discord at http://127.0.0.1:9/api/v10")
+    assert err.startswith(f"heatwave: cannot log in to Discord at {api_base}: 404")
     assert err.count("\n") == 1
 
 

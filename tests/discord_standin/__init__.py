@@ -81,6 +81,7 @@ Faults (routes are "METHOD /path-glob" without /api/v10, or just "/path-glob" fo
     standin.faults.fail("POST /channels/*/messages", status=500, times=1) -> Fault (.fired counts strikes)
     standin.faults.rate_limit(route, retry_after=1.5, times=1, global_=False)   # 429 + Retry-After/X-RateLimit-*/Via
     standin.faults.delay(route, seconds, times=None);  standin.faults.clear();  standin.faults.fired
+    standin.faults.disconnect(route, times=1)   # the connection drops unanswered (network cut); logged as status 0
     Note discord.py retries 500/502/504 (sleeping 1 s, 3 s, ...) but raises at once on 503; interaction webhooks
     retry every 5xx. Normal responses carry X-RateLimit-* headers (StandIn(rate_limit=(50, 1.0)) per route bucket,
     enforced with a 429); crossposts are limited to StandIn(publish_limit=(10, 3600.0)) per channel with a 429

@@ -83,6 +83,15 @@ class Faults:
         self.armed.append(fault)
         return fault
 
+    def disconnect(self, route: str, times: int | None = 1) -> Fault:
+        """Drop matching requests' connections unhandled and unanswered, as a network cut or a dying proxy does (the
+        client sees "Server disconnected"; the request is logged with status 0). aiohttp itself resends an
+        idempotent request (GET, PUT, DELETE) once on a dropped connection: arm at least 2 shots to fail one call."""
+        method, path = _split(route)
+        fault = Fault("disconnect", method, path, times, status=0)
+        self.armed.append(fault)
+        return fault
+
     def clear(self) -> None:
         """Disarm every fault (the `fired` history is kept)."""
         self.armed.clear()

@@ -977,7 +977,8 @@ class StandIn:
         finally:
             # Also when the client hung up and the handler was cancelled: tests wait for held requests to settle.
             self.api_in_flight -= 1
-        self.requests.append(RequestLog(method, api_path, response.status, at))
+        dropped = request.transport is None or request.transport.is_closing()  # a "disconnect" fault
+        self.requests.append(RequestLog(method, api_path, 0 if dropped else response.status, at))
         await self._notify()
         return response
 
@@ -993,6 +994,10 @@ class StandIn:
         for fault in struck:
             if fault.kind == "rate_limit":
                 return self._too_many(fault.retry_after, bucket, global_=fault.global_)
+            if fault.kind == "disconnect":
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=204)  # never sent: the connection is gone
             if fault.kind == "fail":
                 body = {"message": f"{fault.status}: injected by the stand-in", "code": 0}
                 return _json(body, status=fault.status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import discord
 import pytest
 from discord.ext import commands
@@ -98,6 +99,20 @@ async def test_fault_429_on_interaction_callback_is_retried(
     standin.faults.rate_limit("POST /interactions/*/callback", retry_after=0.2, times=1)
     assert await _echo(standin, world, "rate limited once") == "rate limited once"
     assert [r.status for r in standin.requests_to("/interactions/*")] == [429, 200]
+
+
+async def test_fault_disconnect_drops_the_request_unanswered(
+    standin: StandIn, world: World, bot: commands.Bot
+) -> None:
+    standin.faults.disconnect("POST /channels/*/messages", times=1)
+    channel = bot.get_channel(world.text.id)
+    assert isinstance(channel, discord.TextChannel)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await channel.send("lost on the way", allowed_mentions=NONE)
+    assert [r.status for r in standin.requests_to("POST /channels/*/messages")] == [0]
+    assert standin.messages_in(world.text.id) == []
+    await channel.send("the next one arrives", allowed_mentions=NONE)
+    assert [m.content for m in standin.messages_in(world.text.id)] == ["the next one arrives"]
 
 
 async def test_fault_delay_slows_a_route(standin: StandIn, world: World, bot: commands.Bot) -> None:
