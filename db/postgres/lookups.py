@@ -33,9 +33,10 @@ from db.models import (
 from db.postgres.database import PgDatabase
 from db.postgres.fulltext import TermStats, TermStatsCache, TsMatch, lexemes
 from db.postgres.matches import TITLE_VECTOR, Match, NewestMatches
-from db.postgres.ranking import CorpusCache, bm25, idf, round_like_sqlite
+from db.postgres.ranking import Corpus, CorpusCache, bm25, idf, round_like_sqlite
 from db.postgres.story_rows import fetch_stories, fetch_story_where
 from db.records import as_is, related_stories
+from db.similar import NEAR_PER_SIDE, SUPPRESSED, rank_similar, similar_topic_sources
 from db.text import autocomplete_terms, distinctive_terms, query_terms, topic_key
 
 # How many of the newest matches are ranked (see db/sqlite/lookups.py for why only the newest): SQLite's numbers
@@ -241,8 +242,49 @@ class PgLookups:
         return related_stories(story.id, rows, linking_ids, similar_ids, views, as_is)
 
     async def _similar_ids(self, story: StoryView, *, limit: int, exclude: frozenset[int]) -> list[int]:
-        """Stories like this one: bm25 over its rarest title/excerpt words, boosted by shared topics (SQLite's
-        rule)."""
+        """Stories like this one (never a suppressed one): those sharing its rarest words and those near it in
+        time on its rarer topics, ranked by `db.similar` (SQLite's rule)."""
+        topics = await self._db.all(
+            "SELECT st.topic_id, t.story_count FROM story_topics st JOIN topics t ON t.id = st.topic_id "
+            "WHERE st.story_id = %s",
+            (story.id,),
+        )
+        topic_counts = {r["topic_id"]: r["story_count"] for r in topics}
+        corpus = await self._corpus.get()
+        stories = round(corpus.rows)
+        shared: dict[int, list[int]] = {}
+        text: dict[int, float] = {}
+        for found, score in await self._text_matches(story, corpus):
+            if found.heat != SUPPRESSED and found.id not in exclude:
+                shared[found.id] = list(found.shared_topics)
+                text[found.id] = score
+        sources = similar_topic_sources(topic_counts, stories)
+        if sources:
+            # The stories near this one in time on each source topic (a short walk down the covering
+            # (topic_id, published_at, story_id) index each), with their heat and the topics they share with it.
+            near = " UNION ".join(
+                f"(SELECT story_id FROM story_topics WHERE topic_id = %(t{n})s AND published_at <= %(at)s "
+                f"ORDER BY published_at DESC, story_id DESC LIMIT %(near)s) UNION "
+                f"(SELECT story_id FROM story_topics WHERE topic_id = %(t{n})s AND published_at > %(at)s "
+                f"ORDER BY published_at, story_id LIMIT %(near)s)"
+                for n in range(len(sources))
+            )
+            params: dict[str, Any] = {f"t{n}": topic for n, topic in enumerate(sources)}
+            params.update(at=story.published_at, near=NEAR_PER_SIDE, mine=list(topic_counts))
+            rows = await self._db.all(
+                f"SELECT st.story_id, max(st.heat) AS heat, "
+                "array_agg(st.topic_id) FILTER (WHERE st.topic_id = ANY(%(mine)s)) AS shared "
+                f"FROM story_topics st WHERE st.story_id IN ({near}) GROUP BY st.story_id",
+                params,
+            )
+            for r in rows:
+                if r["heat"] != SUPPRESSED and r["story_id"] not in exclude and r["story_id"] not in shared:
+                    shared[r["story_id"]] = list(r["shared"] or ())
+        return rank_similar(shared, text, topic_counts, stories, limit=limit)
+
+    async def _text_matches(self, story: StoryView, corpus: Corpus) -> list[tuple[Match, float]]:
+        """The newest stories sharing this one's rarest words (with the topics they share with it), each with
+        its bm25 score as FTS5 computes it."""
         own = lexemes(distinctive_terms(story.title, story.excerpt))
         stats = await self._counted(await self._stats.get(), own, titles=False)
         words = self._rarest(stats, own)
@@ -251,21 +293,8 @@ class PgLookups:
         match = TsMatch(tuple(words), any_term=True, shared_topics_with=story.id)
         few = self._matches.yields_few(match, stats)
         found = await self._matches.find(match, stats, want=SIMILAR_CANDIDATES if few else FEW_SIMILAR_CANDIDATES)
-        corpus = await self._corpus.get()
         idfs = [idf(corpus.rows, stats.documents(w)) for w in words]
-        candidates = {m.id: bm25(m, words, idfs, corpus, titles_only=False) for m in found if m.id not in exclude}
-        if not candidates:
-            return []
-        shared = {m.id: m.shared_topics for m in found}
-        best = max(candidates.values()) or 1.0
-        topic_total = max(len(story.topics), 1)
-
-        def score(story_id: int) -> float:
-            # bm25 normalised to 0..1 against the best candidate, plus up to 0.5 for sharing every topic, so a
-            # strong text match still beats a topic-only match.
-            return candidates[story_id] / best + 0.5 * shared.get(story_id, 0) / topic_total
-
-        return sorted(candidates, key=lambda i: (-score(i), -i))[:limit]
+        return [(m, bm25(m, words, idfs, corpus, titles_only=False)) for m in found]
 
     def _rarest(self, stats: TermStats, words: list[str]) -> list[str]:
         """The rarest of a story's words that other stories share too (up to SIMILAR_TERMS, in at most

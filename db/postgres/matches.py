@@ -66,7 +66,7 @@ class Match:
     anywhere: tuple[bool, ...]
     title_words: str
     excerpt_words: str
-    shared_topics: int = 0  # with `TsMatch.shared_topics_with`
+    shared_topics: tuple[int, ...] = ()  # ids of the topics it shares with `TsMatch.shared_topics_with`
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,11 +293,11 @@ class NewestMatches:
     async def _select(self, match: TsMatch, inner: str, params: dict[str, Any]) -> list[Match]:
         params["query"] = match.query()
         flags = self._flags(match, params)
-        shared = "0"
+        shared = "ARRAY[]::bigint[]"
         if match.shared_topics_with is not None:
             params["story"] = match.shared_topics_with
             shared = (
-                "(SELECT count(*) FROM story_topics st WHERE st.story_id = c.id "
+                "ARRAY(SELECT st.topic_id FROM story_topics st WHERE st.story_id = c.id "
                 "AND st.topic_id IN (SELECT topic_id FROM story_topics WHERE story_id = %(story)s))"
             )
         rows = await self._db.all(
@@ -314,7 +314,7 @@ class NewestMatches:
                 tuple(r["anywhere"]),
                 r["title_words"],
                 r["excerpt_words"],
-                int(r["shared"]),
+                tuple(r["shared"]),
             )
             for r in rows
         ]

@@ -23,6 +23,7 @@ from db.models import (
     TopicInfo,
 )
 from db.records import related_stories
+from db.similar import NEAR_PER_SIDE, SUPPRESSED, rank_similar, similar_topic_sources
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.story_rows import fetch_stories
 from db.sqlite.timefmt import from_db, to_db
@@ -207,37 +208,56 @@ class SqliteLookups:
         return related_stories(story.id, rows, linking_ids, similar_ids, views, from_db)
 
     async def _similar_ids(self, story: StoryView, *, limit: int, exclude: frozenset[int]) -> list[int]:
-        """Stories like this one: bm25 over its rarest title/excerpt words, boosted by shared topics."""
+        """Stories like this one (never a suppressed one): those sharing its rarest title/excerpt words, ranked
+        by bm25, and those sharing its topics, near it in time, ranked by how rare the shared topics are
+        (`db.similar`)."""
+        topics = await self._all(
+            "SELECT st.topic_id, t.story_count, (SELECT max(id) FROM stories) FROM story_topics st "
+            "JOIN topics t ON t.id = st.topic_id WHERE st.story_id = ?",
+            (story.id,),
+        )
+        stories = topics[0][2] if topics else 0
+        topic_counts = {r[0]: r[1] for r in topics}
+        text = await self._text_matches(story)
+        sources = similar_topic_sources(topic_counts, stories)
+        if not sources and not text:
+            return []
+        # One statement: the stories near this one in time on each source topic (a short walk down the covering
+        # (topic_id, published_at, story_id) index each), with the text matches, then each candidate's heat and
+        # the topics it shares with this story.
+        near = " UNION ".join(part for _ in sources for part in (_NEAR_BEFORE, _NEAR_AFTER))
+        published = to_db(story.published_at)
+        params: list[Any] = [v for topic in sources for v in (topic, published, NEAR_PER_SIDE) * 2]
+        listed = " UNION ".join(filter(None, [near, f"VALUES {','.join(['(?)'] * len(text))}" if text else ""]))
+        params.extend(text)
+        mine = ",".join("?" * len(topic_counts)) or "NULL"
+        params.extend(topic_counts)
+        rows = await self._all(
+            f"WITH pool(id) AS ({listed}) SELECT s.id, s.heat, st.topic_id FROM pool JOIN stories s ON s.id = pool.id "
+            f"LEFT JOIN story_topics st ON st.story_id = s.id AND st.topic_id IN ({mine})",
+            tuple(params),
+        )
+        shared: dict[int, list[int]] = {}
+        for story_id, heat, topic_id in rows:
+            if heat == SUPPRESSED or story_id in exclude:
+                continue
+            found = shared.setdefault(story_id, [])
+            if topic_id is not None:
+                found.append(topic_id)
+        return rank_similar(shared, text, topic_counts, stories, limit=limit)
+
+    async def _text_matches(self, story: StoryView) -> dict[int, float]:
+        """The newest stories sharing this one's rarest words, with their bm25 scores (higher is better)."""
         terms = await self._rarest(_STORIES, distinctive_terms(story.title, story.excerpt))
         if not terms:
-            return []
+            return {}
         rows = await self._all(
             f"SELECT rowid, bm25(stories_fts, {_STORIES.weights}) FROM stories_fts "
             "WHERE stories_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
             (fts_query(terms, any_term=True), SIMILAR_CANDIDATES),
         )
-        candidates = {r[0]: float(r[1]) for r in rows if r[0] not in exclude}
-        if not candidates:
-            return []
-        shared = await self._shared_topic_counts(story.id, list(candidates))
-        best = min(candidates.values()) or -1.0
-        topic_total = max(len(story.topics), 1)
-
-        def score(story_id: int) -> float:
-            # bm25 is negative (more negative = better); normalise it to 0..1 against the best candidate and
-            # add up to 0.5 for sharing every topic, so a strong text match still beats a topic-only match.
-            return candidates[story_id] / best + 0.5 * shared.get(story_id, 0) / topic_total
-
-        return sorted(candidates, key=lambda i: (-score(i), -i))[:limit]
-
-    async def _shared_topic_counts(self, story_id: int, candidate_ids: list[int]) -> dict[int, int]:
-        marks = ",".join("?" * len(candidate_ids))
-        rows = await self._all(
-            f"SELECT st.story_id, count(*) FROM story_topics st WHERE st.story_id IN ({marks}) "
-            "AND st.topic_id IN (SELECT topic_id FROM story_topics WHERE story_id = ?) GROUP BY st.story_id",
-            (*candidate_ids, story_id),
-        )
-        return {r[0]: r[1] for r in rows}
+        # FTS5's bm25 is negated (more negative = better).
+        return {r[0]: -float(r[1]) for r in rows}
 
     # ----- full-text ranking ------------------------------------------------------------------------------
 
@@ -396,6 +416,15 @@ class SqliteLookups:
         return await self.stories([r[0] for r in rows]), int(total[0])
 
 
+# A topic's stories published at or before (then after) a moment, nearest first: similar-story candidates.
+_NEAR_BEFORE = (
+    "SELECT story_id FROM (SELECT story_id FROM story_topics INDEXED BY story_topics_new "
+    "WHERE topic_id = ? AND published_at <= ? ORDER BY published_at DESC, story_id DESC LIMIT ?)"
+)
+_NEAR_AFTER = (
+    "SELECT story_id FROM (SELECT story_id FROM story_topics INDEXED BY story_topics_new "
+    "WHERE topic_id = ? AND published_at > ? ORDER BY published_at, story_id LIMIT ?)"
+)
 _ON_TOPIC = "EXISTS (SELECT 1 FROM story_topics st WHERE st.story_id = s.id AND st.topic_id = ?)"
 
 

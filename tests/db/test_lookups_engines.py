@@ -318,7 +318,10 @@ async def test_related_links_own_list_linking_and_similar(lookups: LookupStore, 
     assert found.entries[0].story.id == corpus["b"]
     assert found.entries[1].story is None
     assert ids(found.linking) == [corpus["c"]]
-    assert ids(found.similar) == [corpus["d"]]
+    # D shares A's words and its topic; the others only the topic. B and C are shown above, so not again.
+    assert ids(found.similar)[0] == corpus["d"]
+    assert all(s.topics == ("AI",) for s in found.similar)
+    assert not {corpus["a"], corpus["b"], corpus["c"]} & set(ids(found.similar))
 
 
 async def test_related_entry_linked_when_our_copy_came_first(lookups: LookupStore, corpus: Corpus) -> None:
@@ -330,5 +333,72 @@ async def test_related_entry_linked_when_our_copy_came_first(lookups: LookupStor
 
 
 async def test_related_for_a_story_sharing_nothing(lookups: LookupStore, corpus: Corpus) -> None:
-    found = await lookups.related(await _story_of(lookups, corpus["zebra"]), linking_limit=3, similar_limit=5)
+    # No word in common with any story, and the only story on its topic.
+    found = await lookups.related(await _story_of(lookups, corpus["cloud1"]), linking_limit=3, similar_limit=5)
     assert (found.entries, found.linking, found.similar) == ((), (), ())
+
+
+# Similar stories, in a store shaped like one site's: the site's own topic on every story, a few sub-topics.
+
+
+def _seed_similar(location: StoreLocation) -> Corpus:
+    corpus = Corpus()
+    with Seeder(location) as seeder:
+
+        def add(name: str, story: SeedStory) -> None:
+            corpus.ids[name] = seeder.add(story, at=LONG_AGO)
+
+        for n in range(6):
+            add(f"filler{n}", _story(f"Filler number {n}", topics=("AI",), heat=50))
+        add("cv", _story("Factory cameras spot defects early", topics=("Computer Vision", "AI"), heat=80))
+        # Shares both topics and no word: the story a reader expects first.
+        add("sibling", _story("Retail shelves watched by smart lenses", topics=("Computer Vision", "AI"), heat=70))
+        # Shares words and topics, but suppressed (a sponsored post): never suggested.
+        add("sponsored", _story("Factory cameras spot defects: sponsored", topics=("Computer Vision", "AI"), heat=-1))
+        # Share words only.
+        add("space", _story("Rover cameras spot dust devils", topics=("Space", "Robotics"), heat=90))
+        add("storage", _story("Early defects in cold storage drives", topics=("Storage", "Azure"), heat=60))
+    return corpus
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def similar_seeded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[StoreLocation, Corpus]]:
+    if request.param == "sqlite":
+        location = parse_location(tmp_path_factory.mktemp("similar") / "x.db")
+        yield location, _seed_similar(location)
+        return
+    with private_schema() as url:
+        location = parse_location(url)
+        yield location, _seed_similar(location)
+
+
+async def _similar(seeded: tuple[StoreLocation, Corpus], name: str) -> list[int]:
+    location, corpus = seeded
+    store = await open_store(location)
+    try:
+        found = await store.lookups.related(
+            await _story_of(store.lookups, corpus[name]), linking_limit=3, similar_limit=5
+        )
+    finally:
+        await store.close()
+    return ids(found.similar)
+
+
+async def test_similar_puts_the_story_sharing_every_topic_first_even_without_a_shared_word(
+    similar_seeded: tuple[StoreLocation, Corpus],
+) -> None:
+    corpus = similar_seeded[1]
+    similar = await _similar(similar_seeded, "cv")
+    assert similar[0] == corpus["sibling"]
+    # Stories sharing only words still come, after it.
+    assert set(similar[1:3]) == {corpus["space"], corpus["storage"]}
+    # The site's own topic is on almost every story: sharing it alone makes nothing similar.
+    assert not {corpus[f"filler{n}"] for n in range(6)} & set(similar)
+
+
+async def test_similar_never_suggests_a_suppressed_story(similar_seeded: tuple[StoreLocation, Corpus]) -> None:
+    corpus = similar_seeded[1]
+    for name in ("cv", "sibling", "space", "storage"):
+        assert corpus["sponsored"] not in await _similar(similar_seeded, name)

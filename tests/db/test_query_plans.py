@@ -50,8 +50,8 @@ async def recorded(
     await add_stories(
         store,
         [
-            Story(f"Quantum computing story {i}", topics=("AI", "Quantum") if i % 3 else ("AI",), heat=50 + i,
-                  first_seen_at=NOW - timedelta(hours=i), url=f"https://q.example/{i}",
+            Story(f"Quantum computing story {i}", topics=("AI", "Quantum") if i % 3 else ("AI", "Qubits"),
+                  heat=50 + i, first_seen_at=NOW - timedelta(hours=i), url=f"https://q.example/{i}",
                   related=(Related(f"https://q.example/{i + 1}"),))
             for i in range(30)
         ],
@@ -80,6 +80,8 @@ LOOKUPS: dict[str, Callable[[LookupService], Awaitable[object]]] = {
     "related by id": lambda s: s.related("3"),
     "related by link": lambda s: s.related("https://q.example/4"),
     "related by title": lambda s: s.related("quantum story 7"),
+    # Qubits is on a third of the stories: its stories near this one in time are candidates too.
+    "related on a rarer topic": lambda s: s.related("1"),
     "search": lambda s: s.search("quantum computing"),
     "search any word": lambda s: s.search("quantum zebra"),
     "trending": lambda s: s.trending(hours=6),

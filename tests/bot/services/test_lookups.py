@@ -322,6 +322,24 @@ async def test_related_similar_stories_share_words_and_topics_not_itself(
     assert ids[3] not in similar
 
 
+async def test_related_similar_lists_the_story_on_the_same_topics_and_never_a_suppressed_one(
+    service: LookupService, store: Store
+) -> None:
+    # A site's store: its own topic ("AI") on every story, sub-topics on a few.
+    await add_stories(store, [Story(f"Filler {n}", f"Nothing {n}.", ("AI",)) for n in range(6)])
+    ids = await add_stories(
+        store,
+        [
+            Story("Factory cameras spot defects early", "Assembly lines.", ("Computer Vision", "AI")),
+            Story("Retail shelves watched by smart lenses", "Stock counts.", ("Computer Vision", "AI")),
+            Story("Factory cameras spot defects: sponsored", "Paid post.", ("Computer Vision", "AI"), heat=-1),
+            Story("Rover cameras spot dust devils", "Mars.", ("Space", "Robotics")),
+        ],
+    )
+    result = await service.related(str(ids[0]))
+    assert titles(result.similar) == ["Retail shelves watched by smart lenses", "Rover cameras spot dust devils"]
+
+
 async def test_related_does_not_repeat_linked_stories_as_similar(service: LookupService, store: Store) -> None:
     other = await add_story(store, Story("Quantum lab record", url="https://q.example/1"))
     main = await add_story(store, Story("Quantum lab news", related=(Related("https://q.example/1"),)))
