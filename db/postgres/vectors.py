@@ -28,64 +28,71 @@ MAX_VECTOR_BYTES = (1 << 20) - 1  # MAXSTRPOS: lexeme bytes in one vector
 _TITLE = 1 | (3 << 14)  # position 1, weight A
 _EXCERPT = 2 | (2 << 14)  # position 2, weight B
 _COUNT = struct.Struct(">i")
-_NO_POSITIONS = struct.pack(">H", 0)
-_TITLE_ONLY = struct.pack(">HH", 1, _TITLE)
-_EXCERPT_ONLY = struct.pack(">HH", 1, _EXCERPT)
-_BOTH = struct.pack(">HHH", 2, _TITLE, _EXCERPT)
-_TEXT_MARKS = {_TITLE_ONLY: ":1A", _EXCERPT_ONLY: ":2B", _BOTH: ":1A,2B"}
+# What follows a lexeme in the binary form: its NUL, then its positions (a count, then each).
+_AFTER_TITLE_ONLY = b"\0" + struct.pack(">HH", 1, _TITLE)
+_AFTER_EXCERPT_ONLY = b"\0" + struct.pack(">HH", 1, _EXCERPT)
+_AFTER_BOTH = b"\0" + struct.pack(">HHH", 2, _TITLE, _EXCERPT)
+_AFTER_BARE = b"\0" + struct.pack(">H", 0)
 
 
-def _lexemes(words: str) -> set[str]:
-    return set(words.split())
-
-
-def _fitting(lexemes: set[str]) -> list[tuple[str, bytes]]:
-    """The lexemes in tsvector order (by their UTF-8 bytes: the same as by code points), within its limits."""
-    kept: list[tuple[str, bytes]] = []
+def _fitting(lexemes: set[bytes], *, short: bool) -> list[bytes]:
+    """The lexemes in tsvector order (by their bytes), within its limits. `short`: the words' text is shorter
+    than one lexeme may be, so no limit can be reached (nearly every story)."""
+    ordered = sorted(lexemes)
+    if short:
+        return ordered
+    kept: list[bytes] = []
     total = 0
-    for lexeme in sorted(lexemes):
-        encoded = lexeme.encode()
-        if len(encoded) > MAX_LEXEME_BYTES:
+    for lexeme in ordered:
+        if len(lexeme) > MAX_LEXEME_BYTES:
             continue
-        total += len(encoded)
+        total += len(lexeme)
         if total > MAX_VECTOR_BYTES:
             break
-        kept.append((lexeme, encoded))
+        kept.append(lexeme)
     return kept
 
 
-def _search_entries(title_words: str, excerpt_words: str) -> list[tuple[str, bytes, bytes]]:
-    in_title = _lexemes(title_words)
-    in_excerpt = _lexemes(excerpt_words)
-    entries = []
-    for lexeme, encoded in _fitting(in_title | in_excerpt):
-        if lexeme not in in_title:
-            positions = _EXCERPT_ONLY
-        elif lexeme in in_excerpt:
-            positions = _BOTH
-        else:
-            positions = _TITLE_ONLY
-        entries.append((lexeme, encoded, positions))
-    return entries
-
-
-def search_text(title_words: str, excerpt_words: str) -> tuple[str, str]:
-    """(`search`, `title_search`) in tsvector's text form. Lexemes are runs of letters and digits, so they need no
-    quoting beyond the quotes around each."""
-    search = " ".join(f"'{lexeme}'{_TEXT_MARKS[positions]}" for lexeme, _, positions in
-                      _search_entries(title_words, excerpt_words))
-    titles = " ".join(f"'{lexeme}'" for lexeme, _ in _fitting(_lexemes(title_words)))
-    return search, titles
+def _split(title_words: str, excerpt_words: str) -> tuple[set[bytes], set[bytes], bool]:
+    titles = title_words.encode()
+    excerpts = excerpt_words.encode()
+    return set(titles.split()), set(excerpts.split()), len(titles) + len(excerpts) <= MAX_LEXEME_BYTES
 
 
 def search_binary(title_words: str, excerpt_words: str) -> tuple[bytes, bytes]:
     """(`search`, `title_search`) in tsvector's binary form: a count, then each lexeme NUL-terminated with its
     positions (a count, then each as weight << 14 | position)."""
-    entries = _search_entries(title_words, excerpt_words)
-    search = b"".join([_COUNT.pack(len(entries)), *(encoded + b"\0" + positions for _, encoded, positions in entries)])
-    titles = _fitting(_lexemes(title_words))
-    title_search = b"".join([_COUNT.pack(len(titles)), *(encoded + b"\0" + _NO_POSITIONS for _, encoded in titles)])
+    in_title, in_excerpt, short = _split(title_words, excerpt_words)
+    parts = []
+    for lexeme in _fitting(in_title | in_excerpt, short=short):
+        parts.append(lexeme)
+        if lexeme not in in_title:
+            parts.append(_AFTER_EXCERPT_ONLY)
+        elif lexeme in in_excerpt:
+            parts.append(_AFTER_BOTH)
+        else:
+            parts.append(_AFTER_TITLE_ONLY)
+    search = _COUNT.pack(len(parts) // 2) + b"".join(parts)
+    titles = _fitting(in_title, short=short)
+    title_search = _COUNT.pack(len(titles)) + b"".join(lexeme + _AFTER_BARE for lexeme in titles)
     return search, title_search
+
+
+def search_text(title_words: str, excerpt_words: str) -> tuple[str, str]:
+    """(`search`, `title_search`) in tsvector's text form (`'word':1A,2B`). Lexemes are runs of letters and
+    digits, so they need no quoting beyond the quotes around each."""
+    in_title, in_excerpt, short = _split(title_words, excerpt_words)
+    parts = []
+    for lexeme in _fitting(in_title | in_excerpt, short=short):
+        word = lexeme.decode()
+        if lexeme not in in_title:
+            parts.append(f"'{word}':2B")
+        elif lexeme in in_excerpt:
+            parts.append(f"'{word}':1A,2B")
+        else:
+            parts.append(f"'{word}':1A")
+    title_search = " ".join(f"'{lexeme.decode()}'" for lexeme in _fitting(in_title, short=short))
+    return " ".join(parts), title_search
 
 
 class TsVectorBinaryDumper(Dumper):
