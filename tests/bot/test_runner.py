@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,10 @@ import pytest
 
 from bot.runner import EXIT_FAILED, EXIT_OK, EXIT_TOKEN_REJECTED, run_command
 from bot.settings import Settings
-from db import parse_location
+from db import StoreLocation, parse_location
 from tests.e2e.stories import STORIES, Story, write_story, write_story_set
+from tests.support.db_probe import query_one
+from tests.support.polling import until_sync
 from tests.support.standin_thread import standin_in_thread
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -161,11 +162,12 @@ def test_heatwave_run_with_a_token_logs_in_and_stops_cleanly_on_sigterm(tmp_path
         reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
         reader.start()
         try:
-            deadline = time.monotonic() + 20
-            while not any("invite URL: " in line for line in list(lines)):
+
+            def ready() -> bool:
                 assert proc.poll() is None, "".join(lines)
-                assert time.monotonic() < deadline, "the bot never became ready"
-                time.sleep(0.05)
+                return any("invite URL: " in line for line in list(lines))
+
+            until_sync(ready, 20, "the bot to become ready")
             syncs = threaded.call(lambda: len(threaded.standin.command_syncs))
             proc.send_signal(signal.SIGTERM)
             out = proc.stdout.read() if proc.stdout else ""
@@ -204,6 +206,10 @@ def test_heatwave_run_without_a_token_and_no_input_exits_cleanly(tmp_path: Path,
     assert "Traceback" not in proc.stderr
 
 
+def _stored(location: StoreLocation, title: str) -> bool:
+    return query_one(location, "SELECT count(*) FROM stories WHERE title = ?", (title,)) == (1,)
+
+
 def test_console_playground_picks_up_a_story_dropped_into_the_news_folder(tmp_path: Path, news_dir: Path) -> None:
     read_fd, write_fd = os.pipe()
     out = io.StringIO()
@@ -216,16 +222,15 @@ def test_console_playground_picks_up_a_story_dropped_into_the_news_folder(tmp_pa
             )
         )
         runner.start()
-        deadline = time.monotonic() + 15
-        while "Heatwave console" not in out.getvalue():  # the start-up ingest is over: only the rescan can see it
-            assert time.monotonic() < deadline, out.getvalue()
-            time.sleep(0.02)
+        # Once the console greets, the start-up ingest is over: only the rescan can see the new story.
+        until_sync(lambda: "Heatwave console" in out.getvalue(), 15, "the console to open")
         write_story(news_dir, Story(slug="fusion", title="Fusion startup reaches ignition", topics=("Fusion",)))
-        while "Fusion startup reaches ignition" not in out.getvalue():
-            assert time.monotonic() < deadline, out.getvalue()[-2000:]
-            typing.write("/topic Fusion\n")
-            typing.flush()
-            time.sleep(0.5)
+
+        title = "Fusion startup reaches ignition"
+        until_sync(lambda: _stored(settings.store, title), 15, "the rescan to store the dropped story")
+        typing.write("/topic Fusion\n")
+        typing.flush()
+        until_sync(lambda: title in out.getvalue(), 10, "the console to show the story")
         typing.close()
         runner.join(timeout=15)
 

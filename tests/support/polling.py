@@ -16,3 +16,12 @@ async def until(condition: Callable[[], object], within: float, what: str) -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within:g} s waiting for {what}")
         await asyncio.sleep(POLL_SECONDS)
+
+
+def until_sync(condition: Callable[[], object], within: float, what: str) -> None:
+    """`until` for tests that drive a process or thread from plain (not async) code."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
+        time.sleep(POLL_SECONDS)
