@@ -18,7 +18,16 @@ import discord
 
 from bot.errors import InvalidArgument
 from bot.render import NO_MENTIONS, clean_text, forum_title, story_embed, story_text, truncate
-from bot.services.alerts import AddResult, AlertService, DeliveryFailed, GuildAlerts, PauseResult, Preview
+from bot.services.alerts import (
+    AddResult,
+    AlertService,
+    DeliveryFailed,
+    GuildAlerts,
+    PauseResult,
+    Preview,
+    PreviewItem,
+    SubscriptionRecord,
+)
 from bot.urls import safe_http_url
 from db.models import StoryView
 
@@ -222,7 +231,7 @@ def _console_label(channel_id: int) -> str:
 
 _CONSOLE_USAGE = (
     "/alerts add [topic] [min_heat:N] [min_quality:N] [backfill:N] | list | remove [topic] | pause | resume"
-    " | preview [topic]"
+    " | preview [topic] [backfill:N]"
 )
 
 
@@ -257,17 +266,48 @@ def _console_listing(listing: GuildAlerts) -> str:
     return "\n".join(lines)
 
 
+def _console_topic(sub: SubscriptionRecord) -> str:
+    return clean_text(sub.topic_name) if sub.topic_name else "every topic"
+
+
+def _console_why(item: PreviewItem) -> str:
+    if item.queued_for is None:
+        return ""
+    how = {"crossing": f" (crossed heat {item.queued_for.min_heat})", "backfill": " (backfill)", None: ""}
+    return f" · for {_console_topic(item.queued_for)}{how[item.queued_by]}"
+
+
 def _console_preview(preview: Preview) -> str:
     lines = ["What #console would post next (nothing is sent):"]
     if preview.paused_reason:
         lines.append(f"  (paused: {preview.paused_reason})")
     for number, item in enumerate(preview.queued, start=1):
         when = "next tick" if item.next_tick else "later"
-        lines.append(f"  {number}. heat {item.story.heat} · {truncate(clean_text(item.story.title), 100)} · {when}")
+        title = truncate(clean_text(item.story.title), 100)
+        lines.append(f"  {number}. heat {item.story.heat} · {title} · {when}{_console_why(item)}")
+    backfill = preview.backfill
     if not preview.queued:
-        lines.append("  Nothing is queued; new stories crossing the threshold post as they arrive.")
-        for story in preview.backfill_candidates:
-            lines.append(f"  backfill would post: heat {story.heat} · {truncate(clean_text(story.title), 100)}")
+        lines.append(
+            "  Nothing is queued; new stories crossing the threshold post as they arrive"
+            + ("." if backfill is not None else " (backfill:N shows what a backfill would queue now).")
+        )
+    if backfill is not None:
+        sub = backfill.subscription
+        rule = f"heat ≥ {sub.min_heat}" + (f", quality ≥ {sub.min_quality}" if sub.min_quality is not None else "")
+        count = len(backfill.stories)
+        if count:
+            lines.append(
+                f"  backfill:{backfill.asked} on the {_console_topic(sub)} subscription would queue {count}"
+                f" {'story' if count == 1 else 'stories'}: the hottest that qualify now ({rule}) and were never"
+                " posted here."
+            )
+            for story in backfill.stories:
+                lines.append(f"    heat {story.heat} · {truncate(clean_text(story.title), 100)}")
+        else:
+            lines.append(
+                f"  backfill:{backfill.asked} on the {_console_topic(sub)} subscription would queue nothing: no"
+                f" story that qualifies now ({rule}) is missing from #console."
+            )
     return "\n".join(lines)
 
 
@@ -335,7 +375,8 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
             change = alerts.pause if pausing else alerts.resume
             session.write(_console_pause(await change(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID), pausing=pausing))
         elif action == "preview":
-            session.write(_console_preview(await alerts.preview(**where, topic=topic)))
+            backfill = _number(args, "backfill") or 0
+            session.write(_console_preview(await alerts.preview(**where, topic=topic, backfill=backfill)))
         else:
             raise InvalidArgument(
                 f"Unknown /alerts action “{truncate(clean_text(action), 20)}”. Usage: {_CONSOLE_USAGE}"

@@ -23,6 +23,7 @@ from bot.services.alerts import (
     GuildAlerts,
     PauseResult,
     Preview,
+    PreviewItem,
     SubscriptionRecord,
 )
 from bot.urls import safe_http_url
@@ -213,8 +214,21 @@ def describe_pause(result: PauseResult, channel: AlertChannel | None, *, pausing
     return text
 
 
+def _topic_of(sub: SubscriptionRecord) -> str:
+    return f"**{escape(sub.topic_name)}**" if sub.topic_name else "**every topic**"
+
+
+def _why_queued(item: PreviewItem) -> str:
+    """Which subscription queued a story and how: ' · for **AI** (backfill)', or '' when the ledger cannot say."""
+    if item.queued_for is None:
+        return ""
+    why = {"crossing": f" (crossed heat {item.queued_for.min_heat})", "backfill": " (backfill)", None: ""}
+    return f" · for {_topic_of(item.queued_for)}{why[item.queued_by]}"
+
+
 def describe_preview(preview: Preview, channel: AlertChannel, per_tick: int) -> str:
-    """The /alerts preview reply: the queue in posting order, or what backfill would post."""
+    """The /alerts preview reply: the queue in posting order with why each story is there, then what a backfill
+    would add, when one was asked for."""
     lines = [f"What {channel.mention} would post next (nothing was sent):"]
     if preview.paused_reason:
         lines.append(f"⏸ Nothing posts until resumed: {escape(preview.paused_reason)}.")
@@ -228,17 +242,33 @@ def describe_preview(preview: Preview, channel: AlertChannel, per_tick: int) -> 
             when = "when resumed"
         else:
             when = f"a later tick ({per_tick} per tick)"
-        line = f"{number}. heat {item.story.heat} · {_linked(title, item.story.link_url)} · {when}"
+        line = f"{number}. heat {item.story.heat} · {_linked(title, item.story.link_url)} · {when}{_why_queued(item)}"
         if item.last_error:
             line += f" · last try failed: {escape(item.last_error)}"
         lines.append(line)
+    backfill = preview.backfill
     if not preview.queued:
-        lines.append("Nothing is queued. New stories crossing the threshold will post when they arrive.")
-        if preview.backfill_candidates:
-            lines.append("`backfill` would post these (hottest qualifying stories this channel never had):")
+        lines.append(
+            "Nothing is queued. New stories crossing the threshold will post when they arrive"
+            + ("." if backfill is not None else " (`backfill:N` shows what a backfill would queue now).")
+        )
+    if backfill is not None:
+        sub = backfill.subscription
+        rule = f"heat ≥ {sub.min_heat}" + (f", quality ≥ {sub.min_quality}" if sub.min_quality is not None else "")
+        count = len(backfill.stories)
+        if count:
+            lines.append(
+                f"`backfill:{backfill.asked}` on the {_topic_of(sub)} subscription would queue {count}"
+                f" {'story' if count == 1 else 'stories'}: the hottest that qualify now ({rule}) and were never"
+                " posted here."
+            )
             lines.extend(
-                f"• heat {s.heat} · {_linked(escape(truncate(s.title, 120)), s.link_url)}"
-                for s in preview.backfill_candidates
+                f"• heat {s.heat} · {_linked(escape(truncate(s.title, 120)), s.link_url)}" for s in backfill.stories
+            )
+        else:
+            lines.append(
+                f"`backfill:{backfill.asked}` on the {_topic_of(sub)} subscription would queue nothing: no story"
+                f" that qualifies now ({rule}) is missing from this channel."
             )
     return _fit(lines)
 
@@ -365,15 +395,23 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         await self._reply(interaction, describe_pause(result, channel, pausing=False))
 
     @app_commands.command(name="preview")
-    @app_commands.describe(channel="The alert channel", topic="Only this topic's subscription")
+    @app_commands.describe(
+        channel="The alert channel",
+        topic="Only what this topic's subscription queued",
+        backfill=f"Also show what /alerts add's backfill:N would queue now ({BACKFILL_RANGE[0]}-{BACKFILL_RANGE[1]})",
+    )
     @app_commands.autocomplete(topic=topic_autocomplete)
     async def preview(
-        self, interaction: discord.Interaction[Any], channel: AlertChannel, topic: str | None = None
+        self,
+        interaction: discord.Interaction[Any],
+        channel: AlertChannel,
+        topic: str | None = None,
+        backfill: int = 0,
     ) -> None:
         """What a channel would post next, in order (nothing is sent)."""
         guild_id = _require_manager(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        preview = await self.alerts.preview(guild_id=guild_id, channel_id=channel.id, topic=topic)
+        preview = await self.alerts.preview(guild_id=guild_id, channel_id=channel.id, topic=topic, backfill=backfill)
         await self._reply(interaction, describe_preview(preview, channel, self.alerts.max_posts_per_tick))
 
 

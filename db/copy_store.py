@@ -110,7 +110,8 @@ TABLES: tuple[Table, ...] = (
     _table("alert_engine", "id cursor"),
     _table(
         "alert_deliveries",
-        "story_id channel_id status heat queued_at next_attempt_at attempts claimed_at message_id sent_at last_error",
+        "story_id channel_id status heat queued_at next_attempt_at attempts claimed_at message_id sent_at last_error "
+        "topic_key queued_by",
         "queued_at next_attempt_at claimed_at sent_at",
     ),
     _table("alert_crossposts", "id channel_id message_id published_at", "published_at", id_column="id"),

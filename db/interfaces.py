@@ -144,7 +144,8 @@ class DeliveryLedger(Protocol):
     async def claim(self, story_id: int, channel_id: int, now: datetime) -> bool:
         """queued -> claimed (attempt + 1); False when another tick or process got it first."""
 
-    async def mark_sent(self, story_id: int, channel_id: int, message_id: int, now: datetime) -> None: ...
+    async def mark_sent(self, story_id: int, channel_id: int, message_id: int, now: datetime) -> None:
+        """claimed -> sent with the message id; the channel's failures, backoff and last error are cleared."""
 
     async def mark_retry(
         self,
@@ -164,7 +165,9 @@ class DeliveryLedger(Protocol):
 
     async def claimed(self) -> list[ClaimedItem]: ...
 
-    async def queued_for(self, channel_id: int, topic_id: int | None, limit: int) -> list[QueuedStory]: ...
+    async def queued_for(self, channel_id: int, topic_key: int | None, limit: int) -> list[QueuedStory]:
+        """The channel's queue in posting order; with a topic key (0 = every topic), only what that subscription
+        of the channel queued."""
 
 
 class CrosspostLog(Protocol):

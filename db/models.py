@@ -121,6 +121,8 @@ class SearchHits:
 ChannelKind = Literal["text", "announcement", "forum", "console"]
 CHANNEL_KINDS: tuple[ChannelKind, ...] = ("text", "announcement", "forum", "console")
 DeliveryStatus = Literal["queued", "claimed", "sent", "withdrawn", "failed"]
+# Why a delivery was queued: its heat crossed the subscription's line, or /alerts add's backfill asked for it.
+QueuedBy = Literal["crossing", "backfill"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,7 @@ class SubscriptionRecord:
     last_error_at: datetime | None
     last_post_at: datetime | None
     guild_paused: bool
-    queued: int
+    queued: int  # what this subscription queued (a story two subscriptions of the channel want is counted once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +198,8 @@ class QueuedStory:
     attempts: int
     next_attempt_at: datetime
     last_error: str | None
+    topic_key: int | None = None  # the subscription of the channel that queued it (0 = every topic)
+    queued_by: QueuedBy | None = None  # None: queued before the ledger recorded why
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from db.models import (
     ChannelRecord,
     ClaimedItem,
     DueItem,
+    QueuedBy,
     QueuedStory,
     RelatedEntry,
     RelatedStories,
@@ -117,7 +118,15 @@ def claimed_item(row: Row, when: When) -> ClaimedItem:
 
 
 def queued_story(row: Row, when: When) -> QueuedStory:
-    return QueuedStory(row["story_id"], row["heat"], row["attempts"], when(row["next_attempt_at"]), row["last_error"])
+    return QueuedStory(
+        row["story_id"],
+        row["heat"],
+        row["attempts"],
+        when(row["next_attempt_at"]),
+        row["last_error"],
+        row["topic_key"],
+        cast(QueuedBy | None, row["queued_by"]),
+    )
 
 
 def related_stories(

@@ -28,6 +28,7 @@ from db.models import (
     ChannelKind,
     ChannelRecord,
     DueItem,
+    QueuedBy,
     StoryView,
     SubscriptionRecord,
     TopicInfo,
@@ -43,6 +44,7 @@ __all__ = [
     "MIN_QUALITY_RANGE",
     "AddResult",
     "AlertService",
+    "BackfillPreview",
     "ChannelKind",
     "DeliveryFailed",
     "GuildAlerts",
@@ -78,7 +80,6 @@ STALE_CLAIM = timedelta(minutes=10)
 # Channels are served concurrently so one slow or failing channel never holds the others up.
 CHANNEL_CONCURRENCY = 8
 PREVIEW_QUEUE = 10
-PREVIEW_CANDIDATES = 5
 
 
 class DeliveryFailed(Exception):
@@ -195,7 +196,7 @@ class PauseResult:
 
 @dataclass(frozen=True, slots=True)
 class PreviewItem:
-    """A queued story and when it will go."""
+    """A queued story, when it will go, and why it was queued."""
 
     story: StoryView
     next_tick: bool
@@ -203,6 +204,17 @@ class PreviewItem:
     not_before: datetime
     attempts: int
     last_error: str | None
+    queued_for: SubscriptionRecord | None = None  # the subscription that queued it (None: since removed)
+    queued_by: QueuedBy | None = None  # None: queued before the ledger recorded why
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillPreview:
+    """What `/alerts add … backfill:N` would queue for one subscription now (asked for with preview's backfill)."""
+
+    subscription: SubscriptionRecord
+    asked: int
+    stories: tuple[StoryView, ...]  # the hottest that qualify now and the channel never had, hottest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +223,8 @@ class Preview:
 
     subscriptions: tuple[SubscriptionRecord, ...]
     queued: tuple[PreviewItem, ...]
-    backfill_candidates: tuple[StoryView, ...]
     paused_reason: str | None
+    backfill: BackfillPreview | None = None  # only when a backfill was asked for
 
 
 def retry_delay(attempt: int, rng: random.Random) -> timedelta:
@@ -394,21 +406,27 @@ class AlertService:
                 return channel
         raise NotFound("That channel has no alerts. /alerts list shows what is set up.")
 
-    async def preview(self, *, guild_id: int, channel_id: int, topic: str | None = None) -> Preview:
-        """What the channel would post next, in order, without sending anything."""
+    async def preview(
+        self, *, guild_id: int, channel_id: int, topic: str | None = None, backfill: int = 0
+    ) -> Preview:
+        """What the channel would post next, in order, without sending anything (with a topic: only what that
+        topic's subscription queued); with `backfill`, also what `/alerts add … backfill:N` would queue now."""
+        _check_range("backfill", backfill, BACKFILL_RANGE, " stories")
         subs = [s for s in await self._subscriptions.for_guild(guild_id) if s.channel_id == channel_id]
         if not subs:
             raise NotFound("That channel has no alerts yet. Add one with /alerts add.")
-        topic_id: int | None = None
+        channel_subs = list(subs)
+        topic_key: int | None = None
         if topic is not None:
             topic_ref = await self.resolve_topic(topic)
             subs = [s for s in subs if s.topic_id == topic_ref.id]
             if not subs:
                 raise NotFound(f"That channel does not follow {topic_ref.name}.")
-            topic_id = topic_ref.id
+            topic_key = topic_ref.id
         now = self._clock.now()
-        queued = await self._ledger.queued_for(channel_id, topic_id, PREVIEW_QUEUE)
+        queued = await self._ledger.queued_for(channel_id, topic_key, PREVIEW_QUEUE)
         stories = {s.id: s for s in await self._lookups.stories([q.story_id for q in queued])}
+        owners = {s.topic_id or 0: s for s in channel_subs}
         first = subs[0]
         paused_reason = None
         if first.guild_paused:
@@ -430,10 +448,30 @@ class AlertService:
                         not_before=q.next_attempt_at,
                         attempts=q.attempts,
                         last_error=q.last_error,
+                        queued_for=owners.get(q.topic_key) if q.topic_key is not None else None,
+                        queued_by=q.queued_by,
                     )
                 )
-        candidates = await self._subscriptions.backfill_candidates(first.id, PREVIEW_CANDIDATES)
-        return Preview(tuple(subs), tuple(items), tuple(await self._lookups.stories(candidates)), paused_reason)
+        backfill_preview = None
+        if backfill > 0:
+            target = self._backfill_target(subs, topic is not None)
+            candidates = await self._subscriptions.backfill_candidates(target.id, backfill)
+            backfill_preview = BackfillPreview(target, backfill, tuple(await self._lookups.stories(candidates)))
+        return Preview(tuple(subs), tuple(items), paused_reason, backfill_preview)
+
+    @staticmethod
+    def _backfill_target(subs: Sequence[SubscriptionRecord], topic_given: bool) -> SubscriptionRecord:
+        """The subscription a previewed backfill is for: the topic's, the channel's only one, or "every topic"
+        (what /alerts add without a topic would backfill)."""
+        if topic_given or len(subs) == 1:
+            return subs[0]
+        for sub in subs:
+            if sub.topic_id is None:
+                return sub
+        topics = ", ".join(s.topic_name or "?" for s in subs)
+        raise InvalidArgument(
+            f"That channel follows several topics ({_label(topics)}); add topic: to say whose backfill to preview."
+        )
 
     # --- the engine ---------------------------------------------------------------------------------------
 

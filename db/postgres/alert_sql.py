@@ -19,6 +19,21 @@ QUALIFIES = (
 
 GUILD_ACTIVE = "NOT EXISTS (SELECT 1 FROM alert_guild_pauses g WHERE g.guild_id = c.guild_id)"
 
+# After a subscription is removed, its channel's waiting rows it queued go to the first remaining subscription
+# ("every topic" first) that still wants the story, so that subscription's /alerts list line counts them; a row
+# no one wants keeps its owner and is withdrawn by WITHDRAW_UNWANTED. Claimed rows too: a failed send re-queues
+# them.
+REASSIGN_ORPHANS = f"""
+UPDATE alert_deliveries SET topic_key = coalesce((
+    SELECT min(s.topic_key) FROM alert_subscriptions s JOIN stories st ON st.id = alert_deliveries.story_id
+    WHERE s.channel_id = alert_deliveries.channel_id AND {QUALIFIES}
+), topic_key)
+WHERE channel_id = %(channel)s AND status IN ('queued', 'claimed') AND NOT EXISTS (
+    SELECT 1 FROM alert_subscriptions o WHERE o.channel_id = alert_deliveries.channel_id
+    AND o.topic_key = alert_deliveries.topic_key
+)
+"""
+
 # Queued rows of one channel that no subscription of the channel wants any more leave the queue.
 WITHDRAW_UNWANTED = f"""
 UPDATE alert_deliveries SET status = 'withdrawn'
@@ -33,7 +48,7 @@ async def backfill_query(conn: AsyncConn, subscription_id: int, limit: int) -> t
     """The statement and values selecting what backfill would queue for this subscription (None when the
     subscription is gone): see `backfill_select`."""
     cur = await conn.execute(
-        "SELECT channel_id, topic_id, min_heat, min_quality FROM alert_subscriptions WHERE id = %s",
+        "SELECT channel_id, topic_id, topic_key, min_heat, min_quality FROM alert_subscriptions WHERE id = %s",
         (subscription_id,),
     )
     row = await cur.fetchone()
@@ -42,6 +57,7 @@ async def backfill_query(conn: AsyncConn, subscription_id: int, limit: int) -> t
     params: dict[str, object] = {
         "channel": row["channel_id"],
         "topic": row["topic_id"],
+        "topic_key": row["topic_key"],
         "min_heat": row["min_heat"],
         "min_quality": row["min_quality"],
         "limit": limit,

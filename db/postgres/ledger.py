@@ -24,8 +24,10 @@ from db.records import as_is, claimed_item, due_item, queued_story
 # A burst of 1,000 changes makes ~150k deliveries at 10k subscriptions, so the cost per delivery row is what
 # counts here:
 # * paused channels are a small set, hashed once, instead of a channel lookup per (event, subscription) pair;
-# * the pairs (two events, two topics, two subscriptions in one channel make one delivery) are made distinct
-#   in the order of the queue index, so its inserts append per channel instead of landing at random;
+# * the pairs (two events, two topics, two subscriptions in one channel make one delivery) are grouped in the
+#   order of the queue index, so its inserts append per channel instead of landing at random; the group names
+#   one subscription as the row's owner (the lowest topic key: "every topic" first), the one whose /alerts list
+#   line counts it;
 # * each pair's existing ledger row, if any, is looked up once, and only for stories that have ledger rows at
 #   all (one probe per story first); scalar subqueries, because they are always primary-key probes whatever
 #   the planner's estimates (a hash join would read the whole ledger). New pairs are inserted plainly, a
@@ -46,7 +48,7 @@ keyed AS (
     FROM ev JOIN story_topics x ON x.story_id = ev.story_id
 ),
 due AS (
-    SELECT DISTINCT s.channel_id, k.heat, k.story_id
+    SELECT s.channel_id, k.heat, k.story_id, min(s.topic_key) AS topic_key
     FROM keyed k
     JOIN alert_subscriptions s ON s.topic_key = k.topic_key AND s.min_heat > k.below AND s.min_heat <= k.reach
     WHERE k.event_id > s.cursor
@@ -55,6 +57,7 @@ due AS (
           SELECT c.channel_id FROM alert_channels c
           WHERE c.paused_at IS NOT NULL OR c.guild_id IN (SELECT g.guild_id FROM alert_guild_pauses g)
       )
+    GROUP BY s.channel_id, k.heat, k.story_id
     ORDER BY s.channel_id, k.heat DESC, k.story_id
 ),
 had AS MATERIALIZED (
@@ -62,7 +65,7 @@ had AS MATERIALIZED (
     WHERE (SELECT true FROM alert_deliveries d WHERE d.story_id = s.story_id LIMIT 1)
 ),
 known AS MATERIALIZED (
-    SELECT due.story_id, due.channel_id, due.heat,
+    SELECT due.story_id, due.channel_id, due.heat, due.topic_key,
            CASE WHEN due.story_id IN (SELECT h.story_id FROM had h) THEN
                (SELECT d.status FROM alert_deliveries d
                 WHERE d.story_id = due.story_id AND d.channel_id = due.channel_id)
@@ -71,15 +74,17 @@ known AS MATERIALIZED (
 ),
 revived AS (
     UPDATE alert_deliveries d
-    SET status = 'queued', heat = w.heat, queued_at = %(now)s, next_attempt_at = %(now)s
+    SET status = 'queued', heat = w.heat, queued_at = %(now)s, next_attempt_at = %(now)s, topic_key = w.topic_key,
+        queued_by = 'crossing'
     FROM known w
     WHERE w.status = 'withdrawn' AND d.story_id = w.story_id AND d.channel_id = w.channel_id
       AND d.status = 'withdrawn'
     RETURNING 1
 ),
 inserted AS (
-    INSERT INTO alert_deliveries (story_id, channel_id, status, heat, queued_at, next_attempt_at)
-    SELECT story_id, channel_id, 'queued', heat, %(now)s, %(now)s FROM known WHERE status IS NULL
+    INSERT INTO alert_deliveries (story_id, channel_id, status, heat, queued_at, next_attempt_at, topic_key, queued_by)
+    SELECT story_id, channel_id, 'queued', heat, %(now)s, %(now)s, topic_key, 'crossing' FROM known
+    WHERE status IS NULL
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM revived) + (SELECT count(*) FROM inserted) AS queued
@@ -139,8 +144,10 @@ class PgLedger:
             select, params = query
             # The select leaves out what the channel already has; DO NOTHING only as a second line.
             cur = await conn.execute(
-                "INSERT INTO alert_deliveries (story_id, channel_id, status, heat, queued_at, next_attempt_at)"
-                f" SELECT b.id, %(channel)s, 'queued', b.heat, %(now)s, %(now)s FROM ({select}) b"
+                "INSERT INTO alert_deliveries"
+                " (story_id, channel_id, status, heat, queued_at, next_attempt_at, topic_key, queued_by)"
+                " SELECT b.id, %(channel)s, 'queued', b.heat, %(now)s, %(now)s, %(topic_key)s, 'backfill'"
+                f" FROM ({select}) b"
                 " ON CONFLICT (story_id, channel_id) DO NOTHING",
                 {**params, "now": now},
             )
@@ -236,9 +243,10 @@ class PgLedger:
                 " WHERE story_id = %s AND channel_id = %s AND status = 'claimed'",
                 (message_id, now, story_id, channel_id),
             )
+            # A post went through, so whatever failed before is over: /alerts list stops showing the old error.
             await conn.execute(
-                "UPDATE alert_channels SET last_post_at = %s, failure_count = 0, hold_until = NULL"
-                " WHERE channel_id = %s",
+                "UPDATE alert_channels SET last_post_at = %s, failure_count = 0, hold_until = NULL, last_error = NULL,"
+                " last_error_at = NULL WHERE channel_id = %s",
                 (now, channel_id),
             )
 
@@ -317,17 +325,13 @@ class PgLedger:
         )
         return [claimed_item(r, as_is) for r in rows]
 
-    async def queued_for(self, channel_id: int, topic_id: int | None, limit: int) -> list[QueuedStory]:
-        """The channel's queue in posting order (optionally only stories on one topic)."""
-        topic_filter = (
-            ""
-            if topic_id is None
-            else " AND EXISTS (SELECT 1 FROM story_topics x WHERE x.story_id = d.story_id AND x.topic_id = %(topic)s)"
-        )
+    async def queued_for(self, channel_id: int, topic_key: int | None, limit: int) -> list[QueuedStory]:
+        """The channel's queue in posting order (optionally only what the subscription of one topic key queued)."""
+        owner_filter = "" if topic_key is None else " AND d.topic_key = %(topic_key)s"
         rows = await self._db.all(
-            "SELECT d.story_id, d.heat, d.attempts, d.next_attempt_at, d.last_error FROM alert_deliveries d"
-            " WHERE d.channel_id = %(channel)s AND d.status = 'queued'"
-            f"{topic_filter} ORDER BY d.heat DESC NULLS LAST, d.story_id LIMIT %(limit)s",
-            {"channel": channel_id, "topic": topic_id, "limit": limit},
+            "SELECT d.story_id, d.heat, d.attempts, d.next_attempt_at, d.last_error, d.topic_key, d.queued_by"
+            " FROM alert_deliveries d WHERE d.channel_id = %(channel)s AND d.status = 'queued'"
+            f"{owner_filter} ORDER BY d.heat DESC NULLS LAST, d.story_id LIMIT %(limit)s",
+            {"channel": channel_id, "topic_key": topic_key, "limit": limit},
         )
         return [queued_story(r, as_is) for r in rows]

@@ -18,3 +18,17 @@ WHERE status = 'queued' {{channel_filter}} AND NOT EXISTS (
     WHERE s.channel_id = alert_deliveries.channel_id AND {_QUALIFIES}
 )
 """
+
+# After a subscription is removed, its channel's waiting rows it queued go to the first remaining subscription
+# ("every topic" first) that still wants the story, so that subscription's /alerts list line counts them; a row
+# no one wants keeps its owner and is withdrawn by _WITHDRAW. Claimed rows too: a failed send re-queues them.
+_REASSIGN_ORPHANS = f"""
+UPDATE alert_deliveries SET topic_key = coalesce((
+    SELECT min(s.topic_key) FROM alert_subscriptions s JOIN stories st ON st.id = alert_deliveries.story_id
+    WHERE s.channel_id = alert_deliveries.channel_id AND {_QUALIFIES}
+), topic_key)
+WHERE channel_id = ? AND status IN ('queued', 'claimed') AND NOT EXISTS (
+    SELECT 1 FROM alert_subscriptions o WHERE o.channel_id = alert_deliveries.channel_id
+    AND o.topic_key = alert_deliveries.topic_key
+)
+"""

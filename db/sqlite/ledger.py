@@ -14,8 +14,9 @@ from db.sqlite.timefmt import from_db, to_db
 # (0 = "every topic"), then joined to the subscriptions whose threshold it crossed upward via the
 # (topic_key, min_heat) index: a subscription with threshold m is crossed when previous < m <= heat, and the
 # story must still be at or above m now. The (story, channel) key makes two files, two events or two
-# subscriptions in one channel a single delivery (a repeat is a no-op upsert, cheaper than a DISTINCT sort).
-# A withdrawn row (the story cooled before its turn) revives.
+# subscriptions in one channel a single delivery; grouping by it names one subscription as the row's owner
+# (the lowest topic key: "every topic" first), the one whose /alerts list line counts it. A withdrawn row (the
+# story cooled before its turn) revives, owned by the subscription that crossed now.
 _ENQUEUE_CROSSINGS = f"""
 WITH ev AS (
     SELECT e.id AS event_id, e.story_id, min(e.heat, st.heat) AS reach,
@@ -29,17 +30,18 @@ keyed AS (
     SELECT ev.event_id, ev.story_id, ev.reach, ev.below, ev.quality, ev.heat, x.topic_id
     FROM ev JOIN story_topics x ON x.story_id = ev.story_id
 )
-INSERT INTO alert_deliveries (story_id, channel_id, status, heat, queued_at, next_attempt_at)
-SELECT k.story_id, s.channel_id, 'queued', k.heat, :now, :now
+INSERT INTO alert_deliveries (story_id, channel_id, status, heat, queued_at, next_attempt_at, topic_key, queued_by)
+SELECT k.story_id, s.channel_id, 'queued', k.heat, :now, :now, min(s.topic_key), 'crossing'
 FROM keyed k
 JOIN alert_subscriptions s ON s.topic_key = k.topic_key AND s.min_heat > k.below AND s.min_heat <= k.reach
 JOIN alert_channels c ON c.channel_id = s.channel_id
 WHERE k.event_id > s.cursor
   AND (s.min_quality IS NULL OR k.quality >= s.min_quality)
   AND c.paused_at IS NULL AND {_GUILD_ACTIVE}
+GROUP BY k.story_id, s.channel_id, k.heat
 ON CONFLICT (story_id, channel_id) DO UPDATE
     SET status = 'queued', heat = excluded.heat, queued_at = excluded.queued_at,
-        next_attempt_at = excluded.next_attempt_at
+        next_attempt_at = excluded.next_attempt_at, topic_key = excluded.topic_key, queued_by = excluded.queued_by
     WHERE alert_deliveries.status = 'withdrawn'
 """
 
@@ -84,8 +86,10 @@ class SqliteLedger:
         async with (
             self._db.write() as conn,
             conn.execute(
-                "INSERT INTO alert_deliveries (story_id, channel_id, status, heat, queued_at, next_attempt_at)"
-                " SELECT st.id, s.channel_id, 'queued', st.heat, ?, ? FROM alert_subscriptions s, stories st"
+                "INSERT INTO alert_deliveries"
+                " (story_id, channel_id, status, heat, queued_at, next_attempt_at, topic_key, queued_by)"
+                " SELECT st.id, s.channel_id, 'queued', st.heat, ?, ?, s.topic_key, 'backfill'"
+                " FROM alert_subscriptions s, stories st"
                 f" WHERE s.id = ? AND {_QUALIFIES}"
                 " AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.story_id = st.id"
                 " AND d.channel_id = s.channel_id)"
@@ -164,8 +168,10 @@ class SqliteLedger:
                 " WHERE story_id = ? AND channel_id = ? AND status = 'claimed'",
                 (message_id, stamp, story_id, channel_id),
             )
+            # A post went through, so whatever failed before is over: /alerts list stops showing the old error.
             await conn.execute(
-                "UPDATE alert_channels SET last_post_at = ?, failure_count = 0, hold_until = NULL WHERE channel_id = ?",
+                "UPDATE alert_channels SET last_post_at = ?, failure_count = 0, hold_until = NULL, last_error = NULL,"
+                " last_error_at = NULL WHERE channel_id = ?",
                 (stamp, channel_id),
             )
 
@@ -238,17 +244,13 @@ class SqliteLedger:
         )
         return [claimed_item(r, from_db) for r in rows]
 
-    async def queued_for(self, channel_id: int, topic_id: int | None, limit: int) -> list[QueuedStory]:
-        """The channel's queue in posting order (optionally only stories on one topic)."""
-        topic_filter = (
-            ""
-            if topic_id is None
-            else " AND EXISTS (SELECT 1 FROM story_topics x WHERE x.story_id = d.story_id AND x.topic_id = :topic)"
-        )
+    async def queued_for(self, channel_id: int, topic_key: int | None, limit: int) -> list[QueuedStory]:
+        """The channel's queue in posting order (optionally only what the subscription of one topic key queued)."""
+        owner_filter = "" if topic_key is None else " AND d.topic_key = :topic_key"
         rows = await self._db.all(
-            "SELECT d.story_id, d.heat, d.attempts, d.next_attempt_at, d.last_error FROM alert_deliveries d"
-            " WHERE d.channel_id = :channel AND d.status = 'queued'"
-            f"{topic_filter} ORDER BY d.heat DESC, d.story_id LIMIT :limit",
-            {"channel": channel_id, "topic": topic_id, "limit": limit},
+            "SELECT d.story_id, d.heat, d.attempts, d.next_attempt_at, d.last_error, d.topic_key, d.queued_by"
+            " FROM alert_deliveries d WHERE d.channel_id = :channel AND d.status = 'queued'"
+            f"{owner_filter} ORDER BY d.heat DESC, d.story_id LIMIT :limit",
+            {"channel": channel_id, "topic_key": topic_key, "limit": limit},
         )
         return [queued_story(r, from_db) for r in rows]

@@ -6,16 +6,19 @@ from datetime import datetime
 
 from db.models import ChannelKind, SubscriptionRecord, UpsertOutcome
 from db.records import subscription_record
-from db.sqlite.alert_sql import _QUALIFIES, _WITHDRAW
+from db.sqlite.alert_sql import _QUALIFIES, _REASSIGN_ORPHANS, _WITHDRAW
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.timefmt import from_db, to_db
 
+# `queued` counts what this subscription queued (its channel posts each story once, so a story two subscriptions
+# want is queued, and counted, once: see the ledger's enqueue).
 _SUBSCRIPTION_SELECT = """
 SELECT s.id, c.guild_id, s.channel_id, c.kind, s.topic_id, t.name AS topic_name, s.min_heat, s.min_quality,
        s.cursor, s.created_at, s.updated_at, c.paused_at, c.auto_paused_reason, c.failure_count, c.last_error,
        c.last_error_at, c.last_post_at,
        EXISTS (SELECT 1 FROM alert_guild_pauses g WHERE g.guild_id = c.guild_id) AS guild_paused,
-       (SELECT count(*) FROM alert_deliveries d WHERE d.channel_id = c.channel_id AND d.status = 'queued') AS queued
+       (SELECT count(*) FROM alert_deliveries d WHERE d.channel_id = s.channel_id AND d.status = 'queued'
+        AND d.topic_key = s.topic_key) AS queued
 FROM alert_subscriptions s
 JOIN alert_channels c ON c.channel_id = s.channel_id
 LEFT JOIN topics t ON t.id = s.topic_id
@@ -99,6 +102,7 @@ class SqliteSubscriptions:
                     (channel_id, topic_id or 0),
                 )
             removed = cur.rowcount
+            await conn.execute(_REASSIGN_ORPHANS, (channel_id,))
             await conn.execute(_WITHDRAW.format(channel_filter="AND channel_id = ?"), (channel_id,))
             await conn.execute(
                 "DELETE FROM alert_channels WHERE channel_id = ?"

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import discord
 import pytest
 
-from bot.alert_posters import ConsolePoster, delivery_failure
+from bot.alert_posters import CONSOLE_CHANNEL_ID, ConsolePoster, delivery_failure
+from bot.clock import ManualClock
 from bot.console import run_console
 from bot.services.alerts import AlertService
-from tests.support.alerts import StoryWriter
+from tests.support.alerts import FakePoster, StoryWriter, permanent, transient
 
 
 def http_error(cls: type[discord.HTTPException], status: int, code: int, headers: dict[str, str] | None = None) -> Any:
@@ -84,3 +86,63 @@ async def test_console_alerts_commands_run_the_whole_loop(alert_service: AlertSe
     assert "Resumed alerts in #console; 1 queued stories will post" in text
     assert "Removed 1 subscription(s)" in text
     assert "No alerts yet" in text
+
+
+async def console(alert_service: AlertService, *commands: str) -> str:
+    """What the playground prints for these commands."""
+    out = io.StringIO()
+    stdin = io.StringIO("\n".join(commands) + "\n")
+    await run_console(SimpleNamespace(alerts=alert_service, lookups=None), stdin=stdin, stdout=out)
+    return out.getvalue()
+
+
+async def test_console_list_counts_on_each_subscription_only_what_it_queued(
+    alert_service: AlertService, writer: StoryWriter
+) -> None:
+    for heat in (100, 110, 120):
+        writer.add(heat, topics=["AI"])
+    text = await console(alert_service, "/alerts add", "/alerts add AI backfill:3", "/alerts list")
+    assert "  every topic · heat ≥ 70 · last post never · 0 queued" in text
+    assert "  AI · heat ≥ 70 · last post never · 3 queued" in text
+
+
+async def test_console_preview_shows_backfill_only_when_asked(
+    alert_service: AlertService, writer: StoryWriter, poster: FakePoster
+) -> None:
+    writer.add(130, title="Hot before anyone followed")
+    writer.add(95, topics=["AI"], title="AI story from the backfill")
+    plain = await console(alert_service, "/alerts add", "/alerts preview")
+    assert "Nothing is queued" in plain
+    assert "Hot before anyone followed" not in plain
+    await console(alert_service, "/alerts add AI backfill:1")
+    writer.add(90, title="Crossed the line later")
+    poster.fail(CONSOLE_CHANNEL_ID, transient())
+    await alert_service.tick(poster)
+    queue = await console(alert_service, "/alerts preview")
+    lines = {line.split(" · ")[1]: line for line in queue.splitlines() if " · " in line}
+    assert lines["AI story from the backfill"].endswith(" · for AI (backfill)")
+    assert lines["Crossed the line later"].endswith(" · for every topic (crossed heat 70)")
+    assert "Hot before anyone followed" not in queue
+    asked = await console(alert_service, "/alerts preview backfill:2")
+    assert (
+        "  backfill:2 on the every topic subscription would queue 1 story: the hottest that qualify now (heat ≥ 70)"
+        " and were never posted here.\n    heat 130 · Hot before anyone followed" in asked
+    )
+
+
+async def test_console_list_drops_the_old_error_once_a_post_goes_through_after_resume(
+    alert_service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
+) -> None:
+    await console(alert_service, "/alerts add")
+    writer.add(90)
+    poster.fail(CONSOLE_CHANNEL_ID, *[permanent("Unknown Channel") for _ in range(5)])
+    for _ in range(5):
+        await alert_service.tick(poster)
+        clock.advance(timedelta(minutes=15))
+    failing = await console(alert_service, "/alerts list", "/alerts resume")
+    assert "paused · last error: Unknown Channel" in failing
+    assert "Resumed alerts in #console; 1 queued stories will post" in failing
+    await alert_service.tick(poster)
+    healthy = await console(alert_service, "/alerts list")
+    assert "every topic · heat ≥ 70 · last post 2026-11-26" in healthy
+    assert "last error" not in healthy

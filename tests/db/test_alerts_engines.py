@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 
+import psycopg
 import pytest
 
 from bot.clock import ManualClock
@@ -137,9 +139,10 @@ async def test_a_backfill_on_one_topic_posts_its_hottest_stories_only(
     stories.add(180, topics=("AI",))
     stories.add(170, topics=("Cloud",), quality=10)
     subscription = await add(service, topic="cloud", min_quality=50, backfill=2)
-    preview = await service.preview(guild_id=GUILD, channel_id=NEWS, topic="Cloud")
+    preview = await service.preview(guild_id=GUILD, channel_id=NEWS, topic="Cloud", backfill=5)
     assert [item.story.id for item in preview.queued] == [cloud[1], cloud[2]]
-    assert [s.id for s in preview.backfill_candidates] == [cloud[0]]
+    assert preview.backfill is not None
+    assert [s.id for s in preview.backfill.stories] == [cloud[0]]
     await service.tick(poster)
     assert poster.stories_in(NEWS) == [cloud[1], cloud[2]]
     listing = await service.list_subscriptions(GUILD)
@@ -194,7 +197,8 @@ async def test_a_failed_send_is_retried_after_the_backoff_and_posted_once(
         await service.tick(poster)
     assert poster.stories_in(NEWS) == [story]
     (subscription,) = (await service.list_subscriptions(GUILD)).subscriptions
-    assert (subscription.last_error, subscription.failure_count) == ("503 Service Unavailable", 0)
+    # The post that finally went through ends the failure: no old error is left to show.
+    assert (subscription.last_error, subscription.last_error_at, subscription.failure_count) == (None, None, 0)
 
 
 async def test_five_channel_faults_pause_the_channel_and_resume_delivers(
@@ -285,6 +289,67 @@ async def test_a_removed_subscription_drops_its_queue(
     await add(service)
     await service.tick(poster)
     assert poster.sent == []
+
+
+async def test_a_story_two_subscriptions_of_a_channel_want_is_queued_and_counted_once(
+    service: AlertService, stories: Stories, poster: FakePoster
+) -> None:
+    warming = stories.add(40, topics=("AI",))
+    await add(service)
+    await add(service, topic="AI", min_heat=60)
+    stories.heat(warming, 90)  # crosses both lines in one change
+    poster.fail(NEWS, transient())
+    assert (await service.tick(poster)).queued == 1
+    listing = await service.list_subscriptions(GUILD)
+    assert [(s.topic_name, s.queued) for s in listing.subscriptions] == [(None, 1), ("AI", 0)]
+
+
+def rewind_to_version_3(location: StoreLocation) -> None:
+    """Put a store back to before migration 0004: its ledger without the record of who queued each row."""
+    statements = [
+        "ALTER TABLE alert_deliveries DROP COLUMN topic_key",
+        "ALTER TABLE alert_deliveries DROP COLUMN queued_by",
+    ]
+    if location.engine == "sqlite":
+        conn = sqlite3.connect(location.path)
+        try:
+            for statement in [*statements, "PRAGMA user_version = 3"]:
+                conn.execute(statement)
+            conn.commit()
+        finally:
+            conn.close()
+    else:
+        assert location.url is not None
+        with psycopg.connect(location.url) as pg:
+            for statement in [*statements, "UPDATE schema_version SET version = 3"]:
+                pg.execute(statement)
+
+
+async def test_an_older_stores_queue_is_counted_once_after_the_upgrade(
+    location: StoreLocation, clock: ManualClock
+) -> None:
+    store = await open_store(location)
+    try:
+        with Seeder(location) as seeder:
+            for heat in (100, 120):
+                seeder.add(SeedStory(heat=heat, topics=("AI",), quality=80), at=clock.now())
+        service = AlertService(store, clock, max_posts_per_tick=5)
+        await add(service)
+        await add(service, topic="AI", backfill=2)
+    finally:
+        await store.close()
+    rewind_to_version_3(location)
+    store = await open_store(location)
+    try:
+        service = AlertService(store, clock, max_posts_per_tick=5)
+        listing = await service.list_subscriptions(GUILD)
+        preview = await service.preview(guild_id=GUILD, channel_id=NEWS)
+    finally:
+        await store.close()
+    # Who queued them is not known any more: each row goes to the first subscription that wants it ("every
+    # topic" first), so the channel's two stories are counted once, on one line, and no reason is made up.
+    assert [(s.topic_name, s.queued) for s in listing.subscriptions] == [(None, 2), ("AI", 0)]
+    assert [(i.queued_for.topic_id if i.queued_for else -1, i.queued_by) for i in preview.queued] == [(None, None)] * 2
 
 
 async def test_recovery_finds_a_message_sent_before_a_crash_and_never_posts_it_again(

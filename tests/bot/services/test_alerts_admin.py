@@ -250,18 +250,44 @@ async def test_preview_shows_the_queue_in_posting_order_and_sends_nothing(
     preview = await alert_service.preview(guild_id=GUILD, channel_id=NEWS)
     assert [i.story.heat for i in preview.queued] == [150, 120, 100, 90, 80, 75]
     assert [i.next_tick for i in preview.queued] == [True] * 5 + [False]
-    assert preview.backfill_candidates == ()
+    assert preview.backfill is None
     assert poster.sent == []
     assert ids  # the 60 story never qualifies
 
 
-async def test_preview_lists_what_backfill_would_post(alert_service: AlertService, writer: StoryWriter) -> None:
+async def test_preview_lists_what_backfill_would_post_only_when_asked(
+    alert_service: AlertService, writer: StoryWriter
+) -> None:
     writer.add(80)
     writer.add(130)
+    writer.add(100)
     await alert_service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text")
-    preview = await alert_service.preview(guild_id=GUILD, channel_id=NEWS)
-    assert preview.queued == ()
-    assert [s.heat for s in preview.backfill_candidates] == [130, 80]
+    plain = await alert_service.preview(guild_id=GUILD, channel_id=NEWS)
+    asked = await alert_service.preview(guild_id=GUILD, channel_id=NEWS, backfill=2)
+    assert (plain.queued, plain.backfill) == ((), None)
+    assert asked.backfill is not None
+    assert (asked.backfill.asked, asked.backfill.subscription.topic_id) == (2, None)
+    assert [s.heat for s in asked.backfill.stories] == [130, 100]
+
+
+async def test_preview_of_a_backfill_says_which_subscription_when_the_channel_has_several(
+    alert_service: AlertService, writer: StoryWriter
+) -> None:
+    writer.add(120, topics=["AI"])
+    writer.add(110, topics=["Cloud"])
+    for topic in ("AI", "Cloud"):
+        await alert_service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text", topic=topic)
+    with pytest.raises(InvalidArgument, match=r"several topics \(AI, Cloud\); add topic:"):
+        await alert_service.preview(guild_id=GUILD, channel_id=NEWS, backfill=3)
+    cloud = await alert_service.preview(guild_id=GUILD, channel_id=NEWS, topic="Cloud", backfill=3)
+    assert cloud.backfill is not None
+    assert [s.heat for s in cloud.backfill.stories] == [110]
+
+
+async def test_preview_refuses_an_absurd_backfill(alert_service: AlertService) -> None:
+    await alert_service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text")
+    with pytest.raises(InvalidArgument, match="backfill must be between 0 and 25"):
+        await alert_service.preview(guild_id=GUILD, channel_id=NEWS, backfill=99)
 
 
 async def test_preview_of_a_paused_channel_says_why(alert_service: AlertService, writer: StoryWriter) -> None:

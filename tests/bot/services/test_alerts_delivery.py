@@ -47,8 +47,7 @@ async def test_tick_retries_a_transient_failure_after_backoff_and_posts_once(
     await alert_service.tick(poster)
     assert poster.stories_in(NEWS) == [story]
     listing = await alert_service.list_subscriptions(GUILD)
-    assert listing.subscriptions[0].last_error == "503 Service Unavailable"
-    assert listing.subscriptions[0].failure_count == 0
+    assert (listing.subscriptions[0].last_error, listing.subscriptions[0].failure_count) == (None, 0)
 
 
 async def test_tick_honours_retry_after_from_a_rate_limit(
