@@ -37,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="start the bot (with DISCORD_TOKEN) or the console playground (without one)"
     )
-    run.add_argument("--db", help=_DB_HELP)
+    run.add_argument(
+        "--db",
+        help="database file, or postgresql://user:password@host:port/dbname (default: $HEATWAVE_DB, else "
+        "data/heatwave.db for the bot and data/playground.db for the console playground)",
+    )
 
     copy = sub.add_parser(
         "copy-store",
@@ -80,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return stats_command(store=store, as_json=args.json)
     from bot.runner import run_command
 
-    return run_command(settings, store=store)
+    # Without --db the runner picks: the settings' store for the bot, the playground's own for the playground.
+    return run_command(settings, store=store if args.db is not None else None)
 
 
 if __name__ == "__main__":  # pragma: no cover

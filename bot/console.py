@@ -9,23 +9,24 @@ minus the embeds. Other features add commands without editing this file: list a 
 where each `ConsoleCommand(name="/alerts", usage=..., summary=..., handler=...)` has an async
 `handler(session, args)` that writes with `session.write(text)` (and may call `session.show_pages(...)`).
 A handler raises `HeatwaveError` for bad input; the console prints its message, never a traceback.
+
+The terminal side (line editing, history, completion, printing above the prompt) is in bot.console_prompt.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib
 import logging
 import re
 import shlex
 import sys
 import textwrap
-import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from bot.console_prompt import Terminal, open_terminal
 from bot.errors import HeatwaveError, InvalidArgument
 from bot.render import clean_text, provider_label, story_text, truncate
 from bot.services.lookups import (
@@ -54,7 +55,6 @@ __all__ = [
 # Modules that contribute console commands (see the module docstring). A module that is not there yet is skipped.
 CONSOLE_EXTENSIONS: tuple[str, ...] = ("bot.alert_posters",)
 
-PROMPT = "heatwave> "
 _RULE = "─" * 60
 _HELP_WIDTH = 80  # /help fits an 80-column terminal
 _HELP_USAGE_COLUMN = 30  # a longer usage line gets its description on the lines below it
@@ -128,15 +128,14 @@ class ConsoleSession:
     """State of one console run: where to write, the commands, and the list `next`/`prev` page through."""
 
     services: Any
-    out: TextIO
+    terminal: Terminal
     commands: dict[str, ConsoleCommand] = field(default_factory=dict)
     _pages: Callable[[int], Awaitable[tuple[str, Page[Any] | None]]] | None = None
     _page: Page[Any] | None = None
 
     def write(self, text: str) -> None:
-        """Print a block of text (the console poster for alerts writes through here too)."""
-        self.out.write(text if text.endswith("\n") else text + "\n")
-        self.out.flush()
+        """Print a block of text."""
+        self.terminal.write(text)
 
     async def show_pages(self, fetch: Callable[[int], Awaitable[tuple[str, Page[Any] | None]]]) -> None:
         """Show page 1 of a list and remember it, so `next` and `prev` can turn its pages."""
@@ -289,7 +288,7 @@ async def _trending(session: ConsoleSession, args: ConsoleArgs) -> None:
     try:
         hours = int(hours_text) if hours_text is not None else 24
     except ValueError:
-        raise InvalidArgument(f"`hours` must be a whole number from 1 to 720, not “{hours_text}”.") from None
+        raise InvalidArgument(f"hours must be a whole number from 1 to 720, not “{hours_text}”.") from None
     topic = args.named.get("topic") or (" ".join(words) or None)
 
     async def fetch(page: int) -> tuple[str, Page[Any] | None]:
@@ -357,61 +356,42 @@ def _help_text(commands: Mapping[str, ConsoleCommand]) -> str:
     return "\n".join(lines)
 
 
-def _start_reader(stdin: TextIO, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
-    """Read lines on a daemon thread so the event loop (and the alert jobs on it) keep running while we wait.
-
-    A daemon thread never keeps the process alive: Ctrl-C or the end of the program does not wait for a
-    person to press Enter. None on the queue means end of input.
-    """
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def pump() -> None:
-        try:
-            for line in iter(stdin.readline, ""):
-                loop.call_soon_threadsafe(queue.put_nowait, line)
-        except (OSError, ValueError) as exc:  # stdin closed under us
-            log.debug("console input stopped: %s", exc)
-        finally:
-            with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody is listening
-                loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    threading.Thread(target=pump, name="console-input", daemon=True).start()
-    return queue
-
-
 async def run_console(
     services: ConsoleServices,
     *,
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
+    terminal: Terminal | None = None,
+    history_file: Path | None = None,
     extensions: Iterable[str] = CONSOLE_EXTENSIONS,
     extra_commands: Iterable[ConsoleCommand] = (),
 ) -> int:
-    """Run the prompt until /quit or end of input; returns the exit status (0)."""
+    """Run the prompt until /quit or end of input; returns the exit status (0).
+
+    Without `terminal`, one is opened on stdin/stdout: line editing on a terminal (its history kept in
+    `history_file`), plain lines otherwise.
+    """
     found = [*lookup_commands(), *_extension_commands(services, extensions), *extra_commands]
     commands = {c.name: c for c in found}
-    session = ConsoleSession(services=services, out=stdout, commands=commands)
-    interactive = _isatty(stdin)
-    session.write("Heatwave console — type /help for commands, /quit to leave.")
-    queue = _start_reader(stdin, asyncio.get_running_loop())
-    while True:
-        if interactive:
-            stdout.write(PROMPT)
-            stdout.flush()
-        line = await queue.get()
-        if line is None:
-            if interactive:
-                stdout.write("\n")
-            return 0
-        if not await _handle(session, line):
-            return 0
-
-
-def _isatty(stream: TextIO) -> bool:
+    the_terminal = terminal if terminal is not None else open_terminal(stdin, stdout, history_file=history_file)
+    the_terminal.complete(_completions(commands))
+    session = ConsoleSession(services=services, terminal=the_terminal, commands=commands)
     try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
+        session.write("Heatwave console — type /help for commands, /quit to leave.")
+        while True:
+            line = await the_terminal.read_line()
+            if line is None or not await _handle(session, line):
+                return 0
+    finally:
+        the_terminal.close()
+
+
+def _completions(commands: Mapping[str, ConsoleCommand]) -> dict[str, tuple[str, ...]]:
+    """Each command name with its option names, for Tab; the built-in words complete too."""
+    words = {name: command.keys for name, command in commands.items()}
+    for name in _CHANNEL_COMMANDS & words.keys():
+        words[name] = (*words[name], "channel")
+    return {**words, "next": (), "prev": (), "/help": (), "/quit": ()}
 
 
 def _without_channel(args: ConsoleArgs) -> ConsoleArgs:

@@ -37,26 +37,19 @@ EXIT_INTERRUPTED = 130
 # Gateway close code 4004: the token was not accepted by the gateway (REST may have accepted it moments before).
 GATEWAY_AUTHENTICATION_FAILED = 4004
 
-CONSOLE_BANNER = """\
-Heatwave console playground: no DISCORD_TOKEN was found, so nothing connects to Discord.
-Type the slash commands here (/topic AI, /topics, /related …, /search …, /trending); /help lists them.
-Drop a story file into {news_dir}/ and it is picked up within {scan_seconds} s.
-
-To run the real bot: Discord Developer Portal (https://discord.com/developers/applications) → your application
-→ Bot → Reset Token, then put DISCORD_TOKEN=<the token> in .env (next to the Makefile) and run `make run` again.
-"""
-
-
 def run_command(
     settings: Settings,
     *,
-    store: StoreLocation,
+    store: StoreLocation | None = None,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     clock: Clock | None = None,
     configure_logging: bool = True,
 ) -> int:
-    """Ingest the news folder, then serve Discord (with a token) or the console playground; returns the exit code."""
+    """Ingest the news folder, then serve Discord (with a token) or the console playground; returns the exit code.
+
+    Without `store`, the bot uses the settings' store and the playground its own (`Settings.playground_store`).
+    """
     out = stdout if stdout is not None else sys.stdout
     the_clock: Clock = clock if clock is not None else SystemClock()
     token = settings.discord_token
@@ -65,14 +58,17 @@ def run_command(
         quiet_console = token is None and settings.log_level != "DEBUG"
         setup_logging("WARNING" if quiet_console else settings.log_level)
     try:
-        summary = _ingest_once(settings, store, the_clock)
         if token is None:
-            print(CONSOLE_BANNER.format(news_dir=settings.news_dir, scan_seconds=settings.scan_seconds), file=out)
-            if summary:
-                print(summary + "\n", file=out)
-            out.flush()
-            return asyncio.run(_serve_console(settings, store, the_clock, stdin or sys.stdin, out))
-        return asyncio.run(_serve_discord(settings, store, the_clock, token))
+            from bot.console_playground import run_playground
+
+            playground_store = store if store is not None else settings.playground_store
+            the_stdin = stdin if stdin is not None else sys.stdin
+            return run_playground(
+                settings, playground_store, the_clock, stdin=the_stdin, stdout=out, until_signal=_until_signal
+            )
+        bot_store = store if store is not None else settings.store
+        _ingest_once(settings, bot_store, the_clock)
+        return asyncio.run(_serve_discord(settings, bot_store, the_clock, token))
     except discord.LoginFailure:
         print("heatwave: DISCORD_TOKEN was rejected by Discord", file=sys.stderr)
         return EXIT_TOKEN_REJECTED
@@ -132,35 +128,6 @@ async def _serve_discord(settings: Settings, store: StoreLocation, clock: Clock,
     finally:
         discord_env.restore(previous)
     return EXIT_OK
-
-
-async def _serve_console(settings: Settings, store: StoreLocation, clock: Clock, stdin: TextIO, stdout: TextIO) -> int:
-    """The playground prompt, with the rescan and alert jobs running beside it and posting to the terminal."""
-    from bot.alert_posters import ConsolePoster
-    from bot.console import run_console
-    from bot.scheduling import PeriodicJobs
-
-    def write(text: str) -> None:
-        print(text, file=stdout, flush=True)
-
-    services = await build_services(settings, store=store, clock=clock)
-    try:
-        jobs = PeriodicJobs(
-            services,
-            ConsolePoster(write),
-            news_dir=settings.news_dir,
-            scan_seconds=settings.scan_seconds,
-            post_seconds=settings.post_seconds,
-            max_file_bytes=settings.max_file_bytes,
-        )
-        jobs.start()
-        try:
-            status = await _until_signal(run_console(services, stdin=stdin, stdout=stdout))
-        finally:
-            await jobs.shutdown()
-    finally:
-        await services.close()
-    return EXIT_OK if status is None else status
 
 
 async def _until_signal(main: Coroutine[Any, Any, Any]) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,10 @@ DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 MAX_FILE_BYTES_LIMIT = 64 * 1024 * 1024  # 64 MiB: no story file needs more, and each is read whole into memory
 MAX_INTERVAL_SECONDS = 24 * 60 * 60  # a day: a longer scan or post interval is a mistake, not a schedule
 MAX_POSTS_PER_TICK_LIMIT = 50  # Discord's rate limits make more posts per tick pointless
+DEFAULT_STORE = "data/heatwave.db"
+# The console playground's own store when HEATWAVE_DB is not set: a subscription to its one "channel" left in the
+# bot's store would make the real bot try to post to a channel that does not exist, fail and pause.
+PLAYGROUND_STORE = "data/playground.db"
 
 
 class SettingsError(ValueError):
@@ -117,7 +121,7 @@ def _setting(
 class Settings:
     """Everything configurable about Heatwave. Field metadata names the environment variable."""
 
-    store: StoreLocation = _setting("HEATWAVE_DB", _store_location, parse_location("data/heatwave.db"))
+    store: StoreLocation = _setting("HEATWAVE_DB", _store_location, parse_location(DEFAULT_STORE))
     news_dir: Path = _setting("HEATWAVE_NEWS_DIR", _path, Path("seeds"))
     scan_seconds: int = _setting("HEATWAVE_SCAN_SECONDS", _whole_number(1, MAX_INTERVAL_SECONDS), 60, toml=TOML_INTEGER)
     post_seconds: int = _setting("HEATWAVE_POST_SECONDS", _whole_number(1, MAX_INTERVAL_SECONDS), 60, toml=TOML_INTEGER)
@@ -135,6 +139,13 @@ class Settings:
     discord_guild_id: int | None = _setting(
         "DISCORD_GUILD_ID", _optional_snowflake, None, toml=TOML_INTEGER + TOML_STRING
     )
+    # Not a variable of its own: `load` records whether HEATWAVE_DB was given by any source (see playground_store).
+    store_given: bool = field(default=False, metadata={"env": None})
+
+    @property
+    def playground_store(self) -> StoreLocation:
+        """The console playground's store: HEATWAVE_DB when it was given, else data/playground.db, never the bot's."""
+        return self.store if self.store_given else parse_location(PLAYGROUND_STORE)
 
     @classmethod
     def load(
@@ -152,11 +163,16 @@ class Settings:
             sources.update(_read_dotenv(env_file))
         sources.update(os.environ if environ is None else environ)
         values: dict[str, Any] = {}
-        for spec in fields(cls):
+        for spec in _variables():
             env_name = spec.metadata["env"]
             if env_name in sources:
                 values[spec.name] = spec.metadata["parse"](env_name, sources[env_name])
-        return cls(**values)
+        return cls(**values, store_given="HEATWAVE_DB" in sources)
+
+
+def _variables() -> list[Field[Any]]:
+    """The settings read from a variable (all but what `load` records about them)."""
+    return [spec for spec in fields(Settings) if spec.metadata.get("env") is not None]
 
 
 def _read_toml(path: Path) -> dict[str, str]:
@@ -171,7 +187,7 @@ def _read_toml(path: Path) -> dict[str, str]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"{path}: cannot read settings file: {exc}") from None
-    accepted = {spec.metadata["env"]: spec.metadata["toml"] for spec in fields(Settings)}
+    accepted = {spec.metadata["env"]: spec.metadata["toml"] for spec in _variables()}
     result: dict[str, str] = {}
     for key, value in data.items():
         name = key.upper()

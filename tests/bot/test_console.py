@@ -200,7 +200,7 @@ async def test_console_trending_with_a_non_whole_number_names_the_hours_rule(
     text = await run(services, f"/trending {hours}")
 
     assert "There is no topic" not in text
-    assert "from 1 to 720" in text
+    assert f"! hours must be a whole number from 1 to 720, not “{hours}”." in text
 
 
 async def _echo(session: ConsoleSession, args: ConsoleArgs) -> None:
@@ -250,3 +250,19 @@ async def test_console_alerts_add_with_the_readme_syntax_follows_the_topic(
     assert "#console now follows AI at heat ≥ 70" in text
     assert "No topic" not in text
     assert "  AI · heat ≥ 70" in text
+
+
+async def test_console_alerts_names_the_channel_it_acts_on_and_refuses_another(
+    services: SimpleNamespace, store: Store, clock: ManualClock
+) -> None:
+    from bot.services.alerts import AlertService
+
+    services.alerts = AlertService(store, clock, max_posts_per_tick=5)
+
+    lines = ["/alerts add", "/alerts pause channel:#console", "/alerts resume #other", "/alerts resume #console"]
+
+    text = await run(services, *lines, extensions=("bot.alert_posters",))
+
+    assert "Paused alerts in #console." in text
+    assert "! The playground has one channel, #console; there is no channel “#other” here." in text
+    assert "Resumed alerts in #console;" in text

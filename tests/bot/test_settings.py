@@ -182,3 +182,36 @@ def test_settings_malformed_dotenv_line_names_file_and_line(tmp_path: Path, cont
     with pytest.raises(SettingsError) as info:
         load({}, tmp_path)
     assert str(info.value) == f"{tmp_path / '.env'}:2: expected KEY=VALUE"
+
+
+# ----- issue 13 (5): the console playground keeps to its own store unless HEATWAVE_DB is given ---------------
+
+
+def test_settings_playground_store_is_its_own_file_when_heatwave_db_is_not_set(tmp_path: Path) -> None:
+    settings = load({}, tmp_path)
+
+    assert settings.playground_store == StoreLocation("sqlite", path=Path("data/playground.db"))
+    assert settings.store == StoreLocation("sqlite", path=Path("data/heatwave.db"))
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("environment", "data/heatwave.db"),  # the bot's own default, given on purpose: shared as asked
+        ("environment", "postgresql://heatwave@127.0.0.1/heatwave"),
+        (".env", "chosen.db"),
+        ("heatwave.toml", "chosen.db"),
+    ],
+)
+def test_settings_playground_store_is_heatwave_db_when_it_is_given(tmp_path: Path, source: str, value: str) -> None:
+    env: dict[str, str] = {}
+    if source == "environment":
+        env["HEATWAVE_DB"] = value
+    elif source == ".env":
+        (tmp_path / ".env").write_text(f"HEATWAVE_DB={value}\n")
+    else:
+        (tmp_path / "heatwave.toml").write_text(f'HEATWAVE_DB = "{value}"\n')
+
+    settings = load(env, tmp_path)
+
+    assert settings.playground_store == settings.store
