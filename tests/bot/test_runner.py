@@ -25,6 +25,12 @@ from tests.support.standin_thread import standin_in_thread
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _in_a_fresh_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The playground makes drop/ (and data/) in the working folder: never in the repository's."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def news_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "news"

@@ -104,8 +104,9 @@ async def test_commands_answer_again_after_the_server_drops_every_connection() -
 
 
 def test_heatwave_run_with_an_unreachable_database_exits_2_with_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the playground's drop/ folder is made in the working folder
     news = tmp_path / "news"
     news.mkdir()
     settings = Settings.load(
