@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import pyte
 
-from tests.support.processes import until
+from tests.support.polling import until
 
 # Keys as a terminal sends them.
 ENTER = "\r"
