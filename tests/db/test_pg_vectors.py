@@ -117,3 +117,36 @@ async def test_a_story_with_an_unindexable_word_is_stored_and_found_by_its_other
         await store.close()
     assert [hit.title for hit in by_title.stories] == [story.title]
     assert [hit.title for hit in by_excerpt.stories] == [story.title]
+
+
+async def test_a_store_from_before_migration_5_keeps_its_vectors_and_takes_new_stories(
+    location: StoreLocation,
+) -> None:
+    with Seeder(location) as seeder:
+        seeder.add_many([SeedStory(title="Old solar story", excerpt="kept", url="https://news.example/old")])
+    assert location.url is not None
+    with psycopg.connect(location.url, autocommit=True) as pg:
+        # Back to the generated columns of migrations 1 and 3 (the index and values made by the server).
+        pg.execute("ALTER TABLE stories DROP COLUMN search, DROP COLUMN title_search")
+        pg.execute(
+            "ALTER TABLE stories ADD COLUMN search tsvector GENERATED ALWAYS AS ("
+            "setweight(to_tsvector('simple', title_words), 'A') || setweight(to_tsvector('simple', excerpt_words), 'B')"
+            ") STORED, ADD COLUMN title_search tsvector GENERATED ALWAYS AS (to_tsvector('simple', title_words)) STORED"
+        )
+        pg.execute("UPDATE schema_version SET version = 4")
+
+    with Seeder(location) as seeder:  # opening the store upgrades it
+        seeder.add_many([SeedStory(title="New solar story", excerpt="added", url="https://news.example/new")])
+
+    store = await open_store(location)
+    try:
+        found = await store.lookups.search(["solar"], offset=0, limit=5, count_up_to=10)
+    finally:
+        await store.close()
+    assert sorted(hit.title for hit in found.stories) == ["New solar story", "Old solar story"]
+    with psycopg.connect(location.url, autocommit=True) as pg:
+        generated = pg.execute(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'stories'::regclass"
+            " AND attname IN ('search', 'title_search') AND attgenerated <> ''"
+        ).fetchone()
+    assert generated == (0,)
