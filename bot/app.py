@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.services.alerts import AlertService
+from bot.services.digests import DigestService
 from bot.services.lookups import LookupService
 from bot.settings import Settings
 from db import StoreLocation, open_store
@@ -21,6 +22,7 @@ class Services:
     clock: Clock
     lookups: LookupService
     alerts: AlertService
+    digests: DigestService
 
     @property
     def store_location(self) -> StoreLocation:
@@ -38,7 +40,10 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
     try:
         lookups = LookupService(opened.lookups, clock)
         alerts = AlertService(opened, clock, max_posts_per_tick=settings.max_posts_per_tick)
+        digests = DigestService(opened, clock, alerts=alerts)
     except BaseException:
         await opened.close()
         raise
-    return Services(settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts)
+    return Services(
+        settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts, digests=digests
+    )

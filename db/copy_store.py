@@ -115,6 +115,19 @@ TABLES: tuple[Table, ...] = (
         "queued_at next_attempt_at claimed_at sent_at",
     ),
     _table("alert_crossposts", "id channel_id message_id published_at", "published_at", id_column="id"),
+    _table(
+        "digest_subscriptions",
+        "id guild_id channel_id kind topic_id topic_key every minute weekday timezone top min_heat next_due_at "
+        "covers_from created_at updated_at last_sent_at last_error last_error_at",
+        "next_due_at covers_from created_at updated_at last_sent_at last_error_at",
+        id_column="id",
+    ),
+    _table(
+        "digest_deliveries",
+        "subscription_id due_at channel_id status covers_from expires_at queued_at next_attempt_at attempts "
+        "claimed_at message_id sent_at stories last_error",
+        "due_at covers_from expires_at queued_at next_attempt_at claimed_at sent_at",
+    ),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 # Migrations seed this one row; a store holding only it (and nothing else) is empty.

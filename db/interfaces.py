@@ -18,6 +18,11 @@ from db.models import (
     ChannelKind,
     ChannelRecord,
     ClaimedItem,
+    DigestDelivery,
+    DigestEvery,
+    DigestPick,
+    DigestRecord,
+    DigestWindow,
     DueItem,
     FailureOutcome,
     QueuedStory,
@@ -180,6 +185,78 @@ class CrosspostLog(Protocol):
     async def prune(self, before: datetime) -> None: ...
 
 
+class DigestStore(Protocol):
+    """/digest: scheduled summaries, and their own exactly-once ledger (one row per subscription and due time)."""
+
+    async def upsert(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        kind: ChannelKind,
+        topic_id: int | None,
+        every: DigestEvery,
+        minute: int,
+        weekday: int | None,
+        timezone: str,
+        top: int,
+        min_heat: int,
+        next_due_at: datetime,
+        covers_from: datetime,
+        now: datetime,
+    ) -> UpsertOutcome:
+        """Create the (channel, topic) digest, or replace an existing one's schedule and content rules (its
+        `covers_from` stays: the next digest still starts where the last one ended)."""
+
+    async def for_guild(self, guild_id: int) -> list[DigestRecord]:
+        """Every digest of a guild, by channel then topic ("every topic" first)."""
+
+    async def get(self, channel_id: int, topic_id: int | None) -> DigestRecord | None: ...
+
+    async def remove(self, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
+        """Delete the (channel, topic) digest, or all of the channel's; returns how many."""
+
+    async def due(self, now: datetime, limit: int) -> list[DigestRecord]:
+        """Digests whose next due time has come, earliest first."""
+
+    async def schedule(
+        self, subscription_id: int, *, expected_due: datetime, due_at: datetime, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Queue the digest due at `due_at` (covering from the subscription's `covers_from`) and move the
+        subscription on to `expires_at` (its next occurrence), covering from `due_at`; in one transaction, and
+        only when the subscription is still due at `expected_due` (False: another process got there first)."""
+
+    async def ready(self, now: datetime) -> list[DigestDelivery]:
+        """Queued digests whose (next) attempt is due, earliest first."""
+
+    async def claim(self, subscription_id: int, due_at: datetime, now: datetime) -> bool:
+        """queued -> claimed (attempt + 1); False when another tick or process got it first."""
+
+    async def stories(self, windows: Sequence[DigestWindow]) -> list[list[DigestPick]]:
+        """For each window, its stories hottest first (ties: lowest id), at most `top`."""
+
+    async def mark_sent(
+        self, subscription_id: int, due_at: datetime, *, message_id: int, stories: int, now: datetime
+    ) -> None: ...
+
+    async def mark_empty(self, subscription_id: int, due_at: datetime, now: datetime) -> None:
+        """Nothing to report: finished without a message."""
+
+    async def mark_retry(
+        self, subscription_id: int, due_at: datetime, *, error: str, retry_at: datetime, now: datetime
+    ) -> None:
+        """claimed -> queued until `retry_at`; the subscription shows the error."""
+
+    async def mark_failed(self, subscription_id: int, due_at: datetime, *, error: str, now: datetime) -> None:
+        """queued or claimed -> failed for good (the channel cannot take it, or it is too late)."""
+
+    async def release_claim(self, subscription_id: int, due_at: datetime, now: datetime) -> None:
+        """claimed -> queued now (a claim whose send was never confirmed; the next attempt looks first)."""
+
+    async def claimed(self) -> list[DigestDelivery]:
+        """Every claim without a recorded outcome (left by a crash)."""
+
+
 class AppStateStore(Protocol):
     """Small named values remembered between runs."""
 
@@ -211,6 +288,9 @@ class Store(Protocol):
 
     @property
     def app_state(self) -> AppStateStore: ...
+
+    @property
+    def digests(self) -> DigestStore: ...
 
 
     async def close(self) -> None: ...

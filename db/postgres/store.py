@@ -7,6 +7,7 @@ from db.postgres.app_state import PgAppState
 from db.postgres.channels import PgChannels
 from db.postgres.crossposts import PgCrossposts
 from db.postgres.database import PgDatabase
+from db.postgres.digests import PgDigests
 from db.postgres.ledger import PgLedger
 from db.postgres.lookups import PgLookups
 from db.postgres.subscriptions import PgSubscriptions
@@ -24,6 +25,7 @@ class PostgresStore:
         self.ledger = PgLedger(database)
         self.crossposts = PgCrossposts(database)
         self.app_state = PgAppState(database)
+        self.digests = PgDigests(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> PostgresStore:

@@ -7,6 +7,7 @@ from db.sqlite.app_state import SqliteAppState
 from db.sqlite.channels import SqliteChannels
 from db.sqlite.crossposts import SqliteCrossposts
 from db.sqlite.database import SqliteDatabase
+from db.sqlite.digests import SqliteDigests
 from db.sqlite.ledger import SqliteLedger
 from db.sqlite.lookups import SqliteLookups
 from db.sqlite.subscriptions import SqliteSubscriptions
@@ -24,6 +25,7 @@ class SqliteStore:
         self.ledger = SqliteLedger(database)
         self.crossposts = SqliteCrossposts(database)
         self.app_state = SqliteAppState(database)
+        self.digests = SqliteDigests(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> SqliteStore:
