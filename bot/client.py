@@ -20,8 +20,9 @@ from discord.ext import commands
 from bot import discord_env
 from bot.alert_posters import DiscordPoster
 from bot.backoff import Backoff
+from bot.digest_posters import DiscordDigestPoster
 from bot.errors import HeatwaveError
-from bot.scheduling import POST_ALERTS_JOB_ID, IngestFunction, PeriodicJobs
+from bot.scheduling import POST_ALERTS_JOB_ID, POST_DIGESTS_JOB_ID, IngestFunction, PeriodicJobs
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Explicit, so a stray file in cogs/ never becomes a live feature; each module ends in `async def setup(bot)`.
-EXTENSIONS: tuple[str, ...] = ("cogs.lookups", "cogs.alerts")
+EXTENSIONS: tuple[str, ...] = ("cogs.lookups", "cogs.alerts", "cogs.digests")
 
 # The least the bot needs (Discord docs, "Permissions" and the routes it calls):
 # - View Channel + Send Messages + Embed Links: post an alert embed in a text or announcement channel. Send Messages
@@ -240,6 +241,7 @@ class HeatwaveBot(commands.Bot):
             max_file_bytes=settings.max_file_bytes,
             ready=self.is_ready,
             ingest=ingest,
+            digest_poster=DiscordDigestPoster(self),
         )
         self._invite_logged = False
         # A fresh Backoff for each run of failed attempts to reach Discord at start (tests pass short delays).
@@ -348,6 +350,8 @@ class HeatwaveBot(commands.Bot):
                 invite_url(self.application_id, guild_id=self.services.settings.discord_guild_id),
             )
         self.jobs.run_soon(POST_ALERTS_JOB_ID)
+        # A digest that fell due while the bot was away goes now, not at the next half minute.
+        self.jobs.run_soon(POST_DIGESTS_JOB_ID)
 
     async def close(self) -> None:
         """Stop the jobs before the connection, so no job runs against a closed client."""

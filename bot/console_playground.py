@@ -169,6 +169,7 @@ async def _serve(
     from bot.app import build_services
     from bot.console import run_console
     from bot.console_prompt import open_terminal
+    from bot.digest_posters import ConsoleDigestPoster
     from bot.scheduling import PeriodicJobs
 
     terminal = open_terminal(stdin, stdout, history_file=history_file)
@@ -183,6 +184,7 @@ async def _serve(
             post_seconds=settings.post_seconds,
             max_file_bytes=settings.max_file_bytes,
             ingest=_ingest_folders(folders),
+            digest_poster=ConsoleDigestPoster(terminal.write),
         )
         jobs.start()
         try:

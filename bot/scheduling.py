@@ -25,11 +25,15 @@ if TYPE_CHECKING:
     from bot.app import Services
     from bot.ingest.pipeline import IngestReport
     from bot.services.alerts import Poster, TickReport
+    from bot.services.digests import DigestPoster, DigestTickReport
 
 log = logging.getLogger(__name__)
 
 RESCAN_JOB_ID = "rescan"
 POST_ALERTS_JOB_ID = "post-alerts"
+POST_DIGESTS_JOB_ID = "post-digests"
+# Digests are due at whole minutes; checking twice a minute sends each within 30 s of its time.
+DIGEST_SECONDS = 30
 
 # How long a running alert tick may take to finish its sends at shutdown (SIGTERM gives a service ~10 s).
 SHUTDOWN_GRACE_SECONDS = 5.0
@@ -97,9 +101,15 @@ class PeriodicJobs:
         max_file_bytes: int,
         ready: Callable[[], bool] = lambda: True,
         ingest: IngestFunction | None = None,
+        digest_poster: DigestPoster | None = None,
+        digest_seconds: int = DIGEST_SECONDS,
     ) -> None:
         self._services = services
         self._poster = poster
+        self._digest_poster = digest_poster
+        self._digest_seconds = digest_seconds
+        self._digests_recovered = False
+        self._digest_lock = asyncio.Lock()
         self._news_dir = news_dir
         self._scan_seconds = scan_seconds
         self._post_seconds = post_seconds
@@ -159,13 +169,21 @@ class PeriodicJobs:
                 await asyncio.sleep(0.01)
 
     def start(self) -> None:
-        """Add both jobs and start the scheduler; needs a running event loop."""
+        """Add the jobs and start the scheduler; needs a running event loop."""
         self._scheduler.add_job(
             self.rescan, "interval", seconds=self._scan_seconds, id=RESCAN_JOB_ID, name="re-scan the news folder"
         )
         self._scheduler.add_job(
             self.post_alerts, "interval", seconds=self._post_seconds, id=POST_ALERTS_JOB_ID, name="post due alerts"
         )
+        if self._digest_poster is not None:
+            self._scheduler.add_job(
+                self.post_digests,
+                "interval",
+                seconds=self._digest_seconds,
+                id=POST_DIGESTS_JOB_ID,
+                name="post due digests",
+            )
         self._scheduler.start()
         log.info(
             "scheduler started: rescan of %s every %d s, alerts every %d s",
@@ -270,6 +288,27 @@ class PeriodicJobs:
                 return None
             finally:
                 self._posting = False
+
+    async def post_digests(self) -> DigestTickReport | None:
+        """Job body: resolve unfinished digests once, then send the digests that are due (once connected)."""
+        self._kicked.discard(POST_DIGESTS_JOB_ID)
+        if self._digest_poster is None or not self._ready():
+            return None
+        with self._track():
+            try:
+                async with self._digest_lock:
+                    if not self._digests_recovered:
+                        await self._services.digests.recover(self._digest_poster)
+                        self._digests_recovered = True
+                    return await self._services.digests.tick(self._digest_poster)
+            except asyncio.CancelledError:
+                if not self._stopping.is_set():
+                    raise
+                log.warning("digest tick interrupted by shutdown; unfinished digests are resolved at the next start")
+                return None
+            except Exception:
+                log.exception("digest tick failed; trying again in %d s", self._digest_seconds)
+                return None
 
     async def _ingest_off_loop(self) -> IngestReport:
         stopping = self._stopping

@@ -271,7 +271,9 @@ class DigestService:
         now = self._clock.now()
         # Up to and including this moment: a story first seen as the preview is asked for is in it.
         until = now + timedelta(microseconds=1)
-        window = DigestWindow(record.channel_id, record.topic_id, record.covers_from, until, record.min_heat, record.top)
+        window = DigestWindow(
+            record.channel_id, record.topic_id, record.covers_from, until, record.min_heat, record.top
+        )
         items = await self._items([window])
         digest = Digest(
             record.id, record.channel_id, record.topic_name, record.every, record.timezone, now, record.covers_from,
