@@ -60,5 +60,6 @@ async def test_e2e_digest_bad_time_zone_is_refused_with_suggestions(tmp_path: Pa
         listing = await h.invoke("digest list", {}, user=h.admin)
 
     assert reply.ephemeral
-    assert "Unknown time zone" in reply.content and "Europe/Berlin" in reply.content
+    assert "Unknown time zone" in reply.content
+    assert "Europe/Berlin" in reply.content
     assert "No digests" in listing.content

@@ -196,7 +196,8 @@ async def test_digest_transient_failure_is_retried_and_posted_once(
     assert (await digests.tick(digest_poster)).sent == 1
     assert len(digest_poster.posted) == 1
     [record] = await digests.list_digests(GUILD)
-    assert record.last_error is None and record.last_sent_at == clock.now()
+    assert record.last_error is None
+    assert record.last_sent_at == clock.now()
 
 
 async def test_digest_lost_reply_is_found_in_the_channel_not_sent_again(
@@ -232,7 +233,7 @@ async def test_digest_claim_left_by_a_crash_is_recovered_once(
 
     class CrashingPoster(FakeDigestPoster):
         async def send_digest(self, channel_id: int, digest: object) -> int:
-            message_id = await super().send_digest(channel_id, digest)  # type: ignore[arg-type]
+            await super().send_digest(channel_id, digest)  # type: ignore[arg-type]
             raise Crash  # the process dies after Discord created the message
 
     crashing = CrashingPoster()
@@ -326,7 +327,7 @@ async def test_digest_remove_and_preview(
     await add(digests)
     clock.set(FIRST_DUE - timedelta(hours=2))
     story = writer.add(100)
-    record, preview = await digests.preview(guild_id=GUILD, channel_id=NEWS)
+    _record, preview = await digests.preview(guild_id=GUILD, channel_id=NEWS)
     assert [i.story.id for i in preview.items] == [story]
     assert digest_poster.posted == []
     assert await digests.remove(guild_id=GUILD, channel_id=NEWS) == 1
