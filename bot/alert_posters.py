@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,16 @@ import aiohttp
 import discord
 
 from bot.errors import InvalidArgument
-from bot.render import NO_MENTIONS, clean_text, forum_title, story_embed, story_text, truncate
+from bot.render import (
+    NO_MENTIONS,
+    clean_text,
+    forum_title,
+    story_embed,
+    story_text,
+    summary_messages,
+    summary_text,
+    truncate,
+)
 from bot.services.alerts import (
     AddResult,
     AlertService,
@@ -29,7 +38,7 @@ from bot.services.alerts import (
     SubscriptionRecord,
 )
 from bot.urls import safe_http_url
-from db.models import StoryView
+from db.models import StoryView, SummaryKind
 
 if TYPE_CHECKING:
     from bot.console import ConsoleArgs, ConsoleCommand, ConsoleSession
@@ -100,6 +109,13 @@ def delivery_failure(exc: BaseException) -> DeliveryFailed:
     if isinstance(exc, aiohttp.ClientError | OSError):
         return DeliveryFailed(f"connection problem: {type(exc).__name__}", permanent=False)
     return DeliveryFailed(f"unexpected error: {type(exc).__name__}", permanent=False)
+
+
+_SUMMARY_TITLES: dict[str, str] = {
+    "away": "While you were away",
+    "paused": "While alerts were paused",
+    "rollup": "More stories above your line",
+}
 
 
 def _carries(message: discord.Message, story: StoryView) -> bool:
@@ -181,6 +197,30 @@ class DiscordPoster:
             raise delivery_failure(exc) from exc
         return None
 
+    async def send_summary(
+        self, channel_id: int, kind: SummaryKind, stories: Sequence[StoryView]
+    ) -> list[tuple[int, tuple[int, ...]]]:
+        """Post several stories as content text (a forum: one post, the rest as replies in it)."""
+        channel = await self._channel(channel_id)
+        sent: list[tuple[int, tuple[int, ...]]] = []
+        try:
+            for text, carried in summary_messages(kind, stories):
+                async with asyncio.timeout(self._timeout):
+                    if isinstance(channel, discord.ForumChannel):
+                        created = await channel.create_thread(
+                            name=_SUMMARY_TITLES[kind], content=text, allowed_mentions=NO_MENTIONS
+                        )
+                        channel = created.thread
+                        sent.append((created.message.id, carried))
+                    elif isinstance(channel, discord.TextChannel | discord.Thread):
+                        message = await channel.send(text, allowed_mentions=NO_MENTIONS)
+                        sent.append((message.id, carried))
+                    else:
+                        raise DeliveryFailed(_CHANNEL_CODES[50024], permanent=True)
+        except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_failure(exc) from exc
+        return sent
+
     async def _find_forum_post(self, forum: discord.ForumChannel, story: StoryView, me: int) -> int | None:
         # A forum has no message history; its posts are threads. Only threads with the story's title can be
         # ours, so the starter message is fetched for those alone.
@@ -217,6 +257,16 @@ class ConsolePoster:
 
     async def publish(self, channel_id: int, message_id: int) -> None:
         """Console channels have no followers."""
+
+    async def send_summary(
+        self, channel_id: int, kind: SummaryKind, stories: Sequence[StoryView]
+    ) -> list[tuple[int, tuple[int, ...]]]:
+        """Print several stories as one block."""
+        message_id = next(self._ids)
+        self._write(f"\n🔥 in {self._label(channel_id)}:\n{summary_text(kind, stories)}")
+        for story in stories:
+            self._posted[(channel_id, story.url)] = message_id
+        return [(message_id, tuple(s.id for s in stories))]
 
     async def find_recent(self, channel_id: int, story: StoryView) -> int | None:
         """What this session printed (a restarted console has no scroll-back to search)."""
@@ -315,13 +365,14 @@ def _console_pause(result: PauseResult, *, pausing: bool) -> str:
     # The playground has one channel; naming it says what was paused or resumed.
     if pausing:
         return (
-            f"Paused alerts in #console. {result.queued} queued stories wait for /alerts resume; stories that turn"
-            " hot meanwhile are skipped."
+            f"Paused alerts in #console. {result.queued} queued stories wait for /alerts resume; the hottest that turn"
+            " hot meanwhile come in one message then."
             if result.changed
             else "Alerts in #console are already paused."
         )
     return (
-        f"Resumed alerts in #console; {result.queued} queued stories will post, hottest first."
+        f"Resumed alerts in #console; {result.queued} queued stories will post, hottest first"
+        + (f", and {result.catch_up} that turned hot meanwhile in one message." if result.catch_up else ".")
         if result.changed
         else "Alerts in #console are not paused."
     )

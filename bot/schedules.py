@@ -176,3 +176,12 @@ def latest_due(schedule: Schedule, due_at: datetime, now: datetime) -> tuple[dat
     while following <= now:
         current, following = following, schedule.next_after(following)
     return current, following
+
+
+def in_window(start_minute: int, end_minute: int, timezone: str, moment: datetime) -> bool:
+    """Whether local wall time at `moment` is in [start, end) (a window may span midnight: 22:00-07:00)."""
+    local = moment.astimezone(load_zone(timezone))
+    minute = local.hour * 60 + local.minute
+    if start_minute < end_minute:
+        return start_minute <= minute < end_minute
+    return minute >= start_minute or minute < end_minute

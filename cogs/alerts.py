@@ -201,13 +201,18 @@ def describe_pause(result: PauseResult, channel: AlertChannel | None, *, pausing
             return f"Alerts in {where} were already paused."
         return (
             f"Paused alerts in {where}. {result.queued} stories already queued will wait and post after "
-            "`/alerts resume`; stories that turn hot while paused are skipped, not posted later."
+            "`/alerts resume`; of the stories that turn hot meanwhile, the hottest come in one message then."
         )
     if not result.changed and not result.still_paused:
         return f"Alerts in {where} were not paused."
     text = f"Resumed alerts in {where}."
     if result.queued:
         text += f" {result.queued} queued stories will post over the next few minutes, hottest first."
+    if result.catch_up:
+        text += (
+            f" The {result.catch_up} hottest that turned hot meanwhile come in one “While alerts were paused”"
+            " message."
+        )
     if result.still_paused:
         names = ", ".join(f"<#{c.channel_id}>" for c in result.still_paused)
         text += f"\nStill paused on their own: {names} (`/alerts resume channel:` each)."

@@ -128,6 +128,12 @@ TABLES: tuple[Table, ...] = (
         "claimed_at message_id sent_at stories last_error",
         "due_at covers_from expires_at queued_at next_attempt_at claimed_at sent_at",
     ),
+    _table(
+        "alert_quiet_hours",
+        "channel_id guild_id start_minute end_minute timezone breaking held_since created_at updated_at",
+        "held_since created_at updated_at",
+    ),
+    _table("alert_summaries", "channel_id story_id kind created_at", "created_at"),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 # Migrations seed this one row; a store holding only it (and nothing else) is empty.

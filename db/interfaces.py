@@ -26,6 +26,7 @@ from db.models import (
     DueItem,
     FailureOutcome,
     QueuedStory,
+    QuietHours,
     RelatedStories,
     SearchHits,
     StoreStats,
@@ -33,6 +34,8 @@ from db.models import (
     StorySort,
     StoryView,
     SubscriptionRecord,
+    SummaryItem,
+    SummaryKind,
     TopicInfo,
     UpsertOutcome,
 )
@@ -257,6 +260,69 @@ class DigestStore(Protocol):
         """Every claim without a recorded outcome (left by a crash)."""
 
 
+class QuietHoursStore(Protocol):
+    """/alerts quiet: per-channel quiet windows, and what happens to the alerts held during one."""
+
+    async def set(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        start_minute: int,
+        end_minute: int,
+        timezone: str,
+        breaking: int | None,
+        now: datetime,
+    ) -> bool:
+        """Create or replace the channel's window (a window already in force stays in force); True when new."""
+
+    async def clear(self, channel_id: int) -> bool:
+        """Remove the channel's window; False when it had none. Alerts held so far post normally."""
+
+    async def for_guild(self, guild_id: int) -> list[QuietHours]: ...
+
+    async def every(self) -> list[QuietHours]:
+        """Every channel's window (a few rows per server)."""
+
+    async def mark_held(self, channel_id: int, since: datetime) -> None:
+        """A window came into force at `since` (alerts are held from now on)."""
+
+    async def end(self, channel_id: int, keep: Sequence[int], now: datetime) -> int:
+        """A window ended: the `keep` stories go out together in one "away" summary, every other story queued for
+        the channel is withdrawn (handled, never posted one by one), and the window is no longer in force; one
+        transaction. Returns how many were withdrawn."""
+
+
+class SummaryStore(Protocol):
+    """Stories that go out together in one message; each keeps its own ledger row (exactly once)."""
+
+    async def add(self, channel_id: int, kind: SummaryKind, story_ids: Sequence[int], now: datetime) -> int:
+        """Put these stories in the channel's next `kind` summary, queueing a ledger row for any the channel does
+        not have yet (owned by its first subscription that wants it); returns how many were added."""
+
+    async def pending(self, now: datetime) -> list[SummaryItem]:
+        """Summary stories whose ledger row is queued and due, in postable channels, by channel then heat."""
+
+    async def finish(self, channel_id: int, story_ids: Sequence[int]) -> None:
+        """These stories left their summary (sent, or no longer wanted)."""
+
+    async def qualifying(self, channel_id: int, story_ids: Sequence[int]) -> list[int]:
+        """Those of the stories that some subscription of the channel still wants now, hottest first."""
+
+    async def crossed_since(self, channel_id: int, since: datetime, limit: int) -> list[int]:
+        """The hottest stories that crossed a line of the channel's subscriptions at or after `since`, still
+        qualify, and were never queued for the channel (what a pause skipped)."""
+
+    async def queued_ids(self, channel_id: int, limit: int) -> list[int]:
+        """The channel's queued stories that are in no summary, hottest first."""
+
+    async def backlogged(self, more_than: int) -> list[int]:
+        """Channels with more than `more_than` queued stories that are in no summary."""
+
+    async def guild_paused_at(self, guild_id: int) -> datetime | None:
+        """When the guild's alerts were paused (None: not paused)."""
+
+
 class AppStateStore(Protocol):
     """Small named values remembered between runs."""
 
@@ -291,6 +357,12 @@ class Store(Protocol):
 
     @property
     def digests(self) -> DigestStore: ...
+
+    @property
+    def quiet_hours(self) -> QuietHoursStore: ...
+
+    @property
+    def summaries(self) -> SummaryStore: ...
 
 
     async def close(self) -> None: ...

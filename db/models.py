@@ -326,3 +326,35 @@ class DigestPick:
     story_id: int
     heat: int
     alerted: bool  # already posted to the digest's channel as an alert
+
+
+# ----- quiet hours and summaries -----------------------------------------------------------------------------
+
+# Why several stories go out in one message: quiet hours ended, a pause ended, or a backlog rolled up.
+SummaryKind = Literal["away", "paused", "rollup"]
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A channel's daily quiet window in its own time zone (it may span midnight)."""
+
+    channel_id: int
+    guild_id: int
+    start_minute: int
+    end_minute: int
+    timezone: str
+    breaking: int | None  # stories at or above this heat post at once even when quiet; None: none do
+    held_since: datetime | None  # set while a window is in force
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryItem:
+    """A queued story that is due to go out in a summary message."""
+
+    channel_id: int
+    guild_id: int
+    channel_kind: ChannelKind
+    kind: SummaryKind
+    story_id: int
+    heat: int | None
+    attempts: int

@@ -21,10 +21,13 @@ from db.models import (
     DueItem,
     QueuedBy,
     QueuedStory,
+    QuietHours,
     RelatedEntry,
     RelatedStories,
     StoryView,
     SubscriptionRecord,
+    SummaryItem,
+    SummaryKind,
 )
 
 Row: TypeAlias = Mapping[str, Any]
@@ -205,4 +208,28 @@ def digest_delivery(row: Row, when: When) -> DigestDelivery:
         timezone=row["timezone"],
         top=row["top"],
         min_heat=row["min_heat"],
+    )
+
+
+def quiet_hours(row: Row, when: When) -> QuietHours:
+    return QuietHours(
+        channel_id=row["channel_id"],
+        guild_id=row["guild_id"],
+        start_minute=row["start_minute"],
+        end_minute=row["end_minute"],
+        timezone=row["timezone"],
+        breaking=row["breaking"],
+        held_since=_optional(when, row["held_since"]),
+    )
+
+
+def summary_item(row: Row) -> SummaryItem:
+    return SummaryItem(
+        channel_id=row["channel_id"],
+        guild_id=row["guild_id"],
+        channel_kind=cast(ChannelKind, row["channel_kind"]),
+        kind=cast(SummaryKind, row["kind"]),
+        story_id=row["story_id"],
+        heat=row["heat"],
+        attempts=row["attempts"],
     )

@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 
 from bot.clock import Clock
 from bot.errors import InvalidArgument, NotFound
+from bot.schedules import in_window, load_zone, parse_at
 from db.interfaces import Store
 from db.models import (
     CHANNEL_KINDS,
@@ -29,8 +30,11 @@ from db.models import (
     ChannelRecord,
     DueItem,
     QueuedBy,
+    QuietHours,
     StoryView,
     SubscriptionRecord,
+    SummaryItem,
+    SummaryKind,
     TopicInfo,
 )
 from db.text import topic_key
@@ -80,6 +84,12 @@ STALE_CLAIM = timedelta(minutes=10)
 # Channels are served concurrently so one slow or failing channel never holds the others up.
 CHANNEL_CONCURRENCY = 8
 PREVIEW_QUEUE = 10
+# A backlog longer than this many ticks' worth of posts is rolled up (the hottest keep their own posts).
+ROLLUP_TICKS = 3
+# The most stories one roll-up takes (the rest wait for the next tick's); even 1,000 fit ~70 messages.
+ROLLUP_MAX = 1_000
+# How many of a channel's held stories are checked for the "While you were away" message.
+QUIET_CANDIDATES = 1_000
 
 
 class DeliveryFailed(Exception):
@@ -111,6 +121,13 @@ class Poster(Protocol):
         """The id of a recent message in the channel that already carries this story, if any."""
         ...
 
+    async def send_summary(
+        self, channel_id: int, kind: SummaryKind, stories: Sequence[StoryView]
+    ) -> list[tuple[int, tuple[int, ...]]]:
+        """Post several stories as one message (several only when one cannot hold them), as content with each
+        story's link, so `find_recent` finds them; return (message id, story ids it carries) per message."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class TickReport:
@@ -126,6 +143,9 @@ class TickReport:
     crossposted: int = 0
     crosspost_skipped: int = 0
     auto_paused: tuple[int, ...] = ()
+    held: int = 0  # queued alerts not posted because their channel is in quiet hours
+    summaries: int = 0  # summary messages sent (away, paused catch-up, roll-up)
+    rolled_up: int = 0  # stories moved into a roll-up this tick
     sent_ids: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # (channel_id, story_id) in send order
 
 
@@ -192,6 +212,7 @@ class PauseResult:
     changed: bool
     queued: int  # stories waiting in the affected channel(s)
     still_paused: tuple[ChannelRecord, ...] = ()  # after a guild resume: channels paused on their own
+    catch_up: int = 0  # stories that turned hot during the pause, now in one "While alerts were paused" message
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +286,8 @@ class AlertService:
         self._channels = store.channels
         self._ledger = store.ledger
         self._crossposts = store.crossposts
+        self._quiet = store.quiet_hours
+        self._summaries = store.summaries
         self._clock = clock
         self._max_posts = max_posts_per_tick
         self._auto_pause_after = auto_pause_after
@@ -388,16 +411,184 @@ class AlertService:
         return PauseResult("channel", changed, channel.queued)
 
     async def resume(self, guild_id: int, channel_id: int | None = None) -> PauseResult:
-        """Resume the guild or one channel (also clears a channel's failures and auto-pause)."""
+        """Resume the guild or one channel (also clears a channel's failures and auto-pause). The stories that
+        turned hot during the pause (the hottest max_posts_per_tick) go out as one "While alerts were paused"
+        message; stories queued before the pause post normally."""
         now = self._clock.now()
         channels = await self._channels.for_guild(guild_id)
         if channel_id is None:
+            since = await self._summaries.guild_paused_at(guild_id)
             changed = await self._channels.set_guild_paused(guild_id, False, now)
             still = tuple(c for c in channels if c.paused_at is not None)
-            return PauseResult("guild", changed, sum(c.queued for c in channels), still)
+            caught = 0
+            if changed and since is not None:
+                for channel in channels:
+                    if channel.paused_at is None:
+                        caught += await self._catch_up(channel.channel_id, since, now)
+            return PauseResult("guild", changed, sum(c.queued for c in channels), still, caught)
         channel = self._channel(channels, channel_id)
         changed = await self._channels.set_channel_paused(guild_id, channel_id, False, now)
-        return PauseResult("channel", changed, channel.queued)
+        caught = 0
+        if changed and channel.paused_at is not None:
+            caught = await self._catch_up(channel_id, channel.paused_at, now)
+        return PauseResult("channel", changed, channel.queued, catch_up=caught)
+
+    async def _catch_up(self, channel_id: int, since: datetime, now: datetime) -> int:
+        """Put what a pause skipped (the hottest max_posts_per_tick that crossed a line since `since`) in one
+        "paused" summary for the channel; returns how many."""
+        missed = await self._summaries.crossed_since(channel_id, since, self._max_posts)
+        if not missed:
+            return 0
+        added = await self._summaries.add(channel_id, "paused", missed, now)
+        log.info("channel %d: %d stories that turned hot during the pause go out in one message", channel_id, added)
+        return added
+
+    # --- quiet hours --------------------------------------------------------------------------------------
+
+    async def set_quiet(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        start: str,
+        end: str,
+        timezone: str = "UTC",
+        breaking: int | None = None,
+    ) -> tuple[QuietHours, bool]:
+        """Set the channel's daily quiet window (checked first: bad input changes nothing); returns the window
+        and whether it is new."""
+        start_minute, end_minute = parse_at(start), parse_at(end)
+        if start_minute == end_minute:
+            raise InvalidArgument("start and end must differ (22:00 to 07:00 is quiet overnight); nothing was changed.")
+        zone = timezone.strip() or "UTC"
+        load_zone(zone)
+        if breaking is not None:
+            _check_range("breaking", breaking, MIN_HEAT_RANGE, " (stories at or above it post at once)")
+        subs = [s for s in await self._subscriptions.for_guild(guild_id) if s.channel_id == channel_id]
+        if not subs:
+            raise NotFound("That channel has no alerts. Add one with /alerts add, then set its quiet hours.")
+        created = await self._quiet.set(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            start_minute=start_minute,
+            end_minute=end_minute,
+            timezone=zone,
+            breaking=breaking,
+            now=self._clock.now(),
+        )
+        window = next(q for q in await self._quiet.for_guild(guild_id) if q.channel_id == channel_id)
+        return window, created
+
+    async def quiet_off(self, guild_id: int, channel_id: int) -> bool:
+        """Remove the channel's quiet hours (held alerts then post normally); False when it had none."""
+        if not any(q.channel_id == channel_id for q in await self._quiet.for_guild(guild_id)):
+            return False
+        return await self._quiet.clear(channel_id)
+
+    async def quiet_hours(self, guild_id: int) -> list[QuietHours]:
+        """The guild's quiet windows."""
+        return await self._quiet.for_guild(guild_id)
+
+    async def _quiet_now(self, now: datetime) -> dict[int, int | None]:
+        """Channels in quiet hours now, with their breaking line; windows that just ended become summaries."""
+        quiet: dict[int, int | None] = {}
+        for window in await self._quiet.every():
+            if in_window(window.start_minute, window.end_minute, window.timezone, now):
+                quiet[window.channel_id] = window.breaking
+                if window.held_since is None:
+                    await self._quiet.mark_held(window.channel_id, now)
+            elif window.held_since is not None:
+                await self._end_quiet(window, now)
+        return quiet
+
+    async def _end_quiet(self, window: QuietHours, now: datetime) -> None:
+        # The hottest held stories that still qualify (one suppressed or cooled below the line meanwhile is left
+        # out) go in one message; every other held story is handled, not posted one by one.
+        held = await self._summaries.queued_ids(window.channel_id, QUIET_CANDIDATES)
+        keep = (await self._summaries.qualifying(window.channel_id, held))[: self._max_posts]
+        dropped = await self._quiet.end(window.channel_id, keep, now)
+        log.info(
+            "channel %d: quiet hours over; %d held stories in one message, %d more marked handled",
+            window.channel_id,
+            len(keep),
+            dropped,
+        )
+
+    async def _roll_up(self, quiet: dict[int, int | None], now: datetime) -> int:
+        """More queued for a channel than three ticks can post: the hottest keep their own posts, the rest go
+        out together in one roll-up (queued, never dropped, and no hours of trickling)."""
+        keep = ROLLUP_TICKS * self._max_posts
+        rolled = 0
+        for channel_id in await self._summaries.backlogged(keep):
+            if channel_id in quiet:
+                continue  # held, not posted: the end of quiet hours decides what goes out
+            rest = (await self._summaries.queued_ids(channel_id, ROLLUP_MAX))[keep:]
+            if rest:
+                rolled += await self._summaries.add(channel_id, "rollup", rest, now)
+        return rolled
+
+    async def _send_summaries(self, poster: Poster, quiet: dict[int, int | None], tally: _Tally) -> None:
+        groups: dict[tuple[int, SummaryKind], list[SummaryItem]] = {}
+        for item in await self._summaries.pending(self._clock.now()):
+            if item.channel_id not in quiet:
+                groups.setdefault((item.channel_id, item.kind), []).append(item)
+        for (channel_id, kind), items in groups.items():
+            await self._send_summary(poster, channel_id, kind, items, tally)
+
+    async def _send_summary(
+        self, poster: Poster, channel_id: int, kind: SummaryKind, items: list[SummaryItem], tally: _Tally
+    ) -> None:
+        """Claim every story of the summary, send one message (or several when one cannot hold them), record
+        each story as sent with the message that carries it: exactly once, like a single alert."""
+        now = self._clock.now()
+        # Cooled below every line of the channel, or suppressed, while it waited: withdrawn, as a single alert is.
+        wanted = set(await self._summaries.qualifying(channel_id, [i.story_id for i in items]))
+        for item in items:
+            if item.story_id not in wanted:
+                await self._ledger.withdraw(item.story_id, channel_id)
+                tally.add(TickReport(withdrawn=1))
+        await self._summaries.finish(channel_id, [i.story_id for i in items if i.story_id not in wanted])
+        items = [i for i in items if i.story_id in wanted]
+        claimed = [i for i in items if await self._ledger.claim(i.story_id, channel_id, now)]
+        stories = await self._lookups.stories([i.story_id for i in claimed])
+        by_id = {s.id: s for s in stories}
+        to_send: list[StoryView] = []
+        for item in claimed:
+            story = by_id.get(item.story_id)
+            if story is None:
+                await self._ledger.release_claim(item.story_id, channel_id, now)
+                continue
+            found = None
+            if item.attempts > 0:
+                # An earlier attempt may have reached Discord: a story already in the channel is not sent again.
+                try:
+                    found = await poster.find_recent(channel_id, story)
+                except DeliveryFailed:
+                    found = None
+            if found is not None:
+                await self._ledger.mark_sent(item.story_id, channel_id, found, self._clock.now())
+                tally.add(TickReport(sent=1, found_existing=1, sent_ids=((channel_id, item.story_id),)))
+            else:
+                to_send.append(story)
+        done = [s.id for s in stories if s.id not in {t.id for t in to_send}]
+        if to_send:
+            try:
+                messages = await poster.send_summary(channel_id, kind, to_send)
+            except DeliveryFailed as exc:
+                for story in to_send:
+                    claim = next(i for i in claimed if i.story_id == story.id)
+                    due = DueItem(story.id, channel_id, claim.guild_id, claim.channel_kind, claim.attempts, claim.heat)
+                    await self._failed(due, exc, tally)
+                await self._summaries.finish(channel_id, done)
+                return
+            for message_id, carried in messages:
+                for story_id in carried:
+                    await self._ledger.mark_sent(story_id, channel_id, message_id, self._clock.now())
+                    tally.add(TickReport(sent=1, sent_ids=((channel_id, story_id),)))
+                    done.append(story_id)
+            tally.add(TickReport(summaries=len(messages)))
+            log.info("channel %d: %s summary of %d stories sent", channel_id, kind, len(to_send))
+        await self._summaries.finish(channel_id, done)
 
     @staticmethod
     def _channel(channels: Sequence[ChannelRecord], channel_id: int) -> ChannelRecord:
@@ -482,10 +673,20 @@ class AlertService:
         if stale:
             log.warning("%d alert claims from an interrupted tick went back to the queue", stale)
         queued = await self._ledger.enqueue_due(now)
-        batch = await self._ledger.next_batch(now, self._max_posts)
         tally = _Tally(TickReport(queued=queued))
+        # Summaries first: their stories are claimed here, before the batch could pick them one by one.
+        quiet = await self._quiet_now(now)
+        tally.add(TickReport(rolled_up=await self._roll_up(quiet, now)))
+        await self._send_summaries(poster, quiet, tally)
+        batch = await self._ledger.next_batch(now, self._max_posts)
         by_channel: dict[int, list[DueItem]] = {}
         for item in batch:
+            if item.channel_id in quiet:
+                line = quiet[item.channel_id]
+                if line is None or item.heat is None or item.heat < line:
+                    # Quiet hours: held in the queue (a restart keeps it); only a breaking story posts at once.
+                    tally.add(TickReport(held=1))
+                    continue
             if item.qualifies:
                 by_channel.setdefault(item.channel_id, []).append(item)
             else:

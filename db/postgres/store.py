@@ -10,6 +10,7 @@ from db.postgres.database import PgDatabase
 from db.postgres.digests import PgDigests
 from db.postgres.ledger import PgLedger
 from db.postgres.lookups import PgLookups
+from db.postgres.quiet import PgQuietHours, PgSummaries
 from db.postgres.subscriptions import PgSubscriptions
 
 
@@ -26,6 +27,8 @@ class PostgresStore:
         self.crossposts = PgCrossposts(database)
         self.app_state = PgAppState(database)
         self.digests = PgDigests(database)
+        self.quiet_hours = PgQuietHours(database)
+        self.summaries = PgSummaries(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> PostgresStore:

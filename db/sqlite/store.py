@@ -10,6 +10,7 @@ from db.sqlite.database import SqliteDatabase
 from db.sqlite.digests import SqliteDigests
 from db.sqlite.ledger import SqliteLedger
 from db.sqlite.lookups import SqliteLookups
+from db.sqlite.quiet import SqliteQuietHours, SqliteSummaries
 from db.sqlite.subscriptions import SqliteSubscriptions
 
 
@@ -26,6 +27,8 @@ class SqliteStore:
         self.crossposts = SqliteCrossposts(database)
         self.app_state = SqliteAppState(database)
         self.digests = SqliteDigests(database)
+        self.quiet_hours = SqliteQuietHours(database)
+        self.summaries = SqliteSummaries(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> SqliteStore:

@@ -119,7 +119,7 @@ def test_describe_listing_fits_in_one_message() -> None:
 def test_describe_pause_explains_what_happens_to_new_stories() -> None:
     text = describe_pause(PauseResult("guild", True, 3), None, pausing=True)
     assert "3 stories already queued will wait" in text
-    assert "skipped" in text
+    assert "the hottest come in one message" in text
 
 
 async def test_describe_add_of_a_re_add_states_the_thresholds_now_and_what_changed(

@@ -149,19 +149,39 @@ async def test_a_backfill_on_one_topic_posts_its_hottest_stories_only(
     assert [(s.id, s.topic_name) for s in listing.subscriptions] == [(subscription, "Cloud")]
 
 
-async def test_twenty_queued_stories_go_five_per_tick_hottest_first(
+async def test_fifteen_queued_stories_go_five_per_tick_hottest_first(
     service: AlertService, stories: Stories, poster: FakePoster, clock: ManualClock
 ) -> None:
     await add(service)
-    heats = {stories.add(heat): heat for heat in random.Random(3).sample(range(71, 91), 20)}
+    heats = {stories.add(heat): heat for heat in random.Random(3).sample(range(71, 86), 15)}
     per_tick = []
-    for _ in range(5):
+    for _ in range(4):
         before = len(poster.sent)
         await service.tick(poster)
         per_tick.append(len(poster.sent) - before)
         clock.advance(timedelta(minutes=1))
-    assert per_tick == [5, 5, 5, 5, 0]
+    assert per_tick == [5, 5, 5, 0]
     assert [heats[s] for s in poster.stories_in(NEWS)] == sorted(heats.values(), reverse=True)
+    assert poster.summaries == []
+
+
+async def test_a_forty_story_burst_keeps_three_ticks_of_posts_and_rolls_up_the_rest(
+    service: AlertService, stories: Stories, poster: FakePoster, clock: ManualClock
+) -> None:
+    await add(service)
+    heats = {stories.add(heat): heat for heat in random.Random(4).sample(range(71, 111), 40)}
+    by_heat = sorted(heats, key=lambda s: -heats[s])
+    first = await service.tick(poster)
+    # The 25 beyond three ticks' worth go out at once, together, hottest first; the hottest 5 on their own.
+    assert first.rolled_up == 25
+    assert poster.summaries == [(NEWS, "rollup", by_heat[15:])]
+    for _ in range(3):
+        clock.advance(timedelta(minutes=1))
+        await service.tick(poster)
+    assert len(poster.summaries) == 1
+    singles = [s for s in poster.stories_in(NEWS) if s not in by_heat[15:]]
+    assert singles == by_heat[:15]
+    assert sorted(poster.stories_in(NEWS)) == sorted(heats)  # every story exactly once
 
 
 async def test_a_queued_story_that_cools_or_is_suppressed_is_withdrawn_and_returns_if_it_crosses_again(

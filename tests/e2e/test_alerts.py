@@ -272,7 +272,7 @@ async def test_e2e_pause_and_preview_send_nothing_until_resume(tmp_path: Path, c
         await h.bot.jobs.post_alerts()
         messages = h.standin.messages_in(news.id)
 
-    assert "skipped" in paused.content
+    assert "come in one message" in paused.content
     assert "AI story number 01" in preview.content
     assert "Resumed" in resumed.content
     assert len(messages) == 2
