@@ -175,7 +175,7 @@ class SqliteSummaries:
         rows = await self._db.all(
             "SELECT st.id FROM stories st WHERE st.id IN ("
             "  SELECT e.story_id FROM heat_history e JOIN alert_subscriptions s ON s.channel_id = :channel"
-            "  WHERE e.observed_at >= :since AND e.heat >= s.min_heat AND coalesce(e.previous_heat, -1) < s.min_heat)"
+            "  WHERE e.observed_at > :since AND e.heat >= s.min_heat AND coalesce(e.previous_heat, -1) < s.min_heat)"
             f" AND EXISTS (SELECT 1 FROM alert_subscriptions s WHERE s.channel_id = :channel AND {_QUALIFIES})"
             " AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.story_id = st.id AND d.channel_id = :channel)"
             " ORDER BY st.heat DESC, st.id LIMIT :limit",

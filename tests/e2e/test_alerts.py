@@ -190,7 +190,9 @@ async def test_e2e_hostile_title_is_posted_without_pinging_anyone(tmp_path: Path
     assert message.allowed_mentions.get("parse") == []
 
 
-async def test_e2e_twenty_hot_stories_post_five_per_tick_hottest_first(tmp_path: Path, clock: ManualClock) -> None:
+async def test_e2e_twenty_hot_stories_keep_three_ticks_of_posts_and_roll_up_the_rest(
+    tmp_path: Path, clock: ManualClock
+) -> None:
     async with alerts_harness(tmp_path, clock) as h:
         news = h.standin.add_channel(h.guild.id, "news", ChannelType.TEXT)
         await h.invoke("alerts add", {"channel": news}, user=h.admin)
@@ -199,14 +201,23 @@ async def test_e2e_twenty_hot_stories_post_five_per_tick_hottest_first(tmp_path:
             h.add_story(hot(f"burst-{n:02d}", heat, title=f"Burst {heat}"))
         await h.rescan_now()
         per_tick = []
-        for _ in range(5):
+        for _ in range(4):
             before = len(h.standin.messages_in(news.id))
             await h.bot.jobs.post_alerts()
             per_tick.append(len(h.standin.messages_in(news.id)) - before)
-        titles = [m.embeds[0]["title"] for m in h.standin.messages_in(news.id)]
+        messages = h.standin.messages_in(news.id)
 
-    assert per_tick == [5, 5, 5, 5, 0]
-    assert titles == [f"Burst {heat}" for heat in sorted(heats, reverse=True)]
+    # Three ticks' worth (15) keep their own posts, hottest first; the 5 beyond go out at once in one roll-up.
+    assert per_tick == [6, 5, 5, 0]
+    rollups = [m for m in messages if not m.embeds]
+    titles = [m.embeds[0]["title"] for m in messages if m.embeds]
+    by_heat = sorted(heats, reverse=True)
+    assert titles == [f"Burst {heat}" for heat in by_heat[:15]]
+    assert len(rollups) == 1
+    assert rollups[0].content.startswith("📚 **5 more stories above your line:**")
+    for heat in by_heat[15:]:
+        assert f"Burst {heat}" in rollups[0].content
+    assert rollups[0].pings() == set()
 
 
 async def test_e2e_announcement_alerts_are_published(tmp_path: Path, clock: ManualClock) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from bot.clock import ManualClock
 from bot.errors import InvalidArgument, NotFound
 from bot.services.alerts import AlertService, ThresholdChange
 from tests.support.alerts import FakePoster, StoryWriter
@@ -196,11 +199,12 @@ async def test_remove_subscription_of_another_guild_is_not_found(alert_service: 
 
 
 async def test_pause_channel_keeps_queued_stories_for_resume(
-    alert_service: AlertService, writer: StoryWriter, poster: FakePoster
+    alert_service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
 ) -> None:
     queued = writer.add(90)
     await alert_service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text", backfill=1)
     result = await alert_service.pause(GUILD, NEWS)
+    clock.advance(timedelta(minutes=1))
     crossed_while_paused = writer.add(95)
     await alert_service.tick(poster)
     assert (result.scope, result.changed, result.queued) == ("channel", True, 1)
@@ -214,11 +218,12 @@ async def test_pause_channel_keeps_queued_stories_for_resume(
 
 
 async def test_pause_guild_stops_every_channel_until_resume(
-    alert_service: AlertService, writer: StoryWriter, poster: FakePoster
+    alert_service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
 ) -> None:
     await alert_service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text")
     await alert_service.add_subscription(guild_id=2, channel_id=OTHER, channel_kind="text")
     await alert_service.pause(GUILD)
+    clock.advance(timedelta(minutes=1))
     during = writer.add(90)
     await alert_service.tick(poster)
     assert poster.stories_in(NEWS) == []
