@@ -281,7 +281,7 @@ def _console_label(channel_id: int) -> str:
 
 _CONSOLE_USAGE = (
     "/alerts add [topic] [min_heat:N] [min_quality:N] [backfill:N] | list | remove [topic] | pause | resume"
-    " | preview [topic] [backfill:N]"
+    " | preview [topic] [backfill:N] | quiet start:HH:MM end:HH:MM [timezone:Area/City] [breaking:N] | quiet off"
 )
 
 
@@ -378,6 +378,32 @@ def _console_pause(result: PauseResult, *, pausing: bool) -> str:
     )
 
 
+async def _console_quiet(alerts: AlertService, args: ConsoleArgs) -> str:
+    if [w.casefold() for w in args.positional[1:]] == ["off"]:
+        removed = await alerts.quiet_off(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID)
+        return "Quiet hours in #console are off." if removed else "#console had no quiet hours."
+    start, end = args.named.get("start"), args.named.get("end")
+    if not start or not end:
+        raise InvalidArgument("Usage: /alerts quiet start:22:00 end:07:00 [timezone:Europe/Berlin] [breaking:150]"
+                              " or /alerts quiet off")
+    window, _ = await alerts.set_quiet(
+        guild_id=CONSOLE_GUILD_ID,
+        channel_id=CONSOLE_CHANNEL_ID,
+        start=start,
+        end=end,
+        timezone=args.named.get("timezone") or "UTC",
+        breaking=_number(args, "breaking"),
+    )
+    sh, sm = divmod(window.start_minute, 60)
+    eh, em = divmod(window.end_minute, 60)
+    breaking = f"stories with heat ≥ {window.breaking} still print" if window.breaking is not None else "nothing prints"
+    return (
+        f"Quiet hours in #console: {sh:02d}:{sm:02d}–{eh:02d}:{em:02d} {window.timezone}; meanwhile {breaking}."
+        f" When they end, one “While you were away” block brings the {alerts.max_posts_per_tick} hottest held"
+        " stories."
+    )
+
+
 def _console_added(result: AddResult) -> str:
     sub = result.subscription
     what = clean_text(sub.topic_name) if sub.topic_name else "every topic"
@@ -417,7 +443,12 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
             )
             session.write(_console_added(result))
         elif action == "list":
-            session.write(_console_listing(await alerts.list_subscriptions(CONSOLE_GUILD_ID)))
+            text = _console_listing(await alerts.list_subscriptions(CONSOLE_GUILD_ID))
+            for window in await alerts.quiet_hours(CONSOLE_GUILD_ID):
+                sh, sm = divmod(window.start_minute, 60)
+                eh, em = divmod(window.end_minute, 60)
+                text += f"\n  quiet hours {sh:02d}:{sm:02d}–{eh:02d}:{em:02d} {window.timezone}"
+            session.write(text)
         elif action == "remove":
             removed = await alerts.remove_subscription(**where, topic=topic)
             session.write(f"Removed {removed.removed} subscription(s) from #console.")
@@ -428,6 +459,8 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
         elif action == "preview":
             backfill = _number(args, "backfill") or 0
             session.write(_console_preview(await alerts.preview(**where, topic=topic, backfill=backfill)))
+        elif action == "quiet":
+            session.write(await _console_quiet(alerts, args))
         else:
             raise InvalidArgument(
                 f"Unknown /alerts action “{truncate(clean_text(action), 20)}”. Usage: {_CONSOLE_USAGE}"
@@ -439,6 +472,6 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
             _CONSOLE_USAGE,
             "post new hot stories here",
             handle,
-            ("topic", "min_heat", "min_quality", "backfill"),
+            ("topic", "min_heat", "min_quality", "backfill", "start", "end", "timezone", "breaking"),
         )
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from discord.ext import commands
 
 from bot.errors import InvalidArgument, PermissionDenied
 from bot.render import MESSAGE_CONTENT_LIMIT, NO_MENTIONS, escape, truncate
+from bot.schedules import zone_choices
 from bot.services.alerts import (
     BACKFILL_RANGE,
     DEFAULT_MIN_HEAT,
@@ -27,6 +29,7 @@ from bot.services.alerts import (
     SubscriptionRecord,
 )
 from bot.urls import safe_http_url
+from db.models import QuietHours
 
 log = logging.getLogger(__name__)
 
@@ -159,14 +162,36 @@ def describe_subscription(sub: SubscriptionRecord) -> str:
     return line
 
 
-def describe_listing(listing: GuildAlerts) -> str:
-    """The whole /alerts list reply."""
+def describe_listing(listing: GuildAlerts, quiet: Sequence[QuietHours] = ()) -> str:
+    """The whole /alerts list reply (with each channel's quiet hours)."""
     if not listing.subscriptions:
         return "No alerts in this server yet. Add one with `/alerts add`."
     header = (
         ["⏸ **Alerts are paused for the whole server** (`/alerts resume` to restart)."] if listing.guild_paused else []
     )
-    return _fit(header + [describe_subscription(s) for s in listing.subscriptions])
+    windows = [f"🌙 <#{q.channel_id}> quiet {quiet_label(q)}" for q in quiet]
+    return _fit(header + [describe_subscription(s) for s in listing.subscriptions] + windows)
+
+
+def quiet_label(window: QuietHours) -> str:
+    """'22:00–07:00 Europe/Berlin, breaking ≥ 150'."""
+    start, end = divmod(window.start_minute, 60), divmod(window.end_minute, 60)
+    text = f"{start[0]:02d}:{start[1]:02d}–{end[0]:02d}:{end[1]:02d} {window.timezone}"
+    return text + (f", breaking ≥ {window.breaking}" if window.breaking is not None else ", nothing breaks through")
+
+
+def describe_quiet(window: QuietHours, where: str, per_tick: int) -> str:
+    """The /alerts quiet reply: the window and what happens during and after it."""
+    breaking = (
+        f"stories with heat ≥ {window.breaking} still post at once"
+        if window.breaking is not None
+        else "nothing posts"
+    )
+    return (
+        f"Quiet hours in {where}: {quiet_label(window)}. Alerts are held meanwhile ({breaking}); when quiet hours"
+        f" end, one “While you were away” message brings the {per_tick} hottest held stories that still qualify,"
+        " and the rest are not posted one by one."
+    )
 
 
 def _threshold(value: int | None) -> str:
@@ -379,7 +404,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         """Every alert subscription in this server, with thresholds, last post and last error."""
         guild_id = _require_manager(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self._reply(interaction, describe_listing(await self.alerts.list_subscriptions(guild_id)))
+        listing = await self.alerts.list_subscriptions(guild_id)
+        await self._reply(interaction, describe_listing(listing, await self.alerts.quiet_hours(guild_id)))
 
     @app_commands.command(name="pause")
     @app_commands.describe(channel="Only this channel (leave out for the whole server)")
@@ -398,6 +424,54 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.alerts.resume(guild_id, channel.id if channel is not None else None)
         await self._reply(interaction, describe_pause(result, channel, pausing=False))
+
+    async def timezone_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """IANA time zones matching what was typed."""
+        return [app_commands.Choice(name=n, value=n) for n in zone_choices(current, 25)]
+
+    @app_commands.command(name="quiet")
+    @app_commands.describe(
+        channel="The alert channel",
+        start="When quiet hours begin, HH:MM (24-hour)",
+        end="When they end, HH:MM (may be the next morning: 22:00 to 07:00)",
+        timezone="IANA time zone, e.g. Europe/Berlin (default UTC)",
+        breaking="Stories at least this hot still post at once (default: none do)",
+        off="Turn the channel's quiet hours off",
+    )
+    @app_commands.autocomplete(timezone=timezone_autocomplete)
+    async def quiet(
+        self,
+        interaction: discord.Interaction[Any],
+        channel: AlertChannel,
+        start: str | None = None,
+        end: str | None = None,
+        timezone: str = "UTC",
+        breaking: app_commands.Range[int, 0, 500] | None = None,
+        off: bool = False,
+    ) -> None:
+        """Hold a channel's alerts during quiet hours; one "While you were away" message when they end."""
+        guild_id = _require_manager(interaction)
+        if off:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            removed = await self.alerts.quiet_off(guild_id, channel.id)
+            text = (
+                f"Quiet hours in {channel.mention} are off; held alerts post as usual."
+                if removed
+                else f"{channel.mention} had no quiet hours."
+            )
+            await self._reply(interaction, text)
+            return
+        if start is None or end is None:
+            raise InvalidArgument(
+                "Give both start and end as HH:MM (e.g. start:22:00 end:07:00), or off:True to turn quiet hours off."
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        window, _created = await self.alerts.set_quiet(
+            guild_id=guild_id, channel_id=channel.id, start=start, end=end, timezone=timezone, breaking=breaking
+        )
+        await self._reply(interaction, describe_quiet(window, channel.mention, self.alerts.max_posts_per_tick))
 
     @app_commands.command(name="preview")
     @app_commands.describe(

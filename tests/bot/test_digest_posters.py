@@ -102,3 +102,21 @@ async def test_console_digest_bad_input_says_what_to_type(services: SimpleNamesp
     assert "! at must be a time of day as HH:MM" in text
     assert "! top must be a whole number" in text
     assert "No digests yet." in text
+
+
+async def test_console_alerts_quiet_then_off(services: SimpleNamespace, store: Store) -> None:
+    out = io.StringIO()
+    lines = [
+        "/alerts add",
+        "/alerts quiet start:22:00 end:07:00 timezone:Europe/Berlin breaking:150",
+        "/alerts list",
+        "/alerts quiet start:22:00",
+        "/alerts quiet off",
+    ]
+    stdin = io.StringIO("".join(f"{line}\n" for line in lines))
+    await run_console(services, stdin=stdin, stdout=out, extensions=("bot.alert_posters",))  # type: ignore[arg-type]
+    text = out.getvalue()
+    assert "Quiet hours in #console: 22:00–07:00 Europe/Berlin; meanwhile stories with heat ≥ 150 still print." in text
+    assert "  quiet hours 22:00–07:00 Europe/Berlin" in text
+    assert "! Usage: /alerts quiet start:22:00 end:07:00" in text
+    assert "Quiet hours in #console are off." in text
