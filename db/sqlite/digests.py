@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from db.digest_windows import candidate_pairs, group_by_period, picks
 from db.models import (
@@ -36,23 +36,46 @@ JOIN digest_subscriptions s ON s.id = d.subscription_id
 LEFT JOIN topics t ON t.id = s.topic_id
 """
 
-# One period: its stories at or above the line, ranked per topic asked (and over every topic when asked), the
-# first `top` of each kept. The (first_seen_at, heat) index reads the period; its links come by primary key.
-_PERIOD_STORIES = """
+# One period, per topic: the topic's links carry copies of the story's heat and first-seen time, so the
+# (topic_id, heat DESC, story_id, first_seen_at) index is walked hottest first and stops at `top` in the period,
+# never reading a story row: a few dozen index entries per topic for a week, a few hundred for a day. SQLite has
+# no LATERAL, so the per-topic walks are one compound SELECT (at most _TOPICS_PER_STATEMENT terms each).
+_TOPIC_TERM = (
+    "SELECT * FROM (SELECT {key} AS topic_key, x.story_id AS id, x.heat FROM story_topics x"
+    " WHERE x.topic_id = {key} AND x.heat >= :min_heat AND x.first_seen_at >= :since AND x.first_seen_at < :until"
+    " ORDER BY x.heat DESC, x.story_id LIMIT :top)"
+)
+# SQLite allows 500 terms in a compound SELECT (SQLITE_MAX_COMPOUND_SELECT).
+_TOPICS_PER_STATEMENT = 400
+
+# A short period (an hour, a day) holds few stories but a topic's hottest links are mostly older: there, ranking
+# the period's own stories per topic reads far less than walking each topic's links from the hottest down (at
+# 1M stories over 30 days and 2,000 topics: an hour 2 ms against 260 ms, a day 120 ms against 180 ms; a week
+# 700 ms against 100 ms, so a week walks).
+_SHORT_PERIOD = timedelta(hours=36)
+_RANKED_PERIOD = """
 WITH win AS (
     SELECT st.id, st.heat FROM stories st
     WHERE st.first_seen_at >= :since AND st.first_seen_at < :until AND st.heat >= :min_heat
 ),
 keyed AS (
-    SELECT 0 AS topic_key, win.id, win.heat FROM win WHERE :every_topic
-    UNION ALL
-    SELECT x.topic_id, win.id, win.heat FROM win JOIN story_topics x ON x.story_id = win.id
-    WHERE x.topic_id IN (SELECT value FROM json_each(:topics))
+    -- CROSS JOIN fixes the order (SQLite never reorders it): the period's few stories first, then their links
+    -- by primary key. `+` keeps topic_id out of the index lookup, so the list is a membership test per link;
+    -- used as a key, it made one probe per (story, listed topic): a million for an hour of 800 topics.
+    SELECT x.topic_id AS topic_key, win.id, win.heat FROM win CROSS JOIN story_topics x ON x.story_id = win.id
+    WHERE +x.topic_id IN (SELECT value FROM json_each(:topics))
 ),
 ranked AS (
     SELECT topic_key, id, heat, row_number() OVER (PARTITION BY topic_key ORDER BY heat DESC, id) AS rn FROM keyed
 )
 SELECT topic_key, id, heat FROM ranked WHERE rn <= :top ORDER BY topic_key, rn
+"""
+
+# Every topic: the period's stories, hottest first, from the (first_seen_at, heat) index.
+_EVERY_TOPIC = """
+SELECT 0 AS topic_key, st.id, st.heat FROM stories st
+WHERE st.first_seen_at >= :since AND st.first_seen_at < :until AND st.heat >= :min_heat
+ORDER BY st.heat DESC, st.id LIMIT :top
 """
 
 _ALERTED = """
@@ -216,19 +239,26 @@ class SqliteDigests:
         """For each window, its stories hottest first, at most `top`, flagged when posted there as alerts."""
         ranked: dict[tuple[datetime, datetime, int], list[tuple[int, int]]] = {}
         for period in group_by_period(windows):
-            rows = await self._db.all(
-                _PERIOD_STORIES,
-                {
-                    "since": to_db(period.since),
-                    "until": to_db(period.until),
-                    "min_heat": period.min_heat,
-                    "every_topic": period.every_topic,
-                    "topics": json.dumps(period.topic_ids),
-                    "top": period.top,
-                },
-            )
-            for r in rows:
-                ranked.setdefault((period.since, period.until, r["topic_key"]), []).append((r["id"], r["heat"]))
+            params: dict[str, object] = {
+                "since": to_db(period.since),
+                "until": to_db(period.until),
+                "min_heat": period.min_heat,
+                "top": period.top,
+            }
+            statements = [_EVERY_TOPIC] if period.every_topic else []
+            topics = period.topic_ids
+            if topics and period.until - period.since <= _SHORT_PERIOD:
+                statements.append(_RANKED_PERIOD)
+                params["topics"] = json.dumps(topics)
+                topics = []
+            for first in range(0, len(topics), _TOPICS_PER_STATEMENT):
+                # Topic ids are integers from the database, written into the statement as literals (int() keeps
+                # anything else out), so one compound statement needs no thousands of named parameters.
+                chunk = topics[first : first + _TOPICS_PER_STATEMENT]
+                statements.append(" UNION ALL ".join(_TOPIC_TERM.format(key=int(t)) for t in chunk))
+            for statement in statements:
+                for r in await self._db.all(statement, params):
+                    ranked.setdefault((period.since, period.until, r["topic_key"]), []).append((r["id"], r["heat"]))
         pairs = candidate_pairs(windows, ranked)
         alerted: list[tuple[int, int]] = []
         if pairs:
