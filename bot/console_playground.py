@@ -38,8 +38,8 @@ _BANNER_WIDTH = 80
 _GREETING = """\
 Heatwave console playground: no DISCORD_TOKEN was found, so nothing connects to
 Discord. Type the slash commands here: /topic AI, /topics, /related, /search,
-/trending, /alerts (/help lists them). Tab completes, Up/Down recall earlier
-lines, Ctrl-C clears the line, Ctrl-D leaves."""
+/trending, /alerts, /digest (/help lists them). Tab completes, Up/Down recall
+earlier lines, Ctrl-C clears the line, Ctrl-D leaves."""
 
 _HOW_TO_RUN_THE_BOT = """\
 To run the real bot: Discord Developer Portal
