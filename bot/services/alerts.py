@@ -493,7 +493,11 @@ class AlertService:
         """Channels in quiet hours now, with their breaking line; windows that just ended become summaries."""
         quiet: dict[int, int | None] = {}
         for window in await self._quiet.every():
-            if in_window(window.start_minute, window.end_minute, window.timezone, now):
+            try:
+                quiet_now = in_window(window.start_minute, window.end_minute, window.timezone, now)
+            except InvalidArgument:  # a zone gone from the zone database: UTC rather than a stuck tick
+                quiet_now = in_window(window.start_minute, window.end_minute, "UTC", now)
+            if quiet_now:
                 quiet[window.channel_id] = window.breaking
                 if window.held_since is None:
                     await self._quiet.mark_held(window.channel_id, now)

@@ -124,7 +124,13 @@ class DigestTickReport:
 
 
 def schedule_of(record: DigestRecord) -> Schedule:
-    """The Schedule a stored digest follows."""
+    """The Schedule a stored digest follows (in UTC if its zone has since left the zone database, so one odd row
+    can never stop every digest)."""
+    try:
+        load_zone(record.timezone)
+    except InvalidArgument:
+        log.warning("digest %d: unknown time zone %r; following UTC", record.id, record.timezone)
+        return Schedule(record.every, record.minute, record.weekday, "UTC")
     return Schedule(record.every, record.minute, record.weekday, record.timezone)
 
 

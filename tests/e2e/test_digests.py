@@ -63,3 +63,40 @@ async def test_e2e_digest_bad_time_zone_is_refused_with_suggestions(tmp_path: Pa
     assert "Unknown time zone" in reply.content
     assert "Europe/Berlin" in reply.content
     assert "No digests" in listing.content
+
+
+async def test_e2e_digest_add_names_the_permission_the_bot_lacks(tmp_path: Path, clock: ManualClock) -> None:
+    async with start_harness(tmp_path, clock) as h:
+        news = h.standin.add_channel(h.guild.id, "news", ChannelType.TEXT)
+        h.standin.deny_bot(news.id, "send_messages")
+        reply = await h.invoke("digest add", {"channel": news}, user=h.admin)
+        member = await h.invoke("digest list", {}, user=h.member)
+        listing = await h.invoke("digest list", {}, user=h.admin)
+
+    assert reply.ephemeral
+    assert "I can't post digests in" in reply.content
+    assert "Send Messages" in reply.content
+    assert "Manage Server" in member.content
+    assert "No digests" in listing.content
+
+
+async def test_e2e_digest_in_a_forum_is_a_post_titled_by_the_digest(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    async with start_harness(tmp_path, clock) as h:
+        forum = h.standin.add_channel(h.guild.id, "digests", ChannelType.FORUM)
+        await h.invoke("digest add", {"channel": forum, "topic": "AI", "every": "hourly", "at": "00:00"}, user=h.admin)
+        h.add_story(Story(slug="forum-digest", title="Forum digest story", topics=("AI",), heat=150, quality=90))
+        clock.advance(timedelta(minutes=10))
+        await h.rescan_now()
+        clock.set(datetime(2026, 11, 26, 13, 0, tzinfo=UTC))
+        await h.bot.jobs.post_digests()
+        await h.standin.wait_for(lambda: h.standin.threads_in(forum.id))
+        (thread,) = h.standin.threads_in(forum.id)
+        starter = h.standin.messages_in(thread.id)[0]
+        preview = await h.invoke("digest preview", {"channel": forum, "topic": "AI"}, user=h.admin)
+
+    assert thread.name == "Hourly digest · AI"
+    assert starter.embeds[0]["description"].startswith("1. [Forum digest story]")
+    assert preview.ephemeral
+    assert "nothing to report yet" in preview.content
