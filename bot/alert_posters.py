@@ -21,6 +21,7 @@ from bot.render import (
     NO_MENTIONS,
     clean_text,
     forum_title,
+    heat_rule,
     story_embed,
     story_text,
     summary_messages,
@@ -280,7 +281,7 @@ def _console_label(channel_id: int) -> str:
 # ----- console playground: /alerts at the prompt --------------------------------------------------------------
 
 _CONSOLE_USAGE = (
-    "/alerts add [topic] [min_heat:N] [min_quality:N] [backfill:N] | list | remove [topic] | pause | resume"
+    "/alerts add [topic] [min_heat:N|topN%] [min_quality:N] [backfill:N] | list | remove [topic] | pause | resume"
     " | preview [topic] [backfill:N] | quiet start:HH:MM end:HH:MM [timezone:Area/City] [breaking:N] | quiet off"
 )
 
@@ -304,7 +305,8 @@ def _console_listing(listing: GuildAlerts) -> str:
         return "No alerts yet. Try /alerts add AI min_heat:80 backfill:3"
     lines = ["Alerts in #console" + (" (paused for the whole server)" if listing.guild_paused else "") + ":"]
     for sub in listing.subscriptions:
-        line = f"  {clean_text(sub.topic_name) if sub.topic_name else 'every topic'} · heat ≥ {sub.min_heat}"
+        topic = clean_text(sub.topic_name) if sub.topic_name else "every topic"
+        line = f"  {topic} · {heat_rule(sub.min_heat, sub.heat_percentile)}"
         if sub.min_quality is not None:
             line += f" · quality ≥ {sub.min_quality}"
         line += f" · last post {_plain_when(sub.last_post_at)} · {sub.queued} queued"
@@ -407,7 +409,8 @@ async def _console_quiet(alerts: AlertService, args: ConsoleArgs) -> str:
 def _console_added(result: AddResult) -> str:
     sub = result.subscription
     what = clean_text(sub.topic_name) if sub.topic_name else "every topic"
-    text = f"#console {'now follows' if result.created else 'follows'} {what} at heat ≥ {sub.min_heat}"
+    rule = heat_rule(sub.min_heat, sub.heat_percentile)
+    text = f"#console {'now follows' if result.created else 'follows'} {what} at {rule}"
     if sub.min_quality is not None:
         text += f" and quality ≥ {sub.min_quality}"
     if not result.created:
@@ -437,7 +440,7 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
                 **where,
                 channel_kind="console",
                 topic=topic,
-                min_heat=_number(args, "min_heat"),
+                min_heat=args.named.get("min_heat") or None,
                 min_quality=_number(args, "min_quality"),
                 backfill=_number(args, "backfill") or 0,
             )

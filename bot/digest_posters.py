@@ -24,7 +24,7 @@ from bot.alert_posters import (
     delivery_failure,
 )
 from bot.errors import InvalidArgument
-from bot.render import NO_MENTIONS, clean_text, digest_embed, digest_text, digest_title, truncate
+from bot.render import NO_MENTIONS, clean_text, digest_embed, digest_text, digest_title, heat_rule, truncate
 from bot.schedules import Schedule
 from bot.services.alerts import DeliveryFailed
 from bot.services.digests import Digest, DigestAddResult, DigestService, schedule_of
@@ -139,7 +139,7 @@ class ConsoleDigestPoster:
 
 _CONSOLE_USAGE = (
     "/digest add [topic] [every:hourly|daily|weekly] [at:HH:MM] [day:monday…] [timezone:Area/City] [top:N]"
-    " [min_heat:N] | list | remove [topic] | preview [topic]"
+    " [min_heat:N|topN%] | list | remove [topic] | preview [topic]"
 )
 
 
@@ -164,7 +164,8 @@ def console_digest_line(record: DigestRecord) -> str:
     """One /digest list line for the console."""
     topic = clean_text(record.topic_name) if record.topic_name else "every topic"
     line = (
-        f"  {topic} · {schedule_of(record).label()} · top {record.top} · heat ≥ {record.min_heat}"
+        f"  {topic} · {schedule_of(record).label()} · top {record.top}"
+        f" · {heat_rule(record.min_heat, record.heat_percentile)}"
         f" · next {_plain_when(record.next_due_at, record.timezone)}"
         f" · last sent {_plain_when(record.last_sent_at, record.timezone)}"
     )
@@ -178,7 +179,8 @@ def _console_added(result: DigestAddResult) -> str:
     topic = clean_text(record.topic_name) if record.topic_name else "every topic"
     verb = "will get" if result.created else "now gets"
     return (
-        f"#console {verb} a digest of the {record.top} hottest stories on {topic} with heat ≥ {record.min_heat},"
+        f"#console {verb} a digest of the {record.top} hottest stories on {topic} with"
+        f" {heat_rule(record.min_heat, record.heat_percentile)},"
         f" {result.schedule.label()}; the next one is due {_plain_when(record.next_due_at, record.timezone)}."
     )
 
@@ -204,7 +206,7 @@ def console_commands(services: Any) -> list[ConsoleCommand]:
                 day=args.named.get("day"),
                 timezone=args.named.get("timezone") or "UTC",
                 top=_number(args, "top") or 5,
-                min_heat=m if (m := _number(args, "min_heat")) is not None else 70,
+                min_heat=args.named.get("min_heat") or "70",
             )
             session.write(_console_added(result))
         elif action == "list":

@@ -45,6 +45,7 @@ __all__ = [
     "fit",
     "forum_title",
     "heat_label",
+    "heat_rule",
     "provider_label",
     "stories_embeds",
     "story_embed",
@@ -445,3 +446,11 @@ def summary_text(kind: str, stories: Sequence[StoryView]) -> str:
         if link:
             lines.append(f"     {link}")
     return "\n".join(lines)
+
+
+def heat_rule(min_heat: int, percentile: int | None) -> str:
+    """'heat ≥ 80', or for a topic-relative line 'heat ≥ 112 (top 10% of the last 30 days)': the rule and today's
+    number."""
+    if percentile is None:
+        return f"heat ≥ {min_heat}"
+    return f"heat ≥ {min_heat} (top {percentile}% of the last 30 days)"

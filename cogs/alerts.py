@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidArgument, PermissionDenied
-from bot.render import MESSAGE_CONTENT_LIMIT, NO_MENTIONS, escape, truncate
+from bot.render import MESSAGE_CONTENT_LIMIT, NO_MENTIONS, escape, heat_rule, truncate
 from bot.schedules import zone_choices
 from bot.services.alerts import (
     BACKFILL_RANGE,
@@ -144,7 +144,7 @@ def _require_manager(interaction: discord.Interaction[Any]) -> int:
 def describe_subscription(sub: SubscriptionRecord) -> str:
     """One /alerts list line: where, what, thresholds, last post, last error, state."""
     topic = escape(sub.topic_name) if sub.topic_name else "every topic"
-    parts = [f"<#{sub.channel_id}>", f"**{topic}**", f"heat ≥ {sub.min_heat}"]
+    parts = [f"<#{sub.channel_id}>", f"**{topic}**", heat_rule(sub.min_heat, sub.heat_percentile)]
     if sub.min_quality is not None:
         parts.append(f"quality ≥ {sub.min_quality}")
     parts.append(f"last post {_when(sub.last_post_at)}")
@@ -204,7 +204,7 @@ def describe_add(result: AddResult, channel: AlertChannel) -> str:
     what = f"stories on **{escape(sub.topic_name)}**" if sub.topic_name else "stories on every topic"
     quality = f"quality ≥ {sub.min_quality}" if sub.min_quality is not None else "no quality filter"
     verb = "will now get" if result.created else "now gets"
-    text = f"{channel.mention} {verb} new {what} with heat ≥ {sub.min_heat} and {quality}."
+    text = f"{channel.mention} {verb} new {what} with {heat_rule(sub.min_heat, sub.heat_percentile)} and {quality}."
     if result.created:
         text += " Stories that are already hot are not posted"
         text += f", except the {result.backfilled} hottest (backfill)." if result.backfilled else "."
@@ -329,8 +329,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
     @app_commands.describe(
         channel="A text, announcement or forum channel",
         topic="Only stories on this topic (leave out for every topic)",
-        min_heat=f"Minimum heat ({MIN_HEAT_RANGE[0]}-{MIN_HEAT_RANGE[1]}; {DEFAULT_MIN_HEAT} for a new alert;"
-        " left out when re-adding: unchanged)",
+        min_heat=f"Heat {MIN_HEAT_RANGE[0]}-{MIN_HEAT_RANGE[1]} or a share like top10%; {DEFAULT_MIN_HEAT} for a new"
+        " alert; re-adding without it: unchanged",
         min_quality="Also require at least this quality (0 = no quality filter; left out when re-adding: unchanged)",
         backfill=f"Also post the N hottest stories that already qualify ({BACKFILL_RANGE[0]}-{BACKFILL_RANGE[1]})",
     )
@@ -340,7 +340,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         interaction: discord.Interaction[Any],
         channel: AlertChannel,
         topic: str | None = None,
-        min_heat: int | None = None,
+        min_heat: str | None = None,
         min_quality: int | None = None,
         backfill: int = 0,
     ) -> None:

@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import PermissionDenied
-from bot.render import MESSAGE_CONTENT_LIMIT, NO_MENTIONS, digest_embed, escape, truncate
+from bot.render import MESSAGE_CONTENT_LIMIT, NO_MENTIONS, digest_embed, escape, heat_rule, truncate
 from bot.services.alerts import DEFAULT_MIN_HEAT, MIN_HEAT_RANGE
 from bot.services.digests import DEFAULT_AT, DEFAULT_TOP, TOP_RANGE, DigestAddResult, DigestService, schedule_of
 from cogs.alerts import (
@@ -47,7 +47,7 @@ def describe_digest(record: DigestRecord) -> str:
         f"**{topic}**",
         schedule_of(record).label(),
         f"top {record.top}",
-        f"heat ≥ {record.min_heat}",
+        heat_rule(record.min_heat, record.heat_percentile),
         f"next {_at(record.next_due_at)}",
         f"last sent {_when(record.last_sent_at)}",
     ]
@@ -80,8 +80,9 @@ def describe_digest_add(result: DigestAddResult, channel: AlertChannel) -> str:
     what = f"**{escape(record.topic_name)}**" if record.topic_name else "every topic"
     verb = "will get" if result.created else "now gets"
     return (
-        f"{channel.mention} {verb} a digest of the {record.top} hottest stories on {what} with heat ≥"
-        f" {record.min_heat}, {result.schedule.label()}. Next: {_at(record.next_due_at)}"
+        f"{channel.mention} {verb} a digest of the {record.top} hottest stories on {what} with"
+        f" {heat_rule(record.min_heat, record.heat_percentile)}, {result.schedule.label()}."
+        f" Next: {_at(record.next_due_at)}"
         f" ({_when(record.next_due_at)}). Nothing to report → no message."
     )
 
@@ -138,8 +139,8 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Sched
         day="Day of the week (weekly only; default Monday)",
         timezone="IANA time zone, e.g. Europe/Berlin (default UTC)",
         top=f"How many stories ({TOP_RANGE[0]}-{TOP_RANGE[1]}, default {DEFAULT_TOP})",
-        min_heat=f"Only stories at least this hot ({MIN_HEAT_RANGE[0]}-{MIN_HEAT_RANGE[1]},"
-        f" default {DEFAULT_MIN_HEAT})",
+        min_heat=f"Heat {MIN_HEAT_RANGE[0]}-{MIN_HEAT_RANGE[1]} (default {DEFAULT_MIN_HEAT}) or a share of the"
+        " topic like top10%",
     )
     @app_commands.autocomplete(topic=topic_autocomplete, timezone=timezone_autocomplete)
     async def add(
@@ -152,7 +153,7 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Sched
         day: Weekday | None = None,
         timezone: str = "UTC",
         top: app_commands.Range[int, 1, 10] = DEFAULT_TOP,
-        min_heat: app_commands.Range[int, 0, 500] = DEFAULT_MIN_HEAT,
+        min_heat: str = str(DEFAULT_MIN_HEAT),
     ) -> None:
         """One message with the hottest stories of each period (adding the same channel and topic again updates it)."""
         guild_id = _require_manager(interaction)

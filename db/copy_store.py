@@ -102,8 +102,9 @@ TABLES: tuple[Table, ...] = (
     ),
     _table(
         "alert_subscriptions",
-        "id channel_id topic_id topic_key min_heat min_quality cursor created_at updated_at",
-        "created_at updated_at",
+        "id channel_id topic_id topic_key min_heat min_quality cursor created_at updated_at heat_percentile line_at "
+        "line_basis",
+        "created_at updated_at line_at",
         id_column="id",
     ),
     _table("alert_guild_pauses", "guild_id paused_at", "paused_at"),
@@ -118,8 +119,8 @@ TABLES: tuple[Table, ...] = (
     _table(
         "digest_subscriptions",
         "id guild_id channel_id kind topic_id topic_key every minute weekday timezone top min_heat next_due_at "
-        "covers_from created_at updated_at last_sent_at last_error last_error_at",
-        "next_due_at covers_from created_at updated_at last_sent_at last_error_at",
+        "covers_from created_at updated_at last_sent_at last_error last_error_at heat_percentile line_at line_basis",
+        "next_due_at covers_from created_at updated_at last_sent_at last_error_at line_at",
         id_column="id",
     ),
     _table(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Literal, Protocol, Self
 
 from db.ingest_rows import KnownFile, RunCounts, ScannedFile
 from db.location import StoreLocation
@@ -25,6 +25,7 @@ from db.models import (
     DigestWindow,
     DueItem,
     FailureOutcome,
+    PercentileRule,
     QueuedStory,
     QuietHours,
     RelatedStories,
@@ -323,6 +324,32 @@ class SummaryStore(Protocol):
         """When the guild's alerts were paused (None: not paused)."""
 
 
+class HeatLineStore(Protocol):
+    """Topic-relative lines ("top10%"): the heat above which a share of a topic's recent stories lie."""
+
+    async def line(self, topic_id: int | None, since: datetime, percentile: int) -> tuple[int | None, int]:
+        """(the lowest heat among the hottest `percentile`% of the stories on the topic, or on any topic, first
+        seen since `since`, without suppressed or unknown heat; how many such stories there are). None: none."""
+
+    async def recent_count(self, topic_id: int | None, since: datetime) -> int:
+        """How many stories `line` would look at."""
+
+    async def rules(self) -> list[PercentileRule]:
+        """Every alert and digest subscription whose line is a percentile."""
+
+    async def set_rule(
+        self, kind: Literal["alert", "digest"], subscription_id: int, percentile: int | None, basis: int | None,
+        now: datetime,
+    ) -> None:
+        """Make the subscription's min_heat a percentile rule (computed over `basis` stories now), or a plain
+        number again (None)."""
+
+    async def set_line(
+        self, kind: Literal["alert", "digest"], subscription_id: int, min_heat: int, basis: int, now: datetime
+    ) -> None:
+        """Today's number for a percentile rule."""
+
+
 class AppStateStore(Protocol):
     """Small named values remembered between runs."""
 
@@ -363,6 +390,9 @@ class Store(Protocol):
 
     @property
     def summaries(self) -> SummaryStore: ...
+
+    @property
+    def heat_lines(self) -> HeatLineStore: ...
 
 
     async def close(self) -> None: ...

@@ -148,6 +148,7 @@ class SubscriptionRecord:
     last_post_at: datetime | None
     guild_paused: bool
     queued: int  # what this subscription queued (a story two subscriptions of the channel want is counted once)
+    heat_percentile: int | None = None  # min_heat is "top N%" of the topic's last 30 days, recomputed; None: a number
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +285,7 @@ class DigestRecord:
     last_sent_at: datetime | None
     last_error: str | None
     last_error_at: datetime | None
+    heat_percentile: int | None = None  # min_heat is "top N%" of the topic's last 30 days, recomputed
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,3 +360,16 @@ class SummaryItem:
     story_id: int
     heat: int | None
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class PercentileRule:
+    """A subscription (alert or digest) whose line is a share of its topic's recent stories."""
+
+    kind: Literal["alert", "digest"]
+    subscription_id: int
+    topic_id: int | None
+    percentile: int
+    min_heat: int
+    line_at: datetime | None
+    line_basis: int | None

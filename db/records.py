@@ -84,6 +84,7 @@ def subscription_record(row: Row, when: When) -> SubscriptionRecord:
         last_post_at=_optional(when, row["last_post_at"]),
         guild_paused=bool(row["guild_paused"]),
         queued=row["queued"],
+        heat_percentile=row["heat_percentile"],
     )
 
 
@@ -189,6 +190,7 @@ def digest_record(row: Row, when: When) -> DigestRecord:
         last_sent_at=_optional(when, row["last_sent_at"]),
         last_error=row["last_error"],
         last_error_at=_optional(when, row["last_error_at"]),
+        heat_percentile=row["heat_percentile"],
     )
 
 

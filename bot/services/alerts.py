@@ -15,6 +15,7 @@ import asyncio
 import difflib
 import logging
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from db.models import (
     ChannelKind,
     ChannelRecord,
     DueItem,
+    PercentileRule,
     QueuedBy,
     QuietHours,
     StoryView,
@@ -248,6 +250,53 @@ class Preview:
     backfill: BackfillPreview | None = None  # only when a backfill was asked for
 
 
+# Topic-relative lines ("top10%"): over the last 30 days of the topic's stories, recomputed at least daily, and
+# sooner when the 30-day set grew or shrank by more than a quarter (checked at most hourly: counting is not free).
+LINE_WINDOW = timedelta(days=30)
+LINE_MAX_AGE = timedelta(days=1)
+LINE_CHECK_EVERY = timedelta(hours=1)
+LINE_CHANGE = 0.25
+PERCENTILE_RANGE = (1, 99)
+_PERCENTILE = re.compile(r"^top\s*(\d*)\s*%$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class MinHeat:
+    """A `min_heat` as typed: a heat, or a share of the topic's recent stories ("top10%": percentile 10)."""
+
+    value: int | None = None
+    percentile: int | None = None
+
+
+def parse_min_heat(text: str | int | None) -> MinHeat | None:
+    """'80' -> heat 80, 'top10%' -> the hottest 10 %; None stays None. InvalidArgument says what to type."""
+    if text is None:
+        return None
+    if isinstance(text, int):
+        _check_range("min_heat", text, MIN_HEAT_RANGE, " (stories reach about 190; 70 = the publisher's line)")
+        return MinHeat(value=text)
+    typed = text.strip()
+    match = _PERCENTILE.match(typed)
+    if match:
+        digits = match.group(1)
+        low, high = PERCENTILE_RANGE
+        if not digits or not low <= int(digits) <= high:
+            raise InvalidArgument(
+                f"A share must be top{low}% to top{high}% (e.g. top10%: hotter than 90% of the topic's stories of the"
+                f" last 30 days), not “{_label(typed)}”; nothing was changed."
+            )
+        return MinHeat(percentile=int(digits))
+    try:
+        value = int(typed)
+    except ValueError:
+        raise InvalidArgument(
+            f"min_heat takes a heat from {MIN_HEAT_RANGE[0]} to {MIN_HEAT_RANGE[1]} (e.g. 80) or a share of the"
+            f" topic's stories like top10%, not “{_label(typed)}”; nothing was changed."
+        ) from None
+    _check_range("min_heat", value, MIN_HEAT_RANGE, " (stories reach about 190; 70 = the publisher's line)")
+    return MinHeat(value=value)
+
+
 def retry_delay(attempt: int, rng: random.Random) -> timedelta:
     """Backoff before retry number `attempt` (1-based): exponential with jitter, capped at 15 minutes."""
     exponent = min(max(attempt, 1) - 1, 16)
@@ -288,6 +337,8 @@ class AlertService:
         self._crossposts = store.crossposts
         self._quiet = store.quiet_hours
         self._summaries = store.summaries
+        self._lines = store.heat_lines
+        self._lines_checked: dict[tuple[int | None, int], datetime] = {}
         self._clock = clock
         self._max_posts = max_posts_per_tick
         self._auto_pause_after = auto_pause_after
@@ -330,7 +381,7 @@ class AlertService:
         channel_id: int,
         channel_kind: ChannelKind,
         topic: str | None = None,
-        min_heat: int | None = None,
+        min_heat: int | str | None = None,
         min_quality: int | None = None,
         backfill: int = 0,
     ) -> AddResult:
@@ -340,14 +391,14 @@ class AlertService:
         quality filter."""
         if channel_kind not in CHANNEL_KINDS:
             raise InvalidArgument(f"Alerts can go to {', '.join(CHANNEL_KINDS[:3])} channels only.")
-        if min_heat is not None:
-            _check_range("min_heat", min_heat, MIN_HEAT_RANGE, " (stories reach about 190; 70 = the publisher's line)")
+        wanted = parse_min_heat(min_heat)
         if min_quality is not None:
             _check_range("min_quality", min_quality, MIN_QUALITY_RANGE, " (0 = no quality filter)")
         _check_range("backfill", backfill, BACKFILL_RANGE, " stories")
         topic_ref = await self.resolve_topic(topic) if topic is not None else None
         topic_id = topic_ref.id if topic_ref else None
         now = self._clock.now()
+        line, basis = await self.line_for(topic_id, wanted)
         # Read only for the reply ("what changed"); the upsert itself decides created vs updated atomically.
         previous = await self._subscriptions.get(channel_id, topic_id)
         outcome = await self._subscriptions.upsert(
@@ -355,14 +406,16 @@ class AlertService:
             channel_id=channel_id,
             kind=channel_kind,
             topic_id=topic_id,
-            min_heat=DEFAULT_MIN_HEAT if min_heat is None else min_heat,
+            min_heat=DEFAULT_MIN_HEAT if line is None else line,
             # "quality >= 0" would silently drop every story whose quality the publisher left out, which no one
             # asks for: 0 means no quality filter, like leaving it out on a new subscription.
             min_quality=min_quality or None,
             now=now,
-            keep_min_heat=min_heat is None,
+            keep_min_heat=wanted is None,
             keep_min_quality=min_quality is None,
         )
+        if wanted is not None:
+            await self._lines.set_rule("alert", outcome.subscription_id, wanted.percentile, basis, now)
         backfilled = await self._ledger.queue_backfill(outcome.subscription_id, backfill, now)
         record = await self._subscriptions.get(channel_id, topic_id)
         assert record is not None
@@ -442,6 +495,51 @@ class AlertService:
         added = await self._summaries.add(channel_id, "paused", missed, now)
         log.info("channel %d: %d stories that turned hot during the pause go out in one message", channel_id, added)
         return added
+
+    # --- topic-relative lines ------------------------------------------------------------------------------
+
+    async def line_for(self, topic_id: int | None, wanted: MinHeat | None) -> tuple[int | None, int | None]:
+        """(today's number for `wanted`, how many stories it was computed over); a plain heat is itself. A share
+        of a topic without stories in the last 30 days is the publisher's line (70) until it has some."""
+        if wanted is None:
+            return None, None
+        if wanted.percentile is None:
+            return wanted.value, None
+        line, count = await self._lines.line(topic_id, self._clock.now() - LINE_WINDOW, wanted.percentile)
+        return (DEFAULT_MIN_HEAT if line is None else line), count
+
+    async def refresh_lines(self) -> int:
+        """Recompute percentile lines a day old, or whose topic's 30-day set changed a lot; returns how many
+        subscriptions got a new number."""
+        rules = await self._lines.rules()
+        if not rules:
+            return 0
+        now = self._clock.now()
+        since = now - LINE_WINDOW
+        groups: dict[tuple[int | None, int], list[PercentileRule]] = {}
+        for rule in rules:
+            groups.setdefault((rule.topic_id, rule.percentile), []).append(rule)
+        changed = 0
+        for (topic_id, percentile), members in groups.items():
+            stale = any(r.line_at is None or now - r.line_at >= LINE_MAX_AGE for r in members)
+            if not stale and now - self._lines_checked.get((topic_id, percentile), now - LINE_CHECK_EVERY) < (
+                LINE_CHECK_EVERY
+            ):
+                continue
+            self._lines_checked[(topic_id, percentile)] = now
+            if not stale:
+                count = await self._lines.recent_count(topic_id, since)
+                basis = min((r.line_basis or 0) for r in members)
+                if abs(count - basis) <= LINE_CHANGE * max(basis, 1) and basis > 0:
+                    continue
+            line, count = await self._lines.line(topic_id, since, percentile)
+            value = DEFAULT_MIN_HEAT if line is None else line
+            for rule in members:
+                await self._lines.set_line(rule.kind, rule.subscription_id, value, count, now)
+                changed += int(rule.min_heat != value)
+        if changed:
+            log.info("percentile lines: %d subscriptions have a new heat line", changed)
+        return changed
 
     # --- quiet hours --------------------------------------------------------------------------------------
 
@@ -676,6 +774,7 @@ class AlertService:
         stale = await self._ledger.requeue_stale_claims(now - STALE_CLAIM, now)
         if stale:
             log.warning("%d alert claims from an interrupted tick went back to the queue", stale)
+        await self.refresh_lines()
         queued = await self._ledger.enqueue_due(now)
         tally = _Tally(TickReport(queued=queued))
         # Summaries first: their stories are claimed here, before the batch could pick them one by one.

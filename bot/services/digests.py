@@ -27,9 +27,9 @@ from bot.schedules import EVERY, PERIOD, Every, Schedule, latest_due, load_zone,
 from bot.services.alerts import (
     CHANNEL_CONCURRENCY,
     DEFAULT_MIN_HEAT,
-    MIN_HEAT_RANGE,
     AlertService,
     DeliveryFailed,
+    parse_min_heat,
     retry_delay,
 )
 from db.interfaces import Store
@@ -146,6 +146,7 @@ class DigestService:
     ) -> None:
         self._digests = store.digests
         self._lookups = store.lookups
+        self._lines = store.heat_lines
         self._alerts = alerts  # for topic names: one resolver, one "did you mean"
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
@@ -173,7 +174,7 @@ class DigestService:
         day: str | None = None,
         timezone: str = DEFAULT_TIMEZONE,
         top: int = DEFAULT_TOP,
-        min_heat: int = DEFAULT_MIN_HEAT,
+        min_heat: int | str = DEFAULT_MIN_HEAT,
     ) -> DigestAddResult:
         """Create the (channel, topic) digest, or replace its schedule and rules; everything is checked first,
         so bad input changes nothing."""
@@ -182,12 +183,9 @@ class DigestService:
         schedule = self.parse_schedule(every=every, at=at, day=day, timezone=timezone)
         if not TOP_RANGE[0] <= top <= TOP_RANGE[1]:
             raise InvalidArgument(f"top must be between {TOP_RANGE[0]} and {TOP_RANGE[1]}; nothing was changed.")
-        if not MIN_HEAT_RANGE[0] <= min_heat <= MIN_HEAT_RANGE[1]:
-            raise InvalidArgument(
-                f"min_heat must be between {MIN_HEAT_RANGE[0]} and {MIN_HEAT_RANGE[1]} (stories reach about 190;"
-                " 70 = the publisher's line); nothing was changed."
-            )
+        wanted = parse_min_heat(min_heat)
         topic_ref = await self._alerts.resolve_topic(topic) if topic is not None else None
+        line, basis = await self._alerts.line_for(topic_ref.id if topic_ref else None, wanted)
         now = self._clock.now()
         next_due = schedule.next_after(now)
         outcome = await self._digests.upsert(
@@ -200,12 +198,13 @@ class DigestService:
             weekday=schedule.weekday,
             timezone=schedule.timezone,
             top=top,
-            min_heat=min_heat,
+            min_heat=DEFAULT_MIN_HEAT if line is None else line,
             next_due_at=next_due,
             # The first digest covers the period before it (an existing digest keeps its own start).
             covers_from=next_due - PERIOD[schedule.every],
             now=now,
         )
+        await self._lines.set_rule("digest", outcome.subscription_id, wanted.percentile if wanted else None, basis, now)
         record = await self._digests.get(channel_id, topic_ref.id if topic_ref else None)
         assert record is not None
         log.info(
@@ -216,7 +215,7 @@ class DigestService:
             topic_ref.name if topic_ref else "*",
             schedule.label(),
             top,
-            min_heat,
+            record.min_heat,
         )
         return DigestAddResult(record, outcome.created)
 

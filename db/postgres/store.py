@@ -8,6 +8,7 @@ from db.postgres.channels import PgChannels
 from db.postgres.crossposts import PgCrossposts
 from db.postgres.database import PgDatabase
 from db.postgres.digests import PgDigests
+from db.postgres.heat_lines import PgHeatLines
 from db.postgres.ledger import PgLedger
 from db.postgres.lookups import PgLookups
 from db.postgres.quiet import PgQuietHours, PgSummaries
@@ -29,6 +30,7 @@ class PostgresStore:
         self.digests = PgDigests(database)
         self.quiet_hours = PgQuietHours(database)
         self.summaries = PgSummaries(database)
+        self.heat_lines = PgHeatLines(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> PostgresStore:

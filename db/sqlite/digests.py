@@ -23,7 +23,7 @@ from db.sqlite.timefmt import from_db, to_db
 _DIGEST_SELECT = """
 SELECT s.id, s.guild_id, s.channel_id, s.kind, s.topic_id, t.name AS topic_name, s.every, s.minute, s.weekday,
        s.timezone, s.top, s.min_heat, s.next_due_at, s.covers_from, s.created_at, s.updated_at, s.last_sent_at,
-       s.last_error, s.last_error_at
+       s.last_error, s.last_error_at, s.heat_percentile
 FROM digest_subscriptions s
 LEFT JOIN topics t ON t.id = s.topic_id
 """

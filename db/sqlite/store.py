@@ -8,6 +8,7 @@ from db.sqlite.channels import SqliteChannels
 from db.sqlite.crossposts import SqliteCrossposts
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.digests import SqliteDigests
+from db.sqlite.heat_lines import SqliteHeatLines
 from db.sqlite.ledger import SqliteLedger
 from db.sqlite.lookups import SqliteLookups
 from db.sqlite.quiet import SqliteQuietHours, SqliteSummaries
@@ -29,6 +30,7 @@ class SqliteStore:
         self.digests = SqliteDigests(database)
         self.quiet_hours = SqliteQuietHours(database)
         self.summaries = SqliteSummaries(database)
+        self.heat_lines = SqliteHeatLines(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> SqliteStore:

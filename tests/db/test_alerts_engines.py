@@ -329,7 +329,10 @@ def rewind_to_version_3(location: StoreLocation) -> None:
     statements = [
         "ALTER TABLE alert_deliveries DROP COLUMN topic_key",
         "ALTER TABLE alert_deliveries DROP COLUMN queued_by",
-        # Tables of later migrations, which the upgrade makes again.
+        # Tables and columns of later migrations, which the upgrade makes again.
+        "ALTER TABLE alert_subscriptions DROP COLUMN heat_percentile",
+        "ALTER TABLE alert_subscriptions DROP COLUMN line_at",
+        "ALTER TABLE alert_subscriptions DROP COLUMN line_basis",
         "DROP TABLE IF EXISTS digest_deliveries",
         "DROP TABLE IF EXISTS digest_subscriptions",
         "DROP TABLE IF EXISTS alert_quiet_hours",

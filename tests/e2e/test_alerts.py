@@ -49,7 +49,7 @@ async def post_now(h: Harness) -> None:
 async def test_e2e_admin_adds_alert_and_a_new_hot_story_is_posted(tmp_path: Path, clock: ManualClock) -> None:
     async with alerts_harness(tmp_path, clock) as h:
         news = h.standin.add_channel(h.guild.id, "news", ChannelType.TEXT)
-        reply = await h.invoke("alerts add", {"channel": news, "min_heat": 80}, user=h.admin)
+        reply = await h.invoke("alerts add", {"channel": news, "min_heat": "80"}, user=h.admin)
         await h.bot.jobs.post_alerts()
         assert h.standin.messages_in(news.id) == []  # the 20+ stories already hot are not a flood
         h.add_story(hot("fresh-hot", 120))
@@ -121,7 +121,7 @@ async def test_e2e_alerts_add_unknown_topic_suggests_close_ones(harness: Harness
 
 async def test_e2e_alerts_add_negative_threshold_is_refused(harness: Harness) -> None:
     reply = await harness.invoke(
-        "alerts add", {"channel": harness.channel, "min_heat": -5}, user=harness.admin, validate=False
+        "alerts add", {"channel": harness.channel, "min_heat": "-5"}, user=harness.admin
     )
     assert reply.ephemeral
     assert "min_heat must be between 0 and 500" in reply.content

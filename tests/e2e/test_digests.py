@@ -100,3 +100,18 @@ async def test_e2e_digest_in_a_forum_is_a_post_titled_by_the_digest(
     assert starter.embeds[0]["description"].startswith("1. [Forum digest story]")
     assert preview.ephemeral
     assert "nothing to report yet" in preview.content
+
+
+async def test_e2e_bad_percentiles_get_a_clear_reply_and_change_nothing(tmp_path: Path, clock: ManualClock) -> None:
+    async with start_harness(tmp_path, clock) as h:
+        news = h.standin.add_channel(h.guild.id, "news", ChannelType.TEXT)
+        alert = await h.invoke("alerts add", {"channel": news, "min_heat": "top150%"}, user=h.admin)
+        digest = await h.invoke("digest add", {"channel": news, "min_heat": "top%"}, user=h.admin)
+        good = await h.invoke("alerts add", {"channel": news, "min_heat": "top10%"}, user=h.admin)
+        listing = await h.invoke("digest list", {}, user=h.admin)
+
+    for reply in (alert, digest):
+        assert reply.ephemeral
+        assert "top1% to top99%" in reply.content
+    assert "(top 10% of the last 30 days)" in good.content
+    assert "No digests" in listing.content
