@@ -676,11 +676,24 @@ class AlertService:
         if to_send:
             try:
                 messages = await poster.send_summary(channel_id, kind, to_send)
-            except DeliveryFailed as exc:
-                for story in to_send:
-                    claim = next(i for i in claimed if i.story_id == story.id)
-                    due = DueItem(story.id, channel_id, claim.guild_id, claim.channel_kind, claim.attempts, claim.heat)
-                    await self._failed(due, exc, tally)
+            except asyncio.CancelledError:
+                raise  # shutting down mid-send: the claims stay, and recovery at the next start resolves them
+            except Exception as exc:
+                if not isinstance(exc, DeliveryFailed):
+                    log.exception("poster crashed delivering a %s summary to channel %d", kind, channel_id)
+                failure = exc if isinstance(exc, DeliveryFailed) else DeliveryFailed(
+                    "unexpected error while posting", permanent=False
+                )
+                # One failed message is one failure of the channel (its count, its hold); the summary's other
+                # stories simply go back to the queue behind that hold, and the next attempt looks before sending.
+                first = next(i for i in claimed if i.story_id == to_send[0].id)
+                await self._failed(
+                    DueItem(first.story_id, channel_id, first.guild_id, first.channel_kind, first.attempts, first.heat),
+                    failure,
+                    tally,
+                )
+                for story in to_send[1:]:
+                    await self._ledger.release_claim(story.id, channel_id, self._clock.now())
                 await self._summaries.finish(channel_id, done)
                 return
             for message_id, carried in messages:

@@ -167,3 +167,23 @@ async def test_resume_sends_the_hottest_stories_of_the_pause_in_one_message(
         clock.advance(timedelta(minutes=1))
         await alert_service.tick(poster)
     assert sorted(poster.stories_in(NEWS)) == sorted([queued_before, *hottest])
+
+
+async def test_a_failed_summary_counts_as_one_failure_of_the_channel_and_is_retried_whole(
+    alert_service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
+) -> None:
+    from tests.support.alerts import permanent
+
+    await alert_service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text")
+    await alert_service.pause(GUILD, NEWS)
+    clock.advance(timedelta(minutes=1))
+    missed = [writer.add(heat) for heat in (90, 100, 110)]
+    await alert_service.tick(poster)
+    await alert_service.resume(GUILD, NEWS)
+    poster.fail(NEWS, permanent())
+    await alert_service.tick(poster)
+    [sub] = (await alert_service.list_subscriptions(GUILD)).subscriptions
+    assert sub.failure_count == 1
+    clock.advance(timedelta(minutes=2))
+    await alert_service.tick(poster)
+    assert poster.summaries == [(NEWS, "paused", list(reversed(missed)))]
