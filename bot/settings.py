@@ -99,6 +99,15 @@ def _optional_secret(name: str, raw: str) -> str | None:
     return text
 
 
+def _boolean(name: str, raw: str) -> bool:
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
 def _log_level(name: str, raw: str) -> str:
     text = str(raw).strip().upper()
     if text not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -109,7 +118,8 @@ def _log_level(name: str, raw: str) -> str:
 # The TOML value types a setting accepts in `heatwave.toml`; anything else is refused, never stringified.
 TOML_STRING: tuple[type, ...] = (str,)
 TOML_INTEGER: tuple[type, ...] = (int,)
-_TOML_TYPE_NAMES = {str: "a string", int: "an integer"}
+TOML_BOOLEAN: tuple[type, ...] = (bool,)
+_TOML_TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean"}
 
 
 def _setting(
@@ -146,6 +156,7 @@ class Settings:
         "DISCORD_GUILD_ID", _optional_snowflake, None, toml=TOML_INTEGER + TOML_STRING
     )
     data_dir: Path = _setting("HEATWAVE_DATA_DIR", _path, Path("data"))
+    watch: bool = _setting("HEATWAVE_WATCH", _boolean, True, toml=TOML_BOOLEAN)
     # The `[[sources]]` of the settings file (not a variable: a list of tables).
     sources: tuple[Source, ...] = field(default=(), metadata={"env": None})
     # Not a variable of its own: `load` records whether HEATWAVE_DB was given by any source (see playground_store).
@@ -229,10 +240,10 @@ def _read_toml(path: Path) -> tuple[dict[str, str], tuple[Source, ...]]:
             raise SettingsError(f"{path}: unknown setting {key!r}; known: {known}")
         types = accepted[name]
         # bool is an int in Python, but `true` is not a number of seconds.
-        if isinstance(value, bool) or not isinstance(value, types):
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             expected = " or ".join(_TOML_TYPE_NAMES[t] for t in types)
             raise SettingsError(f"{path}: {key} must be {expected}, got {_toml_type_name(value)} {value!r}")
-        result[name] = str(value)
+        result[name] = str(value).lower() if isinstance(value, bool) else str(value)
     return result, story_sources
 
 
