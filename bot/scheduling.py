@@ -2,9 +2,9 @@
 due alerts; and the folder watcher that runs the rescan as soon as files land.
 
 The jobs are thin: they call the ingester, the git source sync and the alert service. Any ingest that adds or
-changes stories asks for an alert tick at once, so a hot story does not wait for the post interval. Both the Discord bot and the console playground
-run them (with a different Poster). What was delivered lives in the database (the alert ledger), never only here,
-so a restart loses nothing: the scheduler is just a metronome.
+changes stories asks for an alert tick at once, so a hot story does not wait for the post interval. Both the
+Discord bot and the console playground run them (with a different Poster). What was delivered lives in the
+database (the alert ledger), never only here, so a restart loses nothing: the scheduler is just a metronome.
 """
 
 from __future__ import annotations
@@ -446,7 +446,11 @@ class PeriodicJobs:
                     failures=status.failures + 1,
                 )
                 log.warning(
-                    "git source %s failed (%d in a row): %s; next try in %.0f s", source.name, failed.failures, reason, delay
+                    "git source %s failed (%d in a row): %s; next try in %.0f s",
+                    source.name,
+                    failed.failures,
+                    reason,
+                    delay,
                 )
                 await self._save_source_status(source, failed)
                 self._retry_in(job_id, delay)
