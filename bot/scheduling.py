@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -25,9 +23,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.backoff import Backoff
 from bot.clock import Clock
-from bot.sources import GitSource
+from bot.sources import SOURCE_STATUS_KEY, GitSource, SourceStatus
 from db import StoreLocation
-from db.ingest_rows import iso_utc
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -41,8 +38,6 @@ _T = TypeVar("_T")
 RESCAN_JOB_ID = "rescan"
 POST_ALERTS_JOB_ID = "post-alerts"
 SOURCE_JOB_PREFIX = "source:"
-# app_state key of a git source's status (JSON, see SourceStatus), read by `heatwave stats`.
-SOURCE_STATUS_KEY = "source_status.{key}"
 
 # Folder watching: changes are gathered until none came for WATCH_STEP_MS, at most WATCH_DEBOUNCE_MS, then one
 # rescan runs. Every WATCH_RECHECK_MS the watcher also checks whether a watched folder appeared or went away.
@@ -96,53 +91,6 @@ def log_rejections(rejections: Sequence[tuple[str, str]]) -> None:
 
 def source_job_id(source: GitSource) -> str:
     return SOURCE_JOB_PREFIX + source.key
-
-
-@dataclass(frozen=True, slots=True)
-class SourceStatus:
-    """What `heatwave stats` shows of a git source: its last good sync and its last error (if it failed since)."""
-
-    name: str
-    last_sync_at: datetime | None = None
-    commit: str | None = None
-    stories: int | None = None
-    last_error: str | None = None
-    last_error_at: datetime | None = None
-    failures: int = 0
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "name": self.name,
-                "last_sync_at": None if self.last_sync_at is None else iso_utc(self.last_sync_at),
-                "commit": self.commit,
-                "stories": self.stories,
-                "last_error": self.last_error,
-                "last_error_at": None if self.last_error_at is None else iso_utc(self.last_error_at),
-                "failures": self.failures,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str | None, name: str) -> SourceStatus:
-        """The stored status (a fresh one when there is none or it cannot be read)."""
-        try:
-            data = json.loads(text) if text else {}
-            return cls(
-                name=name,
-                last_sync_at=_when(data.get("last_sync_at")),
-                commit=data.get("commit"),
-                stories=data.get("stories"),
-                last_error=data.get("last_error"),
-                last_error_at=_when(data.get("last_error_at")),
-                failures=int(data.get("failures") or 0),
-            )
-        except (ValueError, TypeError, AttributeError):
-            return cls(name=name)
-
-
-def _when(text: object) -> datetime | None:
-    return None if not isinstance(text, str) else datetime.fromisoformat(text)
 
 
 class IngestCancelled(Exception):
@@ -267,6 +215,8 @@ class PeriodicJobs:
                 # The first sync at once: a new source should not wait one interval for its stories.
                 next_run_time=datetime.now(UTC),
             )
+            # "About to run": `busy` and `wait_idle` cover the first syncs too.
+            self._kicked.add(source_job_id(source))
         self._scheduler.start()
         if self._watch:
             self._watch_task = asyncio.create_task(self._watch_folders(), name="heatwave-watch")
@@ -403,11 +353,13 @@ class PeriodicJobs:
 
         job_id = source_job_id(source)
         self._kicked.discard(job_id)
-        status = await self._source_status(source)
         checkout = checkout_folder(self._data_dir, source)
+        status = SourceStatus(name=source.name)
         with self._track():
             try:
                 async with self._rescan_lock:
+                    # Read under the lock: a direct call and the scheduled run of one source never interleave.
+                    status = await self._source_status(source)
                     outcome = await self._off_loop(
                         lambda progress: sync_git_source(
                             source,

@@ -8,9 +8,11 @@ with one line.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeAlias
 
@@ -18,6 +20,9 @@ from typing import Any, TypeAlias
 class SettingsError(ValueError):
     """A `[[sources]]` entry the program cannot use (bot.settings re-raises it as its own SettingsError)."""
 
+
+# app_state key of a git source's status (JSON, see SourceStatus): written by its sync job, read by `heatwave stats`.
+SOURCE_STATUS_KEY = "source_status.{key}"
 
 DEFAULT_HISTORY_DAYS = 90
 MAX_HISTORY_DAYS = 3650
@@ -206,6 +211,57 @@ def _git_source(entry: Mapping[Any, Any], where: str) -> GitSource:
             raise SettingsError(f"{where}: history_days must be a whole number from 0 to {MAX_HISTORY_DAYS}")
         history_days = value
     return GitSource(url=url, branch=branch, subdir=subdir, every_seconds=every, history_days=history_days)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """What `heatwave stats` shows of a git source: its last good sync and its last error (if it failed since)."""
+
+    name: str
+    last_sync_at: datetime | None = None
+    commit: str | None = None
+    stories: int | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    failures: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "name": self.name,
+                "last_sync_at": None if self.last_sync_at is None else _iso(self.last_sync_at),
+                "commit": self.commit,
+                "stories": self.stories,
+                "last_error": self.last_error,
+                "last_error_at": None if self.last_error_at is None else _iso(self.last_error_at),
+                "failures": self.failures,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None, name: str) -> SourceStatus:
+        """The stored status (a fresh one when there is none or it cannot be read)."""
+        try:
+            data = json.loads(text) if text else {}
+            return cls(
+                name=name,
+                last_sync_at=_when(data.get("last_sync_at")),
+                commit=data.get("commit"),
+                stories=data.get("stories"),
+                last_error=data.get("last_error"),
+                last_error_at=_when(data.get("last_error_at")),
+                failures=int(data.get("failures") or 0),
+            )
+        except (ValueError, TypeError, AttributeError):
+            return cls(name=name)
+
+
+def _when(text: object) -> datetime | None:
+    return None if not isinstance(text, str) else datetime.fromisoformat(text)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
 
 
 def folder_sources(sources: Sequence[Source]) -> list[Path]:
