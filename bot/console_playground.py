@@ -183,6 +183,9 @@ async def _serve(
             post_seconds=settings.post_seconds,
             max_file_bytes=settings.max_file_bytes,
             ingest=_ingest_folders(folders),
+            # Watched: a story dropped into drop/ shows up (and alerts) within a second or so.
+            extra_dirs=folders,
+            watch=settings.watch,
         )
         jobs.start()
         try:
