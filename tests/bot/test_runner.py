@@ -251,3 +251,20 @@ def test_run_command_without_a_news_folder_says_so_and_still_opens_the_playgroun
 
     assert code == EXIT_OK
     assert "does not exist yet" in out.getvalue()
+
+
+def test_start_up_ingest_reads_the_news_folder_and_every_folder_source(tmp_path: Path, news_dir: Path) -> None:
+    from bot.clock import SystemClock
+    from bot.runner import _ingest_once
+    from bot.sources import FolderSource
+    from tests.e2e.stories import Story, write_story
+
+    extra = tmp_path / "extra"
+    write_story(extra, Story(slug="from-extra", title="From the extra folder", topics=("AI",), heat=50))
+    settings = _settings(tmp_path, news_dir, sources=(FolderSource(extra), FolderSource(tmp_path / "not-yet")))
+
+    summary = _ingest_once(settings, settings.store, SystemClock())
+
+    assert summary is not None
+    assert f"in {news_dir}, {extra}:" in summary
+    assert f"{len(STORIES) + 1} new" in summary
