@@ -6,6 +6,7 @@ is expected, so a typo in a deployment is a one-line message, not a traceback at
 
 from __future__ import annotations
 
+import enum
 import io
 import os
 from collections.abc import Callable, Mapping
@@ -31,8 +32,14 @@ __all__ = ["Settings", "SettingsError"]
 # `HEATWAVE_CONFIG` names the settings file; without it, `heatwave.toml` in the working directory (if present).
 CONFIG_VARIABLE = "HEATWAVE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("heatwave.toml")
+
+
+class _ConfigFile(enum.Enum):
+    FROM_ENVIRONMENT = "HEATWAVE_CONFIG, else heatwave.toml"
+
+
 # Settings.load's default for `toml_file`: HEATWAVE_CONFIG, else DEFAULT_CONFIG_FILE.
-FROM_ENVIRONMENT = Path("\0from-environment")
+FROM_ENVIRONMENT = _ConfigFile.FROM_ENVIRONMENT
 
 
 def _whole_number(minimum: int, maximum: int) -> Callable[[str, str], int]:
@@ -173,7 +180,7 @@ class Settings:
         environ: Mapping[str, str] | None = None,
         *,
         env_file: Path | None = Path(".env"),
-        toml_file: Path | None = FROM_ENVIRONMENT,
+        toml_file: Path | _ConfigFile | None = FROM_ENVIRONMENT,
     ) -> Settings:
         """Read every source once and validate; raises SettingsError naming the bad variable.
 
@@ -182,7 +189,7 @@ class Settings:
         """
         environment = os.environ if environ is None else environ
         dotenv = _read_dotenv(env_file) if env_file is not None and env_file.is_file() else {}
-        if toml_file == FROM_ENVIRONMENT:
+        if isinstance(toml_file, _ConfigFile):
             toml_file = _config_file({**dotenv, **environment})
         sources: dict[str, str] = {}
         story_sources: tuple[Source, ...] = ()
