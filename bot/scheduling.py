@@ -134,6 +134,7 @@ class PeriodicJobs:
         self._watch_stop = asyncio.Event()
         self._watched: tuple[Path, ...] = ()
         self._source_backoff: dict[str, Backoff] = {}
+        self._unstarted: set[str] = set()  # first syncs the scheduler has not started yet
         self._scan_seconds = scan_seconds
         self._post_seconds = post_seconds
         self._max_file_bytes = max_file_bytes
@@ -171,6 +172,8 @@ class PeriodicJobs:
     @property
     def busy(self) -> bool:
         """True while a job runs or one was asked to run now and has not started yet."""
+        if self._unstarted and self._scheduler.running and not self._stopping.is_set():
+            return True
         return self._kick_pending() or any(not task.done() for task in self._running)
 
     def _kick_pending(self) -> bool:
@@ -215,8 +218,8 @@ class PeriodicJobs:
                 # The first sync at once: a new source should not wait one interval for its stories.
                 next_run_time=datetime.now(UTC),
             )
-            # "About to run": `busy` and `wait_idle` cover the first syncs too.
-            self._kicked.add(source_job_id(source))
+            # "About to run": `busy` and `wait_idle` cover the first syncs too, until each has started.
+            self._unstarted.add(source_job_id(source))
         self._scheduler.start()
         if self._watch:
             self._watch_task = asyncio.create_task(self._watch_folders(), name="heatwave-watch")
@@ -353,6 +356,7 @@ class PeriodicJobs:
 
         job_id = source_job_id(source)
         self._kicked.discard(job_id)
+        self._unstarted.discard(job_id)
         checkout = checkout_folder(self._data_dir, source)
         status = SourceStatus(name=source.name)
         with self._track():
@@ -365,6 +369,7 @@ class PeriodicJobs:
                             source,
                             checkout,
                             self._services.store_location,
+                            last_commit=status.commit,
                             clock=self._services.clock,
                             max_file_bytes=self._max_file_bytes,
                             ingest=self._ingest,

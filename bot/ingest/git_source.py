@@ -71,7 +71,7 @@ class SyncOutcome:
     """What one sync did."""
 
     commit: str
-    previous: str | None  # the commit before this sync (None: first sync, a fresh clone)
+    previous: str | None  # the commit the store was synced to before (None: its first sync of this source)
     rewritten: bool  # the branch was rewritten (force-push): the checkout was reset to it
     history_versions: int  # file versions of earlier commits recorded as heat history
     history_changed: bool  # those versions added or changed stories
@@ -97,6 +97,7 @@ def sync_git_source(
     checkout: Path,
     location: StoreLocation,
     *,
+    last_commit: str | None,
     clock: Clock,
     max_file_bytes: int,
     ingest: Ingest,
@@ -105,15 +106,17 @@ def sync_git_source(
 ) -> SyncOutcome:
     """Clone or fetch `source` into `checkout`, record the new commits' heat history, ingest the story folder.
 
-    Raises GitSourceError when git fails (the stories already stored stay as they are).
+    `last_commit` is the commit this store was last synced to (None: never): the history recorded is the commits
+    after it, so two stores sharing one clone each get every commit. Raises GitSourceError when git fails (the
+    stories already stored stay as they are).
     """
     try:
         validate_git_url(source.url)
     except ValueError as exc:
         raise GitSourceError(f"refusing the URL: {exc}") from None
     git = _Git(checkout, stopping)
-    previous = git.head() if checkout.is_dir() else None
-    if previous is None:
+    head = git.head() if checkout.is_dir() else None
+    if head is None:
         if checkout.exists():
             # Not a usable clone (interrupted first clone, corrupted .git): start again from nothing.
             log.warning("git source %s: %s is not a usable clone; cloning again", source.name, checkout)
@@ -122,21 +125,27 @@ def sync_git_source(
         new = git.head()
         if new is None:
             raise GitSourceError("the clone has no commit on its branch")
-        rewritten = False
-        since = clock.now() - timedelta(days=source.history_days)
-        commits = git.log(new, source.subdir, since=since)
     else:
         branch = source.branch or git.current_branch()
-        git.run(
-            "fetch", "--quiet", "--no-tags", "--prune", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
-        )
+        refspec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
+        git.run("fetch", "--quiet", "--no-tags", "--prune", "origin", refspec)
         new = git.rev_parse(f"refs/remotes/origin/{branch}")
-        rewritten = new != previous and not git.is_ancestor(previous, new)
-        if rewritten:
-            log.warning("git source %s: branch %s was rewritten; following it", source.name, branch)
-        commits = [] if new == previous or rewritten else git.log(f"{previous}..{new}", source.subdir, since=None)
-        if new != previous:
+        if new != head:
+            # Our own checkout, never edited: a fast-forward, or the rewritten branch (force-push) as it now is.
             git.run("reset", "--quiet", "--hard", new)
+    rewritten = False
+    if last_commit is None:
+        since = clock.now() - timedelta(days=source.history_days)
+        commits = git.log(new, source.subdir, since=since)
+    elif last_commit == new:
+        commits = []
+    elif git.is_ancestor(last_commit, new):
+        commits = git.log(f"{last_commit}..{new}", source.subdir, since=None)
+    else:
+        # The branch was rewritten (or the commit is unknown here): its present state is ingested as it is.
+        log.warning("git source %s: the branch no longer holds %s; following it", source.name, last_commit[:12])
+        rewritten = True
+        commits = []
     history_versions, history_changed = _record_history(
         git, commits, checkout, location, clock=clock, max_file_bytes=max_file_bytes
     )
@@ -148,7 +157,7 @@ def sync_git_source(
     )
     return SyncOutcome(
         commit=new,
-        previous=previous,
+        previous=last_commit,
         rewritten=rewritten,
         history_versions=history_versions,
         history_changed=history_changed,

@@ -19,6 +19,7 @@ from bot.sources import GitSource
 from bot.stats_command import stats_command
 from db import StoreLocation
 from db.interfaces import Store
+from tests.support.db_probe import query_one
 from tests.support.fakes import FakeAlerts, FakeIngest, FakeReport
 from tests.support.git_repos import Origin
 from tests.support.polling import until
@@ -115,7 +116,9 @@ async def test_a_failing_git_source_records_its_error_retries_with_backoff_and_o
     bad = GitSource(url=bad_origin.url, subdir="_news", every_seconds=600)
     jobs, alerts = make_jobs(git_sources=[good, bad])
     jobs.start()
-    await until(lambda: not jobs.busy, 20, "the first syncs")
+    # Each sync records its source's status when it ends.
+    statuses = "SELECT count(*) FROM app_state WHERE key LIKE ?"
+    await until(lambda: query_one(location, statuses, ("source_status.%",)) == (2,), 20, "the first syncs")
     await until(lambda: "tick" in alerts.events, 5, "the alert tick the new stories asked for")
 
     bad_origin.vanish()
