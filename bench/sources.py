@@ -181,7 +181,13 @@ def first_sync(stories: int) -> None:
         location = parse_location(root / "h.db")
         begin = time.perf_counter()
         outcome = sync_git_source(
-            source, checkout, location, clock=SystemClock(), max_file_bytes=1 << 20, ingest=ingest_paths
+            source,
+            checkout,
+            location,
+            last_commit=None,
+            clock=SystemClock(),
+            max_file_bytes=1 << 20,
+            ingest=ingest_paths,
         )
         sync_seconds = time.perf_counter() - begin
         sync_bytes = _disk(checkout)
