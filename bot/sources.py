@@ -33,6 +33,8 @@ _DURATION = re.compile(r"(\d{1,9})\s*(s|m|h|d)")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # An scp-like ssh address: user@host:path (git's own rule: a colon before any slash, and no "://").
 _SCP_LIKE = re.compile(r"[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:[^\s]+")
+# https://user:token@host/...: the credentials part, never shown.
+_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 _BRANCH_BAD = re.compile(r"[\x00-\x20~^:?*\[\\\x7f]|\.\.|@\{|//|/\.|\.lock$|^/|/$|\.$")
 
 
@@ -47,7 +49,7 @@ class FolderSource:
         return str(self.path)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class GitSource:
     """A git repository whose `subdir` holds story files, fetched every `every_seconds`."""
 
@@ -59,19 +61,24 @@ class GitSource:
 
     @property
     def name(self) -> str:
-        """How the source is shown (stats, logs): the URL, then the branch and folder when given."""
-        shown = self.url
+        """How the source is shown (stats, logs): the URL (any password or token in it masked), then the branch
+        and folder when given."""
+        shown = _CREDENTIALS.sub(r"\1***@", self.url)
         if self.branch:
             shown += f"@{self.branch}"
         if self.subdir:
             shown += f":{self.subdir}"
         return shown
 
+    def __repr__(self) -> str:
+        # Never the URL as given: it may hold a token (the settings object is printed in debug logs).
+        return f"GitSource({self.name!r}, every_seconds={self.every_seconds}, history_days={self.history_days})"
+
     @property
     def key(self) -> str:
         """A stable folder name for the clone and key for its status: readable tail plus a digest of the name."""
         tail = re.sub(r"[^A-Za-z0-9._-]+", "-", self.url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))
-        digest = hashlib.sha256(self.name.encode()).hexdigest()[:12]
+        digest = hashlib.sha256(f"{self.url}@{self.branch or ''}:{self.subdir}".encode()).hexdigest()[:12]
         return f"{tail.strip('.-')[:40] or 'repo'}-{digest}"
 
 

@@ -286,3 +286,12 @@ def test_heatwave_watch_turns_the_folder_watcher_off(tmp_path: Path, raw: str, e
     assert load({"HEATWAVE_WATCH": raw}, tmp_path).watch is expected
     (tmp_path / "heatwave.toml").write_text("HEATWAVE_WATCH = false\n")
     assert load({}, tmp_path).watch is False
+
+
+def test_a_git_source_never_shows_the_token_in_its_url() -> None:
+    from bot.sources import GitSource
+
+    source = GitSource(url="https://bot:ghp_s3cret@github.com/SmartableAI/ai.git", subdir="_news")
+    assert source.name == "https://***@github.com/SmartableAI/ai.git:_news"
+    assert "s3cret" not in source.key
+    assert "s3cret" not in repr(source)
