@@ -22,6 +22,7 @@ from bot.alert_posters import DiscordPoster
 from bot.backoff import Backoff
 from bot.errors import HeatwaveError
 from bot.scheduling import POST_ALERTS_JOB_ID, IngestFunction, PeriodicJobs
+from bot.sources import folder_sources, git_sources
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -240,6 +241,10 @@ class HeatwaveBot(commands.Bot):
             max_file_bytes=settings.max_file_bytes,
             ready=self.is_ready,
             ingest=ingest,
+            extra_dirs=folder_sources(settings.sources),
+            git_sources=git_sources(settings.sources),
+            data_dir=settings.data_dir,
+            watch=settings.watch,
         )
         self._invite_logged = False
         # A fresh Backoff for each run of failed attempts to reach Discord at start (tests pass short delays).
