@@ -79,9 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return ingest_command(settings, args.paths, store=store, as_json=args.json)
     if args.command == "stats":
+        from bot.sources import git_sources
         from bot.stats_command import stats_command
 
-        return stats_command(store=store, as_json=args.json)
+        return stats_command(store=store, as_json=args.json, sources=git_sources(settings.sources))
     from bot.runner import run_command
 
     # Without --db the runner picks: the settings' store for the bot, the playground's own for the playground.

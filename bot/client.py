@@ -23,6 +23,7 @@ from bot.backoff import Backoff
 from bot.digest_posters import DiscordDigestPoster
 from bot.errors import HeatwaveError
 from bot.scheduling import POST_ALERTS_JOB_ID, POST_DIGESTS_JOB_ID, IngestFunction, PeriodicJobs
+from bot.sources import folder_sources, git_sources
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -242,6 +243,10 @@ class HeatwaveBot(commands.Bot):
             ready=self.is_ready,
             ingest=ingest,
             digest_poster=DiscordDigestPoster(self),
+            extra_dirs=folder_sources(settings.sources),
+            git_sources=git_sources(settings.sources),
+            data_dir=settings.data_dir,
+            watch=settings.watch,
         )
         self._invite_logged = False
         # A fresh Backoff for each run of failed attempts to reach Discord at start (tests pass short delays).

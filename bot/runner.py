@@ -96,16 +96,25 @@ def run_command(
 
 
 def _ingest_once(settings: Settings, store: StoreLocation, clock: Clock) -> str | None:
-    """Bring the store up to date with the news folder before serving; returns a one-line summary."""
+    """Bring the store up to date with the news folders before serving; returns a one-line summary.
+
+    Git sources are synced by their job, which runs at once when the bot starts.
+    """
     from bot.ingest.pipeline import ingest_paths, plural, report_counts
     from bot.scheduling import log_rejections
+    from bot.sources import folder_sources
 
     news_dir = settings.news_dir
-    if not news_dir.is_dir():
-        log.warning("news folder %s does not exist; starting with what the database already holds", news_dir)
+    folders = list(dict.fromkeys([news_dir, *folder_sources(settings.sources)]))
+    present = [folder for folder in folders if folder.is_dir()]
+    for folder in folders:
+        if folder not in present:
+            log.warning("news folder %s does not exist; starting with what the database already holds", folder)
+    if not present:
         return f"(news folder {news_dir} does not exist yet; create it and drop story files in)"
-    report = ingest_paths([news_dir], store, clock=clock, max_file_bytes=settings.max_file_bytes)
-    summary = f"Read {plural(report.scanned, 'file')} in {news_dir}: {report_counts(report)} ({report.seconds:.1f} s)."
+    report = ingest_paths(present, store, clock=clock, max_file_bytes=settings.max_file_bytes)
+    shown = ", ".join(str(folder) for folder in present)
+    summary = f"Read {plural(report.scanned, 'file')} in {shown}: {report_counts(report)} ({report.seconds:.1f} s)."
     log_rejections([(str(r.path), r.reason) for r in report.rejected])
     return summary
 
