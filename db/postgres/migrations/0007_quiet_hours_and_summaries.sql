@@ -1,6 +1,7 @@
 -- 0007: quiet hours per alert channel, and summary messages: see
 -- db/sqlite/migrations/0006_quiet_hours_and_summaries.sql for why each table has its shape.
-CREATE TABLE alert_quiet_hours (
+-- IF NOT EXISTS throughout, as in 0006.
+CREATE TABLE IF NOT EXISTS alert_quiet_hours (
     channel_id   bigint      PRIMARY KEY,
     guild_id     bigint      NOT NULL,
     start_minute integer     NOT NULL CHECK (start_minute BETWEEN 0 AND 1439),
@@ -11,9 +12,9 @@ CREATE TABLE alert_quiet_hours (
     created_at   timestamptz NOT NULL,
     updated_at   timestamptz NOT NULL
 );
-CREATE INDEX alert_quiet_hours_by_guild ON alert_quiet_hours (guild_id);
+CREATE INDEX IF NOT EXISTS alert_quiet_hours_by_guild ON alert_quiet_hours (guild_id);
 
-CREATE TABLE alert_summaries (
+CREATE TABLE IF NOT EXISTS alert_summaries (
     channel_id bigint      NOT NULL,
     story_id   bigint      NOT NULL,
     kind       text        NOT NULL CHECK (kind IN ('away', 'paused', 'rollup')),
