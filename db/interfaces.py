@@ -116,6 +116,9 @@ class ChannelStore(Protocol):
 
     async def for_guild(self, guild_id: int) -> list[ChannelRecord]: ...
 
+    async def every_channel(self) -> list[ChannelRecord]:
+        """Every alert channel of every guild (`heatwave doctor` checks each one)."""
+
     async def guild_paused(self, guild_id: int) -> bool: ...
 
     async def set_guild_paused(self, guild_id: int, paused: bool, now: datetime) -> bool:
@@ -164,6 +167,9 @@ class DeliveryLedger(Protocol):
     async def release_claim(self, story_id: int, channel_id: int, now: datetime) -> None: ...
 
     async def claimed(self) -> list[ClaimedItem]: ...
+
+    async def pending_counts(self) -> dict[str, int]:
+        """Deliveries per unfinished state: {"queued": n, "claimed": n} (for the metrics endpoint)."""
 
     async def queued_for(self, channel_id: int, topic_key: int | None, limit: int) -> list[QueuedStory]:
         """The channel's queue in posting order; with a topic key (0 = every topic), only what that subscription
