@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DatabaseError",
+    "SchemaStatus",
     "StoreLocation",
     "StoreUnavailable",
     "open_ingest_store",
     "open_store",
-    "SchemaStatus",
     "parse_location",
     "schema_status",
 ]
