@@ -63,6 +63,10 @@ UNREACHABLE_ERRORS: tuple[type[BaseException], ...] = (
 
 SYNC_FAILURES: tuple[type[BaseException], ...] = (discord.HTTPException, *UNREACHABLE_ERRORS)
 
+# The event HeatwaveTree.on_error dispatches for a command that failed (listeners: `on_heatwave_command_failed`,
+# e.g. the metrics); discord.py dispatches `app_command_completion` only for commands that succeeded.
+COMMAND_FAILED_EVENT = "heatwave_command_failed"
+
 APOLOGY = (
     "Sorry, something went wrong on my side while answering that. It has been logged (ref {ref}); please try again."
 )
@@ -152,6 +156,7 @@ class HeatwaveTree(app_commands.CommandTree["HeatwaveBot"]):
         self, interaction: discord.Interaction[HeatwaveBot], error: app_commands.AppCommandError, /
     ) -> None:
         """Expected errors → a helpful ephemeral reply; anything else → traceback in the log, apology to the user."""
+        self.client.dispatch(COMMAND_FAILED_EVENT, interaction, error)
         command = interaction.command.qualified_name if interaction.command is not None else "?"
         text = describe_error(error)
         if text is not None:
@@ -166,6 +171,7 @@ class HeatwaveTree(app_commands.CommandTree["HeatwaveBot"]):
                 interaction.guild_id,
                 interaction.user.id,
                 exc_info=original,
+                extra={"guild": interaction.guild_id, "command": command},
             )
             text = APOLOGY.format(ref=ref)
         await _reply_ephemeral(interaction, text)

@@ -73,6 +73,16 @@ def log_rejections(rejections: Sequence[tuple[str, str]]) -> None:
         )
 
 
+class JobObserver(Protocol):
+    """Told when a job run finishes well (metrics, health); must not block or raise."""
+
+    def scan_finished(self, report: IngestReport | None) -> None:
+        """A rescan completed (None: the news folder does not exist, so there was nothing to scan)."""
+
+    def tick_finished(self, report: TickReport) -> None:
+        """An alert tick completed."""
+
+
 class IngestCancelled(Exception):
     """Raised from the ingest progress callback to stop a long ingest at shutdown."""
 
@@ -119,6 +129,19 @@ class PeriodicJobs:
         self._kicked: set[str] = set()  # jobs asked to run now that have not started yet
         self._last_rejections: frozenset[tuple[str, str]] = frozenset()
         self._missing_dir_logged = False
+        self._observers: list[JobObserver] = []
+
+    def add_observer(self, observer: JobObserver) -> None:
+        """Tell `observer` about every rescan and alert tick that finishes from now on."""
+        self._observers.append(observer)
+
+    def _tell(self, notify: Callable[[JobObserver], None]) -> None:
+        for observer in self._observers:
+            try:
+                notify(observer)
+            except Exception:
+                # An observer is bookkeeping: its bug must never stop the jobs.
+                log.exception("job observer %r failed", observer)
 
     @property
     def scheduler(self) -> AsyncIOScheduler:
@@ -217,6 +240,7 @@ class PeriodicJobs:
             if not self._missing_dir_logged:
                 log.warning("news folder %s does not exist; nothing to scan until it does", self._news_dir)
                 self._missing_dir_logged = True
+            self._tell(lambda observer: observer.scan_finished(None))
             return None
         self._missing_dir_logged = False
         with self._track():
@@ -236,6 +260,7 @@ class PeriodicJobs:
                 log.exception("rescan of %s failed; trying again in %d s", self._news_dir, self._scan_seconds)
                 return None
         self._log_rescan(report)
+        self._tell(lambda observer: observer.scan_finished(report))
         if kick_alerts and (report.added or report.updated):
             self.request_post()
         return report
@@ -253,10 +278,10 @@ class PeriodicJobs:
                     if not self._recovered:
                         await self._services.alerts.recover(self._poster)
                         self._recovered = True
-                    report = await self._services.alerts.tick(self._poster)
+                    report = await self._tick()
                     while self._post_again:
                         self._post_again = False
-                        report = await self._services.alerts.tick(self._poster)
+                        report = await self._tick()
                     log.debug("alert tick done: %d sent", report.sent)
                     return report
             except asyncio.CancelledError:
@@ -270,6 +295,11 @@ class PeriodicJobs:
                 return None
             finally:
                 self._posting = False
+
+    async def _tick(self) -> TickReport:
+        report = await self._services.alerts.tick(self._poster)
+        self._tell(lambda observer: observer.tick_finished(report))
+        return report
 
     async def _ingest_off_loop(self) -> IngestReport:
         stopping = self._stopping

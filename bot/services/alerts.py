@@ -352,6 +352,7 @@ class AlertService:
             record.min_heat,
             record.min_quality,
             backfilled,
+            extra={"guild": guild_id, "channel": channel_id},
         )
         return AddResult(record, outcome.created, backfilled, None if outcome.created else previous)
 
@@ -553,7 +554,10 @@ class AlertService:
     async def _failed(self, item: DueItem, exc: DeliveryFailed, tally: _Tally) -> bool:
         now = self._clock.now()
         if exc.story_only:
-            log.warning("channel %d rejected story %d for good: %s", item.channel_id, item.story_id, exc.reason)
+            log.warning(
+                "channel %d rejected story %d for good: %s", item.channel_id, item.story_id, exc.reason,
+                extra=_fields(item),
+            )
             await self._ledger.mark_rejected(item.story_id, item.channel_id, exc.reason, now)
             tally.add(TickReport(rejected=1))
             return True
@@ -578,13 +582,19 @@ class AlertService:
                 exc.reason,
                 outcome.failure_count,
                 self._auto_pause_after,
+                extra=_fields(item),
             )
         else:
             tally.add(TickReport(retrying=1))
-            log.info("alert to channel %d will be retried in %s: %s", item.channel_id, delay, exc.reason)
+            log.info(
+                "alert to channel %d will be retried in %s: %s", item.channel_id, delay, exc.reason, extra=_fields(item)
+            )
         if outcome.auto_paused:
             tally.add(TickReport(auto_paused=(item.channel_id,)))
-            log.warning("channel %d paused automatically after repeated failures: %s", item.channel_id, exc.reason)
+            log.warning(
+                "channel %d paused automatically after repeated failures: %s", item.channel_id, exc.reason,
+                extra=_fields(item),
+            )
         return False
 
     async def _crosspost(self, poster: Poster, channel_id: int, message_id: int, tally: _Tally) -> None:
@@ -626,6 +636,11 @@ class AlertService:
         if found_existing or requeued:
             log.info("alert recovery: %d already posted, %d queued again", found_existing, requeued)
         return RecoveryReport(found_existing, requeued)
+
+
+def _fields(item: DueItem) -> dict[str, int]:
+    """Structured log fields of a delivery (HEATWAVE_LOG_FORMAT=json shows them as keys)."""
+    return {"guild": item.guild_id, "channel": item.channel_id, "story": item.story_id}
 
 
 class _Tally:
