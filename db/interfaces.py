@@ -20,6 +20,7 @@ from db.models import (
     ClaimedItem,
     DueItem,
     FailureOutcome,
+    LogChannelRecord,
     QueuedStory,
     RelatedStories,
     SearchHits,
@@ -186,6 +187,25 @@ class CrosspostLog(Protocol):
     async def prune(self, before: datetime) -> None: ...
 
 
+class AdminLogStore(Protocol):
+    """The admin log channel of each guild, and when each problem was last told there."""
+
+    async def get(self, guild_id: int) -> LogChannelRecord | None: ...
+
+    async def set(self, guild_id: int, channel_id: int, set_by: int, now: datetime) -> None:
+        """Make `channel_id` the guild's log channel (replacing any other)."""
+
+    async def clear(self, guild_id: int) -> bool:
+        """Stop logging for the guild (and forget its notices); returns whether a log channel was set."""
+
+    async def claim_notice(self, guild_id: int, problem: str, now: datetime, told_before: datetime) -> bool:
+        """Mark the problem open; True (and the notice stamped `now`) when it was never told or last told at or
+        before `told_before`: the caller then posts it. Atomic across processes."""
+
+    async def resolve_notices(self, guild_id: int, problems: Sequence[str], now: datetime) -> list[str]:
+        """Close these problems where open; returns the ones that were open (told and not yet resolved)."""
+
+
 class AppStateStore(Protocol):
     """Small named values remembered between runs."""
 
@@ -217,6 +237,9 @@ class Store(Protocol):
 
     @property
     def app_state(self) -> AppStateStore: ...
+
+    @property
+    def admin_log(self) -> AdminLogStore: ...
 
 
     async def close(self) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,44 @@ def test_schema_status_reports_an_old_schema_without_migrating(tmp_path: Path) -
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     conn.close()
+
+
+async def test_admin_log_channel_is_set_replaced_and_cleared(store: Store, clock: ManualClock) -> None:
+    assert await store.admin_log.get(1) is None
+    await store.admin_log.set(1, 500, 77, clock.now())
+    await store.admin_log.set(1, 501, 78, clock.now())
+
+    record = await store.admin_log.get(1)
+
+    assert record is not None
+    assert (record.channel_id, record.set_by, record.set_at) == (501, 78, clock.now())
+    assert await store.admin_log.clear(1)
+    assert await store.admin_log.get(1) is None
+    assert not await store.admin_log.clear(1)
+
+
+async def test_admin_log_notice_is_claimed_once_an_hour(store: Store, clock: ManualClock) -> None:
+    hour = timedelta(hours=1)
+    log = store.admin_log
+    assert await log.claim_notice(1, "failing:5", clock.now(), clock.now() - hour)
+    clock.advance(timedelta(minutes=59))
+    assert not await log.claim_notice(1, "failing:5", clock.now(), clock.now() - hour)
+    assert await log.claim_notice(1, "paused:5", clock.now(), clock.now() - hour)  # another problem
+    assert await log.claim_notice(2, "failing:5", clock.now(), clock.now() - hour)  # another guild
+    clock.advance(timedelta(minutes=1))
+    assert await log.claim_notice(1, "failing:5", clock.now(), clock.now() - hour)
+
+
+async def test_admin_log_notices_resolve_once(store: Store, clock: ManualClock) -> None:
+    log = store.admin_log
+    await log.claim_notice(1, "failing:5", clock.now(), clock.now())
+    await log.claim_notice(1, "paused:5", clock.now(), clock.now())
+
+    assert await log.resolve_notices(1, ["failing:5", "paused:5", "failing:6"], clock.now()) == [
+        "failing:5",
+        "paused:5",
+    ]
+    assert await log.resolve_notices(1, ["failing:5", "paused:5"], clock.now()) == []
+    # Failing again within the hour: open again, but not told again.
+    assert not await log.claim_notice(1, "failing:5", clock.now(), clock.now() - timedelta(hours=1))
+    assert await log.resolve_notices(1, ["failing:5"], clock.now()) == ["failing:5"]
