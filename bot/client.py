@@ -18,6 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import discord_env
+from bot.admin_log_poster import DiscordTextPoster
 from bot.alert_posters import DiscordPoster
 from bot.backoff import Backoff
 from bot.errors import HeatwaveError
@@ -247,6 +248,8 @@ class HeatwaveBot(commands.Bot):
             ready=self.is_ready,
             ingest=ingest,
         )
+        # Problems and changes of each server's alerts go to its log channel through this client.
+        services.admin_log.poster = DiscordTextPoster(self)
         self._invite_logged = False
         # A fresh Backoff for each run of failed attempts to reach Discord at start (tests pass short delays).
         self._backoff = backoff

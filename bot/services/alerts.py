@@ -15,7 +15,7 @@ import asyncio
 import difflib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -43,6 +43,7 @@ __all__ = [
     "MIN_HEAT_RANGE",
     "MIN_QUALITY_RANGE",
     "AddResult",
+    "AlertListener",
     "AlertService",
     "BackfillPreview",
     "ChannelKind",
@@ -109,6 +110,22 @@ class Poster(Protocol):
 
     async def find_recent(self, channel_id: int, story: StoryView) -> int | None:
         """The id of a recent message in the channel that already carries this story, if any."""
+        ...
+
+
+class AlertListener(Protocol):
+    """Told about channel problems as the engine meets them (the admin log channel); must not raise."""
+
+    async def channel_failing(self, guild_id: int, channel_id: int, reason: str, failures: int, limit: int) -> None:
+        """A channel refused a post for a reason of its own (deleted, missing permission)."""
+        ...
+
+    async def channel_auto_paused(self, guild_id: int, channel_id: int, reason: str) -> None:
+        """A channel paused itself after `limit` such failures in a row."""
+        ...
+
+    async def channel_delivered(self, guild_id: int, channel_id: int) -> None:
+        """A channel took a post."""
         ...
 
 
@@ -269,6 +286,20 @@ class AlertService:
         self._max_posts = max_posts_per_tick
         self._auto_pause_after = auto_pause_after
         self._rng = rng if rng is not None else random.Random()
+        self._listeners: list[AlertListener] = []
+
+    def add_listener(self, listener: AlertListener) -> None:
+        """Tell `listener` about channel failures, auto-pauses and deliveries from now on (once, however often
+        it is added)."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    async def _tell(self, event: Callable[[AlertListener], Awaitable[None]]) -> None:
+        for listener in self._listeners:
+            try:
+                await event(listener)
+            except Exception:
+                log.exception("alert listener %r failed", listener)
 
     @property
     def max_posts_per_tick(self) -> int:
@@ -546,6 +577,7 @@ class AlertService:
             log.exception("poster crashed delivering story %d to channel %d", item.story_id, item.channel_id)
             return await self._failed(item, DeliveryFailed("unexpected error while posting", permanent=False), tally)
         await self._ledger.mark_sent(item.story_id, item.channel_id, message_id, self._clock.now())
+        await self._tell(lambda listener: listener.channel_delivered(item.guild_id, item.channel_id))
         tally.add(TickReport(sent=1, found_existing=int(existing), sent_ids=((item.channel_id, item.story_id),)))
         if item.kind == "announcement":
             await self._crosspost(poster, item.channel_id, message_id, tally)
@@ -584,6 +616,11 @@ class AlertService:
                 self._auto_pause_after,
                 extra=_fields(item),
             )
+            await self._tell(
+                lambda listener: listener.channel_failing(
+                    item.guild_id, item.channel_id, exc.reason, outcome.failure_count, self._auto_pause_after
+                )
+            )
         else:
             tally.add(TickReport(retrying=1))
             log.info(
@@ -595,6 +632,7 @@ class AlertService:
                 "channel %d paused automatically after repeated failures: %s", item.channel_id, exc.reason,
                 extra=_fields(item),
             )
+            await self._tell(lambda listener: listener.channel_auto_paused(item.guild_id, item.channel_id, exc.reason))
         return False
 
     async def _crosspost(self, poster: Poster, channel_id: int, message_id: int, tally: _Tally) -> None:
