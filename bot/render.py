@@ -291,7 +291,8 @@ def admin_log_failing(channel_id: int, reason: str, failures: int, limit: int) -
     """A channel cannot take alerts (told at most once an hour)."""
     return truncate(
         f"⚠ Alerts to <#{channel_id}> are failing: {escape(reason)} (failure {failures} of {limit}; the channel "
-        f"pauses itself after {limit}). Fix it there, e.g. give the bot's role the permission it lacks.",
+        f"pauses itself after {limit}). Give the bot's role what it lacks there, or `/alerts remove` a channel that is "
+        "gone.",
         MESSAGE_CONTENT_LIMIT,
     )
 
