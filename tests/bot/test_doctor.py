@@ -19,6 +19,8 @@ from db import StoreLocation, parse_location
 from tests.discord_standin import ChannelType, Perm, StandIn
 from tests.e2e.harness import Harness, start_harness
 
+pytestmark = pytest.mark.e2e  # most of these run the real bot against the stand-in first
+
 
 @pytest.fixture
 async def harness(tmp_path: Path, clock: ManualClock, location: StoreLocation) -> AsyncIterator[Harness]:
