@@ -115,6 +115,8 @@ TABLES: tuple[Table, ...] = (
         "queued_at next_attempt_at claimed_at sent_at",
     ),
     _table("alert_crossposts", "id channel_id message_id published_at", "published_at", id_column="id"),
+    _table("alert_log_channels", "guild_id channel_id set_by set_at", "set_at"),
+    _table("alert_log_notices", "guild_id problem posted_at resolved_at", "posted_at resolved_at"),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 # Migrations seed this one row; a store holding only it (and nothing else) is empty.
