@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock
+from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
 from bot.services.digests import DigestService
 from bot.services.lookups import LookupService
@@ -23,6 +24,7 @@ class Services:
     lookups: LookupService
     alerts: AlertService
     digests: DigestService
+    admin_log: AdminLog
 
     @property
     def store_location(self) -> StoreLocation:
@@ -41,9 +43,17 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
         lookups = LookupService(opened.lookups, clock)
         alerts = AlertService(opened, clock, max_posts_per_tick=settings.max_posts_per_tick)
         digests = DigestService(opened, clock, alerts=alerts)
+        admin_log = AdminLog(opened, clock)
+        alerts.add_listener(admin_log)
     except BaseException:
         await opened.close()
         raise
     return Services(
-        settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts, digests=digests
+        settings=settings,
+        store=opened,
+        clock=clock,
+        lookups=lookups,
+        alerts=alerts,
+        digests=digests,
+        admin_log=admin_log,
     )

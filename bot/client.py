@@ -18,6 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import discord_env
+from bot.admin_log_poster import DiscordTextPoster
 from bot.alert_posters import DiscordPoster
 from bot.backoff import Backoff
 from bot.digest_posters import DiscordDigestPoster
@@ -64,6 +65,10 @@ UNREACHABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 SYNC_FAILURES: tuple[type[BaseException], ...] = (discord.HTTPException, *UNREACHABLE_ERRORS)
+
+# The event HeatwaveTree.on_error dispatches for a command that failed (listeners: `on_heatwave_command_failed`,
+# e.g. the metrics); discord.py dispatches `app_command_completion` only for commands that succeeded.
+COMMAND_FAILED_EVENT = "heatwave_command_failed"
 
 APOLOGY = (
     "Sorry, something went wrong on my side while answering that. It has been logged (ref {ref}); please try again."
@@ -154,6 +159,7 @@ class HeatwaveTree(app_commands.CommandTree["HeatwaveBot"]):
         self, interaction: discord.Interaction[HeatwaveBot], error: app_commands.AppCommandError, /
     ) -> None:
         """Expected errors → a helpful ephemeral reply; anything else → traceback in the log, apology to the user."""
+        self.client.dispatch(COMMAND_FAILED_EVENT, interaction, error)
         command = interaction.command.qualified_name if interaction.command is not None else "?"
         text = describe_error(error)
         if text is not None:
@@ -168,6 +174,7 @@ class HeatwaveTree(app_commands.CommandTree["HeatwaveBot"]):
                 interaction.guild_id,
                 interaction.user.id,
                 exc_info=original,
+                extra={"guild": interaction.guild_id, "command": command},
             )
             text = APOLOGY.format(ref=ref)
         await _reply_ephemeral(interaction, text)
@@ -248,6 +255,8 @@ class HeatwaveBot(commands.Bot):
             data_dir=settings.data_dir,
             watch=settings.watch,
         )
+        # Problems and changes of each server's alerts go to its log channel through this client.
+        services.admin_log.poster = DiscordTextPoster(self)
         self._invite_logged = False
         # A fresh Backoff for each run of failed attempts to reach Discord at start (tests pass short delays).
         self._backoff = backoff

@@ -98,6 +98,16 @@ def source_job_id(source: GitSource) -> str:
     return SOURCE_JOB_PREFIX + source.key
 
 
+class JobObserver(Protocol):
+    """Told when a job run finishes well (metrics, health); must not block or raise."""
+
+    def scan_finished(self, report: IngestReport | None) -> None:
+        """A rescan completed (None: the news folder does not exist, so there was nothing to scan)."""
+
+    def tick_finished(self, report: TickReport) -> None:
+        """An alert tick completed."""
+
+
 class IngestCancelled(Exception):
     """Raised from the ingest progress callback to stop a long ingest at shutdown."""
 
@@ -164,6 +174,19 @@ class PeriodicJobs:
         self._kicked: set[str] = set()  # jobs asked to run now that have not started yet
         self._last_rejections: frozenset[tuple[str, str]] = frozenset()
         self._missing_logged: set[Path] = set()
+        self._observers: list[JobObserver] = []
+
+    def add_observer(self, observer: JobObserver) -> None:
+        """Tell `observer` about every rescan and alert tick that finishes from now on."""
+        self._observers.append(observer)
+
+    def _tell(self, notify: Callable[[JobObserver], None]) -> None:
+        for observer in self._observers:
+            try:
+                notify(observer)
+            except Exception:
+                # An observer is bookkeeping: its bug must never stop the jobs.
+                log.exception("job observer %r failed", observer)
 
     @property
     def scheduler(self) -> AsyncIOScheduler:
@@ -307,6 +330,7 @@ class PeriodicJobs:
         self._kicked.discard(RESCAN_JOB_ID)
         folders = self._present_folders()
         if not folders:
+            self._tell(lambda observer: observer.scan_finished(None))
             return None
         with self._track():
             try:
@@ -333,6 +357,7 @@ class PeriodicJobs:
                 log.exception("rescan of %s failed; trying again in %d s", self._news_dir, self._scan_seconds)
                 return None
         self._log_rescan(report)
+        self._tell(lambda observer: observer.scan_finished(report))
         if kick_alerts and (report.added or report.updated):
             self.request_post()
         return report
@@ -350,10 +375,10 @@ class PeriodicJobs:
                     if not self._recovered:
                         await self._services.alerts.recover(self._poster)
                         self._recovered = True
-                    report = await self._services.alerts.tick(self._poster)
+                    report = await self._tick()
                     while self._post_again:
                         self._post_again = False
-                        report = await self._services.alerts.tick(self._poster)
+                        report = await self._tick()
                     log.debug("alert tick done: %d sent", report.sent)
                     return report
             except asyncio.CancelledError:
@@ -536,6 +561,11 @@ class PeriodicJobs:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._watch_stop.wait(), WATCH_RECHECK_MS / 1000)
         self._watched = ()
+
+    async def _tick(self) -> TickReport:
+        report = await self._services.alerts.tick(self._poster)
+        self._tell(lambda observer: observer.tick_finished(report))
+        return report
 
     async def _off_loop(self, work_fn: Callable[[Callable[[int, int], None]], _T]) -> _T:
         stopping = self._stopping

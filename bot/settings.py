@@ -122,6 +122,30 @@ def _log_level(name: str, raw: str) -> str:
     return text
 
 
+def _optional_port(name: str, raw: str) -> int | None:
+    text = str(raw).strip()
+    if not text:
+        return None
+    return _whole_number(1, 65535)(name, text)
+
+
+def _host(name: str, raw: str) -> str:
+    text = str(raw).strip()
+    if not text or any(ch.isspace() or ch in "/@" for ch in text):
+        raise SettingsError(f"{name} must be an IP address or host name to listen on, got {raw!r}")
+    return text
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(name: str, raw: str) -> str:
+    text = str(raw).strip().lower()
+    if text not in LOG_FORMATS:
+        raise SettingsError(f"{name} must be one of {', '.join(LOG_FORMATS)}, got {raw!r}")
+    return text
+
+
 # The TOML value types a setting accepts in `heatwave.toml`; anything else is refused, never stringified.
 TOML_STRING: tuple[type, ...] = (str,)
 TOML_INTEGER: tuple[type, ...] = (int,)
@@ -155,6 +179,11 @@ class Settings:
         "HEATWAVE_MAX_FILE_BYTES", _whole_number(1, MAX_FILE_BYTES_LIMIT), DEFAULT_MAX_FILE_BYTES, toml=TOML_INTEGER
     )
     log_level: str = _setting("HEATWAVE_LOG_LEVEL", _log_level, "INFO")
+    log_format: str = _setting("HEATWAVE_LOG_FORMAT", _log_format, "text")
+    # Off unless set: the bot opens no port nobody asked for.
+    metrics_port: int | None = _setting("HEATWAVE_METRICS_PORT", _optional_port, None, toml=TOML_INTEGER + TOML_STRING)
+    # All interfaces by default, so a Prometheus in another container or host can scrape; 127.0.0.1 keeps it local.
+    metrics_host: str = _setting("HEATWAVE_METRICS_HOST", _host, "0.0.0.0")  # noqa: S104
     discord_token: str | None = _setting("DISCORD_TOKEN", _optional_secret, None, secret=True)
     discord_api_base: str | None = _setting("DISCORD_API_BASE", _optional_url(("http", "https")), None)
     discord_gateway_url: str | None = _setting("DISCORD_GATEWAY_URL", _optional_url(("ws", "wss")), None)

@@ -135,6 +135,8 @@ TABLES: tuple[Table, ...] = (
         "held_since created_at updated_at",
     ),
     _table("alert_summaries", "channel_id story_id kind created_at", "created_at"),
+    _table("alert_log_channels", "guild_id channel_id set_by set_at", "set_at"),
+    _table("alert_log_notices", "guild_id problem posted_at resolved_at", "posted_at resolved_at"),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 # Migrations seed this one row; a store holding only it (and nothing else) is empty.

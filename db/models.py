@@ -373,3 +373,13 @@ class PercentileRule:
     min_heat: int
     line_at: datetime | None
     line_basis: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogChannelRecord:
+    """A guild's admin log channel (`/alerts log channel:`)."""
+
+    guild_id: int
+    channel_id: int
+    set_by: int
+    set_at: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from db.location import StoreLocation
+from db.postgres.admin_log import PgAdminLog
 from db.postgres.app_state import PgAppState
 from db.postgres.channels import PgChannels
 from db.postgres.crossposts import PgCrossposts
@@ -31,6 +32,7 @@ class PostgresStore:
         self.quiet_hours = PgQuietHours(database)
         self.summaries = PgSummaries(database)
         self.heat_lines = PgHeatLines(database)
+        self.admin_log = PgAdminLog(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> PostgresStore:

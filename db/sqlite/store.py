@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from db.location import StoreLocation
+from db.sqlite.admin_log import SqliteAdminLog
 from db.sqlite.app_state import SqliteAppState
 from db.sqlite.channels import SqliteChannels
 from db.sqlite.crossposts import SqliteCrossposts
@@ -31,6 +32,7 @@ class SqliteStore:
         self.quiet_hours = SqliteQuietHours(database)
         self.summaries = SqliteSummaries(database)
         self.heat_lines = SqliteHeatLines(database)
+        self.admin_log = SqliteAdminLog(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> SqliteStore:

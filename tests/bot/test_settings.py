@@ -295,3 +295,29 @@ def test_a_git_source_never_shows_the_token_in_its_url() -> None:
     assert source.name == "https://***@github.com/SmartableAI/ai.git:_news"
     assert "s3cret" not in source.key
     assert "s3cret" not in repr(source)
+def test_settings_operations_are_off_and_text_by_default(tmp_path: Path) -> None:
+    settings = load({}, tmp_path)
+    assert settings.metrics_port is None
+    assert settings.log_format == "text"
+
+
+def test_settings_metrics_port_host_and_json_logs_are_read(tmp_path: Path) -> None:
+    settings = load(
+        {"HEATWAVE_METRICS_PORT": "9108", "HEATWAVE_METRICS_HOST": "127.0.0.1", "HEATWAVE_LOG_FORMAT": "JSON"},
+        tmp_path,
+    )
+    assert (settings.metrics_port, settings.metrics_host, settings.log_format) == (9108, "127.0.0.1", "json")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("HEATWAVE_METRICS_PORT", "70000", "HEATWAVE_METRICS_PORT must be a whole number from 1 to 65535"),
+        ("HEATWAVE_METRICS_PORT", "metrics", "HEATWAVE_METRICS_PORT must be a whole number from 1 to 65535"),
+        ("HEATWAVE_METRICS_HOST", "http://x/", "HEATWAVE_METRICS_HOST must be an IP address or host name"),
+        ("HEATWAVE_LOG_FORMAT", "xml", "HEATWAVE_LOG_FORMAT must be one of text, json"),
+    ],
+)
+def test_settings_bad_operations_values_name_the_variable(tmp_path: Path, name: str, value: str, expected: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(expected)):
+        load({name: value}, tmp_path)

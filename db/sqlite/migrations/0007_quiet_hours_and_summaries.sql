@@ -1,4 +1,4 @@
--- 0006: quiet hours per alert channel, and summary messages (several stories in one post) (digests issue).
+-- 0007: quiet hours per alert channel, and summary messages (several stories in one post) (digests issue).
 -- Why this shape:
 -- * alert_quiet_hours: one window per channel in its own time zone (start/end in minutes after local midnight;
 --   a window may span midnight). `held_since` is set while a window is in force: alerts are held (queued, not

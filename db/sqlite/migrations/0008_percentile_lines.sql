@@ -1,4 +1,4 @@
--- 0007: topic-relative heat lines: `min_heat` may be a share of a topic's recent stories ("top10%") (digests issue).
+-- 0008: topic-relative heat lines: `min_heat` may be a share of a topic's recent stories ("top10%") (digests issue).
 -- Why this shape: topics differ in heat scale, so a subscription may keep the rule (`heat_percentile`: the line is
 -- the heat above which that share of the topic's stories of the last 30 days lie) and the engine keeps turning it
 -- into today's number in `min_heat`, which everything else (the enqueue, qualification, digests) already reads.

@@ -1,6 +1,6 @@
--- 0007: quiet hours per alert channel, and summary messages: see
--- db/sqlite/migrations/0006_quiet_hours_and_summaries.sql for why each table has its shape.
--- IF NOT EXISTS throughout, as in 0006.
+-- 0008: quiet hours per alert channel, and summary messages: see
+-- db/sqlite/migrations/0007_quiet_hours_and_summaries.sql for why each table has its shape.
+-- IF NOT EXISTS throughout, as in 0007.
 CREATE TABLE IF NOT EXISTS alert_quiet_hours (
     channel_id   bigint      PRIMARY KEY,
     guild_id     bigint      NOT NULL,

@@ -1,4 +1,4 @@
--- 0006: digests (/digest): see db/sqlite/migrations/0005_digests.sql for why each table has its shape.
+-- 0007: digests (/digest): see db/sqlite/migrations/0006_digests.sql for why each table has its shape.
 -- Differences: timestamptz times, bigint ids (Discord snowflakes), an identity id.
 -- IF NOT EXISTS throughout: a store whose recorded version was set back (a test of an older migration) re-runs
 -- this one without harm.

@@ -1,4 +1,4 @@
--- 0005: digests (/digest): a scheduled message with the hottest stories of a period (digests issue).
+-- 0006: digests (/digest): a scheduled message with the hottest stories of a period (digests issue).
 -- Why this shape:
 -- * The schedule lives in the row (`every`, `minute`, `weekday`, `timezone`) together with `next_due_at`, the
 --   UTC instant of the next digest, computed in Python with zoneinfo (daylight-saving rules are not SQL's job),
