@@ -120,3 +120,18 @@ async def test_console_alerts_quiet_then_off(services: SimpleNamespace, store: S
     assert "  quiet hours 22:00–07:00 Europe/Berlin" in text
     assert "! Usage: /alerts quiet start:22:00 end:07:00" in text
     assert "Quiet hours in #console are off." in text
+
+
+def test_summary_messages_split_only_when_one_cannot_hold_them() -> None:
+    few = [make_view(id=i, title=f"Short {i}", link_url=f"https://news.example/{i}") for i in range(5)]
+    assert len(render.summary_messages("rollup", few)) == 1
+    many = [
+        make_view(id=i, title=HOSTILE * 3, link_url=f"https://news.example/{'x' * 150}/{i}") for i in range(40)
+    ]
+    messages = render.summary_messages("rollup", many)
+    assert len(messages) > 1
+    assert messages[0][0].startswith("📚 **40 more stories above your line:**")
+    assert all(len(text) <= render.MESSAGE_CONTENT_LIMIT for text, _ in messages)
+    carried = [story_id for _, ids in messages for story_id in ids]
+    assert carried == list(range(40))  # every story once, in order
+    assert all("<@123>" not in text and "@everyone" not in text for text, _ in messages)
