@@ -8,8 +8,11 @@ from db.sqlite.app_state import SqliteAppState
 from db.sqlite.channels import SqliteChannels
 from db.sqlite.crossposts import SqliteCrossposts
 from db.sqlite.database import SqliteDatabase
+from db.sqlite.digests import SqliteDigests
+from db.sqlite.heat_lines import SqliteHeatLines
 from db.sqlite.ledger import SqliteLedger
 from db.sqlite.lookups import SqliteLookups
+from db.sqlite.quiet import SqliteQuietHours, SqliteSummaries
 from db.sqlite.subscriptions import SqliteSubscriptions
 
 
@@ -25,6 +28,10 @@ class SqliteStore:
         self.ledger = SqliteLedger(database)
         self.crossposts = SqliteCrossposts(database)
         self.app_state = SqliteAppState(database)
+        self.digests = SqliteDigests(database)
+        self.quiet_hours = SqliteQuietHours(database)
+        self.summaries = SqliteSummaries(database)
+        self.heat_lines = SqliteHeatLines(database)
         self.admin_log = SqliteAdminLog(database)
 
     @classmethod
