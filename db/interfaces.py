@@ -18,8 +18,10 @@ from db.models import (
     ChannelKind,
     ChannelRecord,
     ClaimedItem,
+    DeliveryRecord,
     DueItem,
     FailureOutcome,
+    HeatEvent,
     LogChannelRecord,
     QueuedStory,
     RelatedStories,
@@ -175,6 +177,12 @@ class DeliveryLedger(Protocol):
     async def queued_for(self, channel_id: int, topic_key: int | None, limit: int) -> list[QueuedStory]:
         """The channel's queue in posting order; with a topic key (0 = every topic), only what that subscription
         of the channel queued."""
+
+    async def delivery(self, story_id: int, channel_id: int) -> DeliveryRecord | None:
+        """The (story, channel) ledger row, with its place in the channel's queue while queued (for /why)."""
+
+    async def heat_events(self, story_id: int, *, limit: int = 200) -> list[HeatEvent]:
+        """The story's recorded heat changes, oldest first (the latest `limit`)."""
 
 
 class CrosspostLog(Protocol):

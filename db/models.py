@@ -203,6 +203,36 @@ class QueuedStory:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """The ledger row of one (story, channel), as /why shows it."""
+
+    story_id: int
+    channel_id: int
+    status: DeliveryStatus
+    heat: int | None
+    queued_at: datetime
+    next_attempt_at: datetime
+    attempts: int
+    message_id: int | None
+    sent_at: datetime | None
+    last_error: str | None
+    topic_key: int | None
+    queued_by: QueuedBy | None
+    queue_position: int | None  # 1-based place in the channel's queue (posting order) while queued, else None
+
+
+@dataclass(frozen=True, slots=True)
+class HeatEvent:
+    """One recorded heat change of a story (the engine turns upward crossings after a subscription's cursor
+    into deliveries)."""
+
+    id: int
+    observed_at: datetime
+    heat: int | None
+    previous_heat: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertOutcome:
     """What add did: the subscription id and whether it was new."""
 
