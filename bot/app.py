@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.clock import Clock
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
 from bot.services.lookups import LookupService
+from bot.services.why import WhyService
 from bot.settings import Settings
 from db import StoreLocation, open_store
 from db.interfaces import Store
@@ -23,6 +25,7 @@ class Services:
     lookups: LookupService
     alerts: AlertService
     admin_log: AdminLog
+    why: WhyService
 
     @property
     def store_location(self) -> StoreLocation:
@@ -42,7 +45,16 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
         alerts = AlertService(opened, clock, max_posts_per_tick=settings.max_posts_per_tick)
         admin_log = AdminLog(opened, clock)
         alerts.add_listener(admin_log)
+        why = WhyService(
+            opened,
+            lookups,
+            clock,
+            posts_per_tick=settings.max_posts_per_tick,
+            tick_interval=timedelta(seconds=settings.post_seconds),
+        )
     except BaseException:
         await opened.close()
         raise
-    return Services(settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts, admin_log=admin_log)
+    return Services(
+        settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts, admin_log=admin_log, why=why
+    )
