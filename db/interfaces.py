@@ -21,6 +21,7 @@ from db.models import (
     DeliveryRecord,
     DueItem,
     FailureOutcome,
+    GuildConfigChange,
     HeatEvent,
     LogChannelRecord,
     QueuedStory,
@@ -112,6 +113,10 @@ class SubscriptionStore(Protocol):
 
     async def backfill_candidates(self, subscription_id: int, limit: int) -> list[int]:
         """Ids of the hottest stories that qualify now and the channel never had."""
+
+    async def apply_config(self, guild_id: int, change: GuildConfigChange, now: datetime) -> None:
+        """Apply an imported configuration in one transaction: removals (as `remove` does them), then upserts (a
+        new subscription reacts only to later heat changes, like `upsert`), then the log channel."""
 
 
 class ChannelStore(Protocol):

@@ -233,6 +233,28 @@ class HeatEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionSpec:
+    """A subscription as a configuration import wants it (thresholds as stored: min_quality None = no filter)."""
+
+    channel_id: int
+    kind: ChannelKind
+    topic_id: int | None
+    min_heat: int
+    min_quality: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class GuildConfigChange:
+    """What a configuration import changes in one guild, applied in one transaction."""
+
+    upserts: tuple[SubscriptionSpec, ...] = ()
+    removals: tuple[tuple[int, int | None], ...] = ()  # (channel_id, topic_id) of subscriptions to delete
+    set_log_channel: int | None = None  # make this the log channel
+    clear_log_channel: bool = False
+    actor_id: int = 0  # who set the log channel
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertOutcome:
     """What add did: the subscription id and whether it was new."""
 
