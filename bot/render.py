@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from bot.urls import safe_http_url
 from db.models import StoryView
 
 if TYPE_CHECKING:
+    from bot.services.config_io import ImportPlan
     from bot.services.why import Explanation, MessageRef
 
 __all__ = [
@@ -374,3 +375,45 @@ def why_text(explanation: Explanation, *, channel: str) -> str:
             line += f" (message {gate.message.message_id})"
         lines.append(line)
     return "\n".join(lines)
+
+
+# ----- configuration import (bot.services.config_io) -----------------------------------------------------------
+
+
+def _rule(values: tuple[int, int | None]) -> str:
+    heat, quality = values
+    return f"heat ≥ {heat}" + (f", quality ≥ {quality}" if quality is not None else "")
+
+
+def import_plan_text(
+    plan: ImportPlan, channel: Callable[[int], str], *, applied: bool, markdown: bool, how_to_apply: str
+) -> str:
+    """What an import changes (dry run) or changed (applied); `channel` names a channel id (<#id> or #name)."""
+    show = escape if markdown else clean_text
+    lines = []
+    for diff in plan.subscriptions:
+        topic = show(diff.topic) if diff.topic else "every topic"
+        where = f"{channel(diff.channel_id)} · {topic}"
+        if diff.action == "add" and diff.after is not None:
+            lines.append(f"+ add {where} ({_rule(diff.after)})")
+        elif diff.action == "change" and diff.before is not None and diff.after is not None:
+            lines.append(f"~ change {where}: {_rule(diff.before)} → {_rule(diff.after)}")
+        elif diff.action == "remove" and diff.before is not None:
+            lines.append(f"- remove {where} ({_rule(diff.before)})")
+        elif diff.after is not None:
+            lines.append(f"= keep {where} ({_rule(diff.after)})")
+    if plan.log_given and plan.log_before != plan.log_after:
+        before = channel(plan.log_before) if plan.log_before is not None else "off"
+        after = channel(plan.log_after) if plan.log_after is not None else "off"
+        lines.append(f"~ alerts log: {before} → {after}")
+    count = plan.changes
+    if count == 0:
+        head = "The file matches this server's alerts: nothing to change."
+    elif applied:
+        head = f"Imported: {count} {'change' if count == 1 else 'changes'} made."
+    else:
+        head = (
+            f"Dry run: {count} {'change' if count == 1 else 'changes'} would be made (nothing was changed yet; "
+            f"{how_to_apply} to apply)."
+        )
+    return truncate("\n".join([head, *lines]), MESSAGE_CONTENT_LIMIT)
