@@ -8,6 +8,7 @@ from datetime import timedelta
 from bot.clock import Clock
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
+from bot.services.config_io import ConfigService
 from bot.services.lookups import LookupService
 from bot.services.why import WhyService
 from bot.settings import Settings
@@ -26,6 +27,7 @@ class Services:
     alerts: AlertService
     admin_log: AdminLog
     why: WhyService
+    config: ConfigService
 
     @property
     def store_location(self) -> StoreLocation:
@@ -52,9 +54,11 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
             posts_per_tick=settings.max_posts_per_tick,
             tick_interval=timedelta(seconds=settings.post_seconds),
         )
+        config = ConfigService(opened, alerts, admin_log, clock)
     except BaseException:
         await opened.close()
         raise
     return Services(
-        settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts, admin_log=admin_log, why=why
+        settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts, admin_log=admin_log, why=why,
+        config=config,
     )
