@@ -88,3 +88,47 @@ def test_config_import_of_a_missing_file_is_a_usage_error(
 ) -> None:
     assert main(["config", "import", str(tmp_path / "nope.json"), "--db", _database(location)]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+async def test_config_commands_with_a_token_name_channels_and_find_them_by_name(
+    tmp_path: Path, location: StoreLocation, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    from bot.config_command import export_command, import_command
+    from bot.settings import Settings
+    from tests.discord_standin import ChannelType, StandIn
+
+    await _subscribe(location)  # server 1: channel 100
+    async with StandIn() as standin:
+        source = standin.add_guild("Source")
+        target = standin.add_guild("Target")
+        news = standin.add_channel(target.id, "news", ChannelType.TEXT)
+        settings = dataclasses.replace(
+            Settings(), store=location, discord_token=standin.token, discord_api_base=standin.base_url
+        )
+        exported = tmp_path / "alerts.json"
+        # Server 1's channel 100 is not in the stand-in's source server: its name stays unknown.
+        assert await asyncio.to_thread(
+            export_command, settings, location, guild_id=source.id, out=exported
+        ) == 0
+        document = json.loads(exported.read_text(encoding="utf-8"))
+        assert document["subscriptions"] == []
+        document["subscriptions"] = [{"channel": {"id": "100", "name": "news"}, "min_heat": 85}]
+        exported.write_text(json.dumps(document), encoding="utf-8")
+        capsys.readouterr()
+        code = await asyncio.to_thread(
+            import_command, settings, location, path=exported, apply=True, guild_id=target.id
+        )
+        out = capsys.readouterr()
+        unknown = await asyncio.to_thread(
+            import_command, settings, location, path=exported, apply=False, guild_id=12345
+        )
+
+    assert code == 0, out.err
+    assert "no DISCORD_TOKEN" not in out.err
+    assert "+ add #news · every topic (heat ≥ 85)" in out.out
+    [imported] = await _subscriptions(location, target.id)
+    assert imported.channel_id == news.id
+    assert unknown == 2
+    assert "listing the channels of server 12345 answered 404" in capsys.readouterr().err

@@ -84,6 +84,7 @@ async def test_e2e_import_names_a_missing_permission_and_changes_nothing(tmp_pat
         member = await h.invoke("alerts import", {"file": upload}, user=h.member)
         subscriptions = (await h.services.alerts.list_subscriptions(h.guild.id)).subscriptions
 
-    assert "Nothing was imported:\n• subscriptions[1]: I'm missing Send Messages, Embed Links in #news" in refused.content
+    expected = "Nothing was imported:\n• subscriptions[1]: I'm missing Send Messages, Embed Links in #news"
+    assert expected in refused.content
     assert "Manage Server" in member.content
     assert subscriptions == ()
