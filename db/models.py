@@ -219,6 +219,7 @@ class DeliveryRecord:
     topic_key: int | None
     queued_by: QueuedBy | None
     queue_position: int | None  # 1-based place in the channel's queue (posting order) while queued, else None
+    channel_hold_until: datetime | None = None  # the channel sends nothing before this (backoff, retry_after)
 
 
 @dataclass(frozen=True, slots=True)

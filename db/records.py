@@ -135,6 +135,7 @@ def delivery_record(row: Row, when: When) -> DeliveryRecord:
         row["topic_key"],
         cast(QueuedBy | None, row["queued_by"]),
         None if row["queue_position"] is None else int(row["queue_position"]),
+        _optional(when, row["channel_hold_until"]),
     )
 
 

@@ -211,8 +211,13 @@ async def subscribed_gate(ctx: WhyContext) -> list[Gate]:
 def _tick_eta(ctx: WhyContext, delivery: DeliveryRecord) -> str:
     position = delivery.queue_position or 1
     ticks = math.ceil(position / ctx.posts_per_tick)
+    if ctx.guild_paused or (ctx.channel is not None and ctx.channel.paused_at is not None):
+        return "when alerts here are resumed"
     if delivery.next_attempt_at > ctx.now:
         return f"not before {when(delivery.next_attempt_at)} (backing off)"
+    hold = delivery.channel_hold_until
+    if hold is not None and hold > ctx.now:
+        return f"not before {when(hold)}, when the channel's backoff after a failed send ends"
     if ticks <= 1:
         return "the next tick"
     eta = ctx.now + ctx.tick_interval * (ticks - 1)

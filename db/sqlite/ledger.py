@@ -77,6 +77,7 @@ ORDER BY c.channel_id, d.heat DESC, d.story_id
 _DELIVERY = """
 SELECT d.story_id, d.channel_id, d.status, d.heat, d.queued_at, d.next_attempt_at, d.attempts, d.message_id,
        d.sent_at, d.last_error, d.topic_key, d.queued_by,
+       (SELECT c.hold_until FROM alert_channels c WHERE c.channel_id = d.channel_id) AS channel_hold_until,
        CASE WHEN d.status = 'queued' THEN 1 + (
            SELECT count(*) FROM alert_deliveries q WHERE q.channel_id = d.channel_id AND q.status = 'queued'
            AND ({heat_desc} > {own} OR ({heat_desc} = {own} AND q.story_id < d.story_id))

@@ -70,8 +70,9 @@ async def test_why_queued_gives_position_tick_and_the_failed_try(
     assert "attempt 1 failed: 503 Service Unavailable; next retry" in text_of(failed, "ledger")
     last = await explain(why, ids[11])
     assert "number 12 in this channel's queue" in text_of(last, "ledger")
-    assert "tick 3 from now" in text_of(last, "ledger")
+    assert "when the channel's backoff after a failed send ends" in text_of(last, "ledger")
     clock.advance(timedelta(minutes=5))
+    assert "tick 3 from now (about 2026-11-26 12:07 UTC, 5 per tick)" in text_of(await explain(why, ids[11]), "ledger")
     second = await explain(why, ids[1])
     assert "number 2" in text_of(second, "ledger")
     assert "the next tick" in text_of(second, "ledger")
@@ -118,6 +119,11 @@ async def test_why_paused_channel_skips_what_crosses_meanwhile(
     assert verdicts(result)["paused"] == "block"
     assert "this channel is paused" in text_of(result, "paused")
     assert "while alerts here were paused" in text_of(result, "ledger")
+    queued_before = writer.add(95)
+    await alert_service.resume(GUILD, NEWS)
+    await alert_service.tick(FakePoster(failures={NEWS: [transient()]}))
+    await alert_service.pause(GUILD, NEWS)
+    assert "goes out when alerts here are resumed" in text_of(await explain(why, queued_before), "ledger")
     await alert_service.pause(GUILD)
     assert "paused for the whole server" in text_of(await explain(why, story), "paused")
 
