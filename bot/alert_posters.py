@@ -27,6 +27,7 @@ from bot.render import (
     summary_messages,
     summary_text,
     truncate,
+    why_text,
 )
 from bot.services.alerts import (
     AddResult,
@@ -469,6 +470,11 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
                 f"Unknown /alerts action “{truncate(clean_text(action), 20)}”. Usage: {_CONSOLE_USAGE}"
             )
 
+    async def why(session: ConsoleSession, args: ConsoleArgs) -> None:
+        story = args.named.get("story") or " ".join(args.positional)
+        explanation = await services.why.explain(guild_id=CONSOLE_GUILD_ID, channel_id=CONSOLE_CHANNEL_ID, story=story)
+        session.write(why_text(explanation, channel="#console"))
+
     return [
         ConsoleCommand(
             "/alerts",
@@ -476,5 +482,12 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
             "post new hot stories here",
             handle,
             ("topic", "min_heat", "min_quality", "backfill", "start", "end", "timezone", "breaking"),
-        )
+        ),
+        ConsoleCommand(
+            "/why",
+            "/why <id | link | title words> [channel:#console]",
+            "why a story was or was not posted here: every gate in order",
+            why,
+            ("story",),
+        ),
     ]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.clock import Clock
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
+from bot.services.config_io import ConfigService
 from bot.services.digests import DigestService
 from bot.services.lookups import LookupService
+from bot.services.why import WhyService
 from bot.settings import Settings
 from db import StoreLocation, open_store
 from db.interfaces import Store
@@ -25,6 +28,8 @@ class Services:
     alerts: AlertService
     digests: DigestService
     admin_log: AdminLog
+    why: WhyService
+    config: ConfigService
 
     @property
     def store_location(self) -> StoreLocation:
@@ -45,6 +50,14 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
         digests = DigestService(opened, clock, alerts=alerts)
         admin_log = AdminLog(opened, clock)
         alerts.add_listener(admin_log)
+        why = WhyService(
+            opened,
+            lookups,
+            clock,
+            posts_per_tick=settings.max_posts_per_tick,
+            tick_interval=timedelta(seconds=settings.post_seconds),
+        )
+        config = ConfigService(opened, alerts, admin_log, clock)
     except BaseException:
         await opened.close()
         raise
@@ -56,4 +69,6 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
         alerts=alerts,
         digests=digests,
         admin_log=admin_log,
+        why=why,
+        config=config,
     )

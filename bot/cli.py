@@ -1,4 +1,4 @@
-"""`heatwave ingest|run|stats|copy-store|doctor`: the command line.
+"""`heatwave ingest|run|stats|copy-store|doctor|config`: the command line.
 
 Each subcommand imports only what it uses (start-up cost).
 """
@@ -23,7 +23,7 @@ _DB_HELP = "database file, or postgresql://user:password@host:port/dbname (defau
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="heatwave", description="Heatwave: news alerts for Discord.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{ingest,run,stats,copy-store,doctor}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{ingest,run,stats,copy-store,doctor,config}")
 
     ingest = sub.add_parser("ingest", help="ingest story files and folders into the database")
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a .md file or a folder (recursive)")
@@ -60,7 +60,29 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check this deployment and print one line per check (✓ or ✗ with how to fix it); "
         "exit 0 when every check passes, 1 otherwise.",
     )
+    config = sub.add_parser("config", help="export or import a server's alert configuration (JSON)")
+    actions = config.add_subparsers(dest="config_action", required=True, metavar="{export,import}")
+    export = actions.add_parser("export", help="write a server's alerts, log channel… as JSON")
+    export.add_argument("--guild", required=True, type=_snowflake, metavar="ID", help="the server's id")
+    export.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
+    export.add_argument("--db", help=_DB_HELP)
+    load = actions.add_parser(
+        "import",
+        help="show what a JSON export would change (dry run), or change it with --apply",
+        description="Validate FILE (schema, channels, topics) and print what it would change; with --apply, make "
+        "the changes in one transaction. Exit 1 when the file is refused (nothing is changed).",
+    )
+    load.add_argument("file", type=Path, metavar="FILE", help="a file written by `config export` or /alerts export")
+    load.add_argument("--apply", action="store_true", help="make the changes (default: dry run)")
+    load.add_argument("--guild", type=_snowflake, metavar="ID", help="import into this server (default: the file's)")
+    load.add_argument("--db", help=_DB_HELP)
     return parser
+
+
+def _snowflake(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"not a server id: {text[:30]!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,6 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.ingest.command import ingest_command
 
         return ingest_command(settings, args.paths, store=store, as_json=args.json)
+    if args.command == "config":
+        from bot.config_command import export_command, import_command
+
+        if args.config_action == "export":
+            return export_command(settings, store, guild_id=args.guild, out=args.out)
+        return import_command(settings, store, path=args.file, apply=args.apply, guild_id=args.guild)
     if args.command == "stats":
         from bot.sources import git_sources
         from bot.stats_command import stats_command

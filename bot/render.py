@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,9 @@ from bot.urls import safe_http_url
 from db.models import StoryView
 
 if TYPE_CHECKING:
+    from bot.services.config_io import ImportPlan
     from bot.services.digests import Digest, DigestItem
+    from bot.services.why import Explanation, MessageRef
 
 __all__ = [
     "AUTHOR_LIMIT",
@@ -486,3 +488,101 @@ def admin_log_recovered(channel_id: int) -> str:
 def admin_log_change(actor_id: int, what: str) -> str:
     """Someone changed the alerts (`what` is already rendered and escaped)."""
     return truncate(f"🛠 <@{actor_id}> {what}", MESSAGE_CONTENT_LIMIT)
+
+
+# ----- /why (bot.services.why) ----------------------------------------------------------------------------------
+
+_VERDICT_MARK = {"pass": "✓", "block": "✗", "info": "•"}
+
+
+def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
+    """The jump link of a Discord message."""
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def _why_verdict(explanation: Explanation) -> str:
+    blocked = explanation.blocked_by
+    ledger = next((g for g in explanation.gates if g.name == "ledger"), None)
+    if ledger is not None and ledger.verdict == "pass":
+        return "posted"
+    if blocked is None:
+        return "nothing stops it"
+    return f"stopped at {blocked.name}"
+
+
+def why_reply(explanation: Explanation) -> str:
+    """The /why message: one line per gate in the engine's order, escaped, a link to the posted alert."""
+    story = explanation.story
+    lines = [
+        f"Why **{escape(truncate(clean_text(story.title), 150))}** (heat {heat_label(story.heat)}, quality "
+        f"{heat_label(story.quality)}) in <#{explanation.channel_id}>: {_why_verdict(explanation)}."
+    ]
+    for gate in explanation.gates:
+        who = f" [{escape(gate.subscription.topic_name or 'every topic')}]" if gate.subscription else ""
+        line = f"{_VERDICT_MARK[gate.verdict]} **{gate.name}**{who}: {escape(clean_text(gate.text))}"
+        if gate.message is not None:
+            line += f" · [the message](<{message_link(*_ref(gate.message))}>)"
+        lines.append(line)
+    return truncate("\n".join(lines), MESSAGE_CONTENT_LIMIT)
+
+
+def _ref(ref: MessageRef) -> tuple[int, int, int]:
+    return ref.guild_id, ref.channel_id, ref.message_id
+
+
+def why_text(explanation: Explanation, *, channel: str) -> str:
+    """The same explanation as plain console text."""
+    story = explanation.story
+    lines = [
+        f"Why “{truncate(clean_text(story.title), 150)}” (#{story.id}, heat {heat_label(story.heat)}, quality "
+        f"{heat_label(story.quality)}) in {channel}: {_why_verdict(explanation)}."
+    ]
+    for gate in explanation.gates:
+        who = f" [{clean_text(gate.subscription.topic_name or 'every topic')}]" if gate.subscription else ""
+        line = f"  {_VERDICT_MARK[gate.verdict]} {gate.name}{who}: {clean_text(gate.text)}"
+        if gate.message is not None:
+            line += f" (message {gate.message.message_id})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+# ----- configuration import (bot.services.config_io) -----------------------------------------------------------
+
+
+def _rule(values: tuple[int, int | None]) -> str:
+    heat, quality = values
+    return f"heat ≥ {heat}" + (f", quality ≥ {quality}" if quality is not None else "")
+
+
+def import_plan_text(
+    plan: ImportPlan, channel: Callable[[int], str], *, applied: bool, markdown: bool, how_to_apply: str
+) -> str:
+    """What an import changes (dry run) or changed (applied); `channel` names a channel id (<#id> or #name)."""
+    show = escape if markdown else clean_text
+    lines = []
+    for diff in plan.subscriptions:
+        topic = show(diff.topic) if diff.topic else "every topic"
+        where = f"{channel(diff.channel_id)} · {topic}"
+        if diff.action == "add" and diff.after is not None:
+            lines.append(f"+ add {where} ({_rule(diff.after)})")
+        elif diff.action == "change" and diff.before is not None and diff.after is not None:
+            lines.append(f"~ change {where}: {_rule(diff.before)} → {_rule(diff.after)}")
+        elif diff.action == "remove" and diff.before is not None:
+            lines.append(f"- remove {where} ({_rule(diff.before)})")
+        elif diff.after is not None:
+            lines.append(f"= keep {where} ({_rule(diff.after)})")
+    if plan.log_given and plan.log_before != plan.log_after:
+        before = channel(plan.log_before) if plan.log_before is not None else "off"
+        after = channel(plan.log_after) if plan.log_after is not None else "off"
+        lines.append(f"~ alerts log: {before} → {after}")
+    count = plan.changes
+    if count == 0:
+        head = "The file matches this server's alerts: nothing to change."
+    elif applied:
+        head = f"Imported: {count} {'change' if count == 1 else 'changes'} made."
+    else:
+        head = (
+            f"Dry run: {count} {'change' if count == 1 else 'changes'} would be made (nothing was changed yet; "
+            f"{how_to_apply} to apply)."
+        )
+    return truncate("\n".join([head, *lines]), MESSAGE_CONTENT_LIMIT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Sequence
@@ -13,7 +14,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidArgument, PermissionDenied
-from bot.render import MESSAGE_CONTENT_LIMIT, NO_MENTIONS, admin_log_change, escape, heat_rule, truncate
+from bot.render import (
+    MESSAGE_CONTENT_LIMIT,
+    NO_MENTIONS,
+    admin_log_change,
+    escape,
+    heat_rule,
+    import_plan_text,
+    truncate,
+)
 from bot.schedules import zone_choices
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import (
@@ -29,6 +38,7 @@ from bot.services.alerts import (
     PreviewItem,
     SubscriptionRecord,
 )
+from bot.services.config_io import MAX_FILE_BYTES, ChannelRef, ConfigService, FoundChannel
 from bot.urls import safe_http_url
 from db.models import QuietHours
 
@@ -309,9 +319,12 @@ def describe_preview(preview: Preview, channel: AlertChannel, per_tick: int) -> 
 class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post new hot stories to channels"):
     """The /alerts group."""
 
-    def __init__(self, alerts: AlertService, admin_log: AdminLog | None = None) -> None:
+    def __init__(
+        self, alerts: AlertService, admin_log: AdminLog | None = None, config: ConfigService | None = None
+    ) -> None:
         self.alerts = alerts
         self.admin_log = admin_log
+        self.config = config
         super().__init__()
 
     async def _tell_log(self, interaction: discord.Interaction[Any], guild_id: int, what: str) -> None:
@@ -559,6 +572,91 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         await self._reply(interaction, text)
 
 
+    @app_commands.command(name="export")
+    async def export(self, interaction: discord.Interaction[Any]) -> None:
+        """This server's alerts (subscriptions, log channel) as a JSON file for /alerts import or a backup."""
+        guild_id = _require_manager(interaction)
+        config = self._config()
+        assert interaction.guild is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        text = await config.export(guild_id, GuildDirectory(interaction.guild))
+        upload = discord.File(io.BytesIO(text.encode("utf-8")), filename=f"heatwave-alerts-{guild_id}.json")
+        await interaction.followup.send(
+            "This server's alerts; `/alerts import` reads the file back (here or in another server).",
+            file=upload,
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="import")
+    @app_commands.describe(
+        file="A file written by /alerts export (or heatwave config export)",
+        dry_run="Only show what would change (the default); False applies it",
+    )
+    async def import_(
+        self, interaction: discord.Interaction[Any], file: discord.Attachment, dry_run: bool = True
+    ) -> None:
+        """Check an export file and show what it would change; with dry_run:False, apply it in one go."""
+        guild_id = _require_manager(interaction)
+        config = self._config()
+        assert interaction.guild is not None
+        if file.size > MAX_FILE_BYTES:
+            raise InvalidArgument(f"{escape(file.filename)} is larger than {MAX_FILE_BYTES // 1024} KB; pick the "
+                                  "JSON file /alerts export wrote.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            data = await file.read()
+        except (discord.HTTPException, discord.NotFound) as exc:
+            raise InvalidArgument("I could not download the file from Discord; attach it again.") from exc
+        plan = await config.plan(guild_id, data, GuildDirectory(interaction.guild), actor_id=interaction.user.id)
+
+        def mention(channel_id: int) -> str:
+            return f"<#{channel_id}>"
+
+        if dry_run:
+            text = import_plan_text(plan, mention, applied=False, markdown=True,
+                                    how_to_apply="run it again with `dry_run:False`")
+            await self._reply(interaction, text)
+            return
+        text = import_plan_text(plan, mention, applied=True, markdown=True, how_to_apply="")
+        told = admin_log_change(interaction.user.id, f"imported an alerts file ({escape(file.filename)}): {text}")
+        await config.apply(plan, told=told if plan.changes else None)
+        await self._reply(interaction, text)
+
+    def _config(self) -> ConfigService:
+        if self.config is None:
+            raise PermissionDenied("Export and import are not available in this bot.")
+        return self.config
+
+
+class GuildDirectory:
+    """The server's channels for an export (names) or an import (by id, else by name; alertable; permissions)."""
+
+    def __init__(self, guild: discord.Guild) -> None:
+        self._guild = guild
+
+    def name_of(self, channel_id: int) -> str | None:
+        """The channel's name (None when it is gone)."""
+        channel = self._guild.get_channel(channel_id)
+        return channel.name if channel is not None else None
+
+    def find(self, ref: ChannelRef) -> FoundChannel | None:
+        """The channel with the ref's id, else the one with its name; with why it cannot be used, if so."""
+        channel = self._guild.get_channel(ref.id) if ref.id is not None else None
+        if channel is None and ref.name is not None:
+            wanted = ref.name.casefold()
+            channel = next((c for c in self._guild.channels if c.name.casefold() == wanted), None)
+        if channel is None:
+            return None
+        try:
+            kind = channel_kind(channel)
+        except InvalidArgument as exc:
+            return FoundChannel(channel.id, channel.name, None, f"#{channel.name}: {exc.user_message}")
+        missing = missing_permissions(channel, self._guild.me, kind)
+        problem = f"I'm missing {', '.join(missing)} in #{channel.name}" if missing else None
+        return FoundChannel(channel.id, channel.name, kind, problem)
+
+
 def _where(channel: AlertChannel | None) -> str:
     return channel.mention if channel is not None else "the whole server"
 
@@ -588,8 +686,9 @@ async def setup(bot: commands.Bot) -> None:
     services = getattr(bot, "services", None)
     alerts = getattr(services, "alerts", None)
     admin_log = getattr(services, "admin_log", None)
+    config = getattr(services, "config", None)
     if not isinstance(alerts, AlertService) or not isinstance(admin_log, AdminLog):
         raise RuntimeError(
             "cogs.alerts needs bot.services.alerts and bot.services.admin_log; build the bot with bot.app"
         )
-    await bot.add_cog(AlertsCog(alerts, admin_log))
+    await bot.add_cog(AlertsCog(alerts, admin_log, config if isinstance(config, ConfigService) else None))

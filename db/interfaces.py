@@ -18,6 +18,7 @@ from db.models import (
     ChannelKind,
     ChannelRecord,
     ClaimedItem,
+    DeliveryRecord,
     DigestDelivery,
     DigestEvery,
     DigestPick,
@@ -25,6 +26,8 @@ from db.models import (
     DigestWindow,
     DueItem,
     FailureOutcome,
+    GuildConfigChange,
+    HeatEvent,
     LogChannelRecord,
     PercentileRule,
     QueuedStory,
@@ -120,6 +123,10 @@ class SubscriptionStore(Protocol):
     async def backfill_candidates(self, subscription_id: int, limit: int) -> list[int]:
         """Ids of the hottest stories that qualify now and the channel never had."""
 
+    async def apply_config(self, guild_id: int, change: GuildConfigChange, now: datetime) -> None:
+        """Apply an imported configuration in one transaction: removals (as `remove` does them), then upserts (a
+        new subscription reacts only to later heat changes, like `upsert`), then the log channel."""
+
 
 class ChannelStore(Protocol):
     """Per-channel delivery state and pauses."""
@@ -184,6 +191,12 @@ class DeliveryLedger(Protocol):
     async def queued_for(self, channel_id: int, topic_key: int | None, limit: int) -> list[QueuedStory]:
         """The channel's queue in posting order; with a topic key (0 = every topic), only what that subscription
         of the channel queued."""
+
+    async def delivery(self, story_id: int, channel_id: int) -> DeliveryRecord | None:
+        """The (story, channel) ledger row, with its place in the channel's queue while queued (for /why)."""
+
+    async def heat_events(self, story_id: int, *, limit: int = 200) -> list[HeatEvent]:
+        """The story's recorded heat changes, oldest first (the latest `limit`)."""
 
 
 class CrosspostLog(Protocol):

@@ -204,6 +204,59 @@ class QueuedStory:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """The ledger row of one (story, channel), as /why shows it."""
+
+    story_id: int
+    channel_id: int
+    status: DeliveryStatus
+    heat: int | None
+    queued_at: datetime
+    next_attempt_at: datetime
+    attempts: int
+    message_id: int | None
+    sent_at: datetime | None
+    last_error: str | None
+    topic_key: int | None
+    queued_by: QueuedBy | None
+    queue_position: int | None  # 1-based place in the channel's queue (posting order) while queued, else None
+    channel_hold_until: datetime | None = None  # the channel sends nothing before this (backoff, retry_after)
+
+
+@dataclass(frozen=True, slots=True)
+class HeatEvent:
+    """One recorded heat change of a story (the engine turns upward crossings after a subscription's cursor
+    into deliveries)."""
+
+    id: int
+    observed_at: datetime
+    heat: int | None
+    previous_heat: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSpec:
+    """A subscription as a configuration import wants it (thresholds as stored: min_quality None = no filter)."""
+
+    channel_id: int
+    kind: ChannelKind
+    topic_id: int | None
+    min_heat: int
+    min_quality: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class GuildConfigChange:
+    """What a configuration import changes in one guild, applied in one transaction."""
+
+    upserts: tuple[SubscriptionSpec, ...] = ()
+    removals: tuple[tuple[int, int | None], ...] = ()  # (channel_id, topic_id) of subscriptions to delete
+    set_log_channel: int | None = None  # make this the log channel
+    clear_log_channel: bool = False
+    actor_id: int = 0  # who set the log channel
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertOutcome:
     """What add did: the subscription id and whether it was new."""
 

@@ -15,10 +15,13 @@ from db.models import (
     ChannelKind,
     ChannelRecord,
     ClaimedItem,
+    DeliveryRecord,
+    DeliveryStatus,
     DigestDelivery,
     DigestEvery,
     DigestRecord,
     DueItem,
+    HeatEvent,
     QueuedBy,
     QueuedStory,
     QuietHours,
@@ -122,6 +125,29 @@ def claimed_item(row: Row, when: When) -> ClaimedItem:
         row["attempts"],
         when(row["claimed_at"]),
     )
+
+
+def delivery_record(row: Row, when: When) -> DeliveryRecord:
+    return DeliveryRecord(
+        row["story_id"],
+        row["channel_id"],
+        cast(DeliveryStatus, row["status"]),
+        row["heat"],
+        when(row["queued_at"]),
+        when(row["next_attempt_at"]),
+        row["attempts"],
+        row["message_id"],
+        _optional(when, row["sent_at"]),
+        row["last_error"],
+        row["topic_key"],
+        cast(QueuedBy | None, row["queued_by"]),
+        None if row["queue_position"] is None else int(row["queue_position"]),
+        _optional(when, row["channel_hold_until"]),
+    )
+
+
+def heat_event(row: Row, when: When) -> HeatEvent:
+    return HeatEvent(row["id"], when(row["observed_at"]), row["heat"], row["previous_heat"])
 
 
 def queued_story(row: Row, when: When) -> QueuedStory:

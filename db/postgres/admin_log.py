@@ -24,20 +24,10 @@ class PgAdminLog:
         return LogChannelRecord(int(row["guild_id"]), int(row["channel_id"]), int(row["set_by"]), row["set_at"])
 
     async def set(self, guild_id: int, channel_id: int, set_by: int, now: datetime) -> None:
-        await self._db.execute(
-            "INSERT INTO alert_log_channels (guild_id, channel_id, set_by, set_at) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, set_by = excluded.set_by,"
-            " set_at = excluded.set_at",
-            (guild_id, channel_id, set_by, now),
-        )
+        await self._db.transact(lambda conn: set_log_channel(conn, guild_id, channel_id, set_by, now))
 
     async def clear(self, guild_id: int) -> bool:
-        async def work(conn: AsyncConn) -> bool:
-            cur = await conn.execute("DELETE FROM alert_log_channels WHERE guild_id = %s", (guild_id,))
-            await conn.execute("DELETE FROM alert_log_notices WHERE guild_id = %s", (guild_id,))
-            return cur.rowcount > 0
-
-        return await self._db.transact(work)
+        return await self._db.transact(lambda conn: clear_log_channel(conn, guild_id))
 
     async def claim_notice(self, guild_id: int, problem: str, now: datetime, told_before: datetime) -> bool:
         return await self._db.transact(lambda conn: self._claim(conn, guild_id, problem, now, told_before))
@@ -78,3 +68,20 @@ class PgAdminLog:
             (now, guild_id, problems),
         )
         return [str(r["problem"]) for r in await cur.fetchall()]
+
+
+async def set_log_channel(conn: AsyncConn, guild_id: int, channel_id: int, set_by: int, now: datetime) -> None:
+    """Make `channel_id` the guild's log channel, inside the caller's transaction."""
+    await conn.execute(
+        "INSERT INTO alert_log_channels (guild_id, channel_id, set_by, set_at) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, set_by = excluded.set_by,"
+        " set_at = excluded.set_at",
+        (guild_id, channel_id, set_by, now),
+    )
+
+
+async def clear_log_channel(conn: AsyncConn, guild_id: int) -> bool:
+    """Stop the guild's log (and forget its notices), inside the caller's transaction."""
+    cur = await conn.execute("DELETE FROM alert_log_channels WHERE guild_id = %s", (guild_id,))
+    await conn.execute("DELETE FROM alert_log_notices WHERE guild_id = %s", (guild_id,))
+    return cur.rowcount > 0

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from psycopg.rows import DictRow
 
-from db.models import ClaimedItem, DueItem, FailureOutcome, QueuedStory
+from db.models import ClaimedItem, DeliveryRecord, DueItem, FailureOutcome, HeatEvent, QueuedStory
 from db.postgres.alert_sql import GUILD_ACTIVE, QUALIFIES, backfill_query
 from db.postgres.database import AsyncConn, PgDatabase
-from db.records import as_is, claimed_item, due_item, queued_story
+from db.records import as_is, claimed_item, delivery_record, due_item, heat_event, queued_story
 
 # The set-based due-selection (see db/sqlite/ledger.py for the shape). Driven by the new heat events, each
 # expanded to its topic keys (0 = "every topic"), joined to the subscriptions whose threshold it crossed upward
@@ -122,6 +122,19 @@ ORDER BY c.channel_id, d.heat DESC NULLS LAST, d.story_id
 # statistics after a burst), past the point where PostgreSQL compiles them with JIT: ~250 ms of compiling for
 # a statement that runs in tens of ms, on every tick.
 _NO_JIT = "SET LOCAL jit = off"
+
+
+# The queue is in (heat DESC NULLS LAST, story_id) order (see queued_for); unknown heat counts as lowest.
+_DELIVERY = """
+SELECT d.story_id, d.channel_id, d.status, d.heat, d.queued_at, d.next_attempt_at, d.attempts, d.message_id,
+       d.sent_at, d.last_error, d.topic_key, d.queued_by,
+       (SELECT c.hold_until FROM alert_channels c WHERE c.channel_id = d.channel_id) AS channel_hold_until,
+       CASE WHEN d.status = 'queued' THEN 1 + (
+           SELECT count(*) FROM alert_deliveries q WHERE q.channel_id = d.channel_id AND q.status = 'queued'
+           AND (coalesce(q.heat, -2), -q.story_id) > (coalesce(d.heat, -2), -d.story_id)
+       ) END AS queue_position
+FROM alert_deliveries d WHERE d.story_id = %(story)s AND d.channel_id = %(channel)s
+"""
 
 
 class PgLedger:
@@ -343,3 +356,17 @@ class PgLedger:
             {"channel": channel_id, "topic_key": topic_key, "limit": limit},
         )
         return [queued_story(r, as_is) for r in rows]
+
+    async def delivery(self, story_id: int, channel_id: int) -> DeliveryRecord | None:
+        """The (story, channel) ledger row; while queued, its place in the channel's queue (posting order)."""
+        row = await self._db.one(_DELIVERY, {"story": story_id, "channel": channel_id})
+        return None if row is None else delivery_record(row, as_is)
+
+    async def heat_events(self, story_id: int, *, limit: int = 200) -> list[HeatEvent]:
+        """The story's recorded heat changes, oldest first (the latest `limit`)."""
+        rows = await self._db.all(
+            "SELECT id, observed_at, heat, previous_heat FROM (SELECT * FROM heat_history WHERE story_id = %s"
+            " ORDER BY id DESC LIMIT %s) h ORDER BY id",
+            (story_id, limit),
+        )
+        return [heat_event(r, as_is) for r in rows]

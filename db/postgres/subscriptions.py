@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from db.models import ChannelKind, SubscriptionRecord, UpsertOutcome
+from db.models import ChannelKind, GuildConfigChange, SubscriptionRecord, UpsertOutcome
+from db.postgres.admin_log import clear_log_channel, set_log_channel
 from db.postgres.alert_sql import REASSIGN_ORPHANS, WITHDRAW_UNWANTED, backfill_query
 from db.postgres.database import AsyncConn, PgDatabase
 from db.records import as_is, subscription_record
@@ -45,57 +47,9 @@ class PgSubscriptions:
         keep_min_quality: bool = False,
     ) -> UpsertOutcome:
         """Create the (channel, topic) subscription, or update the thresholds not kept; the channel row follows."""
-        values = {
-            "guild": guild_id,
-            "channel": channel_id,
-            "kind": kind,
-            "topic": topic_id,
-            "topic_key": topic_id or 0,
-            "min_heat": min_heat,
-            "min_quality": min_quality,
-            "keep_heat": keep_min_heat,
-            "keep_quality": keep_min_quality,
-            "now": now,
-        }
-
-        async def attempt(conn: AsyncConn) -> UpsertOutcome | None:
-            await conn.execute(
-                "INSERT INTO alert_channels (channel_id, guild_id, kind, created_at)"
-                " VALUES (%(channel)s, %(guild)s, %(kind)s, %(now)s)"
-                " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id, kind = excluded.kind",
-                values,
-            )
-            # Everything already in heat_history is "seen": the new subscription only reacts to later changes.
-            # ON CONFLICT instead of look-then-insert: two processes adding the same subscription at once
-            # both succeed, one creating it and the other updating it.
-            cur = await conn.execute(
-                "INSERT INTO alert_subscriptions (channel_id, topic_id, topic_key, min_heat, min_quality, cursor,"
-                " created_at, updated_at)"
-                " VALUES (%(channel)s, %(topic)s, %(topic_key)s, %(min_heat)s, %(min_quality)s,"
-                " (SELECT coalesce(max(id), 0) FROM heat_history), %(now)s, %(now)s)"
-                " ON CONFLICT (channel_id, topic_key) DO NOTHING RETURNING id",
-                values,
-            )
-            created = await cur.fetchone()
-            if created is not None:
-                return UpsertOutcome(created["id"], created=True)
-            cur = await conn.execute(
-                "UPDATE alert_subscriptions SET min_heat = CASE WHEN %(keep_heat)s THEN min_heat ELSE %(min_heat)s END,"
-                " min_quality = CASE WHEN %(keep_quality)s THEN min_quality ELSE %(min_quality)s END,"
-                " updated_at = %(now)s WHERE channel_id = %(channel)s AND topic_key = %(topic_key)s RETURNING id",
-                values,
-            )
-            updated = await cur.fetchone()
-            # None only when another process removed the conflicting row in between: create it after all.
-            return None if updated is None else UpsertOutcome(updated["id"], created=False)
-
-        async def work(conn: AsyncConn) -> UpsertOutcome:
-            while True:
-                outcome = await attempt(conn)
-                if outcome is not None:
-                    return outcome
-
-        return await self._db.transact(work)
+        values = _values(guild_id, channel_id, kind, topic_id, min_heat, min_quality, now)
+        values.update(keep_heat=keep_min_heat, keep_quality=keep_min_quality)
+        return await self._db.transact(lambda conn: _upsert(conn, values))
 
     async def for_guild(self, guild_id: int) -> list[SubscriptionRecord]:
         """Every subscription of a guild, by channel then topic ("every topic" first)."""
@@ -117,25 +71,7 @@ class PgSubscriptions:
         """Delete the (channel, topic) subscription, or all of the channel's; queued stories no longer wanted
         are withdrawn and a channel left without subscriptions is forgotten (its ledger rows stay)."""
 
-        async def work(conn: AsyncConn) -> int:
-            if every_topic:
-                cur = await conn.execute("DELETE FROM alert_subscriptions WHERE channel_id = %s", (channel_id,))
-            else:
-                cur = await conn.execute(
-                    "DELETE FROM alert_subscriptions WHERE channel_id = %s AND topic_key = %s",
-                    (channel_id, topic_id or 0),
-                )
-            removed = cur.rowcount
-            await conn.execute(REASSIGN_ORPHANS, {"channel": channel_id})
-            await conn.execute(WITHDRAW_UNWANTED, {"channel": channel_id})
-            await conn.execute(
-                "DELETE FROM alert_channels WHERE channel_id = %(channel)s"
-                " AND NOT EXISTS (SELECT 1 FROM alert_subscriptions s WHERE s.channel_id = %(channel)s)",
-                {"channel": channel_id},
-            )
-            return removed
-
-        return await self._db.transact(work)
+        return await self._db.transact(lambda conn: _remove(conn, channel_id, topic_id, every_topic=every_topic))
 
     async def backfill_candidates(self, subscription_id: int, limit: int) -> list[int]:
         """Ids of the hottest stories that qualify now and the channel never had (what backfill would queue)."""
@@ -148,3 +84,102 @@ class PgSubscriptions:
             return [r["id"] for r in await cur.fetchall()]
 
         return await self._db.transact(work)
+
+    async def apply_config(self, guild_id: int, change: GuildConfigChange, now: datetime) -> None:
+        """Removals, upserts and the log channel of an import, in one transaction."""
+
+        async def work(conn: AsyncConn) -> None:
+            for channel_id, topic_id in change.removals:
+                await _remove(conn, channel_id, topic_id, every_topic=False)
+            for spec in change.upserts:
+                values = _values(
+                    guild_id, spec.channel_id, spec.kind, spec.topic_id, spec.min_heat, spec.min_quality, now
+                )
+                await _upsert(conn, values)
+            if change.clear_log_channel:
+                await clear_log_channel(conn, guild_id)
+            if change.set_log_channel is not None:
+                await set_log_channel(conn, guild_id, change.set_log_channel, change.actor_id, now)
+
+        await self._db.transact(work)
+
+
+def _values(
+    guild_id: int,
+    channel_id: int,
+    kind: ChannelKind,
+    topic_id: int | None,
+    min_heat: int,
+    min_quality: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "guild": guild_id,
+        "channel": channel_id,
+        "kind": kind,
+        "topic": topic_id,
+        "topic_key": topic_id or 0,
+        "min_heat": min_heat,
+        "min_quality": min_quality,
+        "keep_heat": False,
+        "keep_quality": False,
+        "now": now,
+    }
+
+
+async def _upsert_once(conn: AsyncConn, values: dict[str, Any]) -> UpsertOutcome | None:
+    await conn.execute(
+        "INSERT INTO alert_channels (channel_id, guild_id, kind, created_at)"
+        " VALUES (%(channel)s, %(guild)s, %(kind)s, %(now)s)"
+        " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id, kind = excluded.kind",
+        values,
+    )
+    # Everything already in heat_history is "seen": the new subscription only reacts to later changes.
+    # ON CONFLICT instead of look-then-insert: two processes adding the same subscription at once
+    # both succeed, one creating it and the other updating it.
+    cur = await conn.execute(
+        "INSERT INTO alert_subscriptions (channel_id, topic_id, topic_key, min_heat, min_quality, cursor,"
+        " created_at, updated_at)"
+        " VALUES (%(channel)s, %(topic)s, %(topic_key)s, %(min_heat)s, %(min_quality)s,"
+        " (SELECT coalesce(max(id), 0) FROM heat_history), %(now)s, %(now)s)"
+        " ON CONFLICT (channel_id, topic_key) DO NOTHING RETURNING id",
+        values,
+    )
+    created = await cur.fetchone()
+    if created is not None:
+        return UpsertOutcome(created["id"], created=True)
+    cur = await conn.execute(
+        "UPDATE alert_subscriptions SET min_heat = CASE WHEN %(keep_heat)s THEN min_heat ELSE %(min_heat)s END,"
+        " min_quality = CASE WHEN %(keep_quality)s THEN min_quality ELSE %(min_quality)s END,"
+        " updated_at = %(now)s WHERE channel_id = %(channel)s AND topic_key = %(topic_key)s RETURNING id",
+        values,
+    )
+    updated = await cur.fetchone()
+    # None only when another process removed the conflicting row in between: create it after all.
+    return None if updated is None else UpsertOutcome(updated["id"], created=False)
+
+
+async def _upsert(conn: AsyncConn, values: dict[str, Any]) -> UpsertOutcome:
+    while True:
+        outcome = await _upsert_once(conn, values)
+        if outcome is not None:
+            return outcome
+
+
+async def _remove(conn: AsyncConn, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
+    if every_topic:
+        cur = await conn.execute("DELETE FROM alert_subscriptions WHERE channel_id = %s", (channel_id,))
+    else:
+        cur = await conn.execute(
+            "DELETE FROM alert_subscriptions WHERE channel_id = %s AND topic_key = %s",
+            (channel_id, topic_id or 0),
+        )
+    removed = cur.rowcount
+    await conn.execute(REASSIGN_ORPHANS, {"channel": channel_id})
+    await conn.execute(WITHDRAW_UNWANTED, {"channel": channel_id})
+    await conn.execute(
+        "DELETE FROM alert_channels WHERE channel_id = %(channel)s"
+        " AND NOT EXISTS (SELECT 1 FROM alert_subscriptions s WHERE s.channel_id = %(channel)s)",
+        {"channel": channel_id},
+    )
+    return removed

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import aiosqlite
+
 from db.models import LogChannelRecord
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.timefmt import from_db, to_db
@@ -28,18 +30,11 @@ class SqliteAdminLog:
 
     async def set(self, guild_id: int, channel_id: int, set_by: int, now: datetime) -> None:
         async with self._db.write() as conn:
-            await conn.execute(
-                "INSERT INTO alert_log_channels (guild_id, channel_id, set_by, set_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, set_by = excluded.set_by,"
-                " set_at = excluded.set_at",
-                (guild_id, channel_id, set_by, to_db(now)),
-            )
+            await set_log_channel(conn, guild_id, channel_id, set_by, to_db(now))
 
     async def clear(self, guild_id: int) -> bool:
         async with self._db.write() as conn:
-            cur = await conn.execute("DELETE FROM alert_log_channels WHERE guild_id = ?", (guild_id,))
-            await conn.execute("DELETE FROM alert_log_notices WHERE guild_id = ?", (guild_id,))
-            return cur.rowcount > 0
+            return await clear_log_channel(conn, guild_id)
 
     async def claim_notice(self, guild_id: int, problem: str, now: datetime, told_before: datetime) -> bool:
         key = (guild_id, problem)
@@ -74,3 +69,20 @@ class SqliteAdminLog:
         ) as cur:
             rows = await cur.fetchall()
         return sorted(str(r[0]) for r in rows)
+
+
+async def set_log_channel(conn: aiosqlite.Connection, guild_id: int, channel_id: int, set_by: int, stamp: str) -> None:
+    """Make `channel_id` the guild's log channel, inside the caller's transaction."""
+    await conn.execute(
+        "INSERT INTO alert_log_channels (guild_id, channel_id, set_by, set_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, set_by = excluded.set_by,"
+        " set_at = excluded.set_at",
+        (guild_id, channel_id, set_by, stamp),
+    )
+
+
+async def clear_log_channel(conn: aiosqlite.Connection, guild_id: int) -> bool:
+    """Stop the guild's log (and forget its notices), inside the caller's transaction."""
+    cur = await conn.execute("DELETE FROM alert_log_channels WHERE guild_id = ?", (guild_id,))
+    await conn.execute("DELETE FROM alert_log_notices WHERE guild_id = ?", (guild_id,))
+    return cur.rowcount > 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from db.models import ClaimedItem, DueItem, FailureOutcome, QueuedStory
-from db.records import claimed_item, due_item, queued_story
+from db.models import ClaimedItem, DeliveryRecord, DueItem, FailureOutcome, HeatEvent, QueuedStory
+from db.records import claimed_item, delivery_record, due_item, heat_event, queued_story
 from db.sqlite.alert_sql import _GUILD_ACTIVE, _QUALIFIES
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.timefmt import from_db, to_db
@@ -69,6 +69,20 @@ WHERE c.paused_at IS NULL AND (c.hold_until IS NULL OR c.hold_until <= :now) AND
       ORDER BY q.heat DESC, q.story_id LIMIT :per_channel
   )
 ORDER BY c.channel_id, d.heat DESC, d.story_id
+"""
+
+
+# The queue is in (heat DESC, story_id) order (see _NEXT_BATCH); unknown heat last. The count runs on the
+# channel's part of the partial queue index.
+_DELIVERY = """
+SELECT d.story_id, d.channel_id, d.status, d.heat, d.queued_at, d.next_attempt_at, d.attempts, d.message_id,
+       d.sent_at, d.last_error, d.topic_key, d.queued_by,
+       (SELECT c.hold_until FROM alert_channels c WHERE c.channel_id = d.channel_id) AS channel_hold_until,
+       CASE WHEN d.status = 'queued' THEN 1 + (
+           SELECT count(*) FROM alert_deliveries q WHERE q.channel_id = d.channel_id AND q.status = 'queued'
+           AND ({heat_desc} > {own} OR ({heat_desc} = {own} AND q.story_id < d.story_id))
+       ) END AS queue_position
+FROM alert_deliveries d WHERE d.story_id = :story AND d.channel_id = :channel
 """
 
 
@@ -262,3 +276,18 @@ class SqliteLedger:
             {"channel": channel_id, "topic_key": topic_key, "limit": limit},
         )
         return [queued_story(r, from_db) for r in rows]
+
+    async def delivery(self, story_id: int, channel_id: int) -> DeliveryRecord | None:
+        """The (story, channel) ledger row; while queued, its place in the channel's queue (posting order)."""
+        row = await self._db.one(_DELIVERY.format(heat_desc="coalesce(q.heat, -2)", own="coalesce(d.heat, -2)"),
+                                 {"story": story_id, "channel": channel_id})
+        return None if row is None else delivery_record(row, from_db)
+
+    async def heat_events(self, story_id: int, *, limit: int = 200) -> list[HeatEvent]:
+        """The story's recorded heat changes, oldest first (the latest `limit`)."""
+        rows = await self._db.all(
+            "SELECT id, observed_at, heat, previous_heat FROM (SELECT * FROM heat_history WHERE story_id = ?"
+            " ORDER BY id DESC LIMIT ?) ORDER BY id",
+            (story_id, limit),
+        )
+        return [heat_event(r, from_db) for r in rows]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from db.models import ChannelKind, SubscriptionRecord, UpsertOutcome
+import aiosqlite
+
+from db.models import ChannelKind, GuildConfigChange, SubscriptionRecord, UpsertOutcome
 from db.records import subscription_record
+from db.sqlite.admin_log import clear_log_channel, set_log_channel
 from db.sqlite.alert_sql import _QUALIFIES, _REASSIGN_ORPHANS, _WITHDRAW
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.timefmt import from_db, to_db
@@ -46,35 +49,11 @@ class SqliteSubscriptions:
         keep_min_quality: bool = False,
     ) -> UpsertOutcome:
         """Create the (channel, topic) subscription, or update the thresholds not kept; the channel row follows."""
-        stamp = to_db(now)
-        topic_key = topic_id or 0
         async with self._db.write() as conn:
-            await conn.execute(
-                "INSERT INTO alert_channels (channel_id, guild_id, kind, created_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id, kind = excluded.kind",
-                (channel_id, guild_id, kind, stamp),
+            return await _upsert(
+                conn, guild_id, channel_id, kind, topic_id, min_heat, min_quality, to_db(now),
+                keep_min_heat, keep_min_quality,
             )
-            async with conn.execute(
-                "SELECT id FROM alert_subscriptions WHERE channel_id = ? AND topic_key = ?", (channel_id, topic_key)
-            ) as cur:
-                existing = await cur.fetchone()
-            if existing is not None:
-                await conn.execute(
-                    "UPDATE alert_subscriptions SET min_heat = CASE WHEN ? THEN min_heat ELSE ? END,"
-                    " min_quality = CASE WHEN ? THEN min_quality ELSE ? END, updated_at = ? WHERE id = ?",
-                    (keep_min_heat, min_heat, keep_min_quality, min_quality, stamp, existing["id"]),
-                )
-                return UpsertOutcome(existing["id"], created=False)
-            # Everything already in heat_history is "seen": the new subscription only reacts to later changes.
-            async with conn.execute(
-                "INSERT INTO alert_subscriptions (channel_id, topic_id, topic_key, min_heat, min_quality, cursor,"
-                " created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(id), 0) FROM heat_history), ?, ?)",
-                (channel_id, topic_id, topic_key, min_heat, min_quality, stamp, stamp),
-            ) as cur:
-                new_id = cur.lastrowid
-        assert new_id is not None
-        return UpsertOutcome(new_id, created=True)
 
     async def for_guild(self, guild_id: int) -> list[SubscriptionRecord]:
         """Every subscription of a guild, by channel then topic ("every topic" first)."""
@@ -95,22 +74,7 @@ class SqliteSubscriptions:
         """Delete the (channel, topic) subscription, or all of the channel's; queued stories no longer wanted
         are withdrawn and a channel left without subscriptions is forgotten (its ledger rows stay)."""
         async with self._db.write() as conn:
-            if every_topic:
-                cur = await conn.execute("DELETE FROM alert_subscriptions WHERE channel_id = ?", (channel_id,))
-            else:
-                cur = await conn.execute(
-                    "DELETE FROM alert_subscriptions WHERE channel_id = ? AND topic_key = ?",
-                    (channel_id, topic_id or 0),
-                )
-            removed = cur.rowcount
-            await conn.execute(_REASSIGN_ORPHANS, (channel_id,))
-            await conn.execute(_WITHDRAW.format(channel_filter="AND channel_id = ?"), (channel_id,))
-            await conn.execute(
-                "DELETE FROM alert_channels WHERE channel_id = ?"
-                " AND NOT EXISTS (SELECT 1 FROM alert_subscriptions s WHERE s.channel_id = ?)",
-                (channel_id, channel_id),
-            )
-        return removed
+            return await _remove(conn, channel_id, topic_id, every_topic=every_topic)
 
     async def backfill_candidates(self, subscription_id: int, limit: int) -> list[int]:
         """Ids of the hottest stories that qualify now and the channel never had (what backfill would queue)."""
@@ -123,3 +87,78 @@ class SqliteSubscriptions:
             (subscription_id, limit),
         )
         return [r["id"] for r in rows]
+
+    async def apply_config(self, guild_id: int, change: GuildConfigChange, now: datetime) -> None:
+        """Removals, upserts and the log channel of an import, in one transaction."""
+        stamp = to_db(now)
+        async with self._db.write() as conn:
+            for channel_id, topic_id in change.removals:
+                await _remove(conn, channel_id, topic_id, every_topic=False)
+            for spec in change.upserts:
+                await _upsert(
+                    conn, guild_id, spec.channel_id, spec.kind, spec.topic_id, spec.min_heat, spec.min_quality, stamp
+                )
+            if change.clear_log_channel:
+                await clear_log_channel(conn, guild_id)
+            if change.set_log_channel is not None:
+                await set_log_channel(conn, guild_id, change.set_log_channel, change.actor_id, stamp)
+
+
+async def _upsert(
+    conn: aiosqlite.Connection,
+    guild_id: int,
+    channel_id: int,
+    kind: ChannelKind,
+    topic_id: int | None,
+    min_heat: int,
+    min_quality: int | None,
+    stamp: str,
+    keep_min_heat: bool = False,
+    keep_min_quality: bool = False,
+) -> UpsertOutcome:
+    topic_key = topic_id or 0
+    await conn.execute(
+        "INSERT INTO alert_channels (channel_id, guild_id, kind, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id, kind = excluded.kind",
+        (channel_id, guild_id, kind, stamp),
+    )
+    async with conn.execute(
+        "SELECT id FROM alert_subscriptions WHERE channel_id = ? AND topic_key = ?", (channel_id, topic_key)
+    ) as cur:
+        existing = await cur.fetchone()
+    if existing is not None:
+        await conn.execute(
+            "UPDATE alert_subscriptions SET min_heat = CASE WHEN ? THEN min_heat ELSE ? END,"
+            " min_quality = CASE WHEN ? THEN min_quality ELSE ? END, updated_at = ? WHERE id = ?",
+            (keep_min_heat, min_heat, keep_min_quality, min_quality, stamp, existing["id"]),
+        )
+        return UpsertOutcome(existing["id"], created=False)
+    # Everything already in heat_history is "seen": the new subscription only reacts to later changes.
+    async with conn.execute(
+        "INSERT INTO alert_subscriptions (channel_id, topic_id, topic_key, min_heat, min_quality, cursor,"
+        " created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(id), 0) FROM heat_history), ?, ?)",
+        (channel_id, topic_id, topic_key, min_heat, min_quality, stamp, stamp),
+    ) as cur:
+        new_id = cur.lastrowid
+    assert new_id is not None
+    return UpsertOutcome(new_id, created=True)
+
+
+async def _remove(conn: aiosqlite.Connection, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
+    if every_topic:
+        cur = await conn.execute("DELETE FROM alert_subscriptions WHERE channel_id = ?", (channel_id,))
+    else:
+        cur = await conn.execute(
+            "DELETE FROM alert_subscriptions WHERE channel_id = ? AND topic_key = ?",
+            (channel_id, topic_id or 0),
+        )
+    removed = cur.rowcount
+    await conn.execute(_REASSIGN_ORPHANS, (channel_id,))
+    await conn.execute(_WITHDRAW.format(channel_filter="AND channel_id = ?"), (channel_id,))
+    await conn.execute(
+        "DELETE FROM alert_channels WHERE channel_id = ?"
+        " AND NOT EXISTS (SELECT 1 FROM alert_subscriptions s WHERE s.channel_id = ?)",
+        (channel_id, channel_id),
+    )
+    return removed

@@ -266,3 +266,31 @@ async def test_console_alerts_names_the_channel_it_acts_on_and_refuses_another(
     assert "Paused alerts in #console." in text
     assert "! The playground has one channel, #console; there is no channel “#other” here." in text
     assert "Resumed alerts in #console;" in text
+
+
+async def test_console_why_explains_a_story_in_console_like_discord(
+    services: SimpleNamespace, store: Store, clock: ManualClock
+) -> None:
+    from datetime import timedelta
+
+    from bot.alert_posters import CONSOLE_CHANNEL_ID, ConsolePoster
+    from bot.services.alerts import AlertService
+    from bot.services.why import WhyService
+
+    services.alerts = AlertService(store, clock, max_posts_per_tick=5)
+    services.why = WhyService(
+        store, services.lookups, clock, posts_per_tick=5, tick_interval=timedelta(minutes=1)
+    )
+    await services.alerts.add_subscription(guild_id=0, channel_id=CONSOLE_CHANNEL_ID, channel_kind="console")
+    await add_stories(store, [Story("Lukewarm chips", heat=50), Story("Scorching chips", heat=120)])
+    await services.alerts.tick(ConsolePoster(lambda _text: None))
+
+    text = await run(
+        services, "/why Lukewarm chips", "/why story:Scorching chips channel:#console", "/why 1 #other",
+        extensions=("bot.alert_posters",),
+    )
+
+    assert "in #console: stopped at heat." in text
+    assert "✗ heat [every topic]: heat 50 < line 70 (20 short)" in text
+    assert "✓ ledger: posted at 2026-11-26 12:00 UTC (message 1)" in text
+    assert "! The playground has one channel, #console; there is no channel “#other” here." in text

@@ -43,7 +43,12 @@ Interactions (each waits for the answer the user sees, else raises NoReply, an A
         Options are typed from the synced command tree (guild commands first, then global); channel/user/role
         options accept a model object or an id and are sent with `resolved` data; validate=False lets a test send
         values the Discord client would refuse (below min_value, not in choices...). member.permissions and
-        app_permissions are computed from roles and overwrites in that channel.
+        app_permissions are computed from roles and overwrites in that channel. An attachment option (type 11)
+        takes an `Upload(filename, data, content_type=None)`: the file is stored, sent in `resolved.attachments`,
+        and served at its url, like Discord's CDN.
+    Files the bot uploads (multipart: payload_json + files[n], the payload's attachments referring to n) become
+        attachment objects on the message (Message.attachments); `standin.file_content(attachment)` is their
+        bytes. A file over 10 MiB gets 413 (code 40005).
     await autocomplete(guild_id, channel_id, user_id, command, {"name": "A"}, *, focused=None) -> list[dict]
     await click(result_or_message, custom_id, user_id, *, values=None) -> InteractionResult
     "Answered" means callback 4/7/8/9, or 5/6 followed by an @original edit or a followup.
@@ -127,7 +132,16 @@ from .model import (
     Role,
     User,
 )
-from .server import InteractionRecord, InteractionResult, NoReply, RequestLog, SentEvent, StandIn, Violation
+from .server import (
+    InteractionRecord,
+    InteractionResult,
+    NoReply,
+    RequestLog,
+    SentEvent,
+    StandIn,
+    Upload,
+    Violation,
+)
 
 __all__ = [
     "DEFAULT_BOT",
@@ -148,6 +162,7 @@ __all__ = [
     "Role",
     "SentEvent",
     "StandIn",
+    "Upload",
     "User",
     "Violation",
 ]

@@ -296,6 +296,11 @@ class Message:
         return list(self.data.get("embeds") or [])
 
     @property
+    def attachments(self) -> list[JSON]:
+        """The message's attachments (id, filename, size, url); `StandIn.file_content` gives their bytes."""
+        return list(self.data.get("attachments") or [])
+
+    @property
     def components(self) -> list[JSON]:
         """The message's component rows as JSON."""
         return list(self.data.get("components") or [])

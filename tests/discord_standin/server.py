@@ -231,6 +231,24 @@ class InteractionResult:
         return "\n".join(m.text() for m in msgs)
 
 
+# A server without boosts takes files up to 10 MiB (the guild's `attachment_size_limit`).
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file a user attaches to an attachment option (type 11) of a slash command."""
+
+    filename: str
+    data: bytes
+    content_type: str | None = None
+
+
+def _uploaded(body: JSON) -> list[JSON]:
+    """The attachment objects of a body whose files the stand-in stored (they carry a url)."""
+    return [a for a in body.get("attachments") or [] if isinstance(a, dict) and "url" in a]
+
+
 class StandIn:
     """A local Discord for one bot. Use `async with StandIn() as standin:`; see the package docstring."""
 
@@ -265,6 +283,8 @@ class StandIn:
         self.guilds: dict[int, Guild] = {}
         self.channels: dict[int, Channel] = {}
         self.messages: dict[int, Message] = {}
+        # Uploaded files by attachment id, served like Discord's CDN at /attachments/{id}/{filename}.
+        self.files: dict[int, bytes] = {}
         self.channel_log: dict[int, list[int]] = {}
         self.global_commands: list[JSON] = []
         self.guild_commands: dict[int, list[JSON]] = {}
@@ -633,6 +653,12 @@ class StandIn:
             value = float(value)
         elif kind == 5:
             value = bool(value)
+        elif kind == 11:
+            if not isinstance(value, Upload):
+                raise ValueError(f"option {name!r}: an attachment option takes an Upload(filename, data)")
+            attachment = self.store_file(value.filename, value.data, value.content_type)
+            value = attachment["id"]
+            resolved.setdefault("attachments", {})[value] = attachment
         elif kind in (6, 7, 8, 9):
             target = int(getattr(value, "id", value))
             value = str(target)
@@ -710,7 +736,7 @@ class StandIn:
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild_id)} if guild_id else {"1": str(user_id)},
             "context": 0 if guild_id else 1,
-            "attachment_size_limit": 10 * 1024 * 1024,
+            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
             "app_permissions": "0",
         }
         channel_data = channel.to_json()
@@ -927,6 +953,7 @@ class StandIn:
         r.add_get(f"{p}/guilds/{{guild}}/members/{{uid}}", self._get_member)
         r.add_get(f"{p}/guilds/{{guild}}/threads/active", self._active_threads)
         r.add_get(f"{p}/channels/{{cid}}/threads/archived/public", self._archived_threads)
+        r.add_get("/attachments/{aid}/{filename}", self._get_attachment)
         r.add_get("/_standin/state", self._control_state)
         r.add_post("/_standin/invoke", self._control_invoke)
 
@@ -1043,11 +1070,13 @@ class StandIn:
         except ValueError:
             return text
 
-    @staticmethod
-    async def _multipart_body(request: web.Request) -> Any:
-        """Files upload as multipart: the JSON is the payload_json part; files become attachment stubs."""
+    async def _multipart_body(self, request: web.Request) -> Any:
+        """Files upload as multipart: the JSON is the payload_json part, each file a `files[n]` part. As Discord
+        does, the payload's `attachments` entries refer to the parts by n (`{"id": n, "filename": ...}`); the
+        message gets full attachment objects (snowflake id, size, url on the CDN). A part without an entry still
+        becomes an attachment."""
         body: Any = {}
-        files: list[JSON] = []
+        uploads: dict[str, tuple[str, str | None, bytes]] = {}
         reader = await request.multipart()
         async for part in reader:
             if not isinstance(part, BodyPartReader):
@@ -1056,10 +1085,59 @@ class StandIn:
                 body = json.loads(await part.text())
             else:
                 data = await part.read()
-                files.append({"id": str(len(files)), "filename": part.filename or "file", "size": len(data)})
-        if isinstance(body, dict) and files:
-            body.setdefault("attachments", files)
+                if len(data) > ATTACHMENT_SIZE_LIMIT:
+                    # Discord refuses the whole request (code 40005) when one file is over the server's limit.
+                    raise web.HTTPRequestEntityTooLarge(
+                        max_size=ATTACHMENT_SIZE_LIMIT, actual_size=len(data), content_type="application/json",
+                        text=json.dumps({"message": "Request entity too large", "code": 40005}),
+                    )
+                index = (part.name or "").removeprefix("files[").removesuffix("]")
+                uploads[index or str(len(uploads))] = (
+                    part.filename or "file", part.headers.get("Content-Type"), bytes(data)
+                )
+        if not isinstance(body, dict):
+            return body
+        # An interaction callback carries the message in `data`; every other route is the message itself.
+        message = body["data"] if isinstance(body.get("data"), dict) and "type" in body else body
+        refs = [a for a in message.get("attachments") or [] if isinstance(a, dict)]
+        attachments: list[JSON] = []
+        for ref in refs:
+            upload = uploads.pop(str(ref.get("id")), None)
+            if upload is None:
+                attachments.append(ref)  # an existing attachment kept on edit
+            else:
+                filename, content_type, data = upload
+                attachments.append(self.store_file(str(ref.get("filename") or filename), data, content_type,
+                                                   description=ref.get("description")))
+        for filename, content_type, data in uploads.values():
+            attachments.append(self.store_file(filename, data, content_type))
+        if attachments:
+            message["attachments"] = attachments
         return body
+
+    def store_file(self, filename: str, data: bytes, content_type: str | None = None, *,
+                   description: str | None = None) -> JSON:
+        """Keep an uploaded file; its attachment object as Discord returns it (the url serves the bytes)."""
+        aid = self.ids.next()
+        self.files[aid] = data
+        url = f"http://{self.host}:{self.port}/attachments/{aid}/{filename}"
+        attachment: JSON = {"id": str(aid), "filename": filename, "size": len(data), "url": url, "proxy_url": url}
+        if content_type:
+            attachment["content_type"] = content_type
+        if description:
+            attachment["description"] = description
+        return attachment
+
+    def file_content(self, attachment: JSON) -> bytes:
+        """The bytes behind an attachment object the bot uploaded."""
+        return self.files[int(attachment["id"])]
+
+    async def _get_attachment(self, request: web.Request) -> web.StreamResponse:
+        aid = request.match_info["aid"]
+        data = self.files.get(int(aid)) if aid.isdigit() else None
+        if data is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=data, content_type="application/octet-stream")
 
     def _reject(self, request: web.Request, problems: list[Problem], body: Any, interaction_id: int | None = None
                 ) -> web.Response:
@@ -1093,7 +1171,7 @@ class StandIn:
             "content": body.get("content") or "",
             "embeds": [{"type": "rich", **e} for e in body.get("embeds") or []],
             "components": body.get("components") or [],
-            "attachments": [],
+            "attachments": _uploaded(body),
             "mentions": [],
             "mention_roles": [],
             "mention_everyone": False,
@@ -1133,6 +1211,11 @@ class StandIn:
                 msg.data[key] = body[key] if body[key] is not None else ("" if key == "content" else [])
         if "embeds" in body:
             msg.data["embeds"] = [{"type": "rich", **e} for e in body["embeds"] or []]
+        if "attachments" in body:
+            # The list is the whole truth: existing attachments not named again are removed, as on Discord.
+            kept = {str(a.get("id")) for a in body["attachments"] or [] if isinstance(a, dict)}
+            old = [a for a in msg.data.get("attachments") or [] if a["id"] in kept]
+            msg.data["attachments"] = old + [a for a in _uploaded(body) if a not in old]
         if "flags" in body and body["flags"] is not None:
             msg.data["flags"] = (msg.data["flags"] & EPHEMERAL) | (body["flags"] & ~EPHEMERAL)
         msg.data["flags"] &= ~LOADING

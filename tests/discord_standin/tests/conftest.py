@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -79,6 +80,18 @@ def build_tree(bot: commands.Bot) -> None:
     @bot.tree.command(name="big", description="Sends an over-long embed")
     async def big(interaction: discord.Interaction) -> None:
         await interaction.response.send_message(embed=discord.Embed(description="x" * 4097))
+
+    @bot.tree.command(name="reverse", description="Sends the attached file back reversed")
+    @app_commands.describe(file="Any file", deferred="Answer with a followup after thinking")
+    async def reverse(interaction: discord.Interaction, file: discord.Attachment, deferred: bool = False) -> None:
+        data = await file.read()
+        reply = discord.File(io.BytesIO(data[::-1]), filename="reversed.txt")
+        text = f"{file.filename}: {file.size} bytes"
+        if deferred:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await interaction.followup.send(text, file=reply, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, file=reply, ephemeral=True)
 
     alerts = app_commands.Group(name="alerts", description="Alert admin", guild_only=True,
                                 default_permissions=discord.Permissions(manage_guild=True))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
 import discord
 import pytest
 from discord.ext import commands
 
-from tests.discord_standin import NoReply, StandIn
+from tests.discord_standin import NoReply, StandIn, Upload
 from tests.support.polling import until
 
 from .conftest import TOPICS, World
@@ -190,3 +191,31 @@ async def test_invoke_global_command(standin: StandIn, world: World) -> None:
         result = await standin.invoke(world.guild.id, world.text.id, world.member.id, "ping")
     assert result.content == "pong"
     assert "guild_id" not in result.record.payload["data"]
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+async def test_attachment_option_reaches_the_bot_and_its_uploaded_file_comes_back(
+    standin: StandIn, world: World, bot: commands.Bot, deferred: bool
+) -> None:
+    upload = Upload("notes.txt", b"hello file", "text/plain")
+    result = await standin.invoke(
+        world.guild.id, world.text.id, world.member.id, "reverse", {"file": upload, "deferred": deferred}
+    )
+    assert result.ephemeral
+    assert result.content == "notes.txt: 10 bytes"
+    assert result.message is not None
+    [attachment] = result.message.attachments
+    assert attachment["filename"] == "reversed.txt"
+    assert attachment["size"] == 10
+    assert standin.file_content(attachment) == b"elif olleh"
+    standin.assert_clean()
+
+
+async def test_upload_over_the_size_limit_is_refused(standin: StandIn, world: World, bot: commands.Bot) -> None:
+    channel = bot.get_channel(world.text.id)
+    assert isinstance(channel, discord.TextChannel)
+    big = discord.File(io.BytesIO(b"x" * (10 * 1024 * 1024 + 1)), filename="big.bin")
+    with pytest.raises(discord.HTTPException) as refused:
+        await channel.send("too big", file=big)
+    assert refused.value.status == 413
+    assert standin.messages_in(world.text.id) == []

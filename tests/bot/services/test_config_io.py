@@ -1,0 +1,185 @@
+"""Alert configuration export and import: round trip into another server, dry run, malformed files (both engines)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.render import import_plan_text
+from bot.services.admin_log import AdminLog
+from bot.services.alerts import AlertService
+from bot.services.config_io import ConfigService, FoundChannel, ImportRefused, StaticDirectory, parse_config
+from db.interfaces import Store
+from tests.support.alerts import StoryWriter
+
+SOURCE, TARGET = 1, 2
+SOURCE_CHANNELS = StaticDirectory((
+    FoundChannel(100, "news", "text"),
+    FoundChannel(101, "ai-desk", "announcement"),
+    FoundChannel(102, "mod-log", "text"),
+))
+# The other server has channels of the same names under other ids.
+TARGET_CHANNELS = StaticDirectory((
+    FoundChannel(200, "news", "text"),
+    FoundChannel(201, "AI-Desk", "announcement"),
+    FoundChannel(202, "mod-log", "text"),
+    FoundChannel(203, "voice", None, "#voice is not a text, announcement or forum channel"),
+))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.posts: list[tuple[int, str]] = []
+
+    async def post_text(self, channel_id: int, text: str) -> None:
+        self.posts.append((channel_id, text))
+
+
+@pytest.fixture
+def admin_log(store: Store, clock: ManualClock) -> AdminLog:
+    return AdminLog(store, clock)
+
+
+@pytest.fixture
+def config(store: Store, alert_service: AlertService, admin_log: AdminLog, clock: ManualClock) -> ConfigService:
+    return ConfigService(store, alert_service, admin_log, clock)
+
+
+async def source_setup(alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter) -> None:
+    writer.add(10, topics=("AI",))
+    await alert_service.add_subscription(guild_id=SOURCE, channel_id=100, channel_kind="text", min_heat=80)
+    await alert_service.add_subscription(
+        guild_id=SOURCE, channel_id=101, channel_kind="announcement", topic="AI", min_heat=60, min_quality=40
+    )
+    await admin_log.set_channel(SOURCE, 102, 5)
+
+
+def listing(subs: list) -> list[tuple]:  # type: ignore[type-arg]
+    return [(s.channel_id, s.channel_kind, s.topic_name, s.min_heat, s.min_quality) for s in subs]
+
+
+async def test_export_names_channels_by_id_and_name_in_a_versioned_document(
+    config: ConfigService, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter
+) -> None:
+    await source_setup(alert_service, admin_log, writer)
+    document = json.loads(await config.export(SOURCE, SOURCE_CHANNELS))
+    assert (document["schema"], document["version"], document["guild"]) == ("heatwave.alerts", 1, {"id": "1"})
+    assert document["subscriptions"] == [
+        {"channel": {"id": "100", "name": "news"}, "kind": "text", "topic": None, "min_heat": 80, "min_quality": None},
+        {"channel": {"id": "101", "name": "ai-desk"}, "kind": "announcement", "topic": "AI", "min_heat": 60,
+         "min_quality": 40},
+    ]
+    assert document["log_channel"] == {"id": "102", "name": "mod-log"}
+
+
+async def test_round_trip_into_another_server_dry_run_then_apply(
+    config: ConfigService, store: Store, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter
+) -> None:
+    await source_setup(alert_service, admin_log, writer)
+    exported = await config.export(SOURCE, SOURCE_CHANNELS)
+    recorder = Recorder()
+    admin_log.poster = recorder
+
+    dry = await config.plan(TARGET, exported, TARGET_CHANNELS, actor_id=9)
+    shown = import_plan_text(dry, lambda c: f"<#{c}>", applied=False, markdown=True, how_to_apply="dry_run:False")
+    assert await store.subscriptions.for_guild(TARGET) == []  # a dry run changes nothing
+    assert dry.changes == 3
+    assert "Dry run: 3 changes would be made" in shown
+    assert "+ add <#200> · every topic (heat ≥ 80)" in shown
+    assert "+ add <#201> · AI (heat ≥ 60, quality ≥ 40)" in shown
+    assert "~ alerts log: off → <#202>" in shown
+
+    await config.apply(dry, told="imported the alerts")
+    assert listing(await store.subscriptions.for_guild(TARGET)) == [
+        (200, "text", None, 80, None),
+        (201, "announcement", "AI", 60, 40),
+    ]
+    target_log = await store.admin_log.get(TARGET)
+    assert target_log is not None
+    assert (target_log.channel_id, target_log.set_by) == (202, 9)
+    assert recorder.posts == [(202, "imported the alerts")]
+    again = await config.plan(TARGET, exported, TARGET_CHANNELS)
+    assert again.changes == 0
+    assert "nothing to change" in import_plan_text(again, str, applied=False, markdown=False, how_to_apply="")
+
+
+async def test_import_changes_and_removes_what_the_file_says(
+    config: ConfigService, store: Store, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter
+) -> None:
+    await source_setup(alert_service, admin_log, writer)
+    file = {
+        "schema": "heatwave.alerts", "version": 1,
+        "subscriptions": [{"channel": {"name": "news"}, "topic": None, "min_heat": 90, "min_quality": None}],
+        "log_channel": None,
+    }
+    plan = await config.plan(SOURCE, json.dumps(file), SOURCE_CHANNELS)
+    text = import_plan_text(plan, lambda c: f"#{SOURCE_CHANNELS.name_of(c)}", applied=True, markdown=False,
+                            how_to_apply="--apply")
+    assert "~ change #news · every topic: heat ≥ 80 → heat ≥ 90" in text
+    assert "- remove #ai-desk · AI (heat ≥ 60, quality ≥ 40)" in text
+    assert "~ alerts log: #mod-log → off" in text
+    await config.apply(plan)
+    assert listing(await store.subscriptions.for_guild(SOURCE)) == [(100, "text", None, 90, None)]
+    assert await store.admin_log.get(SOURCE) is None
+
+
+async def test_import_of_a_section_less_file_leaves_everything(
+    config: ConfigService, store: Store, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter
+) -> None:
+    await source_setup(alert_service, admin_log, writer)
+    plan = await config.plan(SOURCE, '{"schema": "heatwave.alerts", "version": 1}', SOURCE_CHANNELS)
+    assert plan.changes == 0
+    assert plan.subscriptions == ()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "the file is not valid JSON (line 1, column 2)"),
+        (b"\xff\xfe", "the file is not valid JSON"),
+        ('{"schema": "something else", "version": 1}', "this is not a Heatwave alerts export"),
+        ('{"schema": "heatwave.alerts", "version": 7}', "schema version 7 is not supported"),
+        ('{"schema": "heatwave.alerts", "version": 1, "digests": []}', "unknown section digests"),
+        ('{"schema": "heatwave.alerts", "version": 1, "subscriptions": {}}', "subscriptions: expected a list"),
+        (
+            '{"schema": "heatwave.alerts", "version": 1, "subscriptions": [{"channel": {"id": 12}, "min_heat": 900}]}',
+            "subscriptions[1].min_heat: 900 is outside 0-500",
+        ),
+        (
+            '{"schema": "heatwave.alerts", "version": 1, "subscriptions": [{"channel": {"id": "x1"}}]}',
+            "subscriptions[1].channel.id: “x1” is not a Discord id",
+        ),
+    ],
+)
+def test_parse_refuses_malformed_files_with_a_clear_message(content: str | bytes, message: str) -> None:
+    with pytest.raises(ImportRefused) as refused:
+        parse_config(content)
+    assert message in refused.value.user_message
+    assert refused.value.user_message.startswith("Nothing was imported:")
+
+
+async def test_import_refuses_unknown_channels_and_topics_and_changes_nothing(
+    config: ConfigService, store: Store, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter
+) -> None:
+    await source_setup(alert_service, admin_log, writer)
+    file = {
+        "schema": "heatwave.alerts", "version": 1,
+        "subscriptions": [
+            {"channel": {"id": "999", "name": "gone"}, "min_heat": 70},
+            {"channel": {"id": "200"}, "topic": "Astrology", "min_heat": 70},
+            {"channel": {"name": "voice"}, "min_heat": 70},
+            {"channel": {"name": "news"}, "min_heat": 70},
+        ],
+        "log_channel": {"id": "555"},
+    }
+    with pytest.raises(ImportRefused) as refused:
+        await config.plan(TARGET, json.dumps(file), TARGET_CHANNELS)
+    text = refused.value.user_message
+    assert "subscriptions[1]: no channel #gone (999) in this server" in text
+    assert "subscriptions[2]: No topic 'Astrology'" in text
+    assert "subscriptions[3]: #voice is not a text, announcement or forum channel" in text
+    assert "log_channel: no channel with id 555 in this server" in text
+    assert "subscriptions[4]" not in text
+    assert await store.subscriptions.for_guild(TARGET) == []

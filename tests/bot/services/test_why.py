@@ -1,0 +1,190 @@
+"""/why: each gate of the alert engine for one story in one channel, on both engines."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.errors import NotFound
+from bot.render import why_reply, why_text
+from bot.services.alerts import AlertService, DeliveryFailed
+from bot.services.lookups import LookupService
+from bot.services.why import Explanation, WhyService
+from db.interfaces import Store
+from tests.support.alerts import FakePoster, StoryWriter, transient
+
+GUILD = 1
+NEWS = 100
+
+
+@pytest.fixture
+def why(store: Store, clock: ManualClock) -> WhyService:
+    return WhyService(
+        store, LookupService(store.lookups, clock), clock, posts_per_tick=5, tick_interval=timedelta(minutes=1)
+    )
+
+
+async def explain(why: WhyService, story_id: int) -> Explanation:
+    return await why.explain(guild_id=GUILD, channel_id=NEWS, story=str(story_id))
+
+
+def verdicts(explanation: Explanation) -> dict[str, str]:
+    return {g.name: g.verdict for g in explanation.gates}
+
+
+def text_of(explanation: Explanation, gate: str) -> str:
+    return " | ".join(g.text for g in explanation.gates if g.name == gate)
+
+
+async def subscribe(alerts: AlertService, **kwargs: object) -> None:
+    await alerts.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text", **kwargs)  # type: ignore[arg-type]
+
+
+async def test_why_posted_links_the_message(
+    why: WhyService, alert_service: AlertService, writer: StoryWriter, poster: FakePoster
+) -> None:
+    await subscribe(alert_service)
+    story = writer.add(90)
+    await alert_service.tick(poster)
+    result = await explain(why, story)
+    assert [g.name for g in result.gates] == ["topic", "heat", "quality", "paused", "subscribed", "ledger"]
+    assert set(verdicts(result).values()) == {"pass"}
+    assert "heat 90 ≥ line 70" in text_of(result, "heat")
+    message_id = poster.sent[0].message_id
+    assert f"https://discord.com/channels/{GUILD}/{NEWS}/{message_id}" in why_reply(result)
+    assert f"(message {message_id})" in why_text(result, channel="#console")
+
+
+async def test_why_queued_gives_position_tick_and_the_failed_try(
+    why: WhyService, alert_service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
+) -> None:
+    await subscribe(alert_service)
+    ids = [writer.add(150 - n) for n in range(12)]  # heat 150 .. 139: the queue is in this order
+    poster.fail(NEWS, transient("503 Service Unavailable"))
+    report = await alert_service.tick(poster)  # the first send fails: the channel backs off, all stay queued
+    assert (report.queued, report.sent) == (12, 0)
+    failed = await explain(why, ids[0])
+    assert "number 1 in this channel's queue" in text_of(failed, "ledger")
+    assert "attempt 1 failed: 503 Service Unavailable; next retry" in text_of(failed, "ledger")
+    last = await explain(why, ids[11])
+    assert "number 12 in this channel's queue" in text_of(last, "ledger")
+    assert "when the channel's backoff after a failed send ends" in text_of(last, "ledger")
+    clock.advance(timedelta(minutes=5))
+    assert "tick 3 from now (about 2026-11-26 12:07 UTC, 5 per tick)" in text_of(await explain(why, ids[11]), "ledger")
+    second = await explain(why, ids[1])
+    assert "number 2" in text_of(second, "ledger")
+    assert "the next tick" in text_of(second, "ledger")
+
+
+async def test_why_below_the_line_says_by_how_much(
+    why: WhyService, alert_service: AlertService, writer: StoryWriter, poster: FakePoster
+) -> None:
+    await subscribe(alert_service, min_heat=80)
+    story = writer.add(65)
+    await alert_service.tick(poster)
+    result = await explain(why, story)
+    assert verdicts(result)["heat"] == "block"
+    assert "heat 65 < line 80 (15 short)" in text_of(result, "heat")
+    assert "never queued: no subscription" in text_of(result, "ledger")
+    assert "stopped at heat" in why_reply(result)
+
+
+async def test_why_topic_and_quality_gates(
+    why: WhyService, alert_service: AlertService, writer: StoryWriter, poster: FakePoster
+) -> None:
+    writer.add(10, topics=("AI",))  # the topics exist before they are subscribed to
+    writer.add(10, topics=("Cloud",))
+    await subscribe(alert_service, topic="AI")
+    await subscribe(alert_service, topic="Cloud", min_quality=50)
+    story = writer.add(90, quality=40, topics=("Cloud",))
+    await alert_service.tick(poster)
+    result = await explain(why, story)
+    topics = {g.subscription.topic_name: g.verdict for g in result.gates if g.name == "topic" and g.subscription}
+    assert topics == {"AI": "block", "Cloud": "pass"}
+    assert "not on AI (it is on Cloud)" in text_of(result, "topic")
+    assert "quality 40 < 50" in text_of(result, "quality")
+    assert poster.sent == []
+
+
+async def test_why_paused_channel_skips_what_crosses_meanwhile(
+    why: WhyService, alert_service: AlertService, writer: StoryWriter, poster: FakePoster
+) -> None:
+    await subscribe(alert_service)
+    await alert_service.pause(GUILD, NEWS)
+    story = writer.add(90)
+    await alert_service.tick(poster)
+    result = await explain(why, story)
+    assert verdicts(result)["paused"] == "block"
+    assert "this channel is paused" in text_of(result, "paused")
+    assert "while alerts here were paused" in text_of(result, "ledger")
+    queued_before = writer.add(95)
+    await alert_service.resume(GUILD, NEWS)
+    await alert_service.tick(FakePoster(failures={NEWS: [transient()]}))
+    await alert_service.pause(GUILD, NEWS)
+    assert "goes out when alerts here are resumed" in text_of(await explain(why, queued_before), "ledger")
+    await alert_service.pause(GUILD)
+    assert "paused for the whole server" in text_of(await explain(why, story), "paused")
+
+
+async def test_why_story_hot_before_the_subscription(
+    why: WhyService, alert_service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
+) -> None:
+    story = writer.add(90)
+    clock.advance(timedelta(minutes=10))
+    await subscribe(alert_service)
+    await alert_service.tick(poster)
+    result = await explain(why, story)
+    assert verdicts(result)["subscribed"] == "block"
+    assert "arrived before you subscribed: hot since 2026-11-26 12:00 UTC, subscribed 2026-11-26 12:10 UTC" in (
+        text_of(result, "subscribed")
+    )
+    assert "already hot when the channel subscribed" in text_of(result, "ledger")
+
+
+async def test_why_rejected_story_failed_for_good(
+    why: WhyService, alert_service: AlertService, writer: StoryWriter, poster: FakePoster
+) -> None:
+    await subscribe(alert_service)
+    story = writer.add(90)
+    poster.fail(NEWS, _rejected())
+    await alert_service.tick(poster)
+    result = await explain(why, story)
+    assert verdicts(result)["ledger"] == "block"
+    assert "failed: Discord refused this story (400 Invalid Form Body); it is not retried" in text_of(result, "ledger")
+
+
+async def test_why_withdrawn_story_that_cooled(
+    why: WhyService, alert_service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
+) -> None:
+    await subscribe(alert_service)
+    story = writer.add(90)
+    poster.fail(NEWS, transient())
+    await alert_service.tick(poster)
+    writer.set_heat(story, 40)
+    clock.advance(timedelta(minutes=5))
+    report = await alert_service.tick(poster)
+    assert report.withdrawn == 1
+    result = await explain(why, story)
+    assert "withdrawn before its turn" in text_of(result, "ledger")
+    assert verdicts(result)["heat"] == "block"
+
+
+async def test_why_channel_without_alerts_is_not_found(why: WhyService, writer: StoryWriter) -> None:
+    story = writer.add(90)
+    with pytest.raises(NotFound, match="no alerts"):
+        await explain(why, story)
+
+
+async def test_why_story_resolved_by_title(
+    why: WhyService, alert_service: AlertService, writer: StoryWriter
+) -> None:
+    await subscribe(alert_service)
+    writer.add(90, title="Quantum chips arrive")
+    result = await why.explain(guild_id=GUILD, channel_id=NEWS, story="quantum chips")
+    assert result.story.title == "Quantum chips arrive"
+
+
+def _rejected() -> DeliveryFailed:
+    return DeliveryFailed("400 Invalid Form Body", permanent=False, story_only=True)
