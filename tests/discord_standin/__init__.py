@@ -71,7 +71,8 @@ Recording and queries:
     events_for(interaction_id); standin.interactions: dict[int, InteractionRecord]
     standin.global_commands / standin.guild_commands[guild_id] (synced JSON with ids) / standin.command_syncs
     standin.violations: list[Violation] (400s for broken limits); standin.unknown_routes; problems(); assert_clean()
-    standin.requests: list[RequestLog(method, path, status, at)]; requests_to("POST /channels/*/messages")
+    standin.requests: list[RequestLog(method, path, status, at, scope)]; requests_to("POST /channels/*/messages")
+        (scope of a 429: "global" or "user")
         (`at` is time.monotonic() on arrival: measure retry waits as requests[i+1].at - requests[i].at)
     await wait_for_message(channel_id, predicate=None, timeout=5.0) -> Message   (oldest visible match; waits)
     await wait_for(lambda: ..., timeout=5.0)   (re-evaluated after every request, gateway change and every 50 ms,
@@ -86,6 +87,10 @@ Faults (routes are "METHOD /path-glob" without /api/v10, or just "/path-glob" fo
     retry every 5xx. Normal responses carry X-RateLimit-* headers (StandIn(rate_limit=(50, 1.0)) per route bucket,
     enforced with a 429); crossposts are limited to StandIn(publish_limit=(10, 3600.0)) per channel with a 429
     whose retry_after is the real wait - give the bot max_ratelimit_timeout or it will sleep that long.
+    Discord's own limits: StandIn(**DISCORD_RATE_LIMITS) = global_limit=(50, 1.0) per bot token over every route
+    but interaction callbacks/webhooks (over it: 429 {"global": true}, X-RateLimit-Global: true, Scope: global, no
+    bucket headers) and route_limits={"POST /channels/{cid}/messages": (5, 5.0), "POST /channels/{cid}/threads":
+    (5, 5.0)} per channel; every other route keeps `rate_limit`. Buckets of one route share one X-RateLimit-Bucket.
 
 Gateway:
     await drop_gateway(code=None)   # None: abrupt TCP abort; 4000: resumable close; 4004: fatal
@@ -123,11 +128,21 @@ from .model import (
     Role,
     User,
 )
-from .server import InteractionRecord, InteractionResult, NoReply, RequestLog, SentEvent, StandIn, Violation
+from .server import (
+    DISCORD_RATE_LIMITS,
+    InteractionRecord,
+    InteractionResult,
+    NoReply,
+    RequestLog,
+    SentEvent,
+    StandIn,
+    Violation,
+)
 
 __all__ = [
     "DEFAULT_BOT",
     "DEFAULT_EVERYONE",
+    "DISCORD_RATE_LIMITS",
     "Channel",
     "ChannelType",
     "Fault",
