@@ -21,6 +21,7 @@ from bot import discord_env
 from bot.alert_posters import DiscordPoster
 from bot.backoff import Backoff
 from bot.errors import HeatwaveError
+from bot.pacing import RestPacer
 from bot.scheduling import POST_ALERTS_JOB_ID, IngestFunction, PeriodicJobs
 
 if TYPE_CHECKING:
@@ -231,9 +232,10 @@ class HeatwaveBot(commands.Bot):
         self._extensions = tuple(extensions)
         self._app_state = services.store.app_state
         settings = services.settings
+        self.pacer = RestPacer(settings.rest_rate)
         self.jobs = PeriodicJobs(
             services,
-            DiscordPoster(self),
+            DiscordPoster(self, pacer=self.pacer),
             news_dir=settings.news_dir,
             scan_seconds=settings.scan_seconds,
             post_seconds=settings.post_seconds,

@@ -498,7 +498,10 @@ class AlertService:
             async with gate:
                 await self._serve_channel(poster, items, tally)
 
-        await asyncio.gather(*(serve(items) for items in by_channel.values()))
+        # Hottest first across channels too: when the REST budget makes channels queue, the hottest story's
+        # channels are served first (each channel's own items are already in heat order).
+        hottest_first = sorted(by_channel.values(), key=lambda items: -max(i.heat or 0 for i in items))
+        await asyncio.gather(*(serve(items) for items in hottest_first))
         await self._crossposts.prune(self._clock.now() - CROSSPOST_WINDOW)
         report = tally.report
         if batch or queued:

@@ -1,0 +1,123 @@
+"""Alert fan-out under Discord's rate limits: one hot story to many channels, paced vs today's unpaced poster.
+
+The real bot (tests/e2e/harness.py: SQLite + HeatwaveBot) posts against the Discord stand-in with Discord's own
+limits turned on (`DISCORD_RATE_LIMITS`: 50 requests/s per bot token, 5 messages per 5 s per channel, 429s with
+`retry_after` and `global: true`). Each mode gets a fresh stand-in and store: the unpaced poster (what the bot did
+before HEATWAVE_REST_RATE) and the paced one, in the same run. Printed per mode: messages sent per second over the
+fan-out (first request of the tick to the last message) and the share of requests answered 429.
+
+    .venv/bin/python bench/fanout.py [--channels 200] [--rate 45]
+
+Target: >= 40 messages/s and <= 5 % of requests answered 429.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.alert_posters import DiscordPoster
+from bot.clock import ManualClock
+from bot.pacing import RestPacer
+from tests.discord_standin import DISCORD_RATE_LIMITS, ChannelType
+from tests.e2e.harness import Harness, start_harness
+from tests.e2e.stories import Story
+
+GUILDS = 20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    sent: int
+    seconds: float
+    requests: int
+    rate_limited: int
+    global_limited: int
+
+    @property
+    def per_second(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def share_429(self) -> float:
+        return self.rate_limited / self.requests if self.requests else 0.0
+
+
+async def _subscribe(h: Harness, channels: int) -> list[int]:
+    """`channels` text channels over GUILDS servers, each subscribed (through the service) at heat 70."""
+    ids: list[int] = []
+    guilds = [h.standin.add_guild(f"Fan-out {g}") for g in range(GUILDS)]
+    for n in range(channels):
+        guild = guilds[n % GUILDS]
+        channel = h.standin.add_channel(guild.id, f"news-{n}", ChannelType.TEXT)
+        await h.services.alerts.add_subscription(
+            guild_id=guild.id, channel_id=channel.id, channel_kind="text", min_heat=70
+        )
+        ids.append(channel.id)
+    await h.standin.wait_for(lambda: all(h.bot.get_channel(c) is not None for c in ids), timeout=60)
+    return ids
+
+
+async def fan_out(channels: int, rate: float | None) -> Outcome:
+    """One tick posting one hot story to `channels` channels; `rate` None: the unpaced poster."""
+    with tempfile.TemporaryDirectory() as folder:
+        clock = ManualClock(datetime.now(UTC))
+        async with start_harness(Path(folder), clock, stories=[], standin_options=DISCORD_RATE_LIMITS) as h:
+            await _subscribe(h, channels)
+            h.add_story(Story(slug="hot", title="One hot story", topics=("Bench",), heat=150))
+            await h.rescan_now()
+            already = len(h.standin.requests)
+            started = time.monotonic()
+            poster = DiscordPoster(h.bot, pacer=None if rate is None else RestPacer(rate))
+            report = await h.services.alerts.tick(poster)
+            requests = h.standin.requests[already:]
+            last = max((r.at for r in requests if r.status == 200 and r.method == "POST"), default=started)
+    return Outcome(
+        sent=report.sent,
+        seconds=last - started,
+        requests=len(requests),
+        rate_limited=sum(r.status == 429 for r in requests),
+        global_limited=sum(r.scope == "global" for r in requests),
+    )
+
+
+def _line(label: str, outcome: Outcome) -> str:
+    return (
+        f"{label:<28} {outcome.sent:4d} sent in {outcome.seconds:5.2f} s = {outcome.per_second:5.1f} messages/s; "
+        f"{outcome.rate_limited} of {outcome.requests} requests answered 429 ({outcome.share_429:.1%}, "
+        f"{outcome.global_limited} global)"
+    )
+
+
+async def main_async(channels: int, rate: float) -> None:
+    print(f"fan-out of one hot story to {channels} channels in one process, Discord's limits on the stand-in")
+    baseline = await fan_out(channels, None)
+    print(_line("unpaced (before)", baseline))
+    paced = await fan_out(channels, rate)
+    print(_line(f"paced at {rate:g}/s in total", paced))
+    ratio = paced.per_second / baseline.per_second if baseline.per_second else float("inf")
+    met = paced.per_second >= 40 and paced.share_429 <= 0.05
+    print(
+        f"paced / unpaced: {ratio:.2f}x the messages/s, 429s {baseline.rate_limited} -> {paced.rate_limited}; "
+        f"target >= 40/s and <= 5 % 429: {'met' if met else 'MISSED'}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--channels", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=45.0, help="HEATWAVE_REST_RATE")
+    args = parser.parse_args()
+    asyncio.run(main_async(args.channels, args.rate))
+
+
+if __name__ == "__main__":
+    main()
