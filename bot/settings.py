@@ -77,7 +77,8 @@ def _shard_count(name: str, raw: str) -> int | None:
     try:
         return _whole_number(1, MAX_SHARD_COUNT)(name, text)
     except SettingsError:
-        raise SettingsError(f"{name} must be `auto` or a whole number from 1 to {MAX_SHARD_COUNT}, got {raw!r}") from None
+        problem = f"{name} must be `auto` or a whole number from 1 to {MAX_SHARD_COUNT}, got {raw!r}"
+        raise SettingsError(problem) from None
 
 
 def _shard_ids(name: str, raw: str) -> tuple[int, ...] | None:
@@ -181,7 +182,7 @@ class Settings:
         "HEATWAVE_MAX_POSTS_PER_TICK", _whole_number(1, MAX_POSTS_PER_TICK_LIMIT), 5, toml=TOML_INTEGER
     )
     rest_rate: float = _setting(
-        "HEATWAVE_REST_RATE", _rate(*REST_RATE_RANGE), DEFAULT_REST_RATE, toml=TOML_INTEGER + (float,)
+        "HEATWAVE_REST_RATE", _rate(*REST_RATE_RANGE), DEFAULT_REST_RATE, toml=(*TOML_INTEGER, float)
     )
     # None: `auto`, the count Discord recommends (GET /gateway/bot) at start.
     shard_count: int | None = _setting("HEATWAVE_SHARD_COUNT", _shard_count, None, toml=TOML_INTEGER + TOML_STRING)

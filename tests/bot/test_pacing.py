@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -43,7 +44,7 @@ async def test_requests_go_out_evenly_spaced_at_the_rate() -> None:
     await asyncio.gather(*(request(c) for c in range(20)))
 
     assert granted[0] == pytest.approx(100.0)
-    gaps = [b - a for a, b in zip(granted, granted[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(granted)]
     assert gaps == pytest.approx([0.1] * 19)
     # No window of one second ever holds more than `rate` requests.
     assert max(sum(1 for t in granted if start <= t < start + 0.999) for start in granted) == 10

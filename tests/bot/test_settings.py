@@ -260,7 +260,8 @@ def test_settings_bad_shards_or_rate_name_the_variable(tmp_path: Path, env: dict
 def test_settings_shard_ids_beyond_discords_count_are_refused_when_the_count_is_known(tmp_path: Path) -> None:
     settings = load({"HEATWAVE_SHARDS": "1-2"}, tmp_path)
     assert settings.shards_for(3) == (1, 2)
-    with pytest.raises(SettingsError, match="HEATWAVE_SHARDS names shard 2, but Discord's recommended shard count is 2"):
+    refused = "HEATWAVE_SHARDS names shard 2, but Discord's recommended shard count is 2"
+    with pytest.raises(SettingsError, match=refused):
         settings.shards_for(2)
 
 
