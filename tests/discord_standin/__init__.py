@@ -92,6 +92,14 @@ Faults (routes are "METHOD /path-glob" without /api/v10, or just "/path-glob" fo
     bucket headers) and route_limits={"POST /channels/{cid}/messages": (5, 5.0), "POST /channels/{cid}/threads":
     (5, 5.0)} per channel; every other route keeps `rate_limit`. Buckets of one route share one X-RateLimit-Bucket.
 
+Sharding (as Discord): StandIn(shards=N) is what GET /gateway/bot recommends (default: one per 1,000 servers);
+IDENTIFY's `shard: [i, n]` gets READY/GUILD_CREATE for shard i's servers only ((guild_id >> 22) % n == i) and every
+guild event (interactions included) goes only to the owning shard's session; non-guild events go to shard 0. A bad
+shard field closes with 4010 "Invalid shard.", more than StandIn(max_guilds_per_shard=2500) servers on one session
+with 4011 "Sharding required." (both kept in gateway.refused_shards). add_guild(..., shard=(i, n)) picks an id that
+shard i owns. gateway.live: {shard id: Session (.shard == (i, n))}; gateway.shards_connected; drop/reconnect/
+invalidate take shard= (default: the latest session to IDENTIFY).
+
 Gateway:
     await drop_gateway(code=None)   # None: abrupt TCP abort; 4000: resumable close; 4004: fatal
     await request_reconnect()       # op 7;   await invalidate_session(resumable=False)   # op 9

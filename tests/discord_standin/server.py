@@ -83,6 +83,10 @@ _ALLOWED_CALLBACKS = {
 }
 
 
+def _on_shard(guild_id: int, shard: tuple[int, int]) -> bool:
+    return (guild_id >> 22) % shard[1] == shard[0]
+
+
 def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
     """A JSON response whose Content-Type is exactly "application/json": discord.py only parses that form."""
     return web.Response(body=json.dumps(data).encode(), status=status, headers=headers,
@@ -260,6 +264,8 @@ class StandIn:
         route_limits: Mapping[str, tuple[int, float]] | None = None,
         global_limit: tuple[int, float] | None = None,
         publish_limit: tuple[int, float] = (10, 3600.0),
+        shards: int | None = None,
+        max_guilds_per_shard: int = 2500,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -272,6 +278,7 @@ class StandIn:
         self.route_limits = dict(route_limits or {})
         self.global_limit = global_limit
         self.publish_limit = publish_limit
+        self.shards = shards
         self.ids = Snowflakes()
         self.bot_user = User(id=self.ids.next(), username=bot_name, bot=True)
         self.application_id = self.bot_user.id
@@ -302,6 +309,8 @@ class StandIn:
             guild_payloads=self._guild_payloads,
             resume_url=lambda: self.gateway_url,
             on_change=self._notify,
+            guilds_on_shard=lambda shard: sum(1 for g in self.guilds if _on_shard(g, shard)),
+            max_guilds_per_shard=max_guilds_per_shard,
         )
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
@@ -402,10 +411,12 @@ class StandIn:
         everyone_permissions: int = DEFAULT_EVERYONE,
         bot_permissions: int = DEFAULT_BOT,
         owner: User | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        """A guild with @everyone, the bot's managed role and the bot as a member (owner: the app owner by default)."""
+        """A guild with @everyone, the bot's managed role and the bot as a member (owner: the app owner by default);
+        `shard=(i, n)` picks an id that shard i of n owns ((id >> 22) % n == i)."""
         guild_owner = owner or self.owner
-        guild = Guild(id=self.ids.next(), name=name, owner_id=guild_owner.id)
+        guild = Guild(id=self.ids.next(shard=shard), name=name, owner_id=guild_owner.id)
         guild.roles[guild.id] = Role(id=guild.id, name="@everyone", permissions=everyone_permissions)
         bot_role = Role(id=self.ids.next(), name=self.bot_user.username, permissions=bot_permissions, position=1,
                         managed=True, bot_id=self.bot_user.id)
@@ -868,7 +879,8 @@ class StandIn:
         return {
             "v": 10,
             "user": user,
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds if session.owns(g)],
+            "shard": list(session.shard),
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -884,7 +896,11 @@ class StandIn:
 
     def _guild_payloads(self, session: Session) -> list[JSON]:
         all_members = bool(session.intents & INTENT_GUILD_MEMBERS)
-        return [g.to_json(self_id=self.bot_user.id, include_all_members=all_members) for g in self.guilds.values()]
+        return [
+            g.to_json(self_id=self.bot_user.id, include_all_members=all_members)
+            for g in self.guilds.values()
+            if session.owns(g.id)
+        ]
 
     def _later(self, coro: Any) -> None:
         """Dispatch from synchronous world-building calls once the loop gets a chance (no-op before any session)."""
@@ -1209,8 +1225,13 @@ class StandIn:
 
     # -- REST handlers -------------------------------------------------------------------------------------------
 
+    @property
+    def recommended_shards(self) -> int:
+        """What GET /gateway/bot recommends: `shards` if given, else one shard per 1,000 servers (as Discord does)."""
+        return self.shards if self.shards is not None else max(1, math.ceil(len(self.guilds) / 1000))
+
     async def _get_gateway(self, request: web.Request) -> web.Response:
-        return _json({"url": self.gateway_url, "shards": 1,
+        return _json({"url": self.gateway_url, "shards": self.recommended_shards,
                                   "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
                                                           "max_concurrency": 1}})
 
