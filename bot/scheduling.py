@@ -8,6 +8,7 @@ so a restart loses nothing: the scheduler is just a metronome.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +25,7 @@ from db import StoreLocation
 if TYPE_CHECKING:
     from bot.app import Services
     from bot.ingest.pipeline import IngestReport
+    from bot.leadership import Leadership
     from bot.services.alerts import Poster, TickReport
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,8 @@ class PeriodicJobs:
         max_file_bytes: int,
         ready: Callable[[], bool] = lambda: True,
         ingest: IngestFunction | None = None,
+        owns: Callable[[int], bool] | None = None,
+        scan_leader: Leadership | None = None,
     ) -> None:
         self._services = services
         self._poster = poster
@@ -106,6 +110,10 @@ class PeriodicJobs:
         self._max_file_bytes = max_file_bytes
         self._ready = ready
         self._ingest = ingest if ingest is not None else _default_ingest()
+        # Which servers' alerts this process posts (its shards'); None: every server.
+        self._owns = owns
+        # With processes sharing a store, only the holder of the scan lease rescans; None: this one always does.
+        self._scan_leader = scan_leader
         self._scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self._recovered = False
         self._posting = False
@@ -124,6 +132,11 @@ class PeriodicJobs:
     def scheduler(self) -> AsyncIOScheduler:
         """The underlying scheduler (for inspection; jobs are added by `start`)."""
         return self._scheduler
+
+    @property
+    def scan_leader_name(self) -> str | None:
+        """How this process names itself in leases (None without a scan lease)."""
+        return self._scan_leader.holder if self._scan_leader is not None else None
 
     @property
     def running(self) -> bool:
@@ -187,6 +200,9 @@ class PeriodicJobs:
                 task.cancel()
             if late:
                 await asyncio.gather(*late, return_exceptions=True)
+        if self._scan_leader is not None:
+            with contextlib.suppress(Exception):  # the lease then simply runs out
+                await self._scan_leader.step_down()
         if self._scheduler.running:
             # Only now: APScheduler's own shutdown cancels whatever job is still running, without a grace period.
             self._scheduler.shutdown(wait=False)
@@ -221,8 +237,13 @@ class PeriodicJobs:
         self._missing_dir_logged = False
         with self._track():
             try:
+                if not await self._leads_scan():
+                    return None
                 async with self._rescan_lock:
                     report = await self._ingest_off_loop()
+                if self._scan_leader is not None:
+                    # Renewed after a long ingest too, so the lease does not run out between two scans.
+                    await self._scan_leader.lead()
             except asyncio.CancelledError:
                 if not self._stopping.is_set():
                     raise
@@ -240,6 +261,16 @@ class PeriodicJobs:
             self.request_post()
         return report
 
+    async def _leads_scan(self) -> bool:
+        if self._scan_leader is None:
+            return True
+        try:
+            return await self._scan_leader.lead()
+        except Exception:
+            # The store is unreachable: so is ingesting into it. Try again at the next scan.
+            log.exception("could not check who scans %s; trying again in %d s", self._news_dir, self._scan_seconds)
+            return False
+
     async def post_alerts(self) -> TickReport | None:
         """Job body: resolve unfinished deliveries once, then post what is due (never before the client is ready)."""
         self._kicked.discard(POST_ALERTS_JOB_ID)
@@ -251,12 +282,12 @@ class PeriodicJobs:
                 async with self._post_lock:
                     self._posting = True
                     if not self._recovered:
-                        await self._services.alerts.recover(self._poster)
+                        await self._services.alerts.recover(self._poster, owns=self._owns)
                         self._recovered = True
-                    report = await self._services.alerts.tick(self._poster)
+                    report = await self._services.alerts.tick(self._poster, owns=self._owns)
                     while self._post_again:
                         self._post_again = False
-                        report = await self._services.alerts.tick(self._poster)
+                        report = await self._services.alerts.tick(self._poster, owns=self._owns)
                     log.debug("alert tick done: %d sent", report.sent)
                     return report
             except asyncio.CancelledError:

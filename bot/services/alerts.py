@@ -15,7 +15,7 @@ import asyncio
 import difflib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -475,14 +475,17 @@ class AlertService:
 
     # --- the engine ---------------------------------------------------------------------------------------
 
-    async def tick(self, poster: Poster) -> TickReport:
-        """Queue new crossings, then post up to max_posts_per_tick per channel, hottest first."""
+    async def tick(self, poster: Poster, *, owns: Callable[[int], bool] | None = None) -> TickReport:
+        """Queue new crossings, then post up to max_posts_per_tick per channel, hottest first. With `owns`, only
+        to the servers it accepts (a process posts for its own shards; the others post the rest)."""
         now = self._clock.now()
         stale = await self._ledger.requeue_stale_claims(now - STALE_CLAIM, now)
         if stale:
             log.warning("%d alert claims from an interrupted tick went back to the queue", stale)
         queued = await self._ledger.enqueue_due(now)
         batch = await self._ledger.next_batch(now, self._max_posts)
+        if owns is not None:
+            batch = [item for item in batch if owns(item.guild_id)]
         tally = _Tally(TickReport(queued=queued))
         by_channel: dict[int, list[DueItem]] = {}
         for item in batch:
@@ -607,10 +610,13 @@ class AlertService:
             return
         tally.add(TickReport(crossposted=1))
 
-    async def recover(self, poster: Poster) -> RecoveryReport:
-        """Resolve claims left by a crash: mark sent when the message exists, else queue the story again."""
+    async def recover(self, poster: Poster, *, owns: Callable[[int], bool] | None = None) -> RecoveryReport:
+        """Resolve claims left by a crash: mark sent when the message exists, else queue the story again. With
+        `owns`, only the claims of those servers: another process's claims may be sends in flight."""
         found_existing = requeued = 0
         for item in await self._ledger.claimed():
+            if owns is not None and not owns(item.guild_id):
+                continue
             now = self._clock.now()
             stories = await self._lookups.stories([item.story_id])
             message_id: int | None = None

@@ -7,6 +7,7 @@ from db.postgres.app_state import PgAppState
 from db.postgres.channels import PgChannels
 from db.postgres.crossposts import PgCrossposts
 from db.postgres.database import PgDatabase
+from db.postgres.leases import PgLeases
 from db.postgres.ledger import PgLedger
 from db.postgres.lookups import PgLookups
 from db.postgres.subscriptions import PgSubscriptions
@@ -23,6 +24,7 @@ class PostgresStore:
         self.channels = PgChannels(database)
         self.ledger = PgLedger(database)
         self.crossposts = PgCrossposts(database)
+        self.leases = PgLeases(database)
         self.app_state = PgAppState(database)
 
     @classmethod

@@ -7,6 +7,7 @@ from db.sqlite.app_state import SqliteAppState
 from db.sqlite.channels import SqliteChannels
 from db.sqlite.crossposts import SqliteCrossposts
 from db.sqlite.database import SqliteDatabase
+from db.sqlite.leases import SqliteLeases
 from db.sqlite.ledger import SqliteLedger
 from db.sqlite.lookups import SqliteLookups
 from db.sqlite.subscriptions import SqliteSubscriptions
@@ -23,6 +24,7 @@ class SqliteStore:
         self.channels = SqliteChannels(database)
         self.ledger = SqliteLedger(database)
         self.crossposts = SqliteCrossposts(database)
+        self.leases = SqliteLeases(database)
         self.app_state = SqliteAppState(database)
 
     @classmethod

@@ -1,0 +1,11 @@
+-- 0005: leases, so that one process at a time does a job every process could do.
+-- Why: several bot processes (one per range of shards) share one store. Each would rescan the same news folder
+-- and each would sync the slash commands at start; both are safe twice over but wasteful, and two global syncs
+-- at once spend Discord's daily budget. A lease is a row naming its holder and when it runs out: a holder renews
+-- it while it works, and when the holder dies the lease expires and another process takes it over.
+-- Not copied by `heatwave copy-store`: a lease belongs to the processes running against one store.
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires_at TEXT NOT NULL  -- ISO-8601 UTC (db/sqlite/timefmt.py): text order is time order
+);
