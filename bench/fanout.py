@@ -6,8 +6,12 @@ limits turned on (`DISCORD_RATE_LIMITS`: 50 requests/s per bot token, 5 messages
 before HEATWAVE_REST_RATE) and the paced one, in the same run. Printed per mode: messages sent per second over the
 fan-out (first request of the tick to the last message) and the share of requests answered 429.
 
-    .venv/bin/python bench/fanout.py [--channels 200] [--rate 45]
+    .venv/bin/python bench/fanout.py [--channels 200] [--rate 45] [--processes 2 [--db URL|PATH]]
 
+`--processes 2` runs two real `heatwave run` processes (shards 0 and 1 of 2, half the channels each, each with
+HEATWAVE_REST_RATE = rate / 2) over one store (a temporary SQLite file, or `--db`), against one stand-in: one bot
+token, one global limit. "Unpaced" there is HEATWAVE_REST_RATE=1000 (the pacer never holds a request back);
+messages/s is measured from the first message of the fan-out to the last.
 Target: >= 40 messages/s and <= 5 % of requests answered 429.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
@@ -32,6 +37,7 @@ from tests.e2e.harness import Harness, start_harness
 from tests.e2e.stories import Story
 
 GUILDS = 20
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,82 @@ async def fan_out(channels: int, rate: float | None) -> Outcome:
     )
 
 
+async def fan_out_processes(channels: int, rate: float | None, db: str | None) -> Outcome:
+    """Two `heatwave run` processes (shards 0 and 1 of 2) fan one hot story out to `channels` channels."""
+    import os
+
+    from bot.clock import SystemClock
+    from bot.services.alerts import AlertService
+    from db import open_store, parse_location
+    from tests.discord_standin import StandIn
+    from tests.e2e.stories import write_story
+    from tests.support.db_probe import database_setting
+    from tests.support.pg import private_schema
+    from tests.support.polling import until
+    from tests.support.processes import heatwave_process
+
+    root = ROOT
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+        tmp = Path(folder)
+        if db is not None and db.startswith("postgres"):
+            os.environ["HEATWAVE_TEST_PG"] = db
+            location = parse_location(stack.enter_context(private_schema()))
+        else:
+            location = parse_location(db or tmp / "fanout.db")
+        news = tmp / "news"
+        news.mkdir()
+        async with StandIn(heartbeat_interval=1.0, shards=2, **DISCORD_RATE_LIMITS) as standin:
+            ids: list[int] = []
+            store = await open_store(location)
+            try:
+                alerts = AlertService(store, SystemClock(), max_posts_per_tick=5)
+                guilds = [standin.add_guild(f"Fan-out {g}", shard=(g % 2, 2)) for g in range(GUILDS)]
+                for n in range(channels):
+                    guild = guilds[n % GUILDS]
+                    channel = standin.add_channel(guild.id, f"news-{n}", ChannelType.TEXT)
+                    await alerts.add_subscription(
+                        guild_id=guild.id, channel_id=channel.id, channel_kind="text", min_heat=70
+                    )
+                    ids.append(channel.id)
+            finally:
+                await store.close()
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(root),
+                "DISCORD_TOKEN": standin.token,
+                "DISCORD_API_BASE": standin.base_url,
+                "DISCORD_GATEWAY_URL": standin.gateway_url,
+                "HEATWAVE_DB": database_setting(location),
+                "HEATWAVE_NEWS_DIR": str(news),
+                "HEATWAVE_SCAN_SECONDS": "1",
+                "HEATWAVE_POST_SECONDS": "1",
+                "HEATWAVE_SHARD_COUNT": "2",
+                "HEATWAVE_REST_RATE": "1000" if rate is None else f"{rate / 2:g}",
+                "HEATWAVE_LOG_LEVEL": "INFO",
+            }
+            log = tmp / "processes.log"
+            async with contextlib.AsyncExitStack() as processes:
+                for shard in (0, 1):
+                    await processes.enter_async_context(
+                        heatwave_process(["run"], {**env, "HEATWAVE_SHARDS": str(shard)}, root, log)
+                    )
+                await until(lambda: standin.gateway.shards_connected == {0, 1}, 60, "both processes to connect")
+                await until(lambda: log.read_text().count("invite URL") >= 2, 60, "both processes to be ready")
+                already = len(standin.requests)
+                write_story(news, Story(slug="hot", title="One hot story", topics=("Bench",), heat=150))
+                await until(lambda: all(standin.messages_in(c) for c in ids), 120, "the story in every channel")
+                await until(lambda: standin.api_in_flight == 0, 10, "the last request")
+                requests = standin.requests[already:]
+    posts = sorted(r.at for r in requests if r.status == 200 and r.method == "POST")
+    return Outcome(
+        sent=len(posts),
+        seconds=(posts[-1] - posts[0]) * len(posts) / max(1, len(posts) - 1),
+        requests=len(requests),
+        rate_limited=sum(r.status == 429 for r in requests),
+        global_limited=sum(r.scope == "global" for r in requests),
+    )
+
+
 def _line(label: str, outcome: Outcome) -> str:
     return (
         f"{label:<28} {outcome.sent:4d} sent in {outcome.seconds:5.2f} s = {outcome.per_second:5.1f} messages/s; "
@@ -97,11 +179,18 @@ def _line(label: str, outcome: Outcome) -> str:
     )
 
 
-async def main_async(channels: int, rate: float) -> None:
-    print(f"fan-out of one hot story to {channels} channels in one process, Discord's limits on the stand-in")
-    baseline = await fan_out(channels, None)
+async def main_async(channels: int, rate: float, processes: int, db: str | None) -> None:
+    if processes == 1:
+        print(f"fan-out of one hot story to {channels} channels in one process, Discord's limits on the stand-in")
+        baseline = await fan_out(channels, None)
+    else:
+        print(
+            f"fan-out of one hot story to {channels} channels by 2 processes (shards 0 and 1 of 2, "
+            f"{channels // 2} channels each), one bot token on the stand-in with Discord's limits"
+        )
+        baseline = await fan_out_processes(channels, None, db)
     print(_line("unpaced (before)", baseline))
-    paced = await fan_out(channels, rate)
+    paced = await fan_out(channels, rate) if processes == 1 else await fan_out_processes(channels, rate, db)
     print(_line(f"paced at {rate:g}/s in total", paced))
     ratio = paced.per_second / baseline.per_second if baseline.per_second else float("inf")
     met = paced.per_second >= 40 and paced.share_429 <= 0.05
@@ -114,9 +203,11 @@ async def main_async(channels: int, rate: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--channels", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=45.0, help="HEATWAVE_REST_RATE")
+    parser.add_argument("--rate", type=float, default=45.0, help="HEATWAVE_REST_RATE (split over the processes)")
+    parser.add_argument("--processes", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--db", default=None, help="--processes 2: a SQLite file or a postgresql:// server URL")
     args = parser.parse_args()
-    asyncio.run(main_async(args.channels, args.rate))
+    asyncio.run(main_async(args.channels, args.rate, args.processes, args.db))
 
 
 if __name__ == "__main__":

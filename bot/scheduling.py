@@ -282,12 +282,15 @@ class PeriodicJobs:
                 async with self._post_lock:
                     self._posting = True
                     if not self._recovered:
-                        await self._services.alerts.recover(self._poster, owns=self._owns)
+                        if self._owns is None:
+                            await self._services.alerts.recover(self._poster)
+                        else:
+                            await self._services.alerts.recover(self._poster, owns=self._owns)
                         self._recovered = True
-                    report = await self._services.alerts.tick(self._poster, owns=self._owns)
+                    report = await self._tick()
                     while self._post_again:
                         self._post_again = False
-                        report = await self._services.alerts.tick(self._poster, owns=self._owns)
+                        report = await self._tick()
                     log.debug("alert tick done: %d sent", report.sent)
                     return report
             except asyncio.CancelledError:
@@ -301,6 +304,11 @@ class PeriodicJobs:
                 return None
             finally:
                 self._posting = False
+
+    async def _tick(self) -> TickReport:
+        if self._owns is None:
+            return await self._services.alerts.tick(self._poster)
+        return await self._services.alerts.tick(self._poster, owns=self._owns)
 
     async def _ingest_off_loop(self) -> IngestReport:
         stopping = self._stopping
