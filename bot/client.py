@@ -426,7 +426,7 @@ class HeatwaveBot(commands.AutoShardedBot):
         if not self._invite_logged and self.application_id is not None and self.user is not None:
             self._invite_logged = True
             log.info(
-                "logged in as %s (id %s); %s hold %d servers",
+                "logged in as %s (id %s); %s: %d servers",
                 self.user,
                 self.user.id,
                 describe_shards(self.shard_ids or (), self.shard_count or 1),

@@ -156,7 +156,7 @@ async def test_two_processes_post_each_servers_alert_once_from_the_process_that_
     assert syncs == 1  # one global command sync for the deployment, not one per process
     for shard in (0, 1):
         assert f"running shard {shard} of 2" in logs[shard]
-        assert f"shard {shard} of 2 hold {SERVERS_PER_SHARD} servers" in logs[shard]
+        assert f"shard {shard} of 2: {SERVERS_PER_SHARD} servers" in logs[shard]
         assert logs[shard].count("invite URL: ") == 1
         assert "Traceback" not in logs[shard]
     # Exactly one of them scanned the news folder.
