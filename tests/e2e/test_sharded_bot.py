@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,15 @@ async def test_one_process_runs_both_recommended_shards_and_serves_servers_on_ea
     assert (shard_count, shard_ids) == (2, [0, 1])
     assert all("will now get" in r.content for r in replies), [r.content for r in replies]
     assert titles == [["On both shards"], ["On both shards"]]
+
+
+async def test_shards_split_over_processes_on_a_file_store_say_they_must_share_one_machine(
+    tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.client")
+    async with start_harness(tmp_path, clock, shard_count=2, shard_ids=(0,)) as h:
+        owned = h.bot.owns_guild(h.guild.id)
+
+    assert "running shard 0 of 2" in caplog.text
+    assert "they must all run on this machine; use a PostgreSQL store" in caplog.text
+    assert owned == ((h.guild.id >> 22) % 2 == 0)
