@@ -241,9 +241,8 @@ class PeriodicJobs:
                     return None
                 async with self._rescan_lock:
                     report = await self._ingest_off_loop()
-                if self._scan_leader is not None:
-                    # Renewed after a long ingest too, so the lease does not run out between two scans.
-                    await self._scan_leader.lead()
+                # Renewed after a long ingest too, so the lease does not run out between two scans.
+                await self._leads_scan()
             except asyncio.CancelledError:
                 if not self._stopping.is_set():
                     raise
