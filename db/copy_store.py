@@ -115,6 +115,8 @@ TABLES: tuple[Table, ...] = (
         "queued_at next_attempt_at claimed_at sent_at",
     ),
     _table("alert_crossposts", "id channel_id message_id published_at", "published_at", id_column="id"),
+    # Copied like the rest: the bot is stopped for a copy, so a lease in it has been handed back or runs out.
+    _table("leases", "name holder expires_at", "expires_at"),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 # Migrations seed this one row; a store holding only it (and nothing else) is empty.

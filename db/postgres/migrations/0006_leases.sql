@@ -4,8 +4,10 @@
 -- at once spend Discord's daily budget. A lease is a row naming its holder and when it runs out: a holder renews
 -- it while it works, and when the holder dies the lease expires and another process takes it over. A row, not an
 -- advisory lock: it survives the pool reconnecting, and its expiry follows the injected clock in tests.
--- Not copied by `heatwave copy-store`: a lease belongs to the processes running against one store.
-CREATE TABLE leases (
+-- `heatwave copy-store` copies them like any table: the bot is stopped for a copy, so its leases were handed back
+-- or simply run out.
+-- IF NOT EXISTS: a store put back to an older schema version (tests do) runs this again over the table.
+CREATE TABLE IF NOT EXISTS leases (
     name text PRIMARY KEY,
     holder text NOT NULL,
     expires_at timestamptz NOT NULL
