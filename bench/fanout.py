@@ -47,6 +47,8 @@ class Outcome:
     requests: int
     rate_limited: int
     global_limited: int
+    # Two processes: each one's messages/s from its own first message to its last.
+    per_process: tuple[float, ...] = ()
 
     @property
     def per_second(self) -> float:
@@ -121,6 +123,7 @@ async def fan_out_processes(channels: int, rate: float | None, db: str | None) -
         news.mkdir()
         async with StandIn(heartbeat_interval=1.0, shards=2, **DISCORD_RATE_LIMITS) as standin:
             ids: list[int] = []
+            shard_of: dict[int, int] = {}
             store = await open_store(location)
             try:
                 alerts = AlertService(store, SystemClock(), max_posts_per_tick=5)
@@ -132,6 +135,7 @@ async def fan_out_processes(channels: int, rate: float | None, db: str | None) -
                         guild_id=guild.id, channel_id=channel.id, channel_kind="text", min_heat=70
                     )
                     ids.append(channel.id)
+                    shard_of[channel.id] = (guild.id >> 22) % 2
             finally:
                 await store.close()
             env = {
@@ -162,12 +166,22 @@ async def fan_out_processes(channels: int, rate: float | None, db: str | None) -
                 await until(lambda: standin.api_in_flight == 0, 10, "the last request")
                 requests = standin.requests[already:]
     posts = sorted(r.at for r in requests if r.status == 200 and r.method == "POST")
+    per_process = []
+    for shard in (0, 1):
+        own = sorted(
+            r.at
+            for r in requests
+            if r.status == 200 and r.method == "POST" and shard_of.get(int(r.path.split("/")[2]), -1) == shard
+        )
+        if len(own) > 1:
+            per_process.append((len(own) - 1) / (own[-1] - own[0]))
     return Outcome(
         sent=len(posts),
         seconds=(posts[-1] - posts[0]) * len(posts) / max(1, len(posts) - 1),
         requests=len(requests),
         rate_limited=sum(r.status == 429 for r in requests),
         global_limited=sum(r.scope == "global" for r in requests),
+        per_process=tuple(per_process),
     )
 
 
@@ -176,6 +190,12 @@ def _line(label: str, outcome: Outcome) -> str:
         f"{label:<28} {outcome.sent:4d} sent in {outcome.seconds:5.2f} s = {outcome.per_second:5.1f} messages/s; "
         f"{outcome.rate_limited} of {outcome.requests} requests answered 429 ({outcome.share_429:.1%}, "
         f"{outcome.global_limited} global)"
+        + (
+            f"; per process while it sends: {' + '.join(f'{r:.1f}' for r in outcome.per_process)}"
+            f" = {sum(outcome.per_process):.1f}/s"
+            if outcome.per_process
+            else ""
+        )
     )
 
 
