@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import signal
@@ -132,6 +133,12 @@ async def deployment(tmp_path: Path, location: StoreLocation) -> AsyncIterator[D
         yield Deployment(standin, channels, env, news_dir, tmp_path)
 
 
+def _dispatched(standin: StandIn, shard: int, event: str, object_id: int) -> bool:
+    """Whether the stand-in has sent this event about this object on the shard's session."""
+    backlog = standin.gateway.live[shard].backlog
+    return any(name == event and data.get("id") == str(object_id) for _, name, data in backlog)
+
+
 def _hot(slug: str) -> Story:
     return Story(slug=slug, title=f"Hot story {slug}", topics=("AI",), heat=150)
 
@@ -142,15 +149,39 @@ async def test_two_processes_post_each_servers_alert_once_from_the_process_that_
     async with deployment(tmp_path, location) as d, d.process(0), d.process(1):
         await d.ready(0)
         await d.ready(1)
+        # A subscription added by slash command in a server of each shard: the command reaches only the process
+        # of that shard, and the store it changes is shared.
+        replies = []
+        for shard in (0, 1):
+            guild_id = d.channels[shard][0].guild_id
+            extra = d.standin.add_channel(guild_id, "extra", ChannelType.TEXT)
+            admin = d.standin.add_member(guild_id, "morgan", manage_guild=True)
+            await until(lambda: d.standin.command_syncs, 30, "the slash commands to be synced")
+            # The command must come after the channel's CHANNEL_CREATE on that shard's connection.
+            await until(
+                functools.partial(_dispatched, d.standin, shard, "CHANNEL_CREATE", extra.id),
+                10,
+                "the new channel to reach its shard",
+            )
+            replies.append(
+                await d.standin.invoke(guild_id, extra.id, admin.id, "alerts add", {"channel": extra}, timeout=15)
+            )
+            d.channels[shard].append(extra)
         write_story(d.news_dir, _hot("one"))
         every = d.all_channels()
-        await until(lambda: all(d.standin.messages_in(c.id) for c in every), 60, "the alert in every channel")
+        try:
+            await until(lambda: all(d.standin.messages_in(c.id) for c in every), 60, "the alert in every channel")
+        except AssertionError:
+            missing = [(c.id, c.name) for c in every if not d.standin.messages_in(c.id)]
+            raise AssertionError(f"{missing} {[r.content for r in replies]}\n{d.tail()}") from None
         await d.settle(0, 1)
         titles = {c.id: d.titles(c) for c in every}
         syncs = len(d.standin.command_syncs)
         logs = {s: d.log_text(s) for s in (0, 1)}
 
+    assert all("will now get" in r.content for r in replies), [r.content for r in replies]
     assert all(t == ["Hot story one"] for t in titles.values()), titles
+    assert len(titles) == 2 * SERVERS_PER_SHARD + 2
     assert d.posted_by(0) == {c.id for c in d.channels[0]}
     assert d.posted_by(1) == {c.id for c in d.channels[1]}
     assert syncs == 1  # one global command sync for the deployment, not one per process
