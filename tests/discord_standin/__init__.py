@@ -97,8 +97,8 @@ IDENTIFY's `shard: [i, n]` gets READY/GUILD_CREATE for shard i's servers only ((
 guild event (interactions included) goes only to the owning shard's session; non-guild events go to shard 0. A bad
 shard field closes with 4010 "Invalid shard.", more than StandIn(max_guilds_per_shard=2500) servers on one session
 with 4011 "Sharding required." (both kept in gateway.refused_shards). add_guild(..., shard=(i, n)) picks an id that
-shard i owns. gateway.live: {shard id: Session (.shard == (i, n))}; gateway.shards_connected; drop/reconnect/
-invalidate take shard= (default: the latest session to IDENTIFY).
+shard i owns. gateway.live: {shard id: Session (.shard == (i, n))}; gateway.shards_connected; drop_gateway,
+request_reconnect and invalidate_session take shard= (default: the latest session to IDENTIFY).
 
 Gateway:
     await drop_gateway(code=None)   # None: abrupt TCP abort; 4000: resumable close; 4004: fatal

@@ -615,17 +615,18 @@ class StandIn:
 
     # -- gateway controls --------------------------------------------------------------------------------------------
 
-    async def drop_gateway(self, code: int | None = None) -> None:
-        """Break the bot's gateway socket: abruptly when code is None, else with that close code (4000 = resumable)."""
-        await self.gateway.drop(code)
+    async def drop_gateway(self, code: int | None = None, *, shard: int | None = None) -> None:
+        """Break the bot's gateway socket: abruptly when code is None, else with that close code (4000 = resumable).
+        `shard`: that shard's socket (default: the latest to IDENTIFY)."""
+        await self.gateway.drop(code, shard=shard)
 
-    async def request_reconnect(self) -> None:
+    async def request_reconnect(self, *, shard: int | None = None) -> None:
         """Send op 7 RECONNECT."""
-        await self.gateway.reconnect()
+        await self.gateway.reconnect(shard=shard)
 
-    async def invalidate_session(self, *, resumable: bool = False) -> None:
+    async def invalidate_session(self, *, resumable: bool = False, shard: int | None = None) -> None:
         """Send op 9 INVALID_SESSION (the bot must IDENTIFY again unless resumable)."""
-        await self.gateway.invalidate(resumable=resumable)
+        await self.gateway.invalidate(resumable=resumable, shard=shard)
 
     async def dispatch(self, event: str, data: JSON) -> None:
         """Send any gateway event to the bot."""

@@ -123,3 +123,24 @@ async def test_too_many_servers_on_one_shard_is_refused_with_4011() -> None:
     ready = next(e for e in events if e.get("t") == "READY")
     assert ready["d"]["shard"] == [1, 2]  # type: ignore[index]
     assert len(ready["d"]["guilds"]) == 2  # type: ignore[index, arg-type]
+
+
+async def test_one_shard_dropped_resumes_while_the_other_keeps_its_session() -> None:
+    answered_by: list[tuple[str, int]] = []
+    async with StandIn(shards=2, heartbeat_interval=0.25) as standin:
+        guilds = [standin.add_guild(f"g{n}", shard=(n, 2)) for n in (0, 1)]
+        members = [standin.add_member(g.id, "alice") for g in guilds]
+        channels = [standin.add_channel(g.id, "general", ChannelType.TEXT) for g in guilds]
+        one, two = _client("one", 0, answered_by), _client("two", 1, answered_by)
+        async with standin.running(one), standin.running(two):
+            await one.tree.sync()  # type: ignore[attr-defined]
+            untouched = standin.gateway.live[0]
+            await standin.drop_gateway(shard=1)
+            await standin.wait_for(lambda: standin.gateway.resumes == 1 and 1 in standin.gateway.shards_connected, 10)
+            for guild, channel, member in zip(guilds, channels, members, strict=True):
+                await standin.invoke(guild.id, channel.id, member.id, "where", {})
+            same = standin.gateway.live[0] is untouched and untouched.connection is not None
+
+    assert same
+    assert standin.gateway.identifies == 2
+    assert answered_by == [("one", guilds[0].id), ("two", guilds[1].id)]
