@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock
+from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
 from bot.services.lookups import LookupService
 from bot.settings import Settings
@@ -21,6 +22,7 @@ class Services:
     clock: Clock
     lookups: LookupService
     alerts: AlertService
+    admin_log: AdminLog
 
     @property
     def store_location(self) -> StoreLocation:
@@ -38,7 +40,9 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
     try:
         lookups = LookupService(opened.lookups, clock)
         alerts = AlertService(opened, clock, max_posts_per_tick=settings.max_posts_per_tick)
+        admin_log = AdminLog(opened, clock)
+        alerts.add_listener(admin_log)
     except BaseException:
         await opened.close()
         raise
-    return Services(settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts)
+    return Services(settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts, admin_log=admin_log)

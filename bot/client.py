@@ -23,12 +23,14 @@ from discord.gateway import DiscordWebSocket
 from discord.shard import Shard
 
 from bot import discord_env
+from bot.admin_log_poster import DiscordTextPoster
 from bot.alert_posters import DiscordPoster
 from bot.backoff import Backoff
 from bot.errors import HeatwaveError
 from bot.leadership import COMMAND_SYNC_LEASE, Leadership, process_name, scan_leadership
 from bot.pacing import RestPacer
 from bot.scheduling import POST_ALERTS_JOB_ID, IngestFunction, PeriodicJobs
+from bot.sources import folder_sources, git_sources
 from db import DatabaseError
 
 if TYPE_CHECKING:
@@ -73,6 +75,10 @@ UNREACHABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 SYNC_FAILURES: tuple[type[BaseException], ...] = (discord.HTTPException, *UNREACHABLE_ERRORS)
+
+# The event HeatwaveTree.on_error dispatches for a command that failed (listeners: `on_heatwave_command_failed`,
+# e.g. the metrics); discord.py dispatches `app_command_completion` only for commands that succeeded.
+COMMAND_FAILED_EVENT = "heatwave_command_failed"
 
 APOLOGY = (
     "Sorry, something went wrong on my side while answering that. It has been logged (ref {ref}); please try again."
@@ -179,6 +185,7 @@ class HeatwaveTree(app_commands.CommandTree["HeatwaveBot"]):
         self, interaction: discord.Interaction[HeatwaveBot], error: app_commands.AppCommandError, /
     ) -> None:
         """Expected errors → a helpful ephemeral reply; anything else → traceback in the log, apology to the user."""
+        self.client.dispatch(COMMAND_FAILED_EVENT, interaction, error)
         command = interaction.command.qualified_name if interaction.command is not None else "?"
         text = describe_error(error)
         if text is not None:
@@ -193,6 +200,7 @@ class HeatwaveTree(app_commands.CommandTree["HeatwaveBot"]):
                 interaction.guild_id,
                 interaction.user.id,
                 exc_info=original,
+                extra={"guild": interaction.guild_id, "command": command},
             )
             text = APOLOGY.format(ref=ref)
         await _reply_ephemeral(interaction, text)
@@ -269,9 +277,15 @@ class HeatwaveBot(commands.AutoShardedBot):
             max_file_bytes=settings.max_file_bytes,
             ready=self.is_ready,
             ingest=ingest,
+            extra_dirs=folder_sources(settings.sources),
+            git_sources=git_sources(settings.sources),
+            data_dir=settings.data_dir,
+            watch=settings.watch,
             owns=self.owns_guild,
             scan_leader=scan_leader if scan_leader is not None else scan_leadership(services),
         )
+        # Problems and changes of each server's alerts go to its log channel through this client.
+        services.admin_log.poster = DiscordTextPoster(self)
         self._invite_logged = False
         self._owned: frozenset[int] = frozenset()  # shard ids, once `start` has chosen them
         # A fresh Backoff for each run of failed attempts to reach Discord at start (tests pass short delays).

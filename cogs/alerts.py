@@ -12,7 +12,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidArgument, PermissionDenied
-from bot.render import MESSAGE_CONTENT_LIMIT, NO_MENTIONS, escape, truncate
+from bot.render import MESSAGE_CONTENT_LIMIT, NO_MENTIONS, admin_log_change, escape, truncate
+from bot.services.admin_log import AdminLog
 from bot.services.alerts import (
     BACKFILL_RANGE,
     DEFAULT_MIN_HEAT,
@@ -278,9 +279,15 @@ def describe_preview(preview: Preview, channel: AlertChannel, per_tick: int) -> 
 class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post new hot stories to channels"):
     """The /alerts group."""
 
-    def __init__(self, alerts: AlertService) -> None:
+    def __init__(self, alerts: AlertService, admin_log: AdminLog | None = None) -> None:
         self.alerts = alerts
+        self.admin_log = admin_log
         super().__init__()
+
+    async def _tell_log(self, interaction: discord.Interaction[Any], guild_id: int, what: str) -> None:
+        """Tell the server's alerts log (if it has one) who changed what."""
+        if self.admin_log is not None:
+            await self.admin_log.changed(guild_id, admin_log_change(interaction.user.id, what))
 
     async def _reply(self, interaction: discord.Interaction[Any], text: str) -> None:
         if interaction.response.is_done():
@@ -335,6 +342,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
             backfill=backfill,
         )
         await self._reply(interaction, describe_add(result, channel))
+        await self._tell_log(interaction, guild_id, describe_add_change(result, channel.id))
 
     async def alert_channel_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -368,6 +376,12 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         else:
             text = f"Removed {result.removed} alert subscription(s) from <#{channel_id}>; nothing more will post there."
         await self._reply(interaction, text)
+        what = (
+            f"removed the alerts for **{escape(result.topic)}** from <#{channel_id}>"
+            if result.topic is not None
+            else f"removed every alert subscription of <#{channel_id}>"
+        )
+        await self._tell_log(interaction, guild_id, what)
 
     @app_commands.command(name="list")
     async def list_(self, interaction: discord.Interaction[Any]) -> None:
@@ -384,6 +398,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.alerts.pause(guild_id, channel.id if channel is not None else None)
         await self._reply(interaction, describe_pause(result, channel, pausing=True))
+        if result.changed:
+            await self._tell_log(interaction, guild_id, f"paused alerts in {_where(channel)}")
 
     @app_commands.command(name="resume")
     @app_commands.describe(channel="Only this channel (leave out for the whole server)")
@@ -393,6 +409,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.alerts.resume(guild_id, channel.id if channel is not None else None)
         await self._reply(interaction, describe_pause(result, channel, pausing=False))
+        if result.changed:
+            await self._tell_log(interaction, guild_id, f"resumed alerts in {_where(channel)}")
 
     @app_commands.command(name="preview")
     @app_commands.describe(
@@ -414,11 +432,85 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         preview = await self.alerts.preview(guild_id=guild_id, channel_id=channel.id, topic=topic, backfill=backfill)
         await self._reply(interaction, describe_preview(preview, channel, self.alerts.max_posts_per_tick))
 
+    @app_commands.command(name="log")
+    @app_commands.describe(
+        channel="The channel that hears about failing, paused and recovered alert channels and alert changes",
+        off="Stop the alerts log (problems still show in /alerts list)",
+    )
+    async def log_channel(
+        self, interaction: discord.Interaction[Any], channel: discord.TextChannel | None = None, off: bool = False
+    ) -> None:
+        """Choose where problems and changes of this server's alerts are posted (without options: show it)."""
+        guild_id = _require_manager(interaction)
+        admin_log = self.admin_log
+        if admin_log is None:
+            raise InvalidArgument("The alerts log is not available in this bot.")
+        if channel is not None and off:
+            raise InvalidArgument("Give a channel to log to, or `off:True` to stop the log, not both.")
+        if channel is not None:
+            missing = [
+                label
+                for attr, label in (("view_channel", "View Channel"), ("send_messages", "Send Messages"))
+                if not getattr(channel.permissions_for(channel.guild.me), attr)
+            ]
+            if missing:
+                raise PermissionDenied(
+                    f"I can't post the alerts log in {channel.mention}: I'm missing {', '.join(missing)} there. "
+                    "Grant it to my role in that channel, then run `/alerts log` again."
+                )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if off:
+            was_on = await admin_log.turn_off(guild_id)
+            text = (
+                "The alerts log is off. Failing channels still show in `/alerts list`."
+                if was_on
+                else "There was no alerts log to turn off."
+            )
+        elif channel is not None:
+            await admin_log.set_channel(guild_id, channel.id, interaction.user.id)
+            await self._tell_log(interaction, guild_id, f"made <#{channel.id}> the alerts log")
+            text = describe_log_channel(channel.id)
+        else:
+            current = await admin_log.current(guild_id)
+            text = (
+                f"The alerts log goes to <#{current.channel_id}> (set by <@{current.set_by}> {_when(current.set_at)})."
+                if current is not None
+                else "There is no alerts log. `/alerts log channel:` picks a channel for it."
+            )
+        await self._reply(interaction, text)
+
+
+def _where(channel: AlertChannel | None) -> str:
+    return channel.mention if channel is not None else "the whole server"
+
+
+def describe_add_change(result: AddResult, channel_id: int) -> str:
+    """What /alerts add changed, for the alerts log."""
+    sub = result.subscription
+    what = f"**{escape(sub.topic_name)}**" if sub.topic_name else "every topic"
+    rule = f"heat ≥ {sub.min_heat}" + (f", quality ≥ {sub.min_quality}" if sub.min_quality is not None else "")
+    if result.created:
+        return f"added alerts for {what} in <#{channel_id}> ({rule})"
+    changes = ", ".join(f"{c.name} {_threshold(c.before)} → {_threshold(c.after)}" for c in result.changes)
+    return f"changed the alerts for {what} in <#{channel_id}>: {changes or 'nothing changed'} ({rule})"
+
+
+def describe_log_channel(channel_id: int) -> str:
+    """The /alerts log reply once a channel is set."""
+    return (
+        f"Problems and changes of this server's alerts now go to <#{channel_id}>: a channel failing (deleted, a "
+        "missing permission), paused after repeated failures, or posting again, and who changed which alerts. Each "
+        "problem is told at most once an hour; nothing is posted while all is well. `/alerts log off:True` stops it."
+    )
+
 
 async def setup(bot: commands.Bot) -> None:
     """Add the /alerts group, using the AlertService the runtime built (`bot.services.alerts`)."""
     services = getattr(bot, "services", None)
     alerts = getattr(services, "alerts", None)
-    if not isinstance(alerts, AlertService):
-        raise RuntimeError("cogs.alerts needs bot.services.alerts (an AlertService); build the bot with bot.app")
-    await bot.add_cog(AlertsCog(alerts))
+    admin_log = getattr(services, "admin_log", None)
+    if not isinstance(alerts, AlertService) or not isinstance(admin_log, AdminLog):
+        raise RuntimeError(
+            "cogs.alerts needs bot.services.alerts and bot.services.admin_log; build the bot with bot.app"
+        )
+    await bot.add_cog(AlertsCog(alerts, admin_log))

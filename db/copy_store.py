@@ -115,6 +115,8 @@ TABLES: tuple[Table, ...] = (
         "queued_at next_attempt_at claimed_at sent_at",
     ),
     _table("alert_crossposts", "id channel_id message_id published_at", "published_at", id_column="id"),
+    _table("alert_log_channels", "guild_id channel_id set_by set_at", "set_at"),
+    _table("alert_log_notices", "guild_id problem posted_at resolved_at", "posted_at resolved_at"),
     # Copied like the rest: the bot is stopped for a copy, so a lease in it has been handed back or runs out.
     _table("leases", "name holder expires_at", "expires_at"),
 )

@@ -20,6 +20,7 @@ from db.models import (
     ClaimedItem,
     DueItem,
     FailureOutcome,
+    LogChannelRecord,
     QueuedStory,
     RelatedStories,
     SearchHits,
@@ -116,6 +117,9 @@ class ChannelStore(Protocol):
 
     async def for_guild(self, guild_id: int) -> list[ChannelRecord]: ...
 
+    async def every_channel(self) -> list[ChannelRecord]:
+        """Every alert channel of every guild (`heatwave doctor` checks each one)."""
+
     async def guild_paused(self, guild_id: int) -> bool: ...
 
     async def set_guild_paused(self, guild_id: int, paused: bool, now: datetime) -> bool:
@@ -165,6 +169,9 @@ class DeliveryLedger(Protocol):
 
     async def claimed(self) -> list[ClaimedItem]: ...
 
+    async def pending_counts(self) -> dict[str, int]:
+        """Deliveries per unfinished state: {"queued": n, "claimed": n} (for the metrics endpoint)."""
+
     async def queued_for(self, channel_id: int, topic_key: int | None, limit: int) -> list[QueuedStory]:
         """The channel's queue in posting order; with a topic key (0 = every topic), only what that subscription
         of the channel queued."""
@@ -178,6 +185,25 @@ class CrosspostLog(Protocol):
     async def record(self, channel_id: int, message_id: int, now: datetime) -> None: ...
 
     async def prune(self, before: datetime) -> None: ...
+
+
+class AdminLogStore(Protocol):
+    """The admin log channel of each guild, and when each problem was last told there."""
+
+    async def get(self, guild_id: int) -> LogChannelRecord | None: ...
+
+    async def set(self, guild_id: int, channel_id: int, set_by: int, now: datetime) -> None:
+        """Make `channel_id` the guild's log channel (replacing any other)."""
+
+    async def clear(self, guild_id: int) -> bool:
+        """Stop logging for the guild (and forget its notices); returns whether a log channel was set."""
+
+    async def claim_notice(self, guild_id: int, problem: str, now: datetime, told_before: datetime) -> bool:
+        """Mark the problem open; True (and the notice stamped `now`) when it was never told or last told at or
+        before `told_before`: the caller then posts it. Atomic across processes."""
+
+    async def resolve_notices(self, guild_id: int, problems: Sequence[str], now: datetime) -> list[str]:
+        """Close these problems where open; returns the ones that were open (told and not yet resolved)."""
 
 
 class AppStateStore(Protocol):
@@ -226,6 +252,9 @@ class Store(Protocol):
 
     @property
     def app_state(self) -> AppStateStore: ...
+
+    @property
+    def admin_log(self) -> AdminLogStore: ...
 
     @property
     def leases(self) -> LeaseStore: ...

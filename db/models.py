@@ -251,3 +251,13 @@ class StoreStats:
     unknown_heat: int
     last_run: LastRun | None
     rejected_files: tuple[RejectedFile, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LogChannelRecord:
+    """A guild's admin log channel (`/alerts log channel:`)."""
+
+    guild_id: int
+    channel_id: int
+    set_by: int
+    set_at: datetime

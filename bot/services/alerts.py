@@ -15,7 +15,7 @@ import asyncio
 import difflib
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -43,6 +43,7 @@ __all__ = [
     "MIN_HEAT_RANGE",
     "MIN_QUALITY_RANGE",
     "AddResult",
+    "AlertListener",
     "AlertService",
     "BackfillPreview",
     "ChannelKind",
@@ -109,6 +110,22 @@ class Poster(Protocol):
 
     async def find_recent(self, channel_id: int, story: StoryView) -> int | None:
         """The id of a recent message in the channel that already carries this story, if any."""
+        ...
+
+
+class AlertListener(Protocol):
+    """Told about channel problems as the engine meets them (the admin log channel); must not raise."""
+
+    async def channel_failing(self, guild_id: int, channel_id: int, reason: str, failures: int, limit: int) -> None:
+        """A channel refused a post for a reason of its own (deleted, missing permission)."""
+        ...
+
+    async def channel_auto_paused(self, guild_id: int, channel_id: int, reason: str) -> None:
+        """A channel paused itself after `limit` such failures in a row."""
+        ...
+
+    async def channel_delivered(self, guild_id: int, channel_id: int) -> None:
+        """A channel took a post."""
         ...
 
 
@@ -269,6 +286,20 @@ class AlertService:
         self._max_posts = max_posts_per_tick
         self._auto_pause_after = auto_pause_after
         self._rng = rng if rng is not None else random.Random()
+        self._listeners: list[AlertListener] = []
+
+    def add_listener(self, listener: AlertListener) -> None:
+        """Tell `listener` about channel failures, auto-pauses and deliveries from now on (once, however often
+        it is added)."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    async def _tell(self, event: Callable[[AlertListener], Awaitable[None]]) -> None:
+        for listener in self._listeners:
+            try:
+                await event(listener)
+            except Exception:
+                log.exception("alert listener %r failed", listener)
 
     @property
     def max_posts_per_tick(self) -> int:
@@ -352,6 +383,7 @@ class AlertService:
             record.min_heat,
             record.min_quality,
             backfilled,
+            extra={"guild": guild_id, "channel": channel_id},
         )
         return AddResult(record, outcome.created, backfilled, None if outcome.created else previous)
 
@@ -552,6 +584,7 @@ class AlertService:
             return await self._failed(item, DeliveryFailed("unexpected error while posting", permanent=False), tally)
         await self._ledger.mark_sent(item.story_id, item.channel_id, message_id, self._clock.now())
         log.debug("story %d posted to channel %d of server %d", item.story_id, item.channel_id, item.guild_id)
+        await self._tell(lambda listener: listener.channel_delivered(item.guild_id, item.channel_id))
         tally.add(TickReport(sent=1, found_existing=int(existing), sent_ids=((item.channel_id, item.story_id),)))
         if item.kind == "announcement":
             await self._crosspost(poster, item.channel_id, message_id, tally)
@@ -560,7 +593,10 @@ class AlertService:
     async def _failed(self, item: DueItem, exc: DeliveryFailed, tally: _Tally) -> bool:
         now = self._clock.now()
         if exc.story_only:
-            log.warning("channel %d rejected story %d for good: %s", item.channel_id, item.story_id, exc.reason)
+            log.warning(
+                "channel %d rejected story %d for good: %s", item.channel_id, item.story_id, exc.reason,
+                extra=_fields(item),
+            )
             await self._ledger.mark_rejected(item.story_id, item.channel_id, exc.reason, now)
             tally.add(TickReport(rejected=1))
             return True
@@ -585,13 +621,25 @@ class AlertService:
                 exc.reason,
                 outcome.failure_count,
                 self._auto_pause_after,
+                extra=_fields(item),
+            )
+            await self._tell(
+                lambda listener: listener.channel_failing(
+                    item.guild_id, item.channel_id, exc.reason, outcome.failure_count, self._auto_pause_after
+                )
             )
         else:
             tally.add(TickReport(retrying=1))
-            log.info("alert to channel %d will be retried in %s: %s", item.channel_id, delay, exc.reason)
+            log.info(
+                "alert to channel %d will be retried in %s: %s", item.channel_id, delay, exc.reason, extra=_fields(item)
+            )
         if outcome.auto_paused:
             tally.add(TickReport(auto_paused=(item.channel_id,)))
-            log.warning("channel %d paused automatically after repeated failures: %s", item.channel_id, exc.reason)
+            log.warning(
+                "channel %d paused automatically after repeated failures: %s", item.channel_id, exc.reason,
+                extra=_fields(item),
+            )
+            await self._tell(lambda listener: listener.channel_auto_paused(item.guild_id, item.channel_id, exc.reason))
         return False
 
     async def _crosspost(self, poster: Poster, channel_id: int, message_id: int, tally: _Tally) -> None:
@@ -636,6 +684,11 @@ class AlertService:
         if found_existing or requeued:
             log.info("alert recovery: %d already posted, %d queued again", found_existing, requeued)
         return RecoveryReport(found_existing, requeued)
+
+
+def _fields(item: DueItem) -> dict[str, int]:
+    """Structured log fields of a delivery (HEATWAVE_LOG_FORMAT=json shows them as keys)."""
+    return {"guild": item.guild_id, "channel": item.channel_id, "story": item.story_id}
 
 
 class _Tally:

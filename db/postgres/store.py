@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from db.location import StoreLocation
+from db.postgres.admin_log import PgAdminLog
 from db.postgres.app_state import PgAppState
 from db.postgres.channels import PgChannels
 from db.postgres.crossposts import PgCrossposts
@@ -26,6 +27,7 @@ class PostgresStore:
         self.crossposts = PgCrossposts(database)
         self.leases = PgLeases(database)
         self.app_state = PgAppState(database)
+        self.admin_log = PgAdminLog(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> PostgresStore:

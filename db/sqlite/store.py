@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from db.location import StoreLocation
+from db.sqlite.admin_log import SqliteAdminLog
 from db.sqlite.app_state import SqliteAppState
 from db.sqlite.channels import SqliteChannels
 from db.sqlite.crossposts import SqliteCrossposts
@@ -26,6 +27,7 @@ class SqliteStore:
         self.crossposts = SqliteCrossposts(database)
         self.leases = SqliteLeases(database)
         self.app_state = SqliteAppState(database)
+        self.admin_log = SqliteAdminLog(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> SqliteStore:

@@ -36,7 +36,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HEATWAVE_NEWS_DIR", "news")
     monkeypatch.chdir(tmp_path)
     # The runner's logging set-up would keep a handler on pytest's captured stderr after the test.
-    monkeypatch.setattr(bot.runner, "setup_logging", lambda level: None)
+    monkeypatch.setattr(bot.runner, "setup_logging", lambda level, **_: None)
     write_story_set(tmp_path / "news", STORIES)
     return tmp_path
 

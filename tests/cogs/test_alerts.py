@@ -66,7 +66,7 @@ def test_alerts_group_is_guild_only_and_for_server_managers(alert_service: Alert
     assert int(payload["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
     assert payload["dm_permission"] is False
     names = sorted(option["name"] for option in payload["options"])
-    assert names == ["add", "list", "pause", "preview", "remove", "resume"]
+    assert names == ["add", "list", "log", "pause", "preview", "remove", "resume"]
 
 
 def test_alerts_add_offers_text_announcement_and_forum_channels(alert_service: AlertService) -> None:
