@@ -455,4 +455,8 @@ class HeatwaveBot(commands.AutoShardedBot):
     async def close(self) -> None:
         """Stop the jobs before the connection, so no job runs against a closed client."""
         await self.jobs.shutdown()
+        if not hasattr(self, "_AutoShardedClient__queue"):
+            # Never logged in (`heatwave doctor` only builds the command tree): AutoShardedClient.close needs the
+            # event queue that login's set-up creates, and fails without it.
+            await self._async_setup_hook()
         await super().close()

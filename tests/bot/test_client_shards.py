@@ -1,10 +1,18 @@
-"""How the bot names its shards in the start-up log."""
+"""The sharded client: how it names its shards in the start-up log, and closing one that never connected."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from pathlib import Path
+
 import pytest
 
-from bot.client import describe_shards
+from bot.app import build_services
+from bot.client import HeatwaveBot, describe_shards
+from bot.clock import ManualClock
+from bot.settings import Settings
+from db import parse_location
 
 
 @pytest.mark.parametrize(
@@ -18,3 +26,17 @@ from bot.client import describe_shards
 )
 def test_describe_shards_joins_consecutive_ids_into_ranges(ids: tuple[int, ...], count: int, expected: str) -> None:
     assert describe_shards(ids, count) == expected
+
+
+async def test_a_bot_that_never_logged_in_closes_cleanly(tmp_path: Path, clock: ManualClock) -> None:
+    # `heatwave doctor` builds the bot only to read its command tree; discord.py's AutoShardedClient.close
+    # needs what login sets up.
+    settings = dataclasses.replace(Settings(), store=parse_location(tmp_path / "h.db"))
+    services = await build_services(settings, store=settings.store, clock=clock)
+    try:
+        bot = HeatwaveBot(services)
+        await bot.load_extension("cogs.lookups")
+        await asyncio.wait_for(bot.close(), timeout=10)
+        assert bot.is_closed()
+    finally:
+        await services.close()
