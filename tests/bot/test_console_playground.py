@@ -167,6 +167,10 @@ async def test_heatwave_run_at_a_terminal_prints_a_dropped_storys_alert_above_th
         write_story(project / "drop", Story(slug="fusion", title="Fusion startup reaches ignition", topics=("Fusion",),
                                             heat=150))  # fmt: skip
         await screen.wait_for("🔥 alert in #console:")
+        # The alert arrives in several writes, the redrawn prompt last: under load a look in between sees half.
+        await screen.wait_for(
+            lambda: [line for line in screen.lines if line][-1:] == ["heatwave> /topic Fus"], what="the redrawn prompt"
+        )
 
         lines = [line for line in screen.lines if line]
         alert = lines.index("🔥 alert in #console:")
