@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(BIN)/python bench/commands.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(BIN)/python bench/alerts.py $(if $(BENCH_DB),--db $(BENCH_DB))
+	$(BIN)/python bench/digests.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/fanout.py --processes 2 $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(BIN)/python bench/memory.py

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
+from bot.services.digests import DigestService
 from bot.services.lookups import LookupService
 from bot.settings import Settings
 from db import StoreLocation, open_store
@@ -22,6 +23,7 @@ class Services:
     clock: Clock
     lookups: LookupService
     alerts: AlertService
+    digests: DigestService
     admin_log: AdminLog
 
     @property
@@ -40,9 +42,18 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
     try:
         lookups = LookupService(opened.lookups, clock)
         alerts = AlertService(opened, clock, max_posts_per_tick=settings.max_posts_per_tick)
+        digests = DigestService(opened, clock, alerts=alerts)
         admin_log = AdminLog(opened, clock)
         alerts.add_listener(admin_log)
     except BaseException:
         await opened.close()
         raise
-    return Services(settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts, admin_log=admin_log)
+    return Services(
+        settings=settings,
+        store=opened,
+        clock=clock,
+        lookups=lookups,
+        alerts=alerts,
+        digests=digests,
+        admin_log=admin_log,
+    )

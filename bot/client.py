@@ -26,10 +26,11 @@ from bot import discord_env
 from bot.admin_log_poster import DiscordTextPoster
 from bot.alert_posters import DiscordPoster
 from bot.backoff import Backoff
+from bot.digest_posters import DiscordDigestPoster
 from bot.errors import HeatwaveError
 from bot.leadership import COMMAND_SYNC_LEASE, Leadership, process_name, scan_leadership
 from bot.pacing import RestPacer
-from bot.scheduling import POST_ALERTS_JOB_ID, IngestFunction, PeriodicJobs
+from bot.scheduling import POST_ALERTS_JOB_ID, POST_DIGESTS_JOB_ID, IngestFunction, PeriodicJobs
 from bot.sources import folder_sources, git_sources
 from db import DatabaseError
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Explicit, so a stray file in cogs/ never becomes a live feature; each module ends in `async def setup(bot)`.
-EXTENSIONS: tuple[str, ...] = ("cogs.lookups", "cogs.alerts")
+EXTENSIONS: tuple[str, ...] = ("cogs.lookups", "cogs.alerts", "cogs.digests")
 
 # The least the bot needs (Discord docs, "Permissions" and the routes it calls):
 # - View Channel + Send Messages + Embed Links: post an alert embed in a text or announcement channel. Send Messages
@@ -277,6 +278,7 @@ class HeatwaveBot(commands.AutoShardedBot):
             max_file_bytes=settings.max_file_bytes,
             ready=self.is_ready,
             ingest=ingest,
+            digest_poster=DiscordDigestPoster(self),
             extra_dirs=folder_sources(settings.sources),
             git_sources=git_sources(settings.sources),
             data_dir=settings.data_dir,
@@ -451,6 +453,8 @@ class HeatwaveBot(commands.AutoShardedBot):
                 invite_url(self.application_id, guild_id=self.services.settings.discord_guild_id),
             )
         self.jobs.run_soon(POST_ALERTS_JOB_ID)
+        # A digest that fell due while the bot was away goes now, not at the next half minute.
+        self.jobs.run_soon(POST_DIGESTS_JOB_ID)
 
     async def close(self) -> None:
         """Stop the jobs before the connection, so no job runs against a closed client."""

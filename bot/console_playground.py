@@ -38,8 +38,8 @@ _BANNER_WIDTH = 80
 _GREETING = """\
 Heatwave console playground: no DISCORD_TOKEN was found, so nothing connects to
 Discord. Type the slash commands here: /topic AI, /topics, /related, /search,
-/trending, /alerts (/help lists them). Tab completes, Up/Down recall earlier
-lines, Ctrl-C clears the line, Ctrl-D leaves."""
+/trending, /alerts, /digest (/help lists them). Tab completes, Up/Down recall
+earlier lines, Ctrl-C clears the line, Ctrl-D leaves."""
 
 _HOW_TO_RUN_THE_BOT = """\
 To run the real bot: Discord Developer Portal
@@ -152,6 +152,7 @@ async def _serve(
     from bot.app import build_services
     from bot.console import run_console
     from bot.console_prompt import open_terminal
+    from bot.digest_posters import ConsoleDigestPoster
     from bot.scheduling import PeriodicJobs
 
     terminal = open_terminal(stdin, stdout, history_file=history_file)
@@ -167,6 +168,7 @@ async def _serve(
             scan_seconds=settings.scan_seconds,
             post_seconds=settings.post_seconds,
             max_file_bytes=settings.max_file_bytes,
+            digest_poster=ConsoleDigestPoster(terminal.write),
             git_sources=git_sources(settings.sources),
             data_dir=settings.data_dir,
             watch=settings.watch,

@@ -25,6 +25,7 @@ import yarl
 
 from bot.clock import Clock, SystemClock
 from bot.settings import Settings, SettingsError
+from bot.sources import FolderSource
 from db import DatabaseError, schema_status
 from db.models import ChannelKind, ChannelRecord
 
@@ -113,6 +114,8 @@ async def run_checks(
 
     store_ok = _check_store(settings, note)
     note(_check_news_folder(settings.news_dir))
+    for check in await _check_sources(settings):
+        note(check)
     api = (settings.discord_api_base or DISCORD_API).rstrip("/")
     timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_SECONDS)
     async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -156,17 +159,39 @@ def _check_store(settings: Settings, note: Callable[[Check], None]) -> bool:
     return True
 
 
-def _check_news_folder(news_dir: Path) -> Check:
+def _check_news_folder(news_dir: Path, *, name: str = "news folder") -> Check:
     if not news_dir.is_dir():
-        return Check(False, "news folder", f"{news_dir} does not exist",
-                     f"create {news_dir} or set HEATWAVE_NEWS_DIR to the folder of story files")
+        where = "HEATWAVE_NEWS_DIR" if name == "news folder" else "its path in [[sources]]"
+        return Check(False, name, f"{news_dir} does not exist",
+                     f"create {news_dir} or set {where} to the folder of story files")
     try:
         with os.scandir(news_dir) as entries:
             next(entries, None)
     except OSError as exc:
-        return Check(False, "news folder", f"{news_dir} cannot be read ({exc.strerror or exc})",
+        return Check(False, name, f"{news_dir} cannot be read ({exc.strerror or exc})",
                      "let the user running Heatwave read the folder (e.g. chmod o+rx)")
-    return Check(True, "news folder", f"{news_dir} is readable")
+    return Check(True, name, f"{news_dir} is readable")
+
+
+async def _check_sources(settings: Settings) -> list[Check]:
+    """Every `[[sources]]` entry of the settings file: a folder must be readable, a git remote must answer."""
+    from bot.ingest.git_source import GitSourceError, check_remote
+
+    checks: list[Check] = []
+    for source in settings.sources:
+        if isinstance(source, FolderSource):
+            if source.path != settings.news_dir:
+                checks.append(_check_news_folder(source.path, name=f"source {source.name}"))
+            continue
+        try:
+            commit = await asyncio.to_thread(check_remote, source)
+        except GitSourceError as exc:
+            checks.append(Check(False, f"source {source.name}", f"the repository cannot be read: {exc}",
+                                "check the URL and branch in [[sources]], the network, and that the repository is "
+                                "public or the machine's git credentials reach it"))
+        else:
+            checks.append(Check(True, f"source {source.name}", f"the repository answers (at {commit[:12]})"))
+    return checks
 
 
 def _check_clock(discord_date: datetime | None, clock: Clock) -> Check:

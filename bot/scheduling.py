@@ -32,12 +32,17 @@ if TYPE_CHECKING:
     from bot.ingest.pipeline import IngestReport
     from bot.leadership import Leadership
     from bot.services.alerts import Poster, TickReport
+    from bot.services.digests import DigestPoster, DigestTickReport
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 RESCAN_JOB_ID = "rescan"
 POST_ALERTS_JOB_ID = "post-alerts"
+POST_DIGESTS_JOB_ID = "post-digests"
+# Digests are due at whole minutes; checking twice a minute sends each within 30 s of its time.
+DIGEST_SECONDS = 30
+
 SOURCE_JOB_PREFIX = "source:"
 
 # Folder watching: changes are gathered until none came for WATCH_STEP_MS, at most WATCH_DEBOUNCE_MS, then one
@@ -128,6 +133,8 @@ class PeriodicJobs:
         max_file_bytes: int,
         ready: Callable[[], bool] = lambda: True,
         ingest: IngestFunction | None = None,
+        digest_poster: DigestPoster | None = None,
+        digest_seconds: int = DIGEST_SECONDS,
         extra_dirs: Sequence[Path] = (),
         git_sources: Sequence[GitSource] = (),
         data_dir: Path = Path("data"),
@@ -137,6 +144,10 @@ class PeriodicJobs:
     ) -> None:
         self._services = services
         self._poster = poster
+        self._digest_poster = digest_poster
+        self._digest_seconds = digest_seconds
+        self._digests_recovered = False
+        self._digest_lock = asyncio.Lock()
         self._news_dir = news_dir
         # Every folder source: the news folder first, then the [[sources]] folders (each once).
         self._folders = list(dict.fromkeys([news_dir, *extra_dirs]))
@@ -242,6 +253,14 @@ class PeriodicJobs:
         self._scheduler.add_job(
             self.post_alerts, "interval", seconds=self._post_seconds, id=POST_ALERTS_JOB_ID, name="post due alerts"
         )
+        if self._digest_poster is not None:
+            self._scheduler.add_job(
+                self.post_digests,
+                "interval",
+                seconds=self._digest_seconds,
+                id=POST_DIGESTS_JOB_ID,
+                name="post due digests",
+            )
         for source in self._git_sources:
             self._scheduler.add_job(
                 self.sync_source,
@@ -407,6 +426,32 @@ class PeriodicJobs:
                 return None
             finally:
                 self._posting = False
+
+    async def post_digests(self) -> DigestTickReport | None:
+        """Job body: resolve unfinished digests once, then send the digests that are due (once connected)."""
+        self._kicked.discard(POST_DIGESTS_JOB_ID)
+        if self._digest_poster is None or not self._ready():
+            return None
+        with self._track():
+            try:
+                async with self._digest_lock:
+                    if not self._digests_recovered:
+                        if self._owns is None:
+                            await self._services.digests.recover(self._digest_poster)
+                        else:
+                            await self._services.digests.recover(self._digest_poster, owns=self._owns)
+                        self._digests_recovered = True
+                    if self._owns is None:
+                        return await self._services.digests.tick(self._digest_poster)
+                    return await self._services.digests.tick(self._digest_poster, owns=self._owns)
+            except asyncio.CancelledError:
+                if not self._stopping.is_set():
+                    raise
+                log.warning("digest tick interrupted by shutdown; unfinished digests are resolved at the next start")
+                return None
+            except Exception:
+                log.exception("digest tick failed; trying again in %d s", self._digest_seconds)
+                return None
 
     async def sync_source(self, source: GitSource) -> SyncOutcome | None:
         """Job body: fetch one git source and ingest what it brought; a failure is recorded, retried with backoff,

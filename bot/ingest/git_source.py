@@ -166,6 +166,24 @@ def sync_git_source(
     )
 
 
+REMOTE_CHECK_TIMEOUT_SECONDS = 20
+
+
+def check_remote(source: GitSource, *, timeout: float = REMOTE_CHECK_TIMEOUT_SECONDS) -> str:
+    """Ask the remote for the source's branch without fetching anything (`git ls-remote`); returns the commit
+    the branch (or the remote's default branch) points at, or raises GitSourceError saying why not."""
+    validate_git_url(source.url)
+    git = _Git(Path.cwd(), None)
+    ref = f"refs/heads/{source.branch}" if source.branch else "HEAD"
+    out = git.run("ls-remote", "--", source.url, ref, timeout=timeout).decode()
+    for line in out.splitlines():
+        commit, _, name = line.partition("\t")
+        if name.strip() == ref:
+            return commit.strip()
+    missing = f"the repository has no branch {source.branch}" if source.branch else "the repository is empty"
+    raise GitSourceError(missing)
+
+
 def _clone(git: _Git, source: GitSource, checkout: Path) -> None:
     checkout.parent.mkdir(parents=True, exist_ok=True)
     args = ["clone", "--quiet", "--filter=blob:none", "--no-checkout", "--single-branch", "--no-tags"]

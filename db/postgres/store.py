@@ -8,9 +8,12 @@ from db.postgres.app_state import PgAppState
 from db.postgres.channels import PgChannels
 from db.postgres.crossposts import PgCrossposts
 from db.postgres.database import PgDatabase
+from db.postgres.digests import PgDigests
+from db.postgres.heat_lines import PgHeatLines
 from db.postgres.leases import PgLeases
 from db.postgres.ledger import PgLedger
 from db.postgres.lookups import PgLookups
+from db.postgres.quiet import PgQuietHours, PgSummaries
 from db.postgres.subscriptions import PgSubscriptions
 
 
@@ -27,6 +30,10 @@ class PostgresStore:
         self.crossposts = PgCrossposts(database)
         self.leases = PgLeases(database)
         self.app_state = PgAppState(database)
+        self.digests = PgDigests(database)
+        self.quiet_hours = PgQuietHours(database)
+        self.summaries = PgSummaries(database)
+        self.heat_lines = PgHeatLines(database)
         self.admin_log = PgAdminLog(database)
 
     @classmethod

@@ -8,9 +8,12 @@ from db.sqlite.app_state import SqliteAppState
 from db.sqlite.channels import SqliteChannels
 from db.sqlite.crossposts import SqliteCrossposts
 from db.sqlite.database import SqliteDatabase
+from db.sqlite.digests import SqliteDigests
+from db.sqlite.heat_lines import SqliteHeatLines
 from db.sqlite.leases import SqliteLeases
 from db.sqlite.ledger import SqliteLedger
 from db.sqlite.lookups import SqliteLookups
+from db.sqlite.quiet import SqliteQuietHours, SqliteSummaries
 from db.sqlite.subscriptions import SqliteSubscriptions
 
 
@@ -27,6 +30,10 @@ class SqliteStore:
         self.crossposts = SqliteCrossposts(database)
         self.leases = SqliteLeases(database)
         self.app_state = SqliteAppState(database)
+        self.digests = SqliteDigests(database)
+        self.quiet_hours = SqliteQuietHours(database)
+        self.summaries = SqliteSummaries(database)
+        self.heat_lines = SqliteHeatLines(database)
         self.admin_log = SqliteAdminLog(database)
 
     @classmethod

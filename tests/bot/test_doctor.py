@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import io
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -229,3 +229,41 @@ def test_doctor_clock_within_tolerance_passes() -> None:
     clock = ManualClock(SystemClock().now())
     assert _check_clock(clock.now() - timedelta(seconds=3), clock).ok
     assert not _check_clock(clock.now() + timedelta(seconds=60), clock).ok
+
+
+async def test_doctor_checks_every_source_of_the_settings_file(tmp_path: Path) -> None:
+    from bot.sources import FolderSource, GitSource
+    from tests.support.git_repos import Origin
+
+    origin = Origin(tmp_path / "publisher")
+    origin.write_story("_news/a.md", title="A story")
+    head = origin.commit("first", when=datetime(2026, 11, 1, tzinfo=UTC))
+    (tmp_path / "drop").mkdir()
+    async with StandIn() as standin:
+        settings = dataclasses.replace(
+            Settings(),
+            store=parse_location(tmp_path / "missing.db"),
+            news_dir=tmp_path / "drop",
+            sources=(
+                FolderSource(tmp_path / "drop"),
+                FolderSource(tmp_path / "gone"),
+                GitSource(url=origin.url, subdir="_news"),
+                GitSource(url=origin.url, branch="nope"),
+                GitSource(url=(tmp_path / "nowhere").as_uri()),
+            ),
+            discord_token=standin.token,
+            discord_api_base=standin.base_url,
+            discord_gateway_url=standin.gateway_url,
+        )
+        found = await checks(settings)
+
+    assert found["news folder"].ok
+    assert f"source {tmp_path / 'drop'}" not in found  # the news folder is checked once
+    gone = found[f"source {tmp_path / 'gone'}"]
+    assert not gone.ok
+    assert "[[sources]]" in (gone.fix or "")
+    assert found[f"source {origin.url}:_news"].detail == f"the repository answers (at {head[:12]})"
+    assert "no branch nope" in found[f"source {origin.url}@nope"].detail
+    unreachable = found[f"source {(tmp_path / 'nowhere').as_uri()}"]
+    assert not unreachable.ok
+    assert "cannot be read" in unreachable.detail

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from datetime import timedelta
 
 from bot.clock import ManualClock
 from bot.services.alerts import AlertService
+from bot.services.digests import DigestService
 from db.interfaces import Store
 from tests.support.alerts import FakePoster, StoryWriter
+from tests.support.digests import FakeDigestPoster
 
 # Two servers on different shards of 2: Discord routes a server to shard (guild_id >> 22) % shard_count.
 ON_SHARD_0 = 4 << 22
@@ -66,3 +69,24 @@ async def test_recovery_leaves_the_claims_of_other_shards_alone(
     assert recovery.requeued == 1
     assert poster.find_calls == 1
     assert [(c.story_id, c.channel_id) for c in await store.ledger.claimed()] == [(story, NEWS_1)]
+
+
+async def test_each_process_sends_only_the_digests_of_its_own_servers(
+    store: Store, writer: StoryWriter, clock: ManualClock
+) -> None:
+    alerts = AlertService(store, clock, max_posts_per_tick=5)
+    digests = DigestService(store, clock, alerts=alerts, rng=random.Random(3))
+    for guild, channel in ((ON_SHARD_0, NEWS_0), (ON_SHARD_1, NEWS_1)):
+        await digests.add(guild_id=guild, channel_id=channel, channel_kind="text")
+    [record, _] = await digests.list_digests(ON_SHARD_0) + await digests.list_digests(ON_SHARD_1)
+    clock.set(record.next_due_at - timedelta(hours=1))
+    writer.add(120)
+    clock.set(record.next_due_at)
+    first, second = FakeDigestPoster(), FakeDigestPoster()
+
+    await digests.tick(first, owns=shard(0))
+    assert [p.channel_id for p in first.posted] == [NEWS_0]
+    await digests.tick(second, owns=shard(1))
+    await digests.tick(first, owns=shard(0))
+    assert [p.channel_id for p in second.posted] == [NEWS_1]
+    assert len(first.posted) == 1

@@ -1,4 +1,4 @@
--- 0006: leases, so that one process at a time does a job every process could do.
+-- 0009: leases, so that one process at a time does a job every process could do.
 -- Why: several bot processes (one per range of shards) share one store. Each would rescan the same news folder
 -- and each would sync the slash commands at start; both are safe twice over but wasteful, and two global syncs
 -- at once spend Discord's daily budget. A lease is a row naming its holder and when it runs out: a holder renews
