@@ -30,6 +30,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/commands.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(BIN)/python bench/alerts.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(BIN)/python bench/digests.py $(if $(BENCH_DB),--db $(BENCH_DB))
+	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/fanout.py --processes 2 $(if $(BENCH_DB),--db $(BENCH_DB))
+	$(BIN)/python bench/memory.py
 	$(if $(BENCH_DB),$(BIN)/python bench/copy_store.py --db $(BENCH_DB))
 
 clean:

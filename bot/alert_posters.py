@@ -17,6 +17,7 @@ import aiohttp
 import discord
 
 from bot.errors import InvalidArgument
+from bot.pacing import RestPacer
 from bot.render import (
     NO_MENTIONS,
     clean_text,
@@ -130,7 +131,11 @@ def _carries(message: discord.Message, story: StoryView) -> bool:
 
 
 class DiscordPoster:
-    """Posts alerts with discord.py: a message in text/announcement channels, a new post in forums."""
+    """Posts alerts with discord.py: a message in text/announcement channels, a new post in forums.
+
+    With a `pacer`, every REST request it makes waits for its turn under the process's global budget (and a new
+    message under its channel's), hottest story first; without one it sends as fast as discord.py lets it.
+    """
 
     def __init__(
         self,
@@ -138,14 +143,22 @@ class DiscordPoster:
         *,
         history_limit: int = HISTORY_LIMIT,
         timeout: float = SEND_TIMEOUT_SECONDS,
+        pacer: RestPacer | None = None,
     ) -> None:
         self._client = client
         self._history_limit = history_limit
         self._timeout = timeout
+        self._pacer = pacer
+
+    async def _turn(self, channel_id: int, story: StoryView | None = None, *, message: bool = False) -> None:
+        if self._pacer is not None:
+            heat = story.heat if story is not None and story.heat is not None else 0
+            await self._pacer.acquire(channel_id, priority=heat, message=message)
 
     async def _channel(self, channel_id: int) -> Any:
         channel = self._client.get_channel(channel_id)
         if channel is None:
+            await self._turn(channel_id)
             try:
                 channel = await self._client.fetch_channel(channel_id)
             except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -156,6 +169,7 @@ class DiscordPoster:
         """Post the story's embed (forums: a post titled by the story); return the message id."""
         channel = await self._channel(channel_id)
         embed = story_embed(story)
+        await self._turn(channel_id, story, message=True)
         try:
             async with asyncio.timeout(self._timeout):
                 if isinstance(channel, discord.ForumChannel):
@@ -175,6 +189,7 @@ class DiscordPoster:
         channel = await self._channel(channel_id)
         if not isinstance(channel, discord.TextChannel) or not channel.is_news():
             raise DeliveryFailed("not an announcement channel any more", permanent=True)
+        await self._turn(channel_id)
         try:
             async with asyncio.timeout(self._timeout):
                 await channel.get_partial_message(message_id).publish()
@@ -192,6 +207,8 @@ class DiscordPoster:
                 if isinstance(channel, discord.ForumChannel):
                     return await self._find_forum_post(channel, story, me.id)
                 if isinstance(channel, discord.TextChannel | discord.Thread):
+                    # One page: the history limit is at most what Discord returns per request (100).
+                    await self._turn(channel_id, story)
                     async for message in channel.history(limit=self._history_limit):
                         if message.author.id == me.id and _carries(message, story):
                             return message.id
@@ -228,10 +245,12 @@ class DiscordPoster:
         # ours, so the starter message is fetched for those alone.
         title = forum_title(story)
         candidates = [t for t in forum.threads if t.name == title and t.owner_id == me]
+        await self._turn(forum.id, story)
         async for thread in forum.archived_threads(limit=self._history_limit):
             if thread.name == title and thread.owner_id == me:
                 candidates.append(thread)
         for thread in candidates:
+            await self._turn(forum.id, story)
             try:
                 starter = await thread.fetch_message(thread.id)
             except discord.NotFound:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
 import discord.gateway
+import yarl
 from discord import app_commands
 from discord.ext import commands
+from discord.gateway import DiscordWebSocket
+from discord.shard import Shard
 
 from bot import discord_env
 from bot.admin_log_poster import DiscordTextPoster
@@ -23,8 +28,11 @@ from bot.alert_posters import DiscordPoster
 from bot.backoff import Backoff
 from bot.digest_posters import DiscordDigestPoster
 from bot.errors import HeatwaveError
+from bot.leadership import COMMAND_SYNC_LEASE, Leadership, process_name, scan_leadership
+from bot.pacing import RestPacer
 from bot.scheduling import POST_ALERTS_JOB_ID, POST_DIGESTS_JOB_ID, IngestFunction, PeriodicJobs
 from bot.sources import folder_sources, git_sources
+from db import DatabaseError
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -50,6 +58,9 @@ INVITE_SCOPES = ("bot", "applications.commands")
 # otherwise stall every channel behind one channel's hour-long crosspost limit. The alert engine turns
 # RateLimited into a hold on that channel until `retry_after`; a slash-command reply that long overdue is lost anyway.
 MAX_RATELIMIT_SLEEP_SECONDS = 30.0
+
+# Longer than any sync takes: the lease is handed back as soon as the sync is done.
+COMMAND_SYNC_TERM = timedelta(minutes=5)
 
 # Per application: the same database used with another bot's token must not skip that bot's first sync.
 _SYNC_HASH_KEY = "command_sync.global_hash.{application_id}"
@@ -79,6 +90,22 @@ def invite_url(application_id: int, *, guild_id: int | None = None) -> str:
     """The OAuth2 URL that adds the bot with exactly INVITE_PERMISSIONS (pre-selecting `guild_id` if given)."""
     guild = discord.Object(guild_id) if guild_id is not None else discord.utils.MISSING
     return discord.utils.oauth_url(application_id, permissions=INVITE_PERMISSIONS, guild=guild, scopes=INVITE_SCOPES)
+
+
+def describe_shards(ids: Sequence[int], count: int) -> str:
+    """"shard 0 of 1", "shards 0-3 of 8", "shards 0, 2, 5 of 6": ranges of consecutive ids are joined."""
+    parts: list[str] = []
+    ordered = sorted(ids)
+    start = previous = ordered[0] if ordered else 0
+    for current in [*ordered[1:], None]:
+        if current is not None and current == previous + 1:
+            previous = current
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if current is not None:
+            start = previous = current
+    noun = "shard" if len(ordered) == 1 else "shards"
+    return f"{noun} {', '.join(parts)} of {count}"
 
 
 def command_tree_hash(tree: app_commands.CommandTree[Any]) -> str:
@@ -205,7 +232,7 @@ def use_send_timed_heartbeats() -> None:
     discord.gateway.KeepAliveHandler = SendTimedKeepAlive  # type: ignore[misc]
 
 
-class HeatwaveBot(commands.Bot):
+class HeatwaveBot(commands.AutoShardedBot):
     """Heatwave on Discord. Everything it uses is passed in; nothing happens until `start`."""
 
     def __init__(
@@ -217,6 +244,7 @@ class HeatwaveBot(commands.Bot):
         guild_ready_timeout: float = 2.0,
         max_ratelimit_timeout: float | None = MAX_RATELIMIT_SLEEP_SECONDS,
         backoff: Callable[[], Backoff] = Backoff,
+        scan_leader: Leadership | None = None,
     ) -> None:
         use_send_timed_heartbeats()
         intents = discord.Intents.none()
@@ -240,9 +268,10 @@ class HeatwaveBot(commands.Bot):
         self._extensions = tuple(extensions)
         self._app_state = services.store.app_state
         settings = services.settings
+        self.pacer = RestPacer(settings.rest_rate)
         self.jobs = PeriodicJobs(
             services,
-            DiscordPoster(self),
+            DiscordPoster(self, pacer=self.pacer),
             news_dir=settings.news_dir,
             scan_seconds=settings.scan_seconds,
             post_seconds=settings.post_seconds,
@@ -254,24 +283,69 @@ class HeatwaveBot(commands.Bot):
             git_sources=git_sources(settings.sources),
             data_dir=settings.data_dir,
             watch=settings.watch,
+            owns=self.owns_guild,
+            scan_leader=scan_leader if scan_leader is not None else scan_leadership(services),
         )
         # Problems and changes of each server's alerts go to its log channel through this client.
         services.admin_log.poster = DiscordTextPoster(self)
         self._invite_logged = False
+        self._owned: frozenset[int] = frozenset()  # shard ids, once `start` has chosen them
         # A fresh Backoff for each run of failed attempts to reach Discord at start (tests pass short delays).
         self._backoff = backoff
 
     async def start(self, token: str, *, reconnect: bool = True) -> None:
-        """Log in, then hold the gateway connection, as discord.py's `start` does, but wait out a Discord that
-        cannot be reached at start: each failed attempt is logged with the next try's delay, and retried until it
-        works or the task is cancelled (SIGINT/SIGTERM). A rejected token (LoginFailure) is not retried."""
+        """Log in, choose the shards, then hold one gateway connection per shard, as discord.py's `start` does, but
+        wait out a Discord that cannot be reached at start: each failed attempt is logged with the next try's
+        delay, and retried until it works or the task is cancelled (SIGINT/SIGTERM). A rejected token
+        (LoginFailure) and shard settings Discord cannot serve (SettingsError) are not retried."""
         endpoints = discord_env.current()
         await self._until_reachable(
             f"log in to Discord at {endpoints.api_base}", lambda: self.login(token), self._forget_http_session
         )
-        await self._until_reachable(
-            f"connect to Discord's gateway at {endpoints.gateway_url}", lambda: self._connect_first(reconnect)
-        )
+        await self._until_reachable(f"ask Discord at {endpoints.api_base} for the shard count", self._choose_shards)
+        await self.connect(reconnect=reconnect)
+
+    async def _choose_shards(self) -> None:
+        settings = self.services.settings
+        count = settings.shard_count
+        if count is None:
+            # Discord's recommendation: one shard per ~1,000 servers (2,500 is the most one connection may hold).
+            count, _url, _limits = await self.http.get_bot_gateway()
+        ids = settings.shards_for(count)  # SettingsError when HEATWAVE_SHARDS names a shard beyond the count
+        self.shard_count = count
+        self.shard_ids = list(ids)
+        self._owned = frozenset(ids)
+        log.info("running %s", describe_shards(ids, count))
+        if len(ids) < count and not self.services.store_location.shared_over_network:
+            log.warning(
+                "the other shards run in other processes sharing the store %s, a file: they must all run on this "
+                "machine; use a PostgreSQL store (HEATWAVE_DB=postgresql://...) to spread processes over machines",
+                self.services.store_location,
+            )
+
+    def owns_guild(self, guild_id: int) -> bool:
+        """Whether this process runs the shard Discord routes this server to ((guild_id >> 22) % shard_count)."""
+        count = self.shard_count
+        return count is not None and (guild_id >> 22) % count in self._owned
+
+    async def launch_shard(self, gateway: yarl.URL, shard_id: int, *, initial: bool = False) -> None:
+        """discord.py's `launch_shard`, with our retries: a gateway that cannot be reached is tried again with
+        the back-off and logged like a failed login (discord.py would log a traceback and retry every 5 s)."""
+        where = discord_env.current().gateway_url
+        what = f"connect to Discord's gateway at {where}"
+        if self.shard_count is not None and self.shard_count > 1:
+            what += f" (shard {shard_id})"
+
+        async def attempt() -> None:
+            # gateway=None: each attempt reads discord.py's current gateway URL, as a plain connect() does.
+            connecting = DiscordWebSocket.from_client(self, initial=initial, gateway=None, shard_id=shard_id)
+            ws = await asyncio.wait_for(connecting, timeout=self.shard_connect_timeout)
+            # What AutoShardedClient.launch_shard does once connected: keep reading the shard on its own task.
+            shard = Shard(ws, self, self._AutoShardedClient__queue.put_nowait)  # type: ignore[attr-defined]
+            self._AutoShardedClient__shards[shard_id] = shard  # type: ignore[attr-defined]
+            shard.launch()
+
+        await self._until_reachable(what, attempt)
 
     async def _until_reachable(
         self,
@@ -304,19 +378,6 @@ class HeatwaveBot(commands.Bot):
         await self.http.close()
         self.http.connector = discord.utils.MISSING
 
-    async def _connect_first(self, reconnect: bool) -> None:
-        try:
-            await self.connect(reconnect=reconnect)
-        except AttributeError as exc:
-            # discord.py retries a gateway connection that was lost, but when the very first one fails its retry
-            # reads the previous socket's session (`self.ws`, still None) and raises AttributeError, after logging
-            # "Attempting a reconnect" with the traceback and waiting up to 2 s itself: hand back the real
-            # failure, so it is retried like a failed login.
-            failure = exc.__context__
-            if self.ws is None and isinstance(failure, UNREACHABLE_ERRORS):
-                raise failure from None
-            raise
-
     async def setup_hook(self) -> None:
         """Load the cogs, sync the commands (only when needed), start the scheduler."""
         for name in self._extensions:
@@ -328,6 +389,28 @@ class HeatwaveBot(commands.Bot):
     async def sync_commands(self) -> None:
         """Guild sync every start with DISCORD_GUILD_ID; otherwise a global sync only when the tree changed."""
         guild_id = self.services.settings.discord_guild_id
+        # Processes started together (one per range of shards) would each sync: the lease lets one of them.
+        sync_lease = Leadership(
+            self.services.store.leases,
+            COMMAND_SYNC_LEASE,
+            self.services.clock,
+            term=COMMAND_SYNC_TERM,
+            holder=self.jobs.scan_leader_name or process_name(),
+        )
+        try:
+            if not await sync_lease.lead():
+                log.info("another process is syncing the slash commands; not syncing")
+                return
+        except DatabaseError as exc:
+            log.error("could not check who syncs the slash commands (%s); not syncing", _reason(exc))
+            return
+        try:
+            await self._sync_commands(guild_id)
+        finally:
+            with contextlib.suppress(DatabaseError):
+                await sync_lease.step_down()
+
+    async def _sync_commands(self, guild_id: int | None) -> None:
         try:
             if guild_id is not None:
                 guild = discord.Object(guild_id)
@@ -358,7 +441,13 @@ class HeatwaveBot(commands.Bot):
         """Log who we are and the invite URL once; let the alert job recover and post now, not a minute later."""
         if not self._invite_logged and self.application_id is not None and self.user is not None:
             self._invite_logged = True
-            log.info("logged in as %s (id %s) in %d servers", self.user, self.user.id, len(self.guilds))
+            log.info(
+                "logged in as %s (id %s); %s: %d servers",
+                self.user,
+                self.user.id,
+                describe_shards(self.shard_ids or (), self.shard_count or 1),
+                len(self.guilds),
+            )
             log.info(
                 "invite URL: %s",
                 invite_url(self.application_id, guild_id=self.services.settings.discord_guild_id),
@@ -370,4 +459,8 @@ class HeatwaveBot(commands.Bot):
     async def close(self) -> None:
         """Stop the jobs before the connection, so no job runs against a closed client."""
         await self.jobs.shutdown()
+        if not hasattr(self, "_AutoShardedClient__queue"):
+            # Never logged in (`heatwave doctor` only builds the command tree): AutoShardedClient.close needs the
+            # event queue that login's set-up creates, and fails without it.
+            await self._async_setup_hook()
         await super().close()

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -22,7 +23,7 @@ from bot.app import build_services
 from bot.clock import Clock, SystemClock
 from bot.errors import HeatwaveError
 from bot.logging_setup import setup_logging
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from db import DatabaseError, StoreLocation
 
 if TYPE_CHECKING:
@@ -38,8 +39,12 @@ EXIT_TOKEN_REJECTED = 2
 # configuration problem, like a rejected token, not a crash.
 EXIT_STORE_UNUSABLE = 2
 EXIT_INTERRUPTED = 130
+# Shard settings Discord will not serve: a configuration problem, like a bad value in the environment.
+EXIT_SETTINGS_REFUSED = 2
 # Gateway close code 4004: the token was not accepted by the gateway (REST may have accepted it moments before).
 GATEWAY_AUTHENTICATION_FAILED = 4004
+# 4010 Invalid shard; 4011 Sharding required (a shard would hold more servers than Discord allows, 2,500).
+SHARDING_REFUSED = {4010: "it is not a valid shard", 4011: "sharding required: too many servers on one shard"}
 
 def run_command(
     settings: Settings,
@@ -76,15 +81,21 @@ def run_command(
                 settings, playground_store, the_clock, stdin=the_stdin, stdout=out, until_signal=_until_signal
             )
         bot_store = store if store is not None else settings.store
-        _ingest_once(settings, bot_store, the_clock)
         return asyncio.run(_serve_discord(settings, bot_store, the_clock, token))
     except discord.LoginFailure:
         print("heatwave: DISCORD_TOKEN was rejected by Discord", file=sys.stderr)
         return EXIT_TOKEN_REJECTED
+    except SettingsError as exc:
+        # A setting only Discord's answer could judge, e.g. HEATWAVE_SHARDS beyond the recommended shard count.
+        print(f"heatwave: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS_REFUSED
     except discord.ConnectionClosed as exc:
         if exc.code == GATEWAY_AUTHENTICATION_FAILED:
             print("heatwave: DISCORD_TOKEN was rejected by Discord", file=sys.stderr)
             return EXIT_TOKEN_REJECTED
+        if exc.code in SHARDING_REFUSED:
+            print(f"heatwave: {_sharding_refused(settings, exc)}", file=sys.stderr)
+            return EXIT_SETTINGS_REFUSED
         print(f"heatwave: Discord closed the gateway connection (code {exc.code}: {exc.reason})", file=sys.stderr)
         return EXIT_FAILED
     except (aiohttp.ClientConnectionError, discord.HTTPException) as exc:
@@ -104,7 +115,37 @@ def run_command(
         return EXIT_INTERRUPTED
 
 
-def _ingest_once(settings: Settings, store: StoreLocation, clock: Clock) -> str | None:
+def _sharding_refused(settings: Settings, exc: discord.ConnectionClosed) -> str:
+    count = "auto (Discord's recommendation)" if settings.shard_count is None else str(settings.shard_count)
+    shard = f"shard {exc.shard_id}" if exc.shard_id is not None else "a shard"
+    return (
+        f"HEATWAVE_SHARD_COUNT={count} was refused by Discord for {shard} (code {exc.code}: "
+        f"{SHARDING_REFUSED[exc.code]}); use a larger HEATWAVE_SHARD_COUNT, or auto"
+    )
+
+
+async def _ingest_at_start(settings: Settings, store: StoreLocation, clock: Clock) -> None:
+    """`_ingest_once` on a worker thread; Ctrl-C (which cancels us) stops it at its next batch."""
+    from bot.scheduling import IngestCancelled
+
+    stopping = threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        if stopping.is_set():
+            raise IngestCancelled
+
+    work = asyncio.ensure_future(asyncio.to_thread(_ingest_once, settings, store, clock, progress))
+    try:
+        await asyncio.shield(work)
+    except asyncio.CancelledError:
+        stopping.set()
+        await asyncio.gather(work, return_exceptions=True)
+        raise
+
+
+def _ingest_once(
+    settings: Settings, store: StoreLocation, clock: Clock, progress: Callable[[int, int], None] | None = None
+) -> str | None:
     """Bring the store up to date with the news folders before serving; returns a one-line summary.
 
     Git sources are synced by their job, which runs at once when the bot starts.
@@ -121,7 +162,7 @@ def _ingest_once(settings: Settings, store: StoreLocation, clock: Clock) -> str 
             log.warning("news folder %s does not exist; starting with what the database already holds", folder)
     if not present:
         return f"(news folder {news_dir} does not exist yet; create it and drop story files in)"
-    report = ingest_paths(present, store, clock=clock, max_file_bytes=settings.max_file_bytes)
+    report = ingest_paths(present, store, clock=clock, max_file_bytes=settings.max_file_bytes, progress=progress)
     shown = ", ".join(str(folder) for folder in present)
     summary = f"Read {plural(report.scanned, 'file')} in {shown}: {report_counts(report)} ({report.seconds:.1f} s)."
     log_rejections([(str(r.path), r.reason) for r in report.rejected])
@@ -131,12 +172,17 @@ def _ingest_once(settings: Settings, store: StoreLocation, clock: Clock) -> str 
 async def _serve_discord(settings: Settings, store: StoreLocation, clock: Clock, token: str) -> int:
     """Run the bot until it stops or SIGINT/SIGTERM arrives; always closes the client and the database."""
     from bot.client import HeatwaveBot
+    from bot.leadership import scan_leadership
 
     previous = discord_env.apply(settings.discord_api_base, settings.discord_gateway_url)
     try:
         services = await build_services(settings, store=store, clock=clock)
         try:
-            bot = HeatwaveBot(services)
+            # Processes sharing the store: only the one leading the news scan ingests the folders at start too.
+            scan_leader = scan_leadership(services)
+            if await scan_leader.lead():
+                await _ingest_at_start(settings, store, clock)
+            bot = HeatwaveBot(services, scan_leader=scan_leader)
             operations = await _serve_operations(settings, bot, clock) if settings.metrics_port is not None else None
             try:
                 await _until_signal(bot.start(token))

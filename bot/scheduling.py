@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bot.app import Services
     from bot.ingest.git_source import SyncOutcome
     from bot.ingest.pipeline import IngestReport
+    from bot.leadership import Leadership
     from bot.services.alerts import Poster, TickReport
     from bot.services.digests import DigestPoster, DigestTickReport
 
@@ -138,6 +139,8 @@ class PeriodicJobs:
         git_sources: Sequence[GitSource] = (),
         data_dir: Path = Path("data"),
         watch: bool = False,
+        owns: Callable[[int], bool] | None = None,
+        scan_leader: Leadership | None = None,
     ) -> None:
         self._services = services
         self._poster = poster
@@ -161,6 +164,10 @@ class PeriodicJobs:
         self._max_file_bytes = max_file_bytes
         self._ready = ready
         self._ingest = ingest if ingest is not None else _default_ingest()
+        # Which servers' alerts this process posts (its shards'); None: every server.
+        self._owns = owns
+        # With processes sharing a store, only the holder of the scan lease rescans; None: this one always does.
+        self._scan_leader = scan_leader
         self._scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self._recovered = False
         self._posting = False
@@ -192,6 +199,11 @@ class PeriodicJobs:
     def scheduler(self) -> AsyncIOScheduler:
         """The underlying scheduler (for inspection; jobs are added by `start`)."""
         return self._scheduler
+
+    @property
+    def scan_leader_name(self) -> str | None:
+        """How this process names itself in leases (None without a scan lease)."""
+        return self._scan_leader.holder if self._scan_leader is not None else None
 
     @property
     def running(self) -> bool:
@@ -291,6 +303,9 @@ class PeriodicJobs:
                 task.cancel()
             if late:
                 await asyncio.gather(*late, return_exceptions=True)
+        if self._scan_leader is not None:
+            with contextlib.suppress(Exception):  # the lease then simply runs out
+                await self._scan_leader.step_down()
         if self._scheduler.running:
             # Only now: APScheduler's own shutdown cancels whatever job is still running, without a grace period.
             self._scheduler.shutdown(wait=False)
@@ -334,6 +349,10 @@ class PeriodicJobs:
             return None
         with self._track():
             try:
+                if not await self._leads_scan():
+                    # Standing by is this job doing its work: health and metrics see a scan with nothing read.
+                    self._tell(lambda observer: observer.scan_finished(None))
+                    return None
                 async with self._rescan_lock:
                     report = await self._off_loop(
                         lambda progress: self._ingest(
@@ -344,6 +363,8 @@ class PeriodicJobs:
                             progress=progress,
                         )
                     )
+                # Renewed after a long ingest too, so the lease does not run out between two scans.
+                await self._leads_scan()
             except asyncio.CancelledError:
                 if not self._stopping.is_set():
                     raise
@@ -362,6 +383,16 @@ class PeriodicJobs:
             self.request_post()
         return report
 
+    async def _leads_scan(self) -> bool:
+        if self._scan_leader is None:
+            return True
+        try:
+            return await self._scan_leader.lead()
+        except Exception:
+            # The store is unreachable: so is ingesting into it. Try again at the next scan.
+            log.exception("could not check who scans %s; trying again in %d s", self._news_dir, self._scan_seconds)
+            return False
+
     async def post_alerts(self) -> TickReport | None:
         """Job body: resolve unfinished deliveries once, then post what is due (never before the client is ready)."""
         self._kicked.discard(POST_ALERTS_JOB_ID)
@@ -373,7 +404,10 @@ class PeriodicJobs:
                 async with self._post_lock:
                     self._posting = True
                     if not self._recovered:
-                        await self._services.alerts.recover(self._poster)
+                        if self._owns is None:
+                            await self._services.alerts.recover(self._poster)
+                        else:
+                            await self._services.alerts.recover(self._poster, owns=self._owns)
                         self._recovered = True
                     report = await self._tick()
                     while self._post_again:
@@ -402,9 +436,14 @@ class PeriodicJobs:
             try:
                 async with self._digest_lock:
                     if not self._digests_recovered:
-                        await self._services.digests.recover(self._digest_poster)
+                        if self._owns is None:
+                            await self._services.digests.recover(self._digest_poster)
+                        else:
+                            await self._services.digests.recover(self._digest_poster, owns=self._owns)
                         self._digests_recovered = True
-                    return await self._services.digests.tick(self._digest_poster)
+                    if self._owns is None:
+                        return await self._services.digests.tick(self._digest_poster)
+                    return await self._services.digests.tick(self._digest_poster, owns=self._owns)
             except asyncio.CancelledError:
                 if not self._stopping.is_set():
                     raise
@@ -426,6 +465,9 @@ class PeriodicJobs:
         status = SourceStatus(name=source.name)
         with self._track():
             try:
+                # Like the folders, a git source is fetched by the process that leads the news scan only.
+                if not await self._leads_scan():
+                    return None
                 async with self._rescan_lock:
                     # Read under the lock: a direct call and the scheduled run of one source never interleave.
                     status = await self._source_status(source)
@@ -563,7 +605,10 @@ class PeriodicJobs:
         self._watched = ()
 
     async def _tick(self) -> TickReport:
-        report = await self._services.alerts.tick(self._poster)
+        if self._owns is None:
+            report = await self._services.alerts.tick(self._poster)
+        else:
+            report = await self._services.alerts.tick(self._poster, owns=self._owns)
         self._tell(lambda observer: observer.tick_finished(report))
         return report
 

@@ -21,6 +21,13 @@ DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 MAX_FILE_BYTES_LIMIT = 64 * 1024 * 1024  # 64 MiB: no story file needs more, and each is read whole into memory
 MAX_INTERVAL_SECONDS = 24 * 60 * 60  # a day: a longer scan or post interval is a mistake, not a schedule
 MAX_POSTS_PER_TICK_LIMIT = 50  # Discord's rate limits make more posts per tick pointless
+# REST requests per second for one process. Discord's global limit is 50/s per bot token; 45 leaves room for
+# requests outside the alert fan-out and for clock drift between us and Discord. Larger bots can be granted more,
+# and a shared rate-limit proxy behind DISCORD_API_BASE may pace for all processes, so up to 1,000 is accepted.
+DEFAULT_REST_RATE = 45.0
+REST_RATE_RANGE = (0.1, 1000.0)
+# Discord requires a shard per 2,500 servers; 10,000 shards is 25 million servers.
+MAX_SHARD_COUNT = 10_000
 DEFAULT_STORE = "data/heatwave.db"
 # The console playground's own store when HEATWAVE_DB is not set: a subscription to its one "channel" left in the
 # bot's store would make the real bot try to post to a channel that does not exist, fail and pause.
@@ -58,6 +65,52 @@ def _whole_number(minimum: int, maximum: int) -> Callable[[str, str], int]:
         return value
 
     return parse
+
+
+def _rate(minimum: float, maximum: float) -> Callable[[str, str], float]:
+    def parse(name: str, raw: str) -> float:
+        text = str(raw).strip()
+        problem = f"{name} must be a number of requests per second from {minimum:g} to {maximum:g}, got {raw!r}"
+        # Plain decimals only ("45", "22.5"): float() would also take "nan", "inf" and "1e3".
+        digits = text.replace(".", "", 1)
+        if not text.isascii() or not digits.isdigit():
+            raise SettingsError(problem)
+        value = float(text)
+        if not minimum <= value <= maximum:
+            raise SettingsError(problem)
+        return value
+
+    return parse
+
+
+def _shard_count(name: str, raw: str) -> int | None:
+    text = str(raw).strip().lower()
+    if text in ("", "auto"):
+        return None
+    try:
+        return _whole_number(1, MAX_SHARD_COUNT)(name, text)
+    except SettingsError:
+        problem = f"{name} must be `auto` or a whole number from 1 to {MAX_SHARD_COUNT}, got {raw!r}"
+        raise SettingsError(problem) from None
+
+
+def _shard_ids(name: str, raw: str) -> tuple[int, ...] | None:
+    """`all`, or ids and ranges: `0-3`, `4,5`, `0-1,6`; returns the sorted distinct ids."""
+    text = str(raw).strip().lower()
+    if text in ("", "all"):
+        return None
+    ids: set[int] = set()
+    one_id = _whole_number(0, MAX_SHARD_COUNT - 1)
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        if not first.strip() or (dash and not last.strip()):
+            raise SettingsError(f"{name} must be `all` or shard ids and ranges such as 0-3 or 4,5; got {raw!r}")
+        low = one_id(name, first)
+        high = one_id(name, last) if dash else low
+        if high < low:
+            raise SettingsError(f"{name} has an empty range {part.strip()!r}: write the lower id first, e.g. 0-3")
+        ids.update(range(low, high + 1))
+    return tuple(sorted(ids))
 
 
 def _optional_snowflake(name: str, raw: str) -> int | None:
@@ -150,7 +203,7 @@ def _log_format(name: str, raw: str) -> str:
 TOML_STRING: tuple[type, ...] = (str,)
 TOML_INTEGER: tuple[type, ...] = (int,)
 TOML_BOOLEAN: tuple[type, ...] = (bool,)
-_TOML_TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean"}
+_TOML_TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean", float: "a number"}
 
 
 def _setting(
@@ -175,6 +228,13 @@ class Settings:
     max_posts_per_tick: int = _setting(
         "HEATWAVE_MAX_POSTS_PER_TICK", _whole_number(1, MAX_POSTS_PER_TICK_LIMIT), 5, toml=TOML_INTEGER
     )
+    rest_rate: float = _setting(
+        "HEATWAVE_REST_RATE", _rate(*REST_RATE_RANGE), DEFAULT_REST_RATE, toml=(*TOML_INTEGER, float)
+    )
+    # None: `auto`, the count Discord recommends (GET /gateway/bot) at start.
+    shard_count: int | None = _setting("HEATWAVE_SHARD_COUNT", _shard_count, None, toml=TOML_INTEGER + TOML_STRING)
+    # None: `all` the shards of the count.
+    shard_ids: tuple[int, ...] | None = _setting("HEATWAVE_SHARDS", _shard_ids, None)
     max_file_bytes: int = _setting(
         "HEATWAVE_MAX_FILE_BYTES", _whole_number(1, MAX_FILE_BYTES_LIMIT), DEFAULT_MAX_FILE_BYTES, toml=TOML_INTEGER
     )
@@ -197,6 +257,17 @@ class Settings:
     sources: tuple[Source, ...] = field(default=(), metadata={"env": None})
     # Not a variable of its own: `load` records whether HEATWAVE_DB was given by any source (see playground_store).
     store_given: bool = field(default=False, metadata={"env": None})
+
+    def __post_init__(self) -> None:
+        if self.shard_count is not None and self.shard_ids is not None:
+            check_shard_ids(self.shard_ids, self.shard_count, counted="HEATWAVE_SHARD_COUNT")
+
+    def shards_for(self, count: int) -> tuple[int, ...]:
+        """The shard ids this process runs once the count is known (HEATWAVE_SHARDS, or all of them)."""
+        if self.shard_ids is None:
+            return tuple(range(count))
+        check_shard_ids(self.shard_ids, count, counted="Discord's recommended shard count")
+        return self.shard_ids
 
     @property
     def playground_store(self) -> StoreLocation:
@@ -243,6 +314,15 @@ def _config_file(given: Mapping[str, str]) -> Path:
     if not path.is_file():
         raise SettingsError(f"{CONFIG_VARIABLE} names {str(path)!r}, which is not a file")
     return path
+
+
+def check_shard_ids(ids: tuple[int, ...], count: int, *, counted: str) -> None:
+    """Every id must be below the count; the error names HEATWAVE_SHARDS and where the count came from."""
+    too_high = [i for i in ids if i >= count]
+    if too_high:
+        raise SettingsError(
+            f"HEATWAVE_SHARDS names shard {too_high[0]}, but {counted} is {count} (shard ids run from 0 to {count - 1})"
+        )
 
 
 def _variables() -> list[Field[Any]]:

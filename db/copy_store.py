@@ -137,6 +137,8 @@ TABLES: tuple[Table, ...] = (
     _table("alert_summaries", "channel_id story_id kind created_at", "created_at"),
     _table("alert_log_channels", "guild_id channel_id set_by set_at", "set_at"),
     _table("alert_log_notices", "guild_id problem posted_at resolved_at", "posted_at resolved_at"),
+    # Copied like the rest: the bot is stopped for a copy, so a lease in it has been handed back or runs out.
+    _table("leases", "name holder expires_at", "expires_at"),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 # Migrations seed this one row; a store holding only it (and nothing else) is empty.

@@ -8,7 +8,7 @@ A method that writes does so in one transaction of its own: callers never see a 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Literal, Protocol, Self
 
@@ -397,6 +397,21 @@ class AppStateStore(Protocol):
     async def set(self, key: str, value: str) -> None: ...
 
 
+class LeaseStore(Protocol):
+    """Named leases: one holder at a time (a process scanning the news folder, syncing commands), until it runs
+    out. Safe when several processes try at once: exactly one gets a free or expired lease."""
+
+    async def acquire(self, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
+        """Take the lease, or renew it when `holder` already has it, until now + ttl; False while another
+        holder's lease has not run out."""
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give the lease back if `holder` has it, so another process can take it at once."""
+
+    async def holder(self, name: str, *, now: datetime) -> str | None:
+        """Who holds the lease at `now` (None: nobody, or it ran out)."""
+
+
 class Store(Protocol):
     """The bot's handle on one store: every repository, over the connection(s) it owns."""
 
@@ -435,6 +450,9 @@ class Store(Protocol):
 
     @property
     def admin_log(self) -> AdminLogStore: ...
+
+    @property
+    def leases(self) -> LeaseStore: ...
 
 
     async def close(self) -> None: ...

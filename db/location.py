@@ -24,6 +24,12 @@ class StoreLocation:
     path: Path | None = None  # SQLite: the database file
     url: str | None = field(default=None, repr=False)  # PostgreSQL: the full URL, password included
 
+    @property
+    def shared_over_network(self) -> bool:
+        """Whether processes on several machines can share this store (a database server). A file store can be
+        shared only by processes on its own machine: file locking over network filesystems is not reliable."""
+        return self.engine == "postgres"
+
     def __str__(self) -> str:
         if self.engine == "sqlite":
             return str(self.path)

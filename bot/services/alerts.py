@@ -661,9 +661,13 @@ class AlertService:
                 rolled += await self._summaries.add(channel_id, "rollup", rest, now)
         return rolled
 
-    async def _send_summaries(self, poster: Poster, quiet: dict[int, int | None], tally: _Tally) -> None:
+    async def _send_summaries(
+        self, poster: Poster, quiet: dict[int, int | None], tally: _Tally, owns: Callable[[int], bool] | None
+    ) -> None:
         groups: dict[tuple[int, SummaryKind], list[SummaryItem]] = {}
         for item in await self._summaries.pending(self._clock.now()):
+            if owns is not None and not owns(item.guild_id):
+                continue  # another process's server (its shard)
             if item.channel_id not in quiet:
                 groups.setdefault((item.channel_id, item.kind), []).append(item)
         for (channel_id, kind), items in groups.items():
@@ -815,8 +819,9 @@ class AlertService:
 
     # --- the engine ---------------------------------------------------------------------------------------
 
-    async def tick(self, poster: Poster) -> TickReport:
-        """Queue new crossings, then post up to max_posts_per_tick per channel, hottest first."""
+    async def tick(self, poster: Poster, *, owns: Callable[[int], bool] | None = None) -> TickReport:
+        """Queue new crossings, then post up to max_posts_per_tick per channel, hottest first. With `owns`, only
+        to the servers it accepts (a process posts for its own shards; the others post the rest)."""
         now = self._clock.now()
         stale = await self._ledger.requeue_stale_claims(now - STALE_CLAIM, now)
         if stale:
@@ -827,8 +832,10 @@ class AlertService:
         # Summaries first: their stories are claimed here, before the batch could pick them one by one.
         quiet = await self._quiet_now(now)
         tally.add(TickReport(rolled_up=await self._roll_up(quiet, now)))
-        await self._send_summaries(poster, quiet, tally)
+        await self._send_summaries(poster, quiet, tally, owns)
         batch = await self._ledger.next_batch(now, self._max_posts)
+        if owns is not None:
+            batch = [item for item in batch if owns(item.guild_id)]
         by_channel: dict[int, list[DueItem]] = {}
         for item in batch:
             if item.channel_id in quiet:
@@ -849,7 +856,10 @@ class AlertService:
             async with gate:
                 await self._serve_channel(poster, items, tally)
 
-        await asyncio.gather(*(serve(items) for items in by_channel.values()))
+        # Hottest first across channels too: when the REST budget makes channels queue, the hottest story's
+        # channels are served first (each channel's own items are already in heat order).
+        hottest_first = sorted(by_channel.values(), key=lambda items: -max(i.heat or 0 for i in items))
+        await asyncio.gather(*(serve(items) for items in hottest_first))
         await self._crossposts.prune(self._clock.now() - CROSSPOST_WINDOW)
         report = tally.report
         if batch or queued:
@@ -896,6 +906,7 @@ class AlertService:
             log.exception("poster crashed delivering story %d to channel %d", item.story_id, item.channel_id)
             return await self._failed(item, DeliveryFailed("unexpected error while posting", permanent=False), tally)
         await self._ledger.mark_sent(item.story_id, item.channel_id, message_id, self._clock.now())
+        log.debug("story %d posted to channel %d of server %d", item.story_id, item.channel_id, item.guild_id)
         await self._tell(lambda listener: listener.channel_delivered(item.guild_id, item.channel_id))
         tally.add(TickReport(sent=1, found_existing=int(existing), sent_ids=((item.channel_id, item.story_id),)))
         if item.kind == "announcement":
@@ -971,10 +982,13 @@ class AlertService:
             return
         tally.add(TickReport(crossposted=1))
 
-    async def recover(self, poster: Poster) -> RecoveryReport:
-        """Resolve claims left by a crash: mark sent when the message exists, else queue the story again."""
+    async def recover(self, poster: Poster, *, owns: Callable[[int], bool] | None = None) -> RecoveryReport:
+        """Resolve claims left by a crash: mark sent when the message exists, else queue the story again. With
+        `owns`, only the claims of those servers: another process's claims may be sends in flight."""
         found_existing = requeued = 0
         for item in await self._ledger.claimed():
+            if owns is not None and not owns(item.guild_id):
+                continue
             now = self._clock.now()
             stories = await self._lookups.stories([item.story_id])
             message_id: int | None = None

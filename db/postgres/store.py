@@ -10,6 +10,7 @@ from db.postgres.crossposts import PgCrossposts
 from db.postgres.database import PgDatabase
 from db.postgres.digests import PgDigests
 from db.postgres.heat_lines import PgHeatLines
+from db.postgres.leases import PgLeases
 from db.postgres.ledger import PgLedger
 from db.postgres.lookups import PgLookups
 from db.postgres.quiet import PgQuietHours, PgSummaries
@@ -27,6 +28,7 @@ class PostgresStore:
         self.channels = PgChannels(database)
         self.ledger = PgLedger(database)
         self.crossposts = PgCrossposts(database)
+        self.leases = PgLeases(database)
         self.app_state = PgAppState(database)
         self.digests = PgDigests(database)
         self.quiet_hours = PgQuietHours(database)

@@ -10,6 +10,7 @@ from db.sqlite.crossposts import SqliteCrossposts
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.digests import SqliteDigests
 from db.sqlite.heat_lines import SqliteHeatLines
+from db.sqlite.leases import SqliteLeases
 from db.sqlite.ledger import SqliteLedger
 from db.sqlite.lookups import SqliteLookups
 from db.sqlite.quiet import SqliteQuietHours, SqliteSummaries
@@ -27,6 +28,7 @@ class SqliteStore:
         self.channels = SqliteChannels(database)
         self.ledger = SqliteLedger(database)
         self.crossposts = SqliteCrossposts(database)
+        self.leases = SqliteLeases(database)
         self.app_state = SqliteAppState(database)
         self.digests = SqliteDigests(database)
         self.quiet_hours = SqliteQuietHours(database)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.runner import EXIT_FAILED, EXIT_OK, EXIT_TOKEN_REJECTED, run_command
+from bot.runner import EXIT_FAILED, EXIT_OK, EXIT_SETTINGS_REFUSED, EXIT_TOKEN_REJECTED, run_command
 from bot.settings import Settings
 from db import StoreLocation, parse_location
 from tests.e2e.stories import STORIES, Story, write_story, write_story_set
@@ -302,3 +302,52 @@ def test_console_playground_syncs_a_git_source_of_the_settings(tmp_path: Path, n
         runner.join(timeout=15)
 
     assert codes == [EXIT_OK]
+
+
+# -- shards Discord will not serve: one line naming the variable, exit 2 ------------------------------------------
+
+
+def test_run_command_with_shards_beyond_discords_recommended_count_exits_2_with_one_line(
+    tmp_path: Path, news_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with standin_in_thread(shards=2) as threaded:
+        settings = _settings(
+            tmp_path,
+            news_dir,
+            discord_token=threaded.standin.token,
+            discord_api_base=threaded.standin.base_url,
+            discord_gateway_url=threaded.standin.gateway_url,
+            shard_ids=(1, 2),
+        )
+        code = run_command(settings, store=settings.store, configure_logging=False)
+        identifies = threaded.call(lambda: threaded.standin.gateway.identifies)
+
+    assert code == EXIT_SETTINGS_REFUSED
+    assert capsys.readouterr().err == (
+        "heatwave: HEATWAVE_SHARDS names shard 2, but Discord's recommended shard count is 2 "
+        "(shard ids run from 0 to 1)\n"
+    )
+    assert identifies == 0
+
+
+def test_run_command_with_a_shard_count_discord_refuses_exits_2_with_one_line(
+    tmp_path: Path, news_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with standin_in_thread(max_guilds_per_shard=1) as threaded:
+        for n in range(2):
+            threaded.call(lambda n=n: threaded.standin.add_guild(f"g{n}", shard=(n, 2)))  # type: ignore[misc]
+        settings = _settings(
+            tmp_path,
+            news_dir,
+            discord_token=threaded.standin.token,
+            discord_api_base=threaded.standin.base_url,
+            discord_gateway_url=threaded.standin.gateway_url,
+            shard_count=1,
+        )
+        code = run_command(settings, store=settings.store, configure_logging=False)
+
+    assert code == EXIT_SETTINGS_REFUSED
+    assert capsys.readouterr().err == (
+        "heatwave: HEATWAVE_SHARD_COUNT=1 was refused by Discord for shard 0 (code 4011: sharding required: too many "
+        "servers on one shard); use a larger HEATWAVE_SHARD_COUNT, or auto\n"
+    )

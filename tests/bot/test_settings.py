@@ -321,3 +321,71 @@ def test_settings_metrics_port_host_and_json_logs_are_read(tmp_path: Path) -> No
 def test_settings_bad_operations_values_name_the_variable(tmp_path: Path, name: str, value: str, expected: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(expected)):
         load({name: value}, tmp_path)
+
+
+# -- scale-out: shards and the REST budget ------------------------------------------------------------------------
+
+
+def test_settings_shards_default_to_discords_count_and_every_shard(tmp_path: Path) -> None:
+    settings = load({}, tmp_path)
+    assert settings.shard_count is None
+    assert settings.shard_ids is None
+    assert settings.shards_for(3) == (0, 1, 2)
+    assert settings.rest_rate == 45.0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("0-3", (0, 1, 2, 3)), ("4,5", (4, 5)), (" 6, 0-1 ,1", (0, 1, 6)), ("7", (7,)), ("all", None)],
+)
+def test_settings_shard_ids_take_lists_and_ranges(tmp_path: Path, value: str, expected: object) -> None:
+    assert load({"HEATWAVE_SHARDS": value, "HEATWAVE_SHARD_COUNT": "8"}, tmp_path).shard_ids == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"HEATWAVE_SHARDS": "3-1"}, "HEATWAVE_SHARDS has an empty range '3-1'"),
+        ({"HEATWAVE_SHARDS": "0-"}, "HEATWAVE_SHARDS must be `all` or shard ids and ranges"),
+        ({"HEATWAVE_SHARDS": "a"}, "HEATWAVE_SHARDS must be a whole number"),
+        (
+            {"HEATWAVE_SHARDS": "2-4", "HEATWAVE_SHARD_COUNT": "4"},
+            r"HEATWAVE_SHARDS names shard 4, but HEATWAVE_SHARD_COUNT is 4 \(shard ids run from 0 to 3\)",
+        ),
+        ({"HEATWAVE_SHARD_COUNT": "0"}, "HEATWAVE_SHARD_COUNT must be `auto` or a whole number from 1 to 10000"),
+        ({"HEATWAVE_REST_RATE": "0"}, "HEATWAVE_REST_RATE must be a number of requests per second from 0.1 to 1000"),
+        ({"HEATWAVE_REST_RATE": "inf"}, "HEATWAVE_REST_RATE must be a number"),
+        ({"HEATWAVE_REST_RATE": "-5"}, "HEATWAVE_REST_RATE must be a number"),
+    ],
+)
+def test_settings_bad_shards_or_rate_name_the_variable(tmp_path: Path, env: dict[str, str], expected: str) -> None:
+    with pytest.raises(SettingsError, match=expected):
+        load(env, tmp_path)
+
+
+def test_settings_shard_ids_beyond_discords_count_are_refused_when_the_count_is_known(tmp_path: Path) -> None:
+    settings = load({"HEATWAVE_SHARDS": "1-2"}, tmp_path)
+    assert settings.shards_for(3) == (1, 2)
+    refused = "HEATWAVE_SHARDS names shard 2, but Discord's recommended shard count is 2"
+    with pytest.raises(SettingsError, match=refused):
+        settings.shards_for(2)
+
+
+def test_settings_rest_rate_takes_a_share_of_the_budget(tmp_path: Path) -> None:
+    (tmp_path / "heatwave.toml").write_text("HEATWAVE_REST_RATE = 22.5\nHEATWAVE_SHARD_COUNT = 2\n")
+    settings = load({}, tmp_path)
+    assert settings.rest_rate == 22.5
+    assert settings.shard_count == 2
+
+
+def test_cli_refuses_a_shard_outside_the_count_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HEATWAVE_SHARD_COUNT", "2")
+    monkeypatch.setenv("HEATWAVE_SHARDS", "0-2")
+    assert main(["stats"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "heatwave: HEATWAVE_SHARDS names shard 2, but HEATWAVE_SHARD_COUNT is 2 (shard ids run from 0 to 1)"
+    ]

@@ -15,6 +15,7 @@ def test_a_path_is_a_sqlite_file() -> None:
     assert location.engine == "sqlite"
     assert location.path == Path("data/news.db")
     assert str(location) == "data/news.db"
+    assert not location.shared_over_network  # processes sharing a file must run on its machine
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres", "POSTGRESQL"])
@@ -24,6 +25,7 @@ def test_a_postgres_url_is_the_server_engine(scheme: str) -> None:
     assert "s3cret" not in str(location)
     assert "s3cret" not in repr(location)
     assert str(location) == f"{scheme.lower()}://bot:***@db.example:5433/heatwave"
+    assert location.shared_over_network
 
 
 def test_a_password_in_the_query_string_is_masked_too() -> None:

@@ -76,7 +76,8 @@ Recording and queries:
     events_for(interaction_id); standin.interactions: dict[int, InteractionRecord]
     standin.global_commands / standin.guild_commands[guild_id] (synced JSON with ids) / standin.command_syncs
     standin.violations: list[Violation] (400s for broken limits); standin.unknown_routes; problems(); assert_clean()
-    standin.requests: list[RequestLog(method, path, status, at)]; requests_to("POST /channels/*/messages")
+    standin.requests: list[RequestLog(method, path, status, at, scope)]; requests_to("POST /channels/*/messages")
+        (scope of a 429: "global" or "user")
         (`at` is time.monotonic() on arrival: measure retry waits as requests[i+1].at - requests[i].at)
     await wait_for_message(channel_id, predicate=None, timeout=5.0) -> Message   (oldest visible match; waits)
     await wait_for(lambda: ..., timeout=5.0)   (re-evaluated after every request, gateway change and every 50 ms,
@@ -91,6 +92,18 @@ Faults (routes are "METHOD /path-glob" without /api/v10, or just "/path-glob" fo
     retry every 5xx. Normal responses carry X-RateLimit-* headers (StandIn(rate_limit=(50, 1.0)) per route bucket,
     enforced with a 429); crossposts are limited to StandIn(publish_limit=(10, 3600.0)) per channel with a 429
     whose retry_after is the real wait - give the bot max_ratelimit_timeout or it will sleep that long.
+    Discord's own limits: StandIn(**DISCORD_RATE_LIMITS) = global_limit=(50, 1.0) per bot token over every route
+    but interaction callbacks/webhooks (over it: 429 {"global": true}, X-RateLimit-Global: true, Scope: global, no
+    bucket headers) and route_limits={"POST /channels/{cid}/messages": (5, 5.0), "POST /channels/{cid}/threads":
+    (5, 5.0)} per channel; every other route keeps `rate_limit`. Buckets of one route share one X-RateLimit-Bucket.
+
+Sharding (as Discord): StandIn(shards=N) is what GET /gateway/bot recommends (default: one per 1,000 servers);
+IDENTIFY's `shard: [i, n]` gets READY/GUILD_CREATE for shard i's servers only ((guild_id >> 22) % n == i) and every
+guild event (interactions included) goes only to the owning shard's session; non-guild events go to shard 0. A bad
+shard field closes with 4010 "Invalid shard.", more than StandIn(max_guilds_per_shard=2500) servers on one session
+with 4011 "Sharding required." (both kept in gateway.refused_shards). add_guild(..., shard=(i, n)) picks an id that
+shard i owns. gateway.live: {shard id: Session (.shard == (i, n))}; gateway.shards_connected; drop_gateway,
+request_reconnect and invalidate_session take shard= (default: the latest session to IDENTIFY).
 
 Gateway:
     await drop_gateway(code=None)   # None: abrupt TCP abort; 4000: resumable close; 4004: fatal
@@ -133,6 +146,7 @@ from .model import (
     User,
 )
 from .server import (
+    DISCORD_RATE_LIMITS,
     InteractionRecord,
     InteractionResult,
     NoReply,
@@ -146,6 +160,7 @@ from .server import (
 __all__ = [
     "DEFAULT_BOT",
     "DEFAULT_EVERYONE",
+    "DISCORD_RATE_LIMITS",
     "Channel",
     "ChannelType",
     "Fault",

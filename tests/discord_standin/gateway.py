@@ -119,10 +119,27 @@ class Session:
 
     id: str
     intents: int
+    shard: tuple[int, int] = (0, 1)  # (shard id, shard count) from IDENTIFY
     seq: int = 0
     backlog: list[tuple[int, str, JSON]] = field(default_factory=list)
     connection: Connection | None = None
     invalid: bool = False
+
+    def owns(self, guild_id: int) -> bool:
+        """Discord's routing: a guild's events go to shard (guild_id >> 22) % shard_count."""
+        shard_id, count = self.shard
+        return (guild_id >> 22) % count == shard_id
+
+
+def event_guild(event: str, data: JSON) -> int | None:
+    """The guild an event belongs to (None: not a guild event, such events go to shard 0)."""
+    raw = data.get("guild_id")
+    if raw is None and event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
+        raw = data.get("id")
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 class Gateway:
@@ -137,6 +154,8 @@ class Gateway:
         guild_payloads: Callable[[Session], list[JSON]],
         resume_url: Callable[[], str],
         on_change: Callable[[], Awaitable[None]],
+        guilds_on_shard: Callable[[tuple[int, int]], int] = lambda shard: 0,
+        max_guilds_per_shard: int = 2500,
     ) -> None:
         self.token = token
         self.heartbeat_interval = heartbeat_interval
@@ -144,13 +163,18 @@ class Gateway:
         self._guild_payloads = guild_payloads
         self._resume_url = resume_url
         self._on_change = on_change
+        self._guilds_on_shard = guilds_on_shard
+        self.max_guilds_per_shard = max_guilds_per_shard
         self.sessions: dict[str, Session] = {}
-        self.current: Session | None = None
+        # The session each shard id's events go to (the latest IDENTIFY for that shard wins).
+        self.live: dict[int, Session] = {}
+        self.current: Session | None = None  # the latest session to IDENTIFY, whatever its shard
         self.connections: list[Connection] = []
         self.identifies = 0
         self.resumes = 0
         self.failed_resumes = 0
         self.close_codes: list[int | None] = []
+        self.refused_shards: list[Any] = []  # IDENTIFY shard fields answered with 4010 / 4011
         self.compression: list[str | None] = []
         # False: new connections are refused with HTTP 503 before the upgrade, as during a gateway outage.
         self.accepting = True
@@ -224,16 +248,31 @@ class Gateway:
         if not isinstance(intents, int):
             await conn.ws.close(code=4013, message=b"Invalid intent(s).")
             return
+        shard = data.get("shard", [0, 1])
+        if (
+            not isinstance(shard, list)
+            or len(shard) != 2
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+            or not 0 <= shard[0] < shard[1]
+        ):
+            self.refused_shards.append(shard)
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        if self._guilds_on_shard((shard[0], shard[1])) > self.max_guilds_per_shard:
+            self.refused_shards.append(shard)
+            await conn.ws.close(code=4011, message=b"Sharding required.")
+            return
         self.identifies += 1
-        # One bot, one shard: a new IDENTIFY (e.g. a restarted bot process) becomes the session events go to.
-        # An older socket is left alone; it simply stops receiving events, and cannot RESUME any more.
-        session = Session(id=uuid.uuid4().hex, intents=intents, connection=conn)
+        # A new IDENTIFY for a shard (e.g. a restarted bot process) becomes the session that shard's events go
+        # to. An older socket is left alone; it simply stops receiving events, and cannot RESUME any more.
+        session = Session(id=uuid.uuid4().hex, intents=intents, shard=(shard[0], shard[1]), connection=conn)
         conn.session = session
         self.sessions[session.id] = session
+        self.live[session.shard[0]] = session
         self.current = session
-        await self.dispatch("READY", self._ready_payload(session))
+        await self._send_event(session, "READY", self._ready_payload(session))
         for guild in self._guild_payloads(session):
-            await self.dispatch("GUILD_CREATE", guild)
+            await self._send_event(session, "GUILD_CREATE", guild)
         await self._on_change()
 
     async def _resume(self, conn: Connection, data: JSON) -> None:
@@ -241,7 +280,7 @@ class Gateway:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
         session = self.sessions.get(str(data.get("session_id")))
-        if session is None or session.invalid or session is not self.current:
+        if session is None or session.invalid or self.live.get(session.shard[0]) is not session:
             self.failed_resumes += 1
             await conn.send({"op": OP_INVALID_SESSION, "d": False, "s": None, "t": None})
             return
@@ -256,7 +295,7 @@ class Gateway:
             conn.session = session
             for number, event, payload in missed:
                 await conn.send_locked({"op": OP_DISPATCH, "t": event, "s": number, "d": payload})
-        await self.dispatch("RESUMED", {})
+        await self._send_event(session, "RESUMED", {})
         await self._on_change()
 
     async def _members_chunk(self, conn: Connection, data: JSON) -> None:
@@ -265,7 +304,7 @@ class Gateway:
             if guild["id"] == guild_id:
                 chunk = {"guild_id": guild_id, "members": guild["members"], "chunk_index": 0, "chunk_count": 1,
                          "not_found": [], "nonce": data.get("nonce")}
-                await self.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+                await self._send_event(conn.session, "GUILD_MEMBERS_CHUNK", chunk)
 
     # -- server-initiated events -----------------------------------------------------------------------------------
 
@@ -274,20 +313,37 @@ class Gateway:
         """True while the current session has a live websocket."""
         return self.current is not None and self.current.connection is not None
 
+    @property
+    def shards_connected(self) -> set[int]:
+        """The shard ids whose session has a live websocket."""
+        return {shard_id for shard_id, session in self.live.items() if session.connection is not None}
+
+    def session_for(self, shard: int | None = None) -> Session | None:
+        """The live session of a shard id (None: the latest session to IDENTIFY)."""
+        return self.current if shard is None else self.live.get(shard)
+
     async def dispatch(self, event: str, data: JSON) -> None:
-        """Send an op-0 event on the current session; when disconnected it is kept for RESUME to replay."""
-        session = self.current
-        if session is None:
-            log.warning("stand-in gateway: %s dropped, the bot never identified", event)
+        """Send an op-0 event to the session of the shard that owns its guild (non-guild events: shard 0);
+        when that session is disconnected the event is kept for RESUME to replay."""
+        guild_id = event_guild(event, data)
+        targets = [
+            s for s in self.live.values() if (s.owns(guild_id) if guild_id is not None else s.shard[0] == 0)
+        ]
+        if not targets:
+            log.warning("stand-in gateway: %s dropped, no session for its shard", event)
             return
+        for session in targets:
+            await self._send_event(session, event, data)
+
+    async def _send_event(self, session: Session, event: str, data: JSON) -> None:
         session.seq += 1
         session.backlog.append((session.seq, event, data))
         if session.connection is not None:
             await session.connection.send({"op": OP_DISPATCH, "t": event, "s": session.seq, "d": data})
 
-    async def drop(self, code: int | None = None) -> None:
+    async def drop(self, code: int | None = None, *, shard: int | None = None) -> None:
         """Break the live socket: abruptly (no close frame) when `code` is None, else close with that code."""
-        session = self.current
+        session = self.session_for(shard)
         conn = session.connection if session else None
         if conn is None:
             raise RuntimeError("no live gateway connection to drop")
@@ -301,15 +357,16 @@ class Gateway:
         else:
             await conn.ws.close(code=code, message=b"stand-in drop")
 
-    async def reconnect(self) -> None:
+    async def reconnect(self, *, shard: int | None = None) -> None:
         """Send op 7 RECONNECT: the client closes and RESUMEs."""
-        if self.current is None or self.current.connection is None:
+        session = self.session_for(shard)
+        if session is None or session.connection is None:
             raise RuntimeError("no live gateway connection")
-        await self.current.connection.send({"op": OP_RECONNECT, "d": None, "s": None, "t": None})
+        await session.connection.send({"op": OP_RECONNECT, "d": None, "s": None, "t": None})
 
-    async def invalidate(self, *, resumable: bool = False) -> None:
+    async def invalidate(self, *, resumable: bool = False, shard: int | None = None) -> None:
         """Send op 9 INVALID_SESSION; unless resumable, the session can no longer be resumed."""
-        session = self.current
+        session = self.session_for(shard)
         if session is None or session.connection is None:
             raise RuntimeError("no live gateway connection")
         if not resumable:

@@ -97,11 +97,18 @@ class Snowflakes:
         self._counter = itertools.count()
         self._last = 0
 
-    def next(self) -> int:
-        """A new, strictly increasing snowflake."""
+    def next(self, *, shard: tuple[int, int] | None = None) -> int:
+        """A new, strictly increasing snowflake; with `shard` (id, count), one that shard owns: its timestamp
+        part is moved up to the next millisecond with (ms % count) == id."""
         ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
-        value = (ms << 22) | (next(self._counter) & 0xFFF)
-        self._last = max(value, self._last + 1)
+        value = max((ms << 22) | (next(self._counter) & 0xFFF), self._last + 1)
+        if shard is not None:
+            shard_id, count = shard
+            stamp = value >> 22
+            if stamp % count != shard_id:
+                stamp += (shard_id - stamp) % count
+                value = (stamp << 22) | (next(self._counter) & 0xFFF)
+        self._last = value
         return self._last
 
 

@@ -55,6 +55,19 @@ log = logging.getLogger(__name__)
 ClientT = TypeVar("ClientT", bound="discord.Client")
 
 API_PREFIX = "/api/v10"
+
+# Discord's own limits (docs "Rate Limits"; the message bucket as Discord's headers report it): every bot token
+# may make 50 requests per second across all routes (interaction callbacks and webhooks excepted), and a channel
+# takes 5 new messages (or forum posts) per 5 seconds. `StandIn(**DISCORD_RATE_LIMITS)` turns them on; by
+# default the stand-in only enforces its generous `rate_limit` per route bucket, so ordinary tests run fast.
+DISCORD_GLOBAL_LIMIT = (50, 1.0)
+DISCORD_ROUTE_LIMITS: Mapping[str, tuple[int, float]] = {
+    "POST /channels/{cid}/messages": (5, 5.0),
+    "POST /channels/{cid}/threads": (5, 5.0),
+}
+DISCORD_RATE_LIMITS: Mapping[str, Any] = {"global_limit": DISCORD_GLOBAL_LIMIT, "route_limits": DISCORD_ROUTE_LIMITS}
+# Routes Discord leaves out of the global limit: interaction responses and followups.
+_GLOBAL_EXEMPT = ("/interactions/", "/webhooks/")
 LOADING = 1 << 7  # message flag: "Bot is thinking..."
 CROSSPOSTED = 1 << 0
 
@@ -69,6 +82,10 @@ _ALLOWED_CALLBACKS = {
     AUTOCOMPLETE: {AUTOCOMPLETE_RESULT},
     MODAL_SUBMIT: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE},
 }
+
+
+def _on_shard(guild_id: int, shard: tuple[int, int]) -> bool:
+    return (guild_id >> 22) % shard[1] == shard[0]
 
 
 def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -116,6 +133,8 @@ class RequestLog:
     path: str
     status: int
     at: float
+    # For a 429: "global" (the bot's global limit), "user" (a route bucket); None otherwise.
+    scope: str | None = None
 
 
 @dataclass
@@ -261,7 +280,11 @@ class StandIn:
         interaction_deadline: float = 3.0,
         require_allowed_mentions: bool = True,
         rate_limit: tuple[int, float] = (50, 1.0),
+        route_limits: Mapping[str, tuple[int, float]] | None = None,
+        global_limit: tuple[int, float] | None = None,
         publish_limit: tuple[int, float] = (10, 3600.0),
+        shards: int | None = None,
+        max_guilds_per_shard: int = 2500,
         host: str = "127.0.0.1",
         port: int = 0,
         clock_offset: float = 0.0,
@@ -274,7 +297,10 @@ class StandIn:
         self.interaction_deadline = interaction_deadline
         self.require_allowed_mentions = require_allowed_mentions
         self.rate_limit = rate_limit
+        self.route_limits = dict(route_limits or {})
+        self.global_limit = global_limit
         self.publish_limit = publish_limit
+        self.shards = shards
         self.ids = Snowflakes()
         self.bot_user = User(id=self.ids.next(), username=bot_name, bot=True)
         self.application_id = self.bot_user.id
@@ -297,6 +323,7 @@ class StandIn:
         self.api_in_flight = 0  # REST requests received and not yet answered (held ones included)
         self.faults = Faults()
         self._buckets: dict[str, tuple[float, int]] = {}
+        self._global_window: tuple[float, int] = (0.0, 0)
         self._changed: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
         self.gateway = Gateway(
@@ -306,6 +333,8 @@ class StandIn:
             guild_payloads=self._guild_payloads,
             resume_url=lambda: self.gateway_url,
             on_change=self._notify,
+            guilds_on_shard=lambda shard: sum(1 for g in self.guilds if _on_shard(g, shard)),
+            max_guilds_per_shard=max_guilds_per_shard,
         )
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
@@ -406,10 +435,12 @@ class StandIn:
         everyone_permissions: int = DEFAULT_EVERYONE,
         bot_permissions: int = DEFAULT_BOT,
         owner: User | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        """A guild with @everyone, the bot's managed role and the bot as a member (owner: the app owner by default)."""
+        """A guild with @everyone, the bot's managed role and the bot as a member (owner: the app owner by default);
+        `shard=(i, n)` picks an id that shard i of n owns ((id >> 22) % n == i)."""
         guild_owner = owner or self.owner
-        guild = Guild(id=self.ids.next(), name=name, owner_id=guild_owner.id)
+        guild = Guild(id=self.ids.next(shard=shard), name=name, owner_id=guild_owner.id)
         guild.roles[guild.id] = Role(id=guild.id, name="@everyone", permissions=everyone_permissions)
         bot_role = Role(id=self.ids.next(), name=self.bot_user.username, permissions=bot_permissions, position=1,
                         managed=True, bot_id=self.bot_user.id)
@@ -608,17 +639,18 @@ class StandIn:
 
     # -- gateway controls --------------------------------------------------------------------------------------------
 
-    async def drop_gateway(self, code: int | None = None) -> None:
-        """Break the bot's gateway socket: abruptly when code is None, else with that close code (4000 = resumable)."""
-        await self.gateway.drop(code)
+    async def drop_gateway(self, code: int | None = None, *, shard: int | None = None) -> None:
+        """Break the bot's gateway socket: abruptly when code is None, else with that close code (4000 = resumable).
+        `shard`: that shard's socket (default: the latest to IDENTIFY)."""
+        await self.gateway.drop(code, shard=shard)
 
-    async def request_reconnect(self) -> None:
+    async def request_reconnect(self, *, shard: int | None = None) -> None:
         """Send op 7 RECONNECT."""
-        await self.gateway.reconnect()
+        await self.gateway.reconnect(shard=shard)
 
-    async def invalidate_session(self, *, resumable: bool = False) -> None:
+    async def invalidate_session(self, *, resumable: bool = False, shard: int | None = None) -> None:
         """Send op 9 INVALID_SESSION (the bot must IDENTIFY again unless resumable)."""
-        await self.gateway.invalidate(resumable=resumable)
+        await self.gateway.invalidate(resumable=resumable, shard=shard)
 
     async def dispatch(self, event: str, data: JSON) -> None:
         """Send any gateway event to the bot."""
@@ -878,7 +910,8 @@ class StandIn:
         return {
             "v": 10,
             "user": user,
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds if session.owns(g)],
+            "shard": list(session.shard),
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -894,7 +927,11 @@ class StandIn:
 
     def _guild_payloads(self, session: Session) -> list[JSON]:
         all_members = bool(session.intents & INTENT_GUILD_MEMBERS)
-        return [g.to_json(self_id=self.bot_user.id, include_all_members=all_members) for g in self.guilds.values()]
+        return [
+            g.to_json(self_id=self.bot_user.id, include_all_members=all_members)
+            for g in self.guilds.values()
+            if session.owns(g.id)
+        ]
 
     def _later(self, coro: Any) -> None:
         """Dispatch from synchronous world-building calls once the loop gets a chance (no-op before any session)."""
@@ -957,9 +994,14 @@ class StandIn:
         r.add_get("/_standin/state", self._control_state)
         r.add_post("/_standin/invoke", self._control_invoke)
 
-    def _bucket_headers(self, key: str) -> tuple[dict[str, str], bool]:
-        """Count the request against its bucket; Discord-style headers and whether it went over the limit."""
-        limit, window = self.rate_limit
+    def _bucket_headers(self, route: str, major: str) -> tuple[dict[str, str], bool]:
+        """Count the request against its bucket; Discord-style headers and whether it went over the limit.
+
+        A bucket is a route ("POST /channels/{cid}/messages") for one major parameter (the channel, guild or
+        webhook); like Discord, every channel's bucket of one route reports the same X-RateLimit-Bucket hash.
+        """
+        limit, window = self.route_limits.get(route, self.rate_limit)
+        key = f"{route} {major}"
         now = time.monotonic()
         start, used = self._buckets.get(key, (now, 0))
         if now - start >= window:
@@ -972,9 +1014,37 @@ class StandIn:
             "X-RateLimit-Remaining": str(max(0, limit - used)),
             "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-            "X-RateLimit-Bucket": hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:16],
+            "X-RateLimit-Bucket": hashlib.sha1(route.encode(), usedforsecurity=False).hexdigest()[:16],
         }
         return headers, used > limit
+
+    def _global_wait(self, api_path: str) -> float | None:
+        """Count the request against the bot's global limit; the wait when it is over (None: within it)."""
+        if self.global_limit is None or api_path.startswith(_GLOBAL_EXEMPT):
+            return None
+        limit, window = self.global_limit
+        now = time.monotonic()
+        start, used = self._global_window
+        if now - start >= window:
+            start, used = now, 0
+        if used >= limit:
+            # Refused requests do not count: the window's budget is spent either way.
+            return max(0.001, window - (now - start))
+        self._global_window = (start, used + 1)
+        return None
+
+    @staticmethod
+    def _too_many_global(retry_after: float) -> web.Response:
+        # Discord's global 429 names no bucket: no X-RateLimit-Limit/Remaining/Bucket, only the scope.
+        headers = {
+            "Retry-After": str(math.ceil(retry_after)),
+            "X-RateLimit-Global": "true",
+            "X-RateLimit-Scope": "global",
+            "Via": "1.1 google",
+        }
+        body = {"message": "You are being rate limited.", "retry_after": round(retry_after, 3), "global": True,
+                "code": 0}
+        return _json(body, status=429, headers=headers)
 
     @staticmethod
     def _too_many(retry_after: float, bucket: dict[str, str], *, global_: bool = False) -> web.Response:
@@ -1010,7 +1080,8 @@ class StandIn:
             # Also when the client hung up and the handler was cancelled: tests wait for held requests to settle.
             self.api_in_flight -= 1
         dropped = request.transport is None or request.transport.is_closing()  # a "disconnect" fault
-        self.requests.append(RequestLog(method, api_path, 0 if dropped else response.status, at))
+        scope = response.headers.get("X-RateLimit-Scope") if response.status == 429 else None
+        self.requests.append(RequestLog(method, api_path, 0 if dropped else response.status, at, scope))
         await self._notify()
         return response
 
@@ -1018,13 +1089,14 @@ class StandIn:
         resource = request.match_info.route.resource
         template = resource.canonical if resource is not None else api_path
         major = request.match_info.get("cid") or request.match_info.get("guild") or request.match_info.get("token", "")
-        bucket, over = self._bucket_headers(f"{method} {template} {major}")
+        route = f"{method} {template.removeprefix(API_PREFIX)}"
         struck = self.faults.take(method, api_path)
         for fault in struck:
             if fault.kind == "delay":
                 await asyncio.sleep(fault.seconds)
         for fault in struck:
             if fault.kind == "rate_limit":
+                bucket, _ = self._bucket_headers(route, major)
                 return self._too_many(fault.retry_after, bucket, global_=fault.global_)
             if fault.kind == "disconnect":
                 if request.transport is not None:
@@ -1033,6 +1105,10 @@ class StandIn:
             if fault.kind == "fail":
                 body = {"message": f"{fault.status}: injected by the stand-in", "code": 0}
                 return _json(body, status=fault.status)
+        global_wait = self._global_wait(api_path)
+        if global_wait is not None:
+            return self._too_many_global(global_wait)
+        bucket, over = self._bucket_headers(route, major)
         if over:
             # The bot ignored X-RateLimit-Remaining: 0 and sent anyway, which real Discord answers with a 429.
             return self._too_many(float(bucket["X-RateLimit-Reset-After"]), bucket)
@@ -1242,8 +1318,13 @@ class StandIn:
 
     # -- REST handlers -------------------------------------------------------------------------------------------
 
+    @property
+    def recommended_shards(self) -> int:
+        """What GET /gateway/bot recommends: `shards` if given, else one shard per 1,000 servers (as Discord does)."""
+        return self.shards if self.shards is not None else max(1, math.ceil(len(self.guilds) / 1000))
+
     async def _get_gateway(self, request: web.Request) -> web.Response:
-        return _json({"url": self.gateway_url, "shards": 1,
+        return _json({"url": self.gateway_url, "shards": self.recommended_shards,
                                   "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
                                                           "max_concurrency": 1}})
 
@@ -1598,7 +1679,7 @@ class StandIn:
         channel.publishes[:] = [t for t in channel.publishes if now - t < window]
         if len(channel.publishes) >= limit:
             retry_after = round(window - (now - channel.publishes[0]), 3)
-            bucket, _ = self._bucket_headers(f"crosspost-hourly {channel.id}")
+            bucket, _ = self._bucket_headers("crosspost-hourly", str(channel.id))
             return self._too_many(retry_after, bucket)
         channel.publishes.append(now)
         msg.crossposted = True
