@@ -115,6 +115,13 @@ TABLES: tuple[Table, ...] = (
         "queued_at next_attempt_at claimed_at sent_at",
     ),
     _table("alert_crossposts", "id channel_id message_id published_at", "published_at", id_column="id"),
+    _table(
+        "living_posts",
+        "channel_id story_id message_id edit_channel_id posted_at shown_heat version shown_version not_before "
+        "attempts edited_at gone_at last_error",
+        "posted_at not_before edited_at gone_at",
+    ),
+    _table("post_coverage", "channel_id story_id post_story_id added_at", "added_at"),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 # Migrations seed this one row; a store holding only it (and nothing else) is empty.

@@ -18,8 +18,10 @@ from db.models import (
     ChannelKind,
     ChannelRecord,
     ClaimedItem,
+    DueEdit,
     DueItem,
     FailureOutcome,
+    PostedStory,
     QueuedStory,
     RelatedStories,
     SearchHits,
@@ -180,6 +182,43 @@ class CrosspostLog(Protocol):
     async def prune(self, before: datetime) -> None: ...
 
 
+class LivingPostStore(Protocol):
+    """Alert messages that follow their story: the edit ledger and the stories listed as "also covered"."""
+
+    async def record_post(
+        self, *, channel_id: int, story_id: int, message_id: int, edit_channel_id: int, heat: int | None, now: datetime
+    ) -> None:
+        """Remember a message that carries a story (again: nothing changes)."""
+
+    async def recent_posts(self, channel_id: int, story: StoryView, since: datetime) -> list[PostedStory]:
+        """Stories the channel showed since `since` on messages that still exist: each post's story and the
+        stories listed on it, with whether it and `story` list each other in `related` (either way)."""
+
+    async def add_coverage(self, *, channel_id: int, story_id: int, post_story_id: int, now: datetime) -> bool:
+        """List `story_id` on the channel's post of `post_story_id` (its message is owed an edit); False when
+        it already was."""
+
+    async def coverage(self, channel_id: int, post_story_id: int) -> list[int]:
+        """The ids of the stories listed on a post, in the order they came."""
+
+    async def due_edits(self, now: datetime, *, since: datetime, min_change: int, limit: int) -> list[DueEdit]:
+        """Messages posted since `since`, not gone and out of their edit window, whose story's heat moved by
+        `min_change` or more (or was suppressed) or that owe an edit for new coverage; biggest change first."""
+
+    async def claim_edit(self, channel_id: int, story_id: int, now: datetime, *, until: datetime) -> bool:
+        """Take the message's edit (no other edit of it before `until`); False when another tick has it."""
+
+    async def edit_done(
+        self, channel_id: int, story_id: int, *, heat: int | None, version: int, now: datetime
+    ) -> None:
+        """The message now shows this heat and coverage version."""
+
+    async def edit_failed(
+        self, channel_id: int, story_id: int, *, error: str, retry_at: datetime | None, now: datetime
+    ) -> None:
+        """A failed edit: tried again from `retry_at`, or never again when it is None (the message is gone)."""
+
+
 class AppStateStore(Protocol):
     """Small named values remembered between runs."""
 
@@ -211,6 +250,9 @@ class Store(Protocol):
 
     @property
     def app_state(self) -> AppStateStore: ...
+
+    @property
+    def living(self) -> LivingPostStore: ...
 
 
     async def close(self) -> None: ...

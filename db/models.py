@@ -251,3 +251,32 @@ class StoreStats:
     unknown_heat: int
     last_run: LastRun | None
     rejected_files: tuple[RejectedFile, ...]
+
+
+# ----- living posts ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PostedStory:
+    """A story a channel showed recently (posted, or listed as "also covered" on a post): a dedupe candidate."""
+
+    post_story_id: int  # the story of the message that shows it
+    message_id: int
+    story_id: int
+    title: str
+    provider_domain: str | None
+    related: bool  # it lists the new story in its `related`, or the new story lists it
+
+
+@dataclass(frozen=True, slots=True)
+class DueEdit:
+    """An alert message whose story changed enough since it was written."""
+
+    channel_id: int
+    story_id: int
+    message_id: int
+    edit_channel_id: int  # where the message lives (a forum post: its thread)
+    shown_heat: int | None
+    heat: int | None
+    version: int
+    attempts: int

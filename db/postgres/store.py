@@ -9,6 +9,7 @@ from db.postgres.crossposts import PgCrossposts
 from db.postgres.database import PgDatabase
 from db.postgres.ledger import PgLedger
 from db.postgres.lookups import PgLookups
+from db.postgres.post_edits import PgPostEdits
 from db.postgres.subscriptions import PgSubscriptions
 
 
@@ -23,6 +24,7 @@ class PostgresStore:
         self.channels = PgChannels(database)
         self.ledger = PgLedger(database)
         self.crossposts = PgCrossposts(database)
+        self.living = PgPostEdits(database)
         self.app_state = PgAppState(database)
 
     @classmethod

@@ -9,6 +9,7 @@ from db.sqlite.crossposts import SqliteCrossposts
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.ledger import SqliteLedger
 from db.sqlite.lookups import SqliteLookups
+from db.sqlite.post_edits import SqlitePostEdits
 from db.sqlite.subscriptions import SqliteSubscriptions
 
 
@@ -23,6 +24,7 @@ class SqliteStore:
         self.channels = SqliteChannels(database)
         self.ledger = SqliteLedger(database)
         self.crossposts = SqliteCrossposts(database)
+        self.living = SqlitePostEdits(database)
         self.app_state = SqliteAppState(database)
 
     @classmethod

@@ -1,0 +1,30 @@
+-- 0006: living posts (living-posts issue). See db/sqlite/migrations/0005_living_posts.sql for why each table has
+-- its shape.
+CREATE TABLE living_posts (
+    channel_id      bigint      NOT NULL,
+    story_id        bigint      NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+    message_id      bigint      NOT NULL,
+    edit_channel_id bigint      NOT NULL,
+    posted_at       timestamptz NOT NULL,
+    shown_heat      bigint,
+    version         integer     NOT NULL DEFAULT 0,
+    shown_version   integer     NOT NULL DEFAULT 0,
+    not_before      timestamptz,
+    attempts        integer     NOT NULL DEFAULT 0,
+    edited_at       timestamptz,
+    gone_at         timestamptz,
+    last_error      text,
+    PRIMARY KEY (channel_id, story_id)
+);
+CREATE INDEX living_posts_recent ON living_posts (posted_at) WHERE gone_at IS NULL;
+CREATE INDEX living_posts_by_channel ON living_posts (channel_id, posted_at) WHERE gone_at IS NULL;
+
+CREATE TABLE post_coverage (
+    channel_id    bigint      NOT NULL,
+    story_id      bigint      NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+    post_story_id bigint      NOT NULL,
+    added_at      timestamptz NOT NULL,
+    PRIMARY KEY (channel_id, story_id),
+    FOREIGN KEY (channel_id, post_story_id) REFERENCES living_posts (channel_id, story_id) ON DELETE CASCADE
+);
+CREATE INDEX post_coverage_by_post ON post_coverage (channel_id, post_story_id, added_at);

@@ -1,0 +1,134 @@
+"""Living posts: the edit ledger of alert messages and the stories listed on them as "also covered"."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from db.models import DueEdit, PostedStory, StoryView
+from db.postgres.database import AsyncConn, PgDatabase
+
+# See db/sqlite/post_edits.py for what each query selects; the SQL differs only in parameter style and booleans.
+_RECENT = """
+WITH shown AS (
+    SELECT p.story_id AS post_story_id, p.message_id, p.story_id
+    FROM living_posts p
+    WHERE p.channel_id = %(channel)s AND p.posted_at >= %(since)s AND p.gone_at IS NULL
+    UNION ALL
+    SELECT p.story_id, p.message_id, c.story_id
+    FROM living_posts p JOIN post_coverage c ON c.channel_id = p.channel_id AND c.post_story_id = p.story_id
+    WHERE p.channel_id = %(channel)s AND p.posted_at >= %(since)s AND p.gone_at IS NULL
+)
+SELECT sh.post_story_id, sh.message_id, sh.story_id, st.title, st.provider_domain,
+       (EXISTS (SELECT 1 FROM related_entries r WHERE r.story_id = %(story)s AND r.url = st.url)
+        OR EXISTS (SELECT 1 FROM related_entries r WHERE r.story_id = st.id AND r.url = %(url)s)) AS related
+FROM shown sh JOIN stories st ON st.id = sh.story_id
+WHERE sh.story_id != %(story)s
+"""
+
+_DUE = """
+SELECT p.channel_id, p.story_id, p.message_id, p.edit_channel_id, p.shown_heat, st.heat, p.version, p.attempts
+FROM living_posts p JOIN stories st ON st.id = p.story_id
+WHERE p.posted_at >= %(since)s AND p.gone_at IS NULL AND (p.not_before IS NULL OR p.not_before <= %(now)s)
+  AND (p.version != p.shown_version
+       OR (st.heat IS NOT NULL AND p.shown_heat IS NULL)
+       OR (st.heat IS NOT NULL AND p.shown_heat IS NOT NULL AND (
+           abs(st.heat - p.shown_heat) >= %(min_change)s
+           OR (st.heat < 0) != (p.shown_heat < 0))))
+ORDER BY (p.version != p.shown_version) DESC,
+         abs(coalesce(st.heat, 0) - coalesce(p.shown_heat, 0)) DESC, p.channel_id, p.story_id
+LIMIT %(limit)s
+"""
+
+
+class PgPostEdits:
+    """living_posts and post_coverage."""
+
+    def __init__(self, database: PgDatabase) -> None:
+        self._db = database
+
+    async def record_post(
+        self, *, channel_id: int, story_id: int, message_id: int, edit_channel_id: int, heat: int | None, now: datetime
+    ) -> None:
+        await self._db.execute(
+            "INSERT INTO living_posts (channel_id, story_id, message_id, edit_channel_id, posted_at, shown_heat)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (channel_id, story_id) DO NOTHING",
+            (channel_id, story_id, message_id, edit_channel_id, now, heat),
+        )
+
+    async def recent_posts(self, channel_id: int, story: StoryView, since: datetime) -> list[PostedStory]:
+        rows = await self._db.all(
+            _RECENT, {"channel": channel_id, "since": since, "story": story.id, "url": story.url}
+        )
+        return [
+            PostedStory(
+                r["post_story_id"], r["message_id"], r["story_id"], r["title"], r["provider_domain"], bool(r["related"])
+            )
+            for r in rows
+        ]
+
+    async def add_coverage(self, *, channel_id: int, story_id: int, post_story_id: int, now: datetime) -> bool:
+        async def work(conn: AsyncConn) -> bool:
+            cur = await conn.execute(
+                "INSERT INTO post_coverage (channel_id, story_id, post_story_id, added_at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (channel_id, story_id) DO NOTHING",
+                (channel_id, story_id, post_story_id, now),
+            )
+            if cur.rowcount != 1:
+                return False
+            await conn.execute(
+                "UPDATE living_posts SET version = version + 1 WHERE channel_id = %s AND story_id = %s",
+                (channel_id, post_story_id),
+            )
+            return True
+
+        return await self._db.transact(work)
+
+    async def coverage(self, channel_id: int, post_story_id: int) -> list[int]:
+        rows = await self._db.all(
+            "SELECT story_id FROM post_coverage WHERE channel_id = %s AND post_story_id = %s"
+            " ORDER BY added_at, story_id",
+            (channel_id, post_story_id),
+        )
+        return [int(r["story_id"]) for r in rows]
+
+    async def due_edits(self, now: datetime, *, since: datetime, min_change: int, limit: int) -> list[DueEdit]:
+        rows = await self._db.all(_DUE, {"now": now, "since": since, "min_change": min_change, "limit": limit})
+        return [
+            DueEdit(
+                r["channel_id"], r["story_id"], r["message_id"], r["edit_channel_id"], r["shown_heat"], r["heat"],
+                r["version"], r["attempts"],
+            )
+            for r in rows
+        ]
+
+    async def claim_edit(self, channel_id: int, story_id: int, now: datetime, *, until: datetime) -> bool:
+        changed = await self._db.execute(
+            "UPDATE living_posts SET not_before = %s WHERE channel_id = %s AND story_id = %s AND gone_at IS NULL"
+            " AND (not_before IS NULL OR not_before <= %s)",
+            (until, channel_id, story_id, now),
+        )
+        return changed == 1
+
+    async def edit_done(
+        self, channel_id: int, story_id: int, *, heat: int | None, version: int, now: datetime
+    ) -> None:
+        await self._db.execute(
+            "UPDATE living_posts SET shown_heat = %s, shown_version = greatest(shown_version, %s), edited_at = %s,"
+            " attempts = 0, last_error = NULL WHERE channel_id = %s AND story_id = %s",
+            (heat, version, now, channel_id, story_id),
+        )
+
+    async def edit_failed(
+        self, channel_id: int, story_id: int, *, error: str, retry_at: datetime | None, now: datetime
+    ) -> None:
+        if retry_at is None:
+            await self._db.execute(
+                "UPDATE living_posts SET gone_at = %s, last_error = %s WHERE channel_id = %s AND story_id = %s",
+                (now, error, channel_id, story_id),
+            )
+        else:
+            await self._db.execute(
+                "UPDATE living_posts SET not_before = %s, last_error = %s, attempts = attempts + 1"
+                " WHERE channel_id = %s AND story_id = %s",
+                (retry_at, error, channel_id, story_id),
+            )

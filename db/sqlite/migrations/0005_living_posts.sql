@@ -1,0 +1,43 @@
+-- 0005: living posts (living-posts issue): alert messages that are edited as their story changes, and one post
+-- per event in a channel however many providers cover it.
+-- Why this shape:
+-- * living_posts is the edit ledger, one row per alert message (a channel posts a story once, so the key is
+--   (channel, story)). What the message shows is recorded (`shown_heat`, `shown_version`); what it should show
+--   is the story's heat now and `version`, bumped whenever something else the message shows changes (another
+--   provider's coverage). An edit is owed when they differ enough; rendering always starts from the current
+--   state, so an edit applied twice (a crash between the edit and its record) shows the same thing twice.
+-- * `not_before` paces edits: a claimed edit pushes it 10 minutes ahead in the same statement that claims it
+--   (two processes cannot both claim one message), which is also Discord-friendly pacing of one message.
+-- * A message or channel that is gone is recorded in `gone_at` and never tried again.
+-- * post_coverage: a story that reports the same event as a post of the channel is not posted; it is listed
+--   on that post ("Also covered by"). Its own ledger row is marked sent with the post's message id, so the
+--   exactly-once ledger stays the one record of what a channel has shown.
+CREATE TABLE living_posts (
+    channel_id     INTEGER NOT NULL,
+    story_id       INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+    message_id     INTEGER NOT NULL,
+    edit_channel_id INTEGER NOT NULL,                  -- where the message lives (a forum post: its thread)
+    posted_at      TEXT    NOT NULL,
+    shown_heat     INTEGER,                            -- the heat the message shows now
+    version        INTEGER NOT NULL DEFAULT 0,         -- bumped when coverage is added
+    shown_version  INTEGER NOT NULL DEFAULT 0,         -- the version the message shows
+    not_before     TEXT,                               -- no edit before this (10-minute window, backoff)
+    attempts       INTEGER NOT NULL DEFAULT 0,         -- failed edits in a row
+    edited_at      TEXT,
+    gone_at        TEXT,                               -- the message or channel no longer exists
+    last_error     TEXT,
+    PRIMARY KEY (channel_id, story_id)
+) WITHOUT ROWID;
+-- The edit selection and the dedupe check read the last 48-72 hours of live posts only.
+CREATE INDEX living_posts_recent ON living_posts (posted_at) WHERE gone_at IS NULL;
+CREATE INDEX living_posts_by_channel ON living_posts (channel_id, posted_at) WHERE gone_at IS NULL;
+
+CREATE TABLE post_coverage (
+    channel_id      INTEGER NOT NULL,
+    story_id        INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,  -- the story not posted again
+    post_story_id   INTEGER NOT NULL,                                           -- the post that lists it
+    added_at        TEXT    NOT NULL,
+    PRIMARY KEY (channel_id, story_id),
+    FOREIGN KEY (channel_id, post_story_id) REFERENCES living_posts (channel_id, story_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX post_coverage_by_post ON post_coverage (channel_id, post_story_id, added_at);
