@@ -18,6 +18,7 @@ import discord
 
 from bot.errors import InvalidArgument
 from bot.render import NO_MENTIONS, clean_text, forum_title, story_embed, story_text, truncate
+from bot.render_living import LivingPost, living_embed, living_text
 from bot.services.alerts import (
     AddResult,
     AlertService,
@@ -28,6 +29,7 @@ from bot.services.alerts import (
     PreviewItem,
     SubscriptionRecord,
 )
+from bot.services.living_posts import EditFailed
 from bot.urls import safe_http_url
 from db.models import StoryView
 
@@ -43,6 +45,7 @@ __all__ = [
     "DiscordPoster",
     "console_commands",
     "delivery_failure",
+    "edit_failure",
 ]
 
 # The console playground has one "server" with one channel: the terminal.
@@ -100,6 +103,14 @@ def delivery_failure(exc: BaseException) -> DeliveryFailed:
     if isinstance(exc, aiohttp.ClientError | OSError):
         return DeliveryFailed(f"connection problem: {type(exc).__name__}", permanent=False)
     return DeliveryFailed(f"unexpected error: {type(exc).__name__}", permanent=False)
+
+
+def edit_failure(exc: BaseException) -> EditFailed:
+    """Classify a failed edit like a failed post: the message or channel gone (never retried), or transient."""
+    if isinstance(exc, discord.HTTPException) and exc.code == 10008:
+        return EditFailed("the message was deleted", gone=True)
+    failed = delivery_failure(exc)
+    return EditFailed(failed.reason, gone=failed.permanent, retry_after=failed.retry_after)
 
 
 def _carries(message: discord.Message, story: StoryView) -> bool:
@@ -163,6 +174,15 @@ class DiscordPoster:
         except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise delivery_failure(exc) from exc
 
+    async def edit(self, channel_id: int, message_id: int, post: LivingPost) -> None:
+        """Rewrite one of our alert messages (living posts); `channel_id` is a forum post's thread."""
+        message = self._client.get_partial_messageable(channel_id).get_partial_message(message_id)
+        try:
+            async with asyncio.timeout(self._timeout):
+                await message.edit(embed=living_embed(post), allowed_mentions=NO_MENTIONS)
+        except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise edit_failure(exc) from exc
+
     async def find_recent(self, channel_id: int, story: StoryView) -> int | None:
         """Our recent message (or forum post) carrying this story, if the channel has one."""
         me = self._client.user
@@ -217,6 +237,10 @@ class ConsolePoster:
 
     async def publish(self, channel_id: int, message_id: int) -> None:
         """Console channels have no followers."""
+
+    async def edit(self, channel_id: int, message_id: int, post: LivingPost) -> None:
+        """Print the alert again as it reads now (a terminal cannot rewrite what it printed)."""
+        self._write(f"\n✏️ alert updated in {self._label(channel_id)}:\n{living_text(post)}")
 
     async def find_recent(self, channel_id: int, story: StoryView) -> int | None:
         """What this session printed (a restarted console has no scroll-back to search)."""

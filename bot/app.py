@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.services.alerts import AlertService
+from bot.services.living_posts import LivingPosts
 from bot.services.lookups import LookupService
 from bot.settings import Settings
 from db import StoreLocation, open_store
@@ -37,7 +38,9 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
     opened = await open_store(store)
     try:
         lookups = LookupService(opened.lookups, clock)
-        alerts = AlertService(opened, clock, max_posts_per_tick=settings.max_posts_per_tick)
+        alerts = AlertService(
+            opened, clock, max_posts_per_tick=settings.max_posts_per_tick, living=LivingPosts(opened, clock)
+        )
     except BaseException:
         await opened.close()
         raise

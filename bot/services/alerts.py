@@ -18,7 +18,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.clock import Clock
 from bot.errors import InvalidArgument, NotFound
@@ -34,6 +34,9 @@ from db.models import (
     TopicInfo,
 )
 from db.text import topic_key
+
+if TYPE_CHECKING:
+    from bot.services.living_posts import LivingPosts
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,8 @@ class TickReport:
     crossposted: int = 0
     crosspost_skipped: int = 0
     auto_paused: tuple[int, ...] = ()
+    covered: int = 0  # not posted: the same event as a post of the channel, listed on it (living posts)
+    edited: int = 0  # posted messages edited to follow their story (living posts)
     sent_ids: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # (channel_id, story_id) in send order
 
 
@@ -257,6 +262,7 @@ class AlertService:
         max_posts_per_tick: int,
         auto_pause_after: int = AUTO_PAUSE_AFTER,
         rng: random.Random | None = None,
+        living: LivingPosts | None = None,
     ) -> None:
         if max_posts_per_tick < 1:
             raise ValueError("max_posts_per_tick must be >= 1")
@@ -269,6 +275,7 @@ class AlertService:
         self._max_posts = max_posts_per_tick
         self._auto_pause_after = auto_pause_after
         self._rng = rng if rng is not None else random.Random()
+        self._living = living
 
     @property
     def max_posts_per_tick(self) -> int:
@@ -500,6 +507,8 @@ class AlertService:
 
         await asyncio.gather(*(serve(items) for items in by_channel.values()))
         await self._crossposts.prune(self._clock.now() - CROSSPOST_WINDOW)
+        if self._living is not None:
+            tally.add(TickReport(edited=(await self._living.edit_pass(poster)).edited))
         report = tally.report
         if batch or queued:
             log.info(
@@ -527,6 +536,12 @@ class AlertService:
             await self._ledger.release_claim(item.story_id, item.channel_id, self._clock.now())
             return True
         story = found[0]
+        if self._living is not None:
+            post_id = await self._living.absorb(item.channel_id, story)
+            if post_id is not None:
+                await self._ledger.mark_sent(item.story_id, item.channel_id, post_id, self._clock.now())
+                tally.add(TickReport(covered=1))
+                return True
         existing = False
         try:
             message_id: int | None = None
@@ -545,6 +560,8 @@ class AlertService:
             log.exception("poster crashed delivering story %d to channel %d", item.story_id, item.channel_id)
             return await self._failed(item, DeliveryFailed("unexpected error while posting", permanent=False), tally)
         await self._ledger.mark_sent(item.story_id, item.channel_id, message_id, self._clock.now())
+        if self._living is not None:
+            await self._living.posted(item.channel_id, item.kind, story, message_id)
         tally.add(TickReport(sent=1, found_existing=int(existing), sent_ids=((item.channel_id, item.story_id),)))
         if item.kind == "announcement":
             await self._crosspost(poster, item.channel_id, message_id, tally)
@@ -619,6 +636,8 @@ class AlertService:
                     log.warning("cannot check channel %d for story %d: %s", item.channel_id, item.story_id, exc.reason)
             if message_id is not None:
                 await self._ledger.mark_sent(item.story_id, item.channel_id, message_id, now)
+                if self._living is not None:
+                    await self._living.posted(item.channel_id, item.kind, stories[0], message_id)
                 found_existing += 1
             else:
                 await self._ledger.release_claim(item.story_id, item.channel_id, now)

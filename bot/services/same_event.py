@@ -61,11 +61,9 @@ def title_key(title: str) -> TitleKey:
 def _shared(small: Iterable[str], large: frozenset[str]) -> int:
     count = 0
     for word in small:
-        if word in large:
-            count += 1
-        elif len(word) >= _PREFIX and any(
+        if word in large or (len(word) >= _PREFIX and any(
             len(other) >= _PREFIX and (other.startswith(word) or word.startswith(other)) for other in large
-        ):
+        )):
             count += 1
     return count
 

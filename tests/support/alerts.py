@@ -14,7 +14,7 @@ from bot.clock import ManualClock
 from bot.services.alerts import DeliveryFailed
 from db import StoreLocation
 from db.models import StoryView
-from tests.support.seed import Seeder, SeedStory
+from tests.support.seed import Seeder, SeedRelated, SeedStory
 
 
 class StoryWriter:
@@ -36,8 +36,10 @@ class StoryWriter:
         topics: Iterable[str] = (),
         title: str | None = None,
         url: str | None = None,
+        provider: str | None = None,
+        related: Iterable[str] = (),
     ) -> int:
-        """A new story; returns its id."""
+        """A new story; returns its id. `provider` is a domain (its name too); `related` lists URLs."""
         n = next(self._numbers)
         now = self._clock.now()
         story = SeedStory(
@@ -49,6 +51,8 @@ class StoryWriter:
             url=url or f"https://news.example/{n}",
             published_at=now,
             first_seen_at=now,
+            **({"provider_name": provider, "provider_domain": provider} if provider else {}),
+            related=tuple(SeedRelated(u) for u in related),
         )
         return self._seeder.add(story, at=now)
 

@@ -51,7 +51,8 @@ def test_different_events_with_similar_titles_stay_apart(a: str, b: str) -> None
 
 
 def test_one_providers_series_needs_identical_titles() -> None:
-    one, other = "Microsoft Power Apps Portals | 2019 release wave 2 overview", "Microsoft Power Apps | 2019 release wave 2 overview"
+    one = "Microsoft Power Apps Portals | 2019 release wave 2 overview"
+    other = "Microsoft Power Apps | 2019 release wave 2 overview"
     assert same_title(title_key(one), title_key(other))  # across providers this would be one event...
     assert not _same(one, other, "microsoft.com", "microsoft.com")  # ...but one provider's two notes are two
     assert _same("Microsoft fleshes out Power Apps", "Microsoft fleshes out Power Apps", "x.com", "x.com")

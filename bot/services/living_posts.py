@@ -1,0 +1,209 @@
+"""Living posts: alert messages that follow their story after posting, and one post per event in a channel.
+
+- Dedupe: before a story is posted to a channel, the channel's posts of the last 72 hours (and the stories
+  already listed on them) are checked for the same event (`bot.services.same_event`: they list each other in
+  `related`, or their titles are near-identical). A match is not posted: it is listed on that post ("Also
+  covered by"), and its own ledger row records the post's message, so it is never posted there later either.
+- Heat edits: a message posted in the last 48 hours is edited when its story's heat moved by HEAT_STEP or more
+  since the message was written, or the story was suppressed (edited to say so, never deleted), or new coverage
+  was listed on it. At most one edit per message per EDIT_INTERVAL (the latest heat wins), biggest change first,
+  EDITS_PER_TICK at most per tick, right after the tick's posts.
+- The edit ledger (`db` LivingPostStore) makes edits survive restarts: an edit is claimed (its window pushed
+  ahead) before it is sent and recorded after; a crash in between only means the same content is written again
+  after the window. A message or channel that is gone is recorded and never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol, runtime_checkable
+
+from bot.clock import Clock
+from bot.render_living import LivingPost
+from bot.services.alerts import retry_delay
+from bot.services.same_event import same_event_title, title_key
+from db.interfaces import Store
+from db.models import ChannelKind, DueEdit, StoryView
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DEDUPE_WINDOW",
+    "EDITS_PER_TICK",
+    "EDIT_INTERVAL",
+    "EDIT_WINDOW",
+    "HEAT_STEP",
+    "EditFailed",
+    "EditReport",
+    "LivingPosts",
+    "PostEditor",
+]
+
+DEDUPE_WINDOW = timedelta(hours=72)
+EDIT_WINDOW = timedelta(hours=48)
+EDIT_INTERVAL = timedelta(minutes=10)
+HEAT_STEP = 10
+EDITS_PER_TICK = 25
+# Transient failures of one message's edit before it is given up (each waits longer, up to 15 minutes).
+EDIT_ATTEMPTS = 6
+
+
+class EditFailed(Exception):
+    """An edit did not go through. `gone`: the message or its channel no longer exists (or cannot be reached
+    for good); else transient, tried again after `retry_after` seconds when Discord said, else a backoff."""
+
+    def __init__(self, reason: str, *, gone: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.gone = gone
+        self.retry_after = retry_after
+
+
+@runtime_checkable
+class PostEditor(Protocol):
+    """A poster that can rewrite a message it posted (Discord: PATCH /channels/{id}/messages/{id})."""
+
+    async def edit(self, channel_id: int, message_id: int, post: LivingPost) -> None:
+        """Rewrite the message in `channel_id` (a forum post: its thread) to show `post`; raise EditFailed."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EditReport:
+    edited: int = 0
+    gone: int = 0
+    retrying: int = 0
+
+
+class LivingPosts:
+    """The alert service's companion: decides merges before a post and edits after (no Discord types here)."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        edits_per_tick: int = EDITS_PER_TICK,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._living = store.living
+        self._lookups = store.lookups
+        self._clock = clock
+        self._edits_per_tick = edits_per_tick
+        self._rng = rng if rng is not None else random.Random()
+
+    # --- one post per event --------------------------------------------------------------------------------
+
+    async def absorb(self, channel_id: int, story: StoryView) -> int | None:
+        """When the channel showed the same event in the last 72 hours: list `story` on that post (its message
+        is edited by a later pass) and return the post's message id; None when the story should be posted."""
+        now = self._clock.now()
+        shown = await self._living.recent_posts(channel_id, story, now - DEDUPE_WINDOW)
+        if not shown:
+            return None
+        key = title_key(story.title)
+        # Links the publisher made beat a title match; among equals, the earliest post.
+        match = next((s for s in shown if s.related), None)
+        if match is None:
+            match = next(
+                (
+                    s
+                    for s in shown
+                    if same_event_title(key, story.provider_domain, title_key(s.title), s.provider_domain)
+                ),
+                None,
+            )
+        if match is None:
+            return None
+        added = await self._living.add_coverage(
+            channel_id=channel_id, story_id=story.id, post_story_id=match.post_story_id, now=now
+        )
+        log.info(
+            "story %d is the same event as story %d in channel %d: %s",
+            story.id,
+            match.post_story_id,
+            channel_id,
+            "listed on its post" if added else "already listed",
+        )
+        return match.message_id
+
+    async def posted(self, channel_id: int, kind: ChannelKind, story: StoryView, message_id: int) -> None:
+        """Remember a new alert message so it can follow its story (a forum post lives in its own thread)."""
+        await self._living.record_post(
+            channel_id=channel_id,
+            story_id=story.id,
+            message_id=message_id,
+            edit_channel_id=message_id if kind == "forum" else channel_id,
+            heat=story.heat,
+            now=self._clock.now(),
+        )
+
+    async def coverage_of(self, channel_id: int, story_id: int) -> list[StoryView]:
+        """The stories listed on a channel's post of `story_id`, in the order they came."""
+        return await self._lookups.stories(await self._living.coverage(channel_id, story_id))
+
+    # --- edits ---------------------------------------------------------------------------------------------
+
+    async def edit_pass(self, editor: object) -> EditReport:
+        """Edit the messages whose story changed enough, biggest change first (nothing when the poster cannot
+        edit, e.g. a test double)."""
+        if not isinstance(editor, PostEditor):
+            return EditReport()
+        now = self._clock.now()
+        due = await self._living.due_edits(
+            now, since=now - EDIT_WINDOW, min_change=HEAT_STEP, limit=self._edits_per_tick
+        )
+        edited = gone = retrying = 0
+        for item in due:
+            outcome = await self._edit(editor, item)
+            edited += outcome == "edited"
+            gone += outcome == "gone"
+            retrying += outcome == "retrying"
+        if due:
+            log.info("living posts: %d edited, %d gone, %d to retry", edited, gone, retrying)
+        return EditReport(edited, gone, retrying)
+
+    async def _edit(self, editor: PostEditor, item: DueEdit) -> str:
+        now = self._clock.now()
+        if not await self._living.claim_edit(item.channel_id, item.story_id, now, until=now + EDIT_INTERVAL):
+            return "taken"
+        found = await self._lookups.stories([item.story_id])
+        if not found:
+            return "taken"
+        story = found[0]
+        post = LivingPost.of(
+            story,
+            await self.coverage_of(item.channel_id, item.story_id),
+            previous_heat=item.shown_heat,
+            updated_at=now,
+        )
+        try:
+            await editor.edit(item.edit_channel_id, item.message_id, post)
+        except EditFailed as exc:
+            if exc.gone or item.attempts + 1 >= EDIT_ATTEMPTS:
+                log.warning(
+                    "message %d of channel %d will not be edited again: %s",
+                    item.message_id,
+                    item.channel_id,
+                    exc.reason,
+                )
+                await self._living.edit_failed(
+                    item.channel_id, item.story_id, error=exc.reason, retry_at=None, now=self._clock.now()
+                )
+                return "gone"
+            delay = (
+                timedelta(seconds=max(exc.retry_after, 0.0))
+                if exc.retry_after is not None
+                else retry_delay(item.attempts + 1, self._rng)
+            )
+            await self._living.edit_failed(
+                item.channel_id, item.story_id, error=exc.reason, retry_at=now + delay, now=self._clock.now()
+            )
+            return "retrying"
+        await self._living.edit_done(
+            item.channel_id, item.story_id, heat=story.heat, version=item.version, now=self._clock.now()
+        )
+        return "edited"
