@@ -1,0 +1,94 @@
+"""Living posts end to end: the real bot edits its alert messages on the stand-in (PATCH .../messages/{id})."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.clock import ManualClock
+from tests.discord_standin import ChannelType
+from tests.e2e.harness import Harness
+from tests.e2e.stories import Story
+from tests.e2e.test_alerts import alerts_harness, post_now
+
+pytestmark = pytest.mark.e2e
+
+
+def fields(message: Any) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in message.embeds[0].get("fields", [])}
+
+
+async def follow(h: Harness) -> int:
+    news = h.standin.add_channel(h.guild.id, "news", ChannelType.TEXT)
+    await h.invoke("alerts add", {"channel": news, "min_heat": 80}, user=h.admin)
+    await h.bot.jobs.post_alerts()  # the stories already hot are not posted
+    return news.id
+
+
+EVENT = Story(
+    slug="delhi-compsmag",
+    title="Delhi airport evaluating \u2018computer vision\u2019 tech to track passengers, ensure social distancing: CEO",
+    topics=("AI",),
+    heat=120,
+    provider="Compsmag",
+    domain="compsmag.com",
+)
+RETOLD = Story(
+    slug="delhi-republic",
+    title="Delhi Airport Evaluating 'computer Vision' Tech To Track Flyers, Ensure Social Distancing: Official",
+    topics=("AI",),
+    heat=125,
+    provider="Republic World",
+    domain="republicworld.com",
+)
+
+
+async def test_e2e_two_providers_of_one_event_make_one_post_that_lists_the_other(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    async with alerts_harness(tmp_path, clock) as h:
+        news = await follow(h)
+        h.add_story(EVENT)
+        await post_now(h)
+        await h.standin.wait_for_message(news)
+        clock.advance(timedelta(hours=2))
+        h.add_story(RETOLD)
+        await post_now(h)
+        [message] = h.standin.messages_in(news)
+
+    assert message.embeds[0]["title"].startswith("Delhi airport evaluating")
+    assert message.edits == 1
+    assert fields(message)["Also covered by"] == f"[Republic World]({RETOLD.link})"
+    assert message.allowed_mentions == {"parse": []}
+
+
+async def test_e2e_posted_message_follows_the_files_heat_once_per_window(tmp_path: Path, clock: ManualClock) -> None:
+    story = Story(slug="rising", title="A story that keeps heating up", topics=("AI",), heat=90)
+    async with alerts_harness(tmp_path, clock) as h:
+        news = await follow(h)
+        h.add_story(story)
+        await post_now(h)
+        posted = await h.standin.wait_for_message(news)
+        assert fields(posted)["Heat"] == "90"
+        clock.advance(timedelta(minutes=3))
+        h.add_story(dataclasses.replace(story, heat=135))
+        await post_now(h)
+        [first] = h.standin.messages_in(news)
+        first_heat, first_edits = fields(first)["Heat"], first.edits
+        h.add_story(dataclasses.replace(story, heat=160))
+        await post_now(h)  # inside the 10-minute window: no second edit yet
+        held_edits = h.standin.messages_in(news)[0].edits
+        clock.advance(timedelta(minutes=10))
+        await h.bot.jobs.post_alerts()
+        [last] = h.standin.messages_in(news)
+
+    assert first_heat == "135 ▲ rising from 90"
+    assert first_edits == 1
+    assert held_edits == 1
+    assert last.edits == 2
+    assert fields(last)["Heat"] == "160 ▲ rising from 135"
+    assert last.embeds[0]["footer"]["text"].endswith(f"updated {clock.now():%H:%M} UTC")
