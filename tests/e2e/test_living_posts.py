@@ -31,7 +31,8 @@ async def follow(h: Harness) -> int:
 
 EVENT = Story(
     slug="delhi-compsmag",
-    title="Delhi airport evaluating \u2018computer vision\u2019 tech to track passengers, ensure social distancing: CEO",
+    title="Delhi airport evaluating \u2018computer vision\u2019 tech to track passengers, ensure social distancing: "
+    "CEO",
     topics=("AI",),
     heat=120,
     provider="Compsmag",
