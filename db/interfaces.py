@@ -203,7 +203,8 @@ class LivingPostStore(Protocol):
 
     async def due_edits(self, now: datetime, *, since: datetime, min_change: int, limit: int) -> list[DueEdit]:
         """Messages posted since `since`, not gone and out of their edit window, whose story's heat moved by
-        `min_change` or more (or was suppressed) or that owe an edit for new coverage; biggest change first."""
+        `min_change` or more, crossed one of the channel's lines, or was suppressed, or that owe an edit for new
+        coverage; biggest change first."""
 
     async def claim_edit(self, channel_id: int, story_id: int, now: datetime, *, until: datetime) -> bool:
         """Take the message's edit (no other edit of it before `until`); False when another tick has it."""

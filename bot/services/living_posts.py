@@ -5,7 +5,8 @@
   `related`, or their titles are near-identical). A match is not posted: it is listed on that post ("Also
   covered by"), and its own ledger row records the post's message, so it is never posted there later either.
 - Heat edits: a message posted in the last 48 hours is edited when its story's heat moved by HEAT_STEP or more
-  since the message was written, or the story was suppressed (edited to say so, never deleted), or new coverage
+  since the message was written or crossed a line of the channel (a subscription's min_heat), or the story
+  was suppressed (edited to say so, never deleted), or new coverage
   was listed on it. At most one edit per message per EDIT_INTERVAL (the latest heat wins), biggest change first,
   EDITS_PER_TICK at most per tick, right after the tick's posts.
 - The edit ledger (`db` LivingPostStore) makes edits survive restarts: an edit is claimed (its window pushed

@@ -33,7 +33,9 @@ WHERE p.posted_at >= %(since)s AND p.gone_at IS NULL AND (p.not_before IS NULL O
        OR (st.heat IS NOT NULL AND p.shown_heat IS NULL)
        OR (st.heat IS NOT NULL AND p.shown_heat IS NOT NULL AND (
            abs(st.heat - p.shown_heat) >= %(min_change)s
-           OR (st.heat < 0) != (p.shown_heat < 0))))
+           OR (st.heat < 0) != (p.shown_heat < 0)
+           OR EXISTS (SELECT 1 FROM alert_subscriptions s WHERE s.channel_id = p.channel_id
+                      AND s.min_heat > least(st.heat, p.shown_heat) AND s.min_heat <= greatest(st.heat, p.shown_heat)))))
 ORDER BY (p.version != p.shown_version) DESC,
          abs(coalesce(st.heat, 0) - coalesce(p.shown_heat, 0)) DESC, p.channel_id, p.story_id
 LIMIT %(limit)s

@@ -27,8 +27,9 @@ FROM shown sh JOIN stories st ON st.id = sh.story_id
 WHERE sh.story_id != :story
 """
 
-# A heat change counts when it is at least :min_change, or the story was suppressed (heat -1) or brought back;
-# unknown heat (NULL) never asks for an edit by itself.
+# A heat change counts when it is at least :min_change, when it crosses a line of the channel (the min_heat of
+# one of its subscriptions, either way), or when the story was suppressed (heat -1) or brought back; unknown
+# heat (NULL) never asks for an edit by itself.
 _DUE = """
 SELECT p.channel_id, p.story_id, p.message_id, p.edit_channel_id, p.shown_heat, st.heat, p.version, p.attempts
 FROM living_posts p JOIN stories st ON st.id = p.story_id
@@ -37,7 +38,9 @@ WHERE p.posted_at >= :since AND p.gone_at IS NULL AND (p.not_before IS NULL OR p
        OR (st.heat IS NOT NULL AND p.shown_heat IS NULL)
        OR (st.heat IS NOT NULL AND p.shown_heat IS NOT NULL AND (
            abs(st.heat - p.shown_heat) >= :min_change
-           OR (st.heat < 0) != (p.shown_heat < 0))))
+           OR (st.heat < 0) != (p.shown_heat < 0)
+           OR EXISTS (SELECT 1 FROM alert_subscriptions s WHERE s.channel_id = p.channel_id
+                      AND s.min_heat > min(st.heat, p.shown_heat) AND s.min_heat <= max(st.heat, p.shown_heat)))))
 ORDER BY (p.version != p.shown_version) DESC,
          abs(coalesce(st.heat, 0) - coalesce(p.shown_heat, 0)) DESC, p.channel_id, p.story_id
 LIMIT :limit

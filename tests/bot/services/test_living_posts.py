@@ -216,3 +216,14 @@ async def test_edits_survive_a_restart_and_are_not_repeated(
     clock.advance(EDIT_INTERVAL * 2)
     await AlertService(store, clock, max_posts_per_tick=5, living=LivingPosts(store, clock)).tick(poster)
     assert [e.post.story.heat for e in poster.edits] == [120]
+
+
+async def test_a_small_change_across_the_channels_line_is_shown(
+    living_alerts: AlertService, writer: StoryWriter, poster: EditingPoster
+) -> None:
+    await _follow(living_alerts, writer, min_heat=100)
+    story = writer.add(103)
+    await living_alerts.tick(poster)
+    writer.set_heat(story, 98)  # 5 down, but now below the line this channel posts at
+    await living_alerts.tick(poster)
+    assert [e.post.story.heat for e in poster.edits] == [98]
