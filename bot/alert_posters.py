@@ -254,8 +254,8 @@ def _console_label(channel_id: int) -> str:
 # ----- console playground: /alerts at the prompt --------------------------------------------------------------
 
 _CONSOLE_USAGE = (
-    "/alerts add [topic] [min_heat:N] [min_quality:N] [backfill:N] | list | remove [topic] | pause | resume"
-    " | preview [topic] [backfill:N]"
+    "/alerts add [topic] [min_heat:N] [min_quality:N] [backfill:N] [dedupe:true|false] | list | remove [topic]"
+    " | pause | resume | preview [topic] [backfill:N]"
 )
 
 
@@ -267,6 +267,18 @@ def _number(args: ConsoleArgs, key: str) -> int | None:
         return int(raw.strip())
     except ValueError:
         raise InvalidArgument(f"{key} must be a whole number, got “{truncate(clean_text(raw), 20)}”.") from None
+
+
+def _flag(args: ConsoleArgs, key: str) -> bool | None:
+    raw = args.named.get(key)
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip().casefold()
+    if value in ("true", "yes", "on"):
+        return True
+    if value in ("false", "no", "off"):
+        return False
+    raise InvalidArgument(f"{key} must be true or false, got “{truncate(clean_text(raw), 20)}”.")
 
 
 def _plain_when(moment: datetime | None) -> str:
@@ -366,6 +378,8 @@ def _console_added(result: AddResult) -> str:
             text += ", no quality filter"
         changes = ", ".join(f"{c.name} {shown(c.before)} → {shown(c.after)}" for c in result.changes)
         text += f" (changed: {changes})" if changes else " (nothing changed)"
+    if result.dedupe is False:
+        text += "; every provider's story of an event is printed (dedupe off)"
     return text + f"; {result.backfilled} stories queued by backfill. Alerts print here as they happen."
 
 
@@ -378,7 +392,7 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
     async def handle(session: ConsoleSession, args: ConsoleArgs) -> None:
         action = args.positional[0].casefold() if args.positional else "list"
         topic = " ".join(args.positional[1:]) or args.named.get("topic") or None
-        where = {"guild_id": CONSOLE_GUILD_ID, "channel_id": CONSOLE_CHANNEL_ID}
+        where: dict[str, Any] = {"guild_id": CONSOLE_GUILD_ID, "channel_id": CONSOLE_CHANNEL_ID}
         if action == "add":
             result = await alerts.add_subscription(
                 **where,
@@ -387,6 +401,7 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
                 min_heat=_number(args, "min_heat"),
                 min_quality=_number(args, "min_quality"),
                 backfill=_number(args, "backfill") or 0,
+                dedupe=_flag(args, "dedupe"),
             )
             session.write(_console_added(result))
         elif action == "list":
@@ -412,6 +427,6 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
             _CONSOLE_USAGE,
             "post new hot stories here",
             handle,
-            ("topic", "min_heat", "min_quality", "backfill"),
+            ("topic", "min_heat", "min_quality", "backfill", "dedupe"),
         )
     ]

@@ -37,7 +37,7 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
     """Open (and migrate) the store at `store` and build the services on top of it."""
     opened = await open_store(store)
     try:
-        lookups = LookupService(opened.lookups, clock)
+        lookups = LookupService(opened.lookups, clock, living=opened.living)
         alerts = AlertService(
             opened, clock, max_posts_per_tick=settings.max_posts_per_tick, living=LivingPosts(opened, clock)
         )

@@ -188,6 +188,8 @@ def describe_add(result: AddResult, channel: AlertChannel) -> str:
         text += f" Changed: {changes}." if changes else " Nothing changed."
         if result.backfilled:
             text += f" {result.backfilled} more already-hot stories are queued (backfill)."
+    if result.dedupe is False:
+        text += " Every provider's story of an event is posted (dedupe off)."
     if sub.guild_paused or sub.channel_paused_at is not None:
         text += "\n⏸ Alerts there are paused; `/alerts resume` to start posting."
     return text
@@ -303,6 +305,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         " left out when re-adding: unchanged)",
         min_quality="Also require at least this quality (0 = no quality filter; left out when re-adding: unchanged)",
         backfill=f"Also post the N hottest stories that already qualify ({BACKFILL_RANGE[0]}-{BACKFILL_RANGE[1]})",
+        dedupe="One post per event: other providers' stories of it are listed on the first post (default: true)",
     )
     @app_commands.autocomplete(topic=topic_autocomplete)
     async def add(
@@ -313,6 +316,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         min_heat: int | None = None,
         min_quality: int | None = None,
         backfill: int = 0,
+        dedupe: bool | None = None,
     ) -> None:
         """Post new hot stories to a channel (adding the same channel and topic again changes what is given)."""
         guild_id = _require_manager(interaction)
@@ -333,6 +337,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
             min_heat=min_heat,
             min_quality=min_quality,
             backfill=backfill,
+            dedupe=dedupe,
         )
         await self._reply(interaction, describe_add(result, channel))
 

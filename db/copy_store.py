@@ -122,6 +122,7 @@ TABLES: tuple[Table, ...] = (
         "posted_at not_before edited_at gone_at",
     ),
     _table("post_coverage", "channel_id story_id post_story_id added_at", "added_at"),
+    _table("living_channels", "channel_id dedupe"),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 # Migrations seed this one row; a store holding only it (and nothing else) is empty.

@@ -192,7 +192,13 @@ class LivingPostStore(Protocol):
 
     async def recent_posts(self, channel_id: int, story: StoryView, since: datetime) -> list[PostedStory]:
         """Stories the channel showed since `since` on messages that still exist: each post's story and the
-        stories listed on it, with whether it and `story` list each other in `related` (either way)."""
+        stories listed on it, with whether it and `story` list each other in `related` (either way). Nothing
+        for a channel whose dedupe is off."""
+
+    async def set_dedupe(self, channel_id: int, dedupe: bool) -> None:
+        """Turn the one-post-per-event rule on or off for a channel (on unless turned off)."""
+
+    async def dedupe(self, channel_id: int) -> bool: ...
 
     async def add_coverage(self, *, channel_id: int, story_id: int, post_story_id: int, now: datetime) -> bool:
         """List `story_id` on the channel's post of `post_story_id` (its message is owed an edit); False when
@@ -200,6 +206,9 @@ class LivingPostStore(Protocol):
 
     async def coverage(self, channel_id: int, post_story_id: int) -> list[int]:
         """The ids of the stories listed on a post, in the order they came."""
+
+    async def same_event(self, story_id: int, *, limit: int) -> list[int]:
+        """The other stories of the event the story was posted or listed with, in any channel (oldest first)."""
 
     async def due_edits(self, now: datetime, *, since: datetime, min_change: int, limit: int) -> list[DueEdit]:
         """Messages posted since `since`, not gone and out of their edit window, whose story's heat moved by

@@ -159,6 +159,7 @@ class AddResult:
     created: bool
     backfilled: int
     previous: SubscriptionRecord | None = None
+    dedupe: bool | None = None  # one post per event in the channel (living posts); None: not in use
 
     @property
     def changes(self) -> tuple[ThresholdChange, ...]:
@@ -317,6 +318,7 @@ class AlertService:
         min_heat: int | None = None,
         min_quality: int | None = None,
         backfill: int = 0,
+        dedupe: bool | None = None,
     ) -> AddResult:
         """Create the (channel, topic) subscription, or change only the thresholds given of an existing one;
         queue the `backfill` hottest qualifying stories. A threshold left out (None) keeps its stored value, or
@@ -360,7 +362,11 @@ class AlertService:
             record.min_quality,
             backfilled,
         )
-        return AddResult(record, outcome.created, backfilled, None if outcome.created else previous)
+        deduping = None
+        if self._living is not None:
+            # Left out: as it was (on for a channel that never said otherwise).
+            deduping = await self._living.set_dedupe(channel_id, dedupe)
+        return AddResult(record, outcome.created, backfilled, None if outcome.created else previous, deduping)
 
     async def remove_subscription(self, *, guild_id: int, channel_id: int, topic: str | None = None) -> RemoveResult:
         """Remove the (channel, topic) subscription, or every subscription of the channel when topic is None."""

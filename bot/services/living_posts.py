@@ -131,6 +131,13 @@ class LivingPosts:
         )
         return match.message_id
 
+    async def set_dedupe(self, channel_id: int, dedupe: bool | None) -> bool:
+        """Turn the one-post-per-event rule on or off for a channel (None: leave it); whether it is on now."""
+        if dedupe is not None:
+            await self._living.set_dedupe(channel_id, dedupe)
+            return dedupe
+        return await self._living.dedupe(channel_id)
+
     async def posted(self, channel_id: int, kind: ChannelKind, story: StoryView, message_id: int) -> None:
         """Remember a new alert message so it can follow its story (a forum post lives in its own thread)."""
         await self._living.record_post(

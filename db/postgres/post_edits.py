@@ -22,7 +22,8 @@ SELECT sh.post_story_id, sh.message_id, sh.story_id, st.title, st.provider_domai
        (EXISTS (SELECT 1 FROM related_entries r WHERE r.story_id = %(story)s AND r.url = st.url)
         OR EXISTS (SELECT 1 FROM related_entries r WHERE r.story_id = st.id AND r.url = %(url)s)) AS related
 FROM shown sh JOIN stories st ON st.id = sh.story_id
-WHERE sh.story_id != %(story)s
+WHERE NOT EXISTS (SELECT 1 FROM living_channels lc WHERE lc.channel_id = %(channel)s AND lc.dedupe = 0)
+  AND sh.story_id != %(story)s
 """
 
 _DUE = """
@@ -35,7 +36,8 @@ WHERE p.posted_at >= %(since)s AND p.gone_at IS NULL AND (p.not_before IS NULL O
            abs(st.heat - p.shown_heat) >= %(min_change)s
            OR (st.heat < 0) != (p.shown_heat < 0)
            OR EXISTS (SELECT 1 FROM alert_subscriptions s WHERE s.channel_id = p.channel_id
-                      AND s.min_heat > least(st.heat, p.shown_heat) AND s.min_heat <= greatest(st.heat, p.shown_heat)))))
+                      AND s.min_heat > least(st.heat, p.shown_heat)
+                      AND s.min_heat <= greatest(st.heat, p.shown_heat)))))
 ORDER BY (p.version != p.shown_version) DESC,
          abs(coalesce(st.heat, 0) - coalesce(p.shown_heat, 0)) DESC, p.channel_id, p.story_id
 LIMIT %(limit)s
@@ -68,6 +70,17 @@ class PgPostEdits:
             for r in rows
         ]
 
+    async def set_dedupe(self, channel_id: int, dedupe: bool) -> None:
+        await self._db.execute(
+            "INSERT INTO living_channels (channel_id, dedupe) VALUES (%s, %s)"
+            " ON CONFLICT (channel_id) DO UPDATE SET dedupe = excluded.dedupe",
+            (channel_id, int(dedupe)),
+        )
+
+    async def dedupe(self, channel_id: int) -> bool:
+        row = await self._db.one("SELECT dedupe FROM living_channels WHERE channel_id = %s", (channel_id,))
+        return row is None or bool(row["dedupe"])
+
     async def add_coverage(self, *, channel_id: int, story_id: int, post_story_id: int, now: datetime) -> bool:
         async def work(conn: AsyncConn) -> bool:
             cur = await conn.execute(
@@ -92,6 +105,18 @@ class PgPostEdits:
             (channel_id, post_story_id),
         )
         return [int(r["story_id"]) for r in rows]
+
+    async def same_event(self, story_id: int, *, limit: int) -> list[int]:
+        rows = await self._db.all(
+            "SELECT id FROM ("
+            " SELECT c.story_id AS id, c.added_at AS at FROM post_coverage c WHERE c.post_story_id = %s"
+            " UNION ALL SELECT c.post_story_id, c.added_at FROM post_coverage c WHERE c.story_id = %s"
+            " UNION ALL SELECT o.story_id, o.added_at FROM post_coverage c JOIN post_coverage o"
+            " ON o.channel_id = c.channel_id AND o.post_story_id = c.post_story_id WHERE c.story_id = %s"
+            ") x WHERE id != %s GROUP BY id ORDER BY min(at), id LIMIT %s",
+            (story_id, story_id, story_id, story_id, limit),
+        )
+        return [int(r["id"]) for r in rows]
 
     async def due_edits(self, now: datetime, *, since: datetime, min_change: int, limit: int) -> list[DueEdit]:
         rows = await self._db.all(_DUE, {"now": now, "since": since, "min_change": min_change, "limit": limit})

@@ -24,7 +24,8 @@ SELECT sh.post_story_id, sh.message_id, sh.story_id, st.title, st.provider_domai
        (EXISTS (SELECT 1 FROM related_entries r WHERE r.story_id = :story AND r.url = st.url)
         OR EXISTS (SELECT 1 FROM related_entries r WHERE r.story_id = st.id AND r.url = :url)) AS related
 FROM shown sh JOIN stories st ON st.id = sh.story_id
-WHERE sh.story_id != :story
+WHERE NOT EXISTS (SELECT 1 FROM living_channels lc WHERE lc.channel_id = :channel AND lc.dedupe = 0)
+  AND sh.story_id != :story
 """
 
 # A heat change counts when it is at least :min_change, when it crosses a line of the channel (the min_heat of
@@ -74,6 +75,18 @@ class SqlitePostEdits:
             for r in rows
         ]
 
+    async def set_dedupe(self, channel_id: int, dedupe: bool) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO living_channels (channel_id, dedupe) VALUES (?, ?)"
+                " ON CONFLICT (channel_id) DO UPDATE SET dedupe = excluded.dedupe",
+                (channel_id, int(dedupe)),
+            )
+
+    async def dedupe(self, channel_id: int) -> bool:
+        row = await self._db.one("SELECT dedupe FROM living_channels WHERE channel_id = ?", (channel_id,))
+        return row is None or bool(row["dedupe"])
+
     async def add_coverage(self, *, channel_id: int, story_id: int, post_story_id: int, now: datetime) -> bool:
         async with self._db.write() as conn:
             cur = await conn.execute(
@@ -95,6 +108,18 @@ class SqlitePostEdits:
             (channel_id, post_story_id),
         )
         return [int(r["story_id"]) for r in rows]
+
+    async def same_event(self, story_id: int, *, limit: int) -> list[int]:
+        rows = await self._db.all(
+            "SELECT id FROM ("
+            " SELECT c.story_id AS id, c.added_at AS at FROM post_coverage c WHERE c.post_story_id = ?"
+            " UNION ALL SELECT c.post_story_id, c.added_at FROM post_coverage c WHERE c.story_id = ?"
+            " UNION ALL SELECT o.story_id, o.added_at FROM post_coverage c JOIN post_coverage o"
+            " ON o.channel_id = c.channel_id AND o.post_story_id = c.post_story_id WHERE c.story_id = ?"
+            ") x WHERE id != ? GROUP BY id ORDER BY min(at), id LIMIT ?",
+            (story_id, story_id, story_id, story_id, limit),
+        )
+        return [int(r["id"]) for r in rows]
 
     async def due_edits(self, now: datetime, *, since: datetime, min_change: int, limit: int) -> list[DueEdit]:
         rows = await self._db.all(

@@ -60,11 +60,15 @@ async def test_e2e_two_providers_of_one_event_make_one_post_that_lists_the_other
         h.add_story(RETOLD)
         await post_now(h)
         [message] = h.standin.messages_in(news)
+        related = await h.invoke("related", {"story": RETOLD.link})
 
     assert message.embeds[0]["title"].startswith("Delhi airport evaluating")
     assert message.edits == 1
     assert fields(message)["Also covered by"] == f"[Republic World]({RETOLD.link})"
     assert message.allowed_mentions == {"parse": []}
+    listing = related.embeds[1]["description"]
+    assert "**Also covered by**\n• [Delhi airport evaluating" in listing
+    assert f"]({EVENT.link}) · Compsmag · story " in listing
 
 
 async def test_e2e_posted_message_follows_the_files_heat_once_per_window(tmp_path: Path, clock: ManualClock) -> None:
@@ -93,3 +97,17 @@ async def test_e2e_posted_message_follows_the_files_heat_once_per_window(tmp_pat
     assert last.edits == 2
     assert fields(last)["Heat"] == "160 ▲ rising from 135"
     assert last.embeds[0]["footer"]["text"].endswith(f"updated {clock.now():%H:%M} UTC")
+
+
+async def test_e2e_alerts_add_dedupe_false_posts_each_provider(tmp_path: Path, clock: ManualClock) -> None:
+    async with alerts_harness(tmp_path, clock) as h:
+        news = h.standin.add_channel(h.guild.id, "news", ChannelType.TEXT)
+        reply = await h.invoke("alerts add", {"channel": news, "min_heat": 80, "dedupe": False}, user=h.admin)
+        await h.bot.jobs.post_alerts()
+        h.add_story(EVENT)
+        h.add_story(RETOLD)
+        await post_now(h)
+        titles = sorted(m.embeds[0]["title"][:14] for m in h.standin.messages_in(news.id))
+
+    assert "dedupe off" in reply.content
+    assert titles == ["Delhi Airport ", "Delhi airport "]

@@ -16,6 +16,11 @@ CREATE TABLE living_posts (
     last_error      text,
     PRIMARY KEY (channel_id, story_id)
 );
+CREATE TABLE living_channels (
+    channel_id bigint   PRIMARY KEY,
+    dedupe     smallint NOT NULL CHECK (dedupe IN (0, 1))
+);
+
 CREATE INDEX living_posts_recent ON living_posts (posted_at) WHERE gone_at IS NULL;
 CREATE INDEX living_posts_by_channel ON living_posts (channel_id, posted_at) WHERE gone_at IS NULL;
 
@@ -27,4 +32,5 @@ CREATE TABLE post_coverage (
     PRIMARY KEY (channel_id, story_id),
     FOREIGN KEY (channel_id, post_story_id) REFERENCES living_posts (channel_id, story_id) ON DELETE CASCADE
 );
-CREATE INDEX post_coverage_by_post ON post_coverage (channel_id, post_story_id, added_at);
+CREATE INDEX post_coverage_by_post ON post_coverage (post_story_id, channel_id, added_at);
+CREATE INDEX post_coverage_by_story ON post_coverage (story_id);

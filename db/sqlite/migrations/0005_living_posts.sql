@@ -28,6 +28,12 @@ CREATE TABLE living_posts (
     last_error     TEXT,
     PRIMARY KEY (channel_id, story_id)
 ) WITHOUT ROWID;
+-- /alerts add … dedupe:false: a channel that wants every provider's post of an event (no row: dedupe is on).
+CREATE TABLE living_channels (
+    channel_id INTEGER PRIMARY KEY,
+    dedupe     INTEGER NOT NULL CHECK (dedupe IN (0, 1))
+);
+
 -- The edit selection and the dedupe check read the last 48-72 hours of live posts only.
 CREATE INDEX living_posts_recent ON living_posts (posted_at) WHERE gone_at IS NULL;
 CREATE INDEX living_posts_by_channel ON living_posts (channel_id, posted_at) WHERE gone_at IS NULL;
@@ -40,4 +46,6 @@ CREATE TABLE post_coverage (
     PRIMARY KEY (channel_id, story_id),
     FOREIGN KEY (channel_id, post_story_id) REFERENCES living_posts (channel_id, story_id) ON DELETE CASCADE
 ) WITHOUT ROWID;
-CREATE INDEX post_coverage_by_post ON post_coverage (channel_id, post_story_id, added_at);
+CREATE INDEX post_coverage_by_post ON post_coverage (post_story_id, channel_id, added_at);
+-- /related shows every story of the event a story was posted or listed with, in any channel.
+CREATE INDEX post_coverage_by_story ON post_coverage (story_id);

@@ -12,6 +12,7 @@ from bot.clock import ManualClock
 from bot.render_living import LivingPost, living_embed
 from bot.services.alerts import AlertService
 from bot.services.living_posts import EDIT_INTERVAL, EditFailed, LivingPosts
+from bot.services.lookups import LookupService
 from db.interfaces import Store
 from tests.support.alerts import FakePoster, StoryWriter, ledger_row
 
@@ -227,3 +228,35 @@ async def test_a_small_change_across_the_channels_line_is_shown(
     writer.set_heat(story, 98)  # 5 down, but now below the line this channel posts at
     await living_alerts.tick(poster)
     assert [e.post.story.heat for e in poster.edits] == [98]
+
+
+async def test_related_shows_the_other_stories_of_the_event_both_ways(
+    living_alerts: AlertService, writer: StoryWriter, poster: EditingPoster, store: Store, clock: ManualClock
+) -> None:
+    await _follow(living_alerts, writer)
+    first = writer.add(90, title=EVENT, provider="compsmag.com")
+    await living_alerts.tick(poster)
+    second = writer.add(95, title=RETOLD, provider="republicworld.com")
+    third = writer.add(95, title=EVENT, provider="newsbytesapp.com")
+    await living_alerts.tick(poster)
+    lookups = LookupService(store.lookups, clock, living=store.living)
+    assert [s.id for s in (await lookups.related(str(first))).also_covered] == [second, third]
+    assert [s.id for s in (await lookups.related(str(second))).also_covered] == [first, third]
+    assert (await LookupService(store.lookups, clock).related(str(first))).also_covered == ()
+
+
+async def test_a_channel_with_dedupe_off_posts_every_providers_story(
+    living_alerts: AlertService, writer: StoryWriter, poster: EditingPoster
+) -> None:
+    writer.add(1)
+    added = await living_alerts.add_subscription(guild_id=GUILD, channel_id=CHANNEL, channel_kind="text", dedupe=False)
+    again = await living_alerts.add_subscription(guild_id=GUILD, channel_id=CHANNEL, channel_kind="text", min_heat=75)
+    first = writer.add(90, title=EVENT, provider="compsmag.com")
+    await living_alerts.tick(poster)
+    second = writer.add(95, title=RETOLD, provider="republicworld.com")
+    await living_alerts.tick(poster)
+    assert added.dedupe is False
+    assert again.dedupe is False  # left out when re-adding: unchanged
+    assert poster.stories_in(CHANNEL) == [first, second]
+    on = await living_alerts.add_subscription(guild_id=GUILD, channel_id=CHANNEL, channel_kind="text", dedupe=True)
+    assert on.dedupe is True
