@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 from bot.clock import Clock
 from bot.render_living import LivingPost
 from bot.services.alerts import retry_delay
-from bot.services.same_event import same_event_title, title_key
+from bot.services.same_event import TitleKey, same_event_title, title_key
 from db.interfaces import Store
 from db.models import ChannelKind, DueEdit, StoryView
 
@@ -48,6 +48,7 @@ EDIT_WINDOW = timedelta(hours=48)
 EDIT_INTERVAL = timedelta(minutes=10)
 HEAT_STEP = 10
 EDITS_PER_TICK = 25
+KEY_CACHE = 200_000
 # Transient failures of one message's edit before it is given up (each waits longer, up to 15 minutes).
 EDIT_ATTEMPTS = 6
 
@@ -95,6 +96,8 @@ class LivingPosts:
         self._clock = clock
         self._edits_per_tick = edits_per_tick
         self._rng = rng if rng is not None else random.Random()
+        # Normalised titles of stories checked recently: a busy channel compares each new story with thousands.
+        self._keys: dict[str, TitleKey] = {}
 
     # --- one post per event --------------------------------------------------------------------------------
 
@@ -105,7 +108,7 @@ class LivingPosts:
         shown = await self._living.recent_posts(channel_id, story, now - DEDUPE_WINDOW)
         if not shown:
             return None
-        key = title_key(story.title)
+        key = self._key(story.title)
         # Links the publisher made beat a title match; among equals, the earliest post.
         match = next((s for s in shown if s.related), None)
         if match is None:
@@ -113,7 +116,7 @@ class LivingPosts:
                 (
                     s
                     for s in shown
-                    if same_event_title(key, story.provider_domain, title_key(s.title), s.provider_domain)
+                    if same_event_title(key, story.provider_domain, self._key(s.title), s.provider_domain)
                 ),
                 None,
             )
@@ -130,6 +133,14 @@ class LivingPosts:
             "listed on its post" if added else "already listed",
         )
         return match.message_id
+
+    def _key(self, title: str) -> TitleKey:
+        key = self._keys.get(title)
+        if key is None:
+            if len(self._keys) >= KEY_CACHE:
+                self._keys.clear()  # titles of old posts fall out of the window anyway
+            key = self._keys[title] = title_key(title)
+        return key
 
     async def set_dedupe(self, channel_id: int, dedupe: bool | None) -> bool:
         """Turn the one-post-per-event rule on or off for a channel (None: leave it); whether it is on now."""

@@ -8,7 +8,7 @@ when their titles are near-identical once normalised:
   title that adds the date, "... Launch Event | April 6, 2021", is still the same event);
 - at least MIN_WORDS words each, and the shared words are at least OVERLAP of the shorter title and JACCARD of
   both together. A word counts as shared when one is a prefix of the other of at least 4 letters ("tech" and
-  "technology").
+  "technology"), once at least half of the shorter title's words match exactly.
 Two stories of the *same* provider must have identical normalised titles: a provider's own series ("Microsoft
 Power Apps | 2019 release wave 2 overview" and "Microsoft Power Apps Portals | ...") differ by one word on
 purpose; another provider retelling an event does not.
@@ -75,6 +75,9 @@ def same_title(a: TitleKey, b: TitleKey) -> bool:
     if len(a.words) + len(a.numbers) < MIN_WORDS or len(b.words) + len(b.numbers) < MIN_WORDS:
         return a == b and bool(a.words)
     small, large = (a.words, b.words) if len(a.words) <= len(b.words) else (b.words, a.words)
+    # Most pairs share few words: at least half of the shorter title must match exactly before prefixes count.
+    if 2 * len(small & large) < len(small):
+        return False
     shared = _shared(small, large)
     union = len(a.words) + len(b.words) - shared
     return shared >= OVERLAP * len(small) and union > 0 and shared >= JACCARD * union

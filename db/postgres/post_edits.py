@@ -19,8 +19,8 @@ WITH shown AS (
     WHERE p.channel_id = %(channel)s AND p.posted_at >= %(since)s AND p.gone_at IS NULL
 )
 SELECT sh.post_story_id, sh.message_id, sh.story_id, st.title, st.provider_domain,
-       (EXISTS (SELECT 1 FROM related_entries r WHERE r.story_id = %(story)s AND r.url = st.url)
-        OR EXISTS (SELECT 1 FROM related_entries r WHERE r.story_id = st.id AND r.url = %(url)s)) AS related
+       (st.id IN (SELECT s2.id FROM related_entries r JOIN stories s2 ON s2.url = r.url WHERE r.story_id = %(story)s)
+        OR st.id IN (SELECT r.story_id FROM related_entries r WHERE r.url = %(url)s)) AS related
 FROM shown sh JOIN stories st ON st.id = sh.story_id
 WHERE NOT EXISTS (SELECT 1 FROM living_channels lc WHERE lc.channel_id = %(channel)s AND lc.dedupe = 0)
   AND sh.story_id != %(story)s

@@ -21,8 +21,8 @@ WITH shown AS (
     WHERE p.channel_id = :channel AND p.posted_at >= :since AND p.gone_at IS NULL
 )
 SELECT sh.post_story_id, sh.message_id, sh.story_id, st.title, st.provider_domain,
-       (EXISTS (SELECT 1 FROM related_entries r WHERE r.story_id = :story AND r.url = st.url)
-        OR EXISTS (SELECT 1 FROM related_entries r WHERE r.story_id = st.id AND r.url = :url)) AS related
+       (st.id IN (SELECT s2.id FROM related_entries r JOIN stories s2 ON s2.url = r.url WHERE r.story_id = :story)
+        OR st.id IN (SELECT r.story_id FROM related_entries r WHERE r.url = :url)) AS related
 FROM shown sh JOIN stories st ON st.id = sh.story_id
 WHERE NOT EXISTS (SELECT 1 FROM living_channels lc WHERE lc.channel_id = :channel AND lc.dedupe = 0)
   AND sh.story_id != :story
