@@ -123,6 +123,7 @@ TABLES: tuple[Table, ...] = (
     ),
     _table("post_coverage", "channel_id story_id post_story_id added_at", "added_at"),
     _table("living_channels", "channel_id dedupe"),
+    _table("post_words", "channel_id word shown_at story_id", "shown_at"),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 # Migrations seed this one row; a store holding only it (and nothing else) is empty.

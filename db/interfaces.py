@@ -186,21 +186,34 @@ class LivingPostStore(Protocol):
     """Alert messages that follow their story: the edit ledger and the stories listed as "also covered"."""
 
     async def record_post(
-        self, *, channel_id: int, story_id: int, message_id: int, edit_channel_id: int, heat: int | None, now: datetime
+        self,
+        *,
+        channel_id: int,
+        story_id: int,
+        message_id: int,
+        edit_channel_id: int,
+        heat: int | None,
+        words: Sequence[str],
+        now: datetime,
     ) -> None:
-        """Remember a message that carries a story (again: nothing changes)."""
+        """Remember a message that carries a story, with the story's normalised title words (again: nothing
+        changes)."""
 
-    async def recent_posts(self, channel_id: int, story: StoryView, since: datetime) -> list[PostedStory]:
-        """Stories the channel showed since `since` on messages that still exist: each post's story and the
-        stories listed on it, with whether it and `story` list each other in `related` (either way). Nothing
-        for a channel whose dedupe is off."""
+    async def recent_posts(
+        self, channel_id: int, story: StoryView, since: datetime, *, words: Sequence[str], min_shared: int
+    ) -> list[PostedStory]:
+        """Stories the channel showed since `since` on messages that still exist (each post's story and the
+        stories listed on it) that share at least `min_shared` of `words` with `story` or list each other in
+        `related` (either way; those first). Nothing for a channel whose dedupe is off."""
 
     async def set_dedupe(self, channel_id: int, dedupe: bool) -> None:
         """Turn the one-post-per-event rule on or off for a channel (on unless turned off)."""
 
     async def dedupe(self, channel_id: int) -> bool: ...
 
-    async def add_coverage(self, *, channel_id: int, story_id: int, post_story_id: int, now: datetime) -> bool:
+    async def add_coverage(
+        self, *, channel_id: int, story_id: int, post_story_id: int, words: Sequence[str], now: datetime
+    ) -> bool:
         """List `story_id` on the channel's post of `post_story_id` (its message is owed an edit); False when
         it already was."""
 

@@ -105,10 +105,14 @@ class LivingPosts:
         """When the channel showed the same event in the last 72 hours: list `story` on that post (its message
         is edited by a later pass) and return the post's message id; None when the story should be posted."""
         now = self._clock.now()
-        shown = await self._living.recent_posts(channel_id, story, now - DEDUPE_WINDOW)
+        key = self._key(story.title)
+        # The rule needs half of the shorter title's words to match exactly: two, unless this title is that short
+        # (a title of two words and two numbers matched by a longer one is the one case this misses).
+        shown = await self._living.recent_posts(
+            channel_id, story, now - DEDUPE_WINDOW, words=sorted(key.words), min_shared=min(2, len(key.words))
+        )
         if not shown:
             return None
-        key = self._key(story.title)
         # Links the publisher made beat a title match; among equals, the earliest post.
         match = next((s for s in shown if s.related), None)
         if match is None:
@@ -123,7 +127,11 @@ class LivingPosts:
         if match is None:
             return None
         added = await self._living.add_coverage(
-            channel_id=channel_id, story_id=story.id, post_story_id=match.post_story_id, now=now
+            channel_id=channel_id,
+            story_id=story.id,
+            post_story_id=match.post_story_id,
+            words=sorted(key.words),
+            now=now,
         )
         log.info(
             "story %d is the same event as story %d in channel %d: %s",
@@ -157,6 +165,7 @@ class LivingPosts:
             message_id=message_id,
             edit_channel_id=message_id if kind == "forum" else channel_id,
             heat=story.heat,
+            words=sorted(self._key(story.title).words),
             now=self._clock.now(),
         )
 

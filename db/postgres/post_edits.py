@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from db.models import DueEdit, PostedStory, StoryView
@@ -9,14 +10,24 @@ from db.postgres.database import AsyncConn, PgDatabase
 
 # See db/sqlite/post_edits.py for what each query selects; the SQL differs only in parameter style and booleans.
 _RECENT = """
-WITH shown AS (
+WITH hits AS (
+    SELECT w.story_id FROM post_words w
+    WHERE w.channel_id = %(channel)s AND w.word = ANY(%(words)s) AND w.shown_at >= %(since)s
+    GROUP BY w.story_id HAVING count(*) >= %(min_shared)s
+    UNION
+    SELECT s2.id FROM related_entries r JOIN stories s2 ON s2.url = r.url WHERE r.story_id = %(story)s
+    UNION
+    SELECT r.story_id FROM related_entries r WHERE r.url = %(url)s
+),
+shown AS (
     SELECT p.story_id AS post_story_id, p.message_id, p.story_id
-    FROM living_posts p
-    WHERE p.channel_id = %(channel)s AND p.posted_at >= %(since)s AND p.gone_at IS NULL
+    FROM hits h JOIN living_posts p ON p.channel_id = %(channel)s AND p.story_id = h.story_id
+    WHERE p.posted_at >= %(since)s AND p.gone_at IS NULL
     UNION ALL
     SELECT p.story_id, p.message_id, c.story_id
-    FROM living_posts p JOIN post_coverage c ON c.channel_id = p.channel_id AND c.post_story_id = p.story_id
-    WHERE p.channel_id = %(channel)s AND p.posted_at >= %(since)s AND p.gone_at IS NULL
+    FROM hits h JOIN post_coverage c ON c.channel_id = %(channel)s AND c.story_id = h.story_id
+    JOIN living_posts p ON p.channel_id = c.channel_id AND p.story_id = c.post_story_id
+    WHERE p.posted_at >= %(since)s AND p.gone_at IS NULL
 )
 SELECT sh.post_story_id, sh.message_id, sh.story_id, st.title, st.provider_domain,
        (st.id IN (SELECT s2.id FROM related_entries r JOIN stories s2 ON s2.url = r.url WHERE r.story_id = %(story)s)
@@ -24,6 +35,7 @@ SELECT sh.post_story_id, sh.message_id, sh.story_id, st.title, st.provider_domai
 FROM shown sh JOIN stories st ON st.id = sh.story_id
 WHERE NOT EXISTS (SELECT 1 FROM living_channels lc WHERE lc.channel_id = %(channel)s AND lc.dedupe = 0)
   AND sh.story_id != %(story)s
+ORDER BY related DESC, sh.post_story_id
 """
 
 _DUE = """
@@ -44,6 +56,15 @@ LIMIT %(limit)s
 """
 
 
+async def _add_words(conn: AsyncConn, channel_id: int, story_id: int, words: Sequence[str], now: datetime) -> None:
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO post_words (channel_id, word, shown_at, story_id) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            [(channel_id, word, now, story_id) for word in dict.fromkeys(words)],
+        )
+
+
 class PgPostEdits:
     """living_posts and post_coverage."""
 
@@ -51,17 +72,40 @@ class PgPostEdits:
         self._db = database
 
     async def record_post(
-        self, *, channel_id: int, story_id: int, message_id: int, edit_channel_id: int, heat: int | None, now: datetime
+        self,
+        *,
+        channel_id: int,
+        story_id: int,
+        message_id: int,
+        edit_channel_id: int,
+        heat: int | None,
+        words: Sequence[str],
+        now: datetime,
     ) -> None:
-        await self._db.execute(
-            "INSERT INTO living_posts (channel_id, story_id, message_id, edit_channel_id, posted_at, shown_heat)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (channel_id, story_id) DO NOTHING",
-            (channel_id, story_id, message_id, edit_channel_id, now, heat),
-        )
+        async def work(conn: AsyncConn) -> None:
+            cur = await conn.execute(
+                "INSERT INTO living_posts (channel_id, story_id, message_id, edit_channel_id, posted_at, shown_heat)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (channel_id, story_id) DO NOTHING",
+                (channel_id, story_id, message_id, edit_channel_id, now, heat),
+            )
+            if cur.rowcount == 1:
+                await _add_words(conn, channel_id, story_id, words, now)
 
-    async def recent_posts(self, channel_id: int, story: StoryView, since: datetime) -> list[PostedStory]:
+        await self._db.transact(work)
+
+    async def recent_posts(
+        self, channel_id: int, story: StoryView, since: datetime, *, words: Sequence[str], min_shared: int
+    ) -> list[PostedStory]:
         rows = await self._db.all(
-            _RECENT, {"channel": channel_id, "since": since, "story": story.id, "url": story.url}
+            _RECENT,
+            {
+                "channel": channel_id,
+                "since": since,
+                "story": story.id,
+                "url": story.url,
+                "words": list(words),
+                "min_shared": min_shared,
+            },
         )
         return [
             PostedStory(
@@ -81,7 +125,9 @@ class PgPostEdits:
         row = await self._db.one("SELECT dedupe FROM living_channels WHERE channel_id = %s", (channel_id,))
         return row is None or bool(row["dedupe"])
 
-    async def add_coverage(self, *, channel_id: int, story_id: int, post_story_id: int, now: datetime) -> bool:
+    async def add_coverage(
+        self, *, channel_id: int, story_id: int, post_story_id: int, words: Sequence[str], now: datetime
+    ) -> bool:
         async def work(conn: AsyncConn) -> bool:
             cur = await conn.execute(
                 "INSERT INTO post_coverage (channel_id, story_id, post_story_id, added_at) VALUES (%s, %s, %s, %s)"
@@ -94,6 +140,7 @@ class PgPostEdits:
                 "UPDATE living_posts SET version = version + 1 WHERE channel_id = %s AND story_id = %s",
                 (channel_id, post_story_id),
             )
+            await _add_words(conn, channel_id, story_id, words, now)
             return True
 
         return await self._db.transact(work)
@@ -122,8 +169,14 @@ class PgPostEdits:
         rows = await self._db.all(_DUE, {"now": now, "since": since, "min_change": min_change, "limit": limit})
         return [
             DueEdit(
-                r["channel_id"], r["story_id"], r["message_id"], r["edit_channel_id"], r["shown_heat"], r["heat"],
-                r["version"], r["attempts"],
+                r["channel_id"],
+                r["story_id"],
+                r["message_id"],
+                r["edit_channel_id"],
+                r["shown_heat"],
+                r["heat"],
+                r["version"],
+                r["attempts"],
             )
             for r in rows
         ]
@@ -136,9 +189,7 @@ class PgPostEdits:
         )
         return changed == 1
 
-    async def edit_done(
-        self, channel_id: int, story_id: int, *, heat: int | None, version: int, now: datetime
-    ) -> None:
+    async def edit_done(self, channel_id: int, story_id: int, *, heat: int | None, version: int, now: datetime) -> None:
         await self._db.execute(
             "UPDATE living_posts SET shown_heat = %s, shown_version = greatest(shown_version, %s), edited_at = %s,"
             " attempts = 0, last_error = NULL WHERE channel_id = %s AND story_id = %s",

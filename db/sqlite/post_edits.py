@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
+
+import aiosqlite
 
 from db.models import DueEdit, PostedStory, StoryView
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.timefmt import to_db
 
-# The channel's live posts of the window and the stories listed on them; `related` when either story lists the
-# other in its own `related` list (matched on the normalised URL, as /related links them).
+# The channel's live posts of the window and the stories listed on them that could be the same event as a new
+# story: those sharing at least :min_shared title words with it (post_words) and those that list it, or that it
+# lists, in `related` (matched on the normalised URL, as /related links them).
 _RECENT = """
-WITH shown AS (
+WITH hits AS (
+    SELECT w.story_id FROM post_words w
+    WHERE w.channel_id = :channel AND w.word IN (SELECT value FROM json_each(:words)) AND w.shown_at >= :since
+    GROUP BY w.story_id HAVING count(*) >= :min_shared
+    UNION
+    SELECT s2.id FROM related_entries r JOIN stories s2 ON s2.url = r.url WHERE r.story_id = :story
+    UNION
+    SELECT r.story_id FROM related_entries r WHERE r.url = :url
+),
+shown AS (
     SELECT p.story_id AS post_story_id, p.message_id, p.story_id
-    FROM living_posts p
-    WHERE p.channel_id = :channel AND p.posted_at >= :since AND p.gone_at IS NULL
+    FROM hits h JOIN living_posts p ON p.channel_id = :channel AND p.story_id = h.story_id
+    WHERE p.posted_at >= :since AND p.gone_at IS NULL
     UNION ALL
     SELECT p.story_id, p.message_id, c.story_id
-    FROM living_posts p JOIN post_coverage c ON c.channel_id = p.channel_id AND c.post_story_id = p.story_id
-    WHERE p.channel_id = :channel AND p.posted_at >= :since AND p.gone_at IS NULL
+    FROM hits h JOIN post_coverage c ON c.channel_id = :channel AND c.story_id = h.story_id
+    JOIN living_posts p ON p.channel_id = c.channel_id AND p.story_id = c.post_story_id
+    WHERE p.posted_at >= :since AND p.gone_at IS NULL
 )
 SELECT sh.post_story_id, sh.message_id, sh.story_id, st.title, st.provider_domain,
        (st.id IN (SELECT s2.id FROM related_entries r JOIN stories s2 ON s2.url = r.url WHERE r.story_id = :story)
@@ -26,6 +41,7 @@ SELECT sh.post_story_id, sh.message_id, sh.story_id, st.title, st.provider_domai
 FROM shown sh JOIN stories st ON st.id = sh.story_id
 WHERE NOT EXISTS (SELECT 1 FROM living_channels lc WHERE lc.channel_id = :channel AND lc.dedupe = 0)
   AND sh.story_id != :story
+ORDER BY related DESC, sh.post_story_id
 """
 
 # A heat change counts when it is at least :min_change, when it crosses a line of the channel (the min_heat of
@@ -48,6 +64,15 @@ LIMIT :limit
 """
 
 
+async def _add_words(
+    conn: aiosqlite.Connection, channel_id: int, story_id: int, words: Sequence[str], now: datetime
+) -> None:
+    await conn.executemany(
+        "INSERT INTO post_words (channel_id, word, shown_at, story_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [(channel_id, word, to_db(now), story_id) for word in dict.fromkeys(words)],
+    )
+
+
 class SqlitePostEdits:
     """living_posts and post_coverage."""
 
@@ -55,18 +80,38 @@ class SqlitePostEdits:
         self._db = database
 
     async def record_post(
-        self, *, channel_id: int, story_id: int, message_id: int, edit_channel_id: int, heat: int | None, now: datetime
+        self,
+        *,
+        channel_id: int,
+        story_id: int,
+        message_id: int,
+        edit_channel_id: int,
+        heat: int | None,
+        words: Sequence[str],
+        now: datetime,
     ) -> None:
         async with self._db.write() as conn:
-            await conn.execute(
+            cur = await conn.execute(
                 "INSERT INTO living_posts (channel_id, story_id, message_id, edit_channel_id, posted_at, shown_heat)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id, story_id) DO NOTHING",
                 (channel_id, story_id, message_id, edit_channel_id, to_db(now), heat),
             )
+            if cur.rowcount == 1:
+                await _add_words(conn, channel_id, story_id, words, now)
 
-    async def recent_posts(self, channel_id: int, story: StoryView, since: datetime) -> list[PostedStory]:
+    async def recent_posts(
+        self, channel_id: int, story: StoryView, since: datetime, *, words: Sequence[str], min_shared: int
+    ) -> list[PostedStory]:
         rows = await self._db.all(
-            _RECENT, {"channel": channel_id, "since": to_db(since), "story": story.id, "url": story.url}
+            _RECENT,
+            {
+                "channel": channel_id,
+                "since": to_db(since),
+                "story": story.id,
+                "url": story.url,
+                "words": json.dumps(list(words)),
+                "min_shared": min_shared,
+            },
         )
         return [
             PostedStory(
@@ -87,7 +132,9 @@ class SqlitePostEdits:
         row = await self._db.one("SELECT dedupe FROM living_channels WHERE channel_id = ?", (channel_id,))
         return row is None or bool(row["dedupe"])
 
-    async def add_coverage(self, *, channel_id: int, story_id: int, post_story_id: int, now: datetime) -> bool:
+    async def add_coverage(
+        self, *, channel_id: int, story_id: int, post_story_id: int, words: Sequence[str], now: datetime
+    ) -> bool:
         async with self._db.write() as conn:
             cur = await conn.execute(
                 "INSERT INTO post_coverage (channel_id, story_id, post_story_id, added_at) VALUES (?, ?, ?, ?)"
@@ -100,6 +147,7 @@ class SqlitePostEdits:
                 "UPDATE living_posts SET version = version + 1 WHERE channel_id = ? AND story_id = ?",
                 (channel_id, post_story_id),
             )
+            await _add_words(conn, channel_id, story_id, words, now)
             return True
 
     async def coverage(self, channel_id: int, post_story_id: int) -> list[int]:
@@ -127,8 +175,14 @@ class SqlitePostEdits:
         )
         return [
             DueEdit(
-                r["channel_id"], r["story_id"], r["message_id"], r["edit_channel_id"], r["shown_heat"], r["heat"],
-                r["version"], r["attempts"],
+                r["channel_id"],
+                r["story_id"],
+                r["message_id"],
+                r["edit_channel_id"],
+                r["shown_heat"],
+                r["heat"],
+                r["version"],
+                r["attempts"],
             )
             for r in rows
         ]
@@ -142,9 +196,7 @@ class SqlitePostEdits:
             )
             return cur.rowcount == 1
 
-    async def edit_done(
-        self, channel_id: int, story_id: int, *, heat: int | None, version: int, now: datetime
-    ) -> None:
+    async def edit_done(self, channel_id: int, story_id: int, *, heat: int | None, version: int, now: datetime) -> None:
         async with self._db.write() as conn:
             await conn.execute(
                 "UPDATE living_posts SET shown_heat = ?, shown_version = max(shown_version, ?), edited_at = ?,"

@@ -16,6 +16,14 @@ CREATE TABLE living_posts (
     last_error      text,
     PRIMARY KEY (channel_id, story_id)
 );
+CREATE TABLE post_words (
+    channel_id bigint      NOT NULL,
+    word       text        NOT NULL,
+    shown_at   timestamptz NOT NULL,
+    story_id   bigint      NOT NULL,
+    PRIMARY KEY (channel_id, word, shown_at, story_id)
+);
+
 CREATE TABLE living_channels (
     channel_id bigint   PRIMARY KEY,
     dedupe     smallint NOT NULL CHECK (dedupe IN (0, 1))

@@ -28,6 +28,16 @@ CREATE TABLE living_posts (
     last_error     TEXT,
     PRIMARY KEY (channel_id, story_id)
 ) WITHOUT ROWID;
+-- The normalised title words of every story a channel showed (posted or listed), so the dedupe check reads
+-- only the window's stories that share words with a new one, not the whole window of a busy channel.
+CREATE TABLE post_words (
+    channel_id INTEGER NOT NULL,
+    word       TEXT    NOT NULL,
+    shown_at   TEXT    NOT NULL,
+    story_id   INTEGER NOT NULL,
+    PRIMARY KEY (channel_id, word, shown_at, story_id)
+) WITHOUT ROWID;
+
 -- /alerts add … dedupe:false: a channel that wants every provider's post of an event (no row: dedupe is on).
 CREATE TABLE living_channels (
     channel_id INTEGER PRIMARY KEY,
