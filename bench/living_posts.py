@@ -188,15 +188,22 @@ async def run(path: Path, stories: int, checks: int, rng: random.Random) -> None
             started = time.perf_counter()
             slow_answers.append(naive_check(path, view))
             slow.append(time.perf_counter() - started)
-        assert answers[: max(1, checks // 10)] + answers[-len(retold):] == slow_answers, "checks disagree"
+        fast_subset = answers[: max(1, checks // 10)] + answers[-len(retold) :]
+        if fast_subset != slow_answers:
+            print([(i, a, b) for i, (a, b) in enumerate(zip(fast_subset, slow_answers, strict=True)) if a != b])
+        assert fast_subset == slow_answers, "checks disagree"
         assert all(a is not None for a in answers[-len(retold):]), "a retold story was not recognised"
-        p50 = statistics.median(fast)
-        p99 = statistics.quantiles(fast, n=100)[98]
+        checks_only = fast[: len(views)]
+        p50 = statistics.median(checks_only)
+        p99 = statistics.quantiles(checks_only, n=100)[98]
+        merges = fast[len(views) :]
         window = sqlite_rows(path, "SELECT count(*) FROM living_posts WHERE channel_id = ?", BUSY)[0][0]
         print(f"dedupe check of a new story vs the busy channel's 72 h ({window} posts + 1,000 listed stories),"
-              f" {len(fast)} checks: p50 {_ms(p50)}, p99 {_ms(p99)}; reading the whole window p50"
+              f" {len(checks_only)} checks: p50 {_ms(p50)}, p99 {_ms(p99)}; reading the whole window p50"
               f" {_ms(statistics.median(slow))} -> {statistics.median(slow) / p50:.1f}x"
-              f" [target p99 <= 5 ms: {'ok' if p99 <= 0.005 else 'MISSED'}]")
+              f" [target p99 <= 5 ms: {'ok' if p99 <= 0.005 else 'MISSED'}];"
+              f" {len(merges)} retold stories recognised and listed (check + write) in {_ms(statistics.median(merges))}"
+              " each (median)")
     finally:
         await store.close()
 
@@ -210,20 +217,34 @@ def sqlite_rows(path: Path, sql: str, *params: object) -> list[tuple[object, ...
 
 
 def naive_check(path: Path, story: StoryView) -> int | None:
-    """The baseline: read every story the channel showed in the window and compare each title."""
+    """The baseline: read every story the channel showed in the window, then look for a related link and compare
+    each title."""
     since = to_db(NOW - living_module.DEDUPE_WINDOW)
     rows = sqlite_rows(
         path,
-        "SELECT p.message_id, st.title, st.provider_domain FROM living_posts p JOIN stories st ON st.id = p.story_id"
-        " WHERE p.channel_id = ? AND p.posted_at >= ? UNION ALL"
-        " SELECT p.message_id, st.title, st.provider_domain FROM post_coverage c JOIN living_posts p"
+        "SELECT p.message_id, st.title, st.provider_domain, st.id FROM living_posts p"
+        " JOIN stories st ON st.id = p.story_id WHERE p.channel_id = ? AND p.posted_at >= ? UNION ALL"
+        " SELECT p.message_id, st.title, st.provider_domain, st.id FROM post_coverage c JOIN living_posts p"
         " ON p.channel_id = c.channel_id AND p.story_id = c.post_story_id JOIN stories st ON st.id = c.story_id"
         " WHERE c.channel_id = ? AND p.posted_at >= ?",
         BUSY, since, BUSY, since,
     )
+    linked = {
+        r[0]
+        for r in sqlite_rows(
+            path,
+            "SELECT s2.id FROM related_entries r JOIN stories s2 ON s2.url = r.url WHERE r.story_id = ?"
+            " UNION SELECT story_id FROM related_entries WHERE url = ?",
+            story.id,
+            story.url,
+        )
+    }
+    for message_id, _title, _domain, story_id in rows:
+        if story_id != story.id and story_id in linked:
+            return int(message_id)  # type: ignore[call-overload]
     key = title_key(story.title)
-    for message_id, title, domain in rows:
-        if same_event_title(key, story.provider_domain, title_key(str(title)), domain):  # type: ignore[arg-type]
+    for message_id, title, domain, story_id in rows:
+        if story_id != story.id and same_event_title(key, story.provider_domain, title_key(str(title)), domain):  # type: ignore[arg-type]
             return int(message_id)  # type: ignore[call-overload]
     return None
 

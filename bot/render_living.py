@@ -31,6 +31,7 @@ __all__ = ["ALSO_COVERED_SHOWN", "LivingPost", "also_covered_text", "heat_change
 ALSO_COVERED_SHOWN = 5
 # Room kept in the message's 6,000 embed characters for what living posts add to the story's embed.
 _RESERVE = 1_400
+_MORE_ROOM = " · +9999 more"
 SUPPRESSED_NOTICE = "⚠ The publisher has since withdrawn this story (heat suppressed)."
 
 
@@ -68,19 +69,26 @@ def _suppressed(post: LivingPost) -> bool:
     return post.story.heat is not None and post.story.heat < 0
 
 
-def also_covered_text(post: LivingPost, *, markdown: bool = True) -> str:
-    """ "[Provider](link) · [Other](link) · +N more": who else reported the event (only http(s) links)."""
-    parts = []
-    for story in post.also_covered:
-        name = provider_label(story) or "another source"
+def also_covered_text(post: LivingPost, *, markdown: bool = True, limit: int = FIELD_VALUE_LIMIT) -> str:
+    """"[Provider](link) · [Other](link) · +N more": who else reported the event (only http(s) links), whole
+    entries only, within `limit` characters (what does not fit is counted in "+N more")."""
+    parts: list[str] = []
+    more = post.more
+    for index, story in enumerate(post.also_covered):
+        name = truncate(provider_label(story) or "another source", 60)
         link = safe_http_url(story.link_url)
         if markdown:
-            label = escape(truncate(name, 60))
-            parts.append(f"[{label}]({link})" if link else label)
+            label = escape(name)
+            part = f"[{label}]({link.replace('(', '%28').replace(')', '%29')})" if link else label
         else:
-            parts.append(f"{truncate(name, 60)} {link}" if link else truncate(name, 60))
-    if post.more:
-        parts.append(f"+{post.more} more")
+            part = f"{name} {link}" if link else name
+        # Room is always kept for a " · +N more" tail, so whatever is cut can still be counted.
+        if len(" · ".join([*parts, part])) + len(_MORE_ROOM) > limit:
+            more += len(post.also_covered) - index
+            break
+        parts.append(part)
+    if more:
+        parts.append(f"+{more} more")
     return " · ".join(parts)
 
 
@@ -100,7 +108,7 @@ def living_embed(post: LivingPost) -> discord.Embed:
         embed.set_footer(text=f"{embed.footer.text} · updated {post.updated_at:%H:%M} UTC")
     covered = also_covered_text(post)
     if covered:
-        embed.add_field(name="Also covered by", value=truncate(covered, FIELD_VALUE_LIMIT), inline=False)
+        embed.add_field(name="Also covered by", value=covered, inline=False)
     return embed
 
 
