@@ -111,3 +111,41 @@ async def test_e2e_alerts_add_dedupe_false_posts_each_provider(tmp_path: Path, c
 
     assert "dedupe off" in reply.content
     assert titles == ["Delhi Airport ", "Delhi airport "]
+
+
+async def test_e2e_forum_post_is_edited_through_its_thread(tmp_path: Path, clock: ManualClock) -> None:
+    story = Story(slug="forum-rising", title="A forum story heating up", topics=("AI",), heat=90)
+    async with alerts_harness(tmp_path, clock) as h:
+        forum = h.standin.add_channel(h.guild.id, "stories", ChannelType.FORUM)
+        await h.invoke("alerts add", {"channel": forum, "min_heat": 80}, user=h.admin)
+        await h.bot.jobs.post_alerts()
+        h.add_story(story)
+        await post_now(h)
+        [thread] = h.standin.threads_in(forum.id)
+        h.add_story(dataclasses.replace(story, heat=120))
+        await post_now(h)
+        [starter] = h.standin.messages_in(thread.id)
+
+    assert starter.id == thread.id
+    assert starter.edits == 1
+    assert fields(starter)["Heat"] == "120 ▲ rising from 90"
+
+
+async def test_e2e_a_deleted_message_is_tried_once_and_then_left_alone(tmp_path: Path, clock: ManualClock) -> None:
+    story = Story(slug="deleted", title="A story whose alert a moderator deleted", topics=("AI",), heat=90)
+    async with alerts_harness(tmp_path, clock) as h:
+        news = await follow(h)
+        h.add_story(story)
+        await post_now(h)
+        posted = await h.standin.wait_for_message(news)
+        posted.deleted = True  # a moderator removed the alert
+        h.add_story(dataclasses.replace(story, heat=130))
+        await post_now(h)
+        clock.advance(timedelta(hours=1))
+        h.add_story(dataclasses.replace(story, heat=170))
+        await post_now(h)
+        patches = h.standin.requests_to(f"PATCH /channels/{news}/messages/*")
+        later = await h.invoke("alerts list", user=h.admin)
+
+    assert [p.status for p in patches] == [404]
+    assert "failing" not in later.content  # a deleted alert is not a fault of the channel
