@@ -21,13 +21,14 @@ WITH hits AS (
 ),
 shown AS (
     SELECT p.story_id AS post_story_id, p.message_id, p.story_id
-    FROM hits h JOIN living_posts p ON p.channel_id = %(channel)s AND p.story_id = h.story_id
-    WHERE p.posted_at >= %(since)s AND p.gone_at IS NULL
+    FROM living_posts p
+    WHERE p.channel_id = %(channel)s AND p.story_id IN (SELECT story_id FROM hits)
+      AND p.posted_at >= %(since)s AND p.gone_at IS NULL
     UNION ALL
     SELECT p.story_id, p.message_id, c.story_id
-    FROM hits h JOIN post_coverage c ON c.channel_id = %(channel)s AND c.story_id = h.story_id
-    JOIN living_posts p ON p.channel_id = c.channel_id AND p.story_id = c.post_story_id
-    WHERE p.posted_at >= %(since)s AND p.gone_at IS NULL
+    FROM post_coverage c JOIN living_posts p ON p.channel_id = c.channel_id AND p.story_id = c.post_story_id
+    WHERE c.channel_id = %(channel)s AND c.story_id IN (SELECT story_id FROM hits)
+      AND p.posted_at >= %(since)s AND p.gone_at IS NULL
 )
 SELECT sh.post_story_id, sh.message_id, sh.story_id, st.title, st.provider_domain,
        (st.id IN (SELECT s2.id FROM related_entries r JOIN stories s2 ON s2.url = r.url WHERE r.story_id = %(story)s)
