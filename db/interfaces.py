@@ -220,6 +220,9 @@ class LivingPostStore(Protocol):
     async def coverage(self, channel_id: int, post_story_id: int) -> list[int]:
         """The ids of the stories listed on a post, in the order they came."""
 
+    async def prune_words(self, before: datetime) -> int:
+        """Forget the title words of stories shown before `before` (outside every dedupe window); how many."""
+
     async def same_event(self, story_id: int, *, limit: int) -> list[int]:
         """The other stories of the event the story was posted or listed with, in any channel (oldest first)."""
 

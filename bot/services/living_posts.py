@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from bot.clock import Clock
@@ -49,6 +49,7 @@ EDIT_INTERVAL = timedelta(minutes=10)
 HEAT_STEP = 10
 EDITS_PER_TICK = 25
 KEY_CACHE = 200_000
+PRUNE_EVERY = timedelta(hours=1)
 # Transient failures of one message's edit before it is given up (each waits longer, up to 15 minutes).
 EDIT_ATTEMPTS = 6
 
@@ -98,6 +99,7 @@ class LivingPosts:
         self._rng = rng if rng is not None else random.Random()
         # Normalised titles of stories checked recently: a busy channel compares each new story with thousands.
         self._keys: dict[str, TitleKey] = {}
+        self._pruned_at: datetime | None = None
 
     # --- one post per event --------------------------------------------------------------------------------
 
@@ -178,9 +180,14 @@ class LivingPosts:
     async def edit_pass(self, editor: object) -> EditReport:
         """Edit the messages whose story changed enough, biggest change first (nothing when the poster cannot
         edit, e.g. a test double)."""
+        now = self._clock.now()
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            pruned = await self._living.prune_words(now - DEDUPE_WINDOW)
+            if pruned:
+                log.debug("living posts: forgot %d title words older than the dedupe window", pruned)
         if not isinstance(editor, PostEditor):
             return EditReport()
-        now = self._clock.now()
         due = await self._living.due_edits(
             now, since=now - EDIT_WINDOW, min_change=HEAT_STEP, limit=self._edits_per_tick
         )

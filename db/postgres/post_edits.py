@@ -154,6 +154,9 @@ class PgPostEdits:
         )
         return [int(r["story_id"]) for r in rows]
 
+    async def prune_words(self, before: datetime) -> int:
+        return await self._db.execute("DELETE FROM post_words WHERE shown_at < %s", (before,))
+
     async def same_event(self, story_id: int, *, limit: int) -> list[int]:
         rows = await self._db.all(
             "SELECT id FROM ("

@@ -158,6 +158,11 @@ class SqlitePostEdits:
         )
         return [int(r["story_id"]) for r in rows]
 
+    async def prune_words(self, before: datetime) -> int:
+        async with self._db.write() as conn:
+            cur = await conn.execute("DELETE FROM post_words WHERE shown_at < ?", (to_db(before),))
+            return cur.rowcount
+
     async def same_event(self, story_id: int, *, limit: int) -> list[int]:
         rows = await self._db.all(
             "SELECT id FROM ("

@@ -23,6 +23,7 @@ CREATE TABLE post_words (
     story_id   bigint      NOT NULL,
     PRIMARY KEY (channel_id, word, shown_at, story_id)
 );
+CREATE INDEX post_words_by_age ON post_words (shown_at);
 
 CREATE TABLE living_channels (
     channel_id bigint   PRIMARY KEY,

@@ -37,6 +37,8 @@ CREATE TABLE post_words (
     story_id   INTEGER NOT NULL,
     PRIMARY KEY (channel_id, word, shown_at, story_id)
 ) WITHOUT ROWID;
+-- Words older than the dedupe window are pruned (at most once an hour).
+CREATE INDEX post_words_by_age ON post_words (shown_at);
 
 -- /alerts add … dedupe:false: a channel that wants every provider's post of an event (no row: dedupe is on).
 CREATE TABLE living_channels (

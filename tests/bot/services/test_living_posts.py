@@ -13,6 +13,7 @@ from bot.render_living import LivingPost, living_embed
 from bot.services.alerts import AlertService
 from bot.services.living_posts import EDIT_INTERVAL, EditFailed, LivingPosts
 from bot.services.lookups import LookupService
+from bot.services.same_event import title_key
 from db.interfaces import Store
 from tests.support.alerts import FakePoster, StoryWriter, ledger_row
 
@@ -260,3 +261,18 @@ async def test_a_channel_with_dedupe_off_posts_every_providers_story(
     assert poster.stories_in(CHANNEL) == [first, second]
     on = await living_alerts.add_subscription(guild_id=GUILD, channel_id=CHANNEL, channel_kind="text", dedupe=True)
     assert on.dedupe is True
+
+
+async def test_title_words_are_forgotten_after_the_dedupe_window(
+    living_alerts: AlertService, writer: StoryWriter, poster: EditingPoster, store: Store, clock: ManualClock
+) -> None:
+    await _follow(living_alerts, writer)
+    old = writer.add(90, title=EVENT, provider="compsmag.com")
+    await living_alerts.tick(poster)
+    story = (await store.lookups.stories([old]))[0]
+    words = sorted(title_key(EVENT).words)
+    since = clock.now() - timedelta(hours=1)
+    assert await store.living.recent_posts(CHANNEL, story, since, words=words, min_shared=1) == []  # itself only
+    assert await store.living.prune_words(clock.now() - timedelta(hours=72)) == 0
+    clock.advance(timedelta(hours=73))
+    assert await store.living.prune_words(clock.now() - timedelta(hours=72)) == len(words)
