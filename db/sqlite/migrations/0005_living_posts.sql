@@ -61,3 +61,13 @@ CREATE TABLE post_coverage (
 CREATE INDEX post_coverage_by_post ON post_coverage (post_story_id, channel_id, added_at);
 -- /related shows every story of the event a story was posted or listed with, in any channel.
 CREATE INDEX post_coverage_by_story ON post_coverage (story_id);
+
+-- Alerts posted in the 3 days before the upgrade follow their story too (their words are not known: they can be
+-- matched as the same event through `related` only). The heat recorded when the story was queued is what the
+-- message shows.
+INSERT INTO living_posts (channel_id, story_id, message_id, edit_channel_id, posted_at, shown_heat)
+SELECT d.channel_id, d.story_id, d.message_id, CASE WHEN c.kind = 'forum' THEN d.message_id ELSE d.channel_id END,
+       d.sent_at, d.heat
+FROM alert_deliveries d JOIN alert_channels c ON c.channel_id = d.channel_id
+WHERE d.status = 'sent' AND d.message_id IS NOT NULL
+  AND d.sent_at >= (SELECT strftime('%Y-%m-%dT%H:%M:%f', max(sent_at), '-3 days') FROM alert_deliveries);
