@@ -497,11 +497,11 @@ async def test_alerts_posted_in_the_days_before_the_upgrade_follow_their_story_a
     from bot.render_living import LivingPost
     from bot.services.living_posts import LivingPosts
 
-    class Editor(FakePoster):
-        edited: list[tuple[int, int | None]] = []
+    edited: list[tuple[int, int | None]] = []
 
+    class Editor(FakePoster):
         async def edit(self, channel_id: int, message_id: int, post: LivingPost) -> None:
-            self.edited.append((message_id, post.story.heat))
+            edited.append((message_id, post.story.heat))
 
     poster = Editor()
     store = await open_store(location)
@@ -528,4 +528,4 @@ async def test_alerts_posted_in_the_days_before_the_upgrade_follow_their_story_a
     finally:
         await store.close()
     [posted_recent] = [s.message_id for s in poster.sent if s.story_id == recent]
-    assert poster.edited == [(posted_recent, 140)]
+    assert edited == [(posted_recent, 140)]
