@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +113,16 @@ def edit_failure(exc: BaseException) -> EditFailed:
     return EditFailed(failed.reason, gone=failed.permanent, retry_after=failed.retry_after)
 
 
+def role_pings(role_ids: Sequence[int]) -> tuple[str | None, discord.AllowedMentions]:
+    """Message content mentioning these roles, and allowed_mentions that lets exactly them ping."""
+    if not role_ids:
+        return None, NO_MENTIONS
+    content = " ".join(f"<@&{int(r)}>" for r in role_ids)
+    return content, discord.AllowedMentions(
+        everyone=False, users=False, roles=[discord.Object(id=int(r)) for r in role_ids], replied_user=False
+    )
+
+
 def _carries(message: discord.Message, story: StoryView) -> bool:
     """Whether a message is (one of our) posts of this story: its URL in an embed or the text."""
     urls = {u for u in (story.link_url, story.url, safe_http_url(story.link_url)) if u}
@@ -145,19 +155,21 @@ class DiscordPoster:
                 raise delivery_failure(exc) from exc
         return channel
 
-    async def send(self, channel_id: int, story: StoryView) -> int:
-        """Post the story's embed (forums: a post titled by the story); return the message id."""
+    async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
+        """Post the story's embed (forums: a post titled by the story); return the message id. `ping_roles` are
+        mentioned, and allowed_mentions lists exactly them: nobody else is ever pinged."""
         channel = await self._channel(channel_id)
         embed = story_embed(story)
+        content, allowed = role_pings(ping_roles)
         try:
             async with asyncio.timeout(self._timeout):
                 if isinstance(channel, discord.ForumChannel):
                     created = await channel.create_thread(
-                        name=forum_title(story), embed=embed, allowed_mentions=NO_MENTIONS
+                        name=forum_title(story), content=content, embed=embed, allowed_mentions=allowed
                     )
                     return created.message.id
                 if isinstance(channel, discord.TextChannel | discord.Thread):
-                    message = await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
+                    message = await channel.send(content=content, embed=embed, allowed_mentions=allowed)
                     return message.id
         except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise delivery_failure(exc) from exc
@@ -228,8 +240,8 @@ class ConsolePoster:
         self._ids = itertools.count(1)
         self._posted: dict[tuple[int, str], int] = {}
 
-    async def send(self, channel_id: int, story: StoryView) -> int:
-        """Print the alert; returns a console message number."""
+    async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
+        """Print the alert; returns a console message number (the console has no roles to ping)."""
         message_id = next(self._ids)
         self._write(f"\n🔥 alert in {self._label(channel_id)}:\n{story_text(story)}")
         self._posted[(channel_id, story.url)] = message_id

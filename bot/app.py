@@ -8,6 +8,7 @@ from bot.clock import Clock
 from bot.services.alerts import AlertService
 from bot.services.living_posts import LivingPosts
 from bot.services.lookups import LookupService
+from bot.services.roles import RoleService
 from bot.settings import Settings
 from db import StoreLocation, open_store
 from db.interfaces import Store
@@ -22,6 +23,7 @@ class Services:
     clock: Clock
     lookups: LookupService
     alerts: AlertService
+    roles: RoleService
 
     @property
     def store_location(self) -> StoreLocation:
@@ -41,7 +43,8 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
         alerts = AlertService(
             opened, clock, max_posts_per_tick=settings.max_posts_per_tick, living=LivingPosts(opened, clock)
         )
+        roles = RoleService(opened, clock, alerts)
     except BaseException:
         await opened.close()
         raise
-    return Services(settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts)
+    return Services(settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts, roles=roles)

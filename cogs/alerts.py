@@ -190,6 +190,8 @@ def describe_add(result: AddResult, channel: AlertChannel) -> str:
             text += f" {result.backfilled} more already-hot stories are queued (backfill)."
     if result.dedupe is False:
         text += " Every provider's story of an event is posted (dedupe off)."
+    if result.ping_heat is not None:
+        text += f" Stories with heat ≥ {result.ping_heat} ping their topics' roles (`/roles list`)."
     if sub.guild_paused or sub.channel_paused_at is not None:
         text += "\n⏸ Alerts there are paused; `/alerts resume` to start posting."
     return text
@@ -306,6 +308,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         min_quality="Also require at least this quality (0 = no quality filter; left out when re-adding: unchanged)",
         backfill=f"Also post the N hottest stories that already qualify ({BACKFILL_RANGE[0]}-{BACKFILL_RANGE[1]})",
         dedupe="One post per event: other providers' stories of it are listed on the first post (default: true)",
+        ping_heat="Stories at least this hot ping their topics' roles (/roles); 0 = no pings (default: none)",
     )
     @app_commands.autocomplete(topic=topic_autocomplete)
     async def add(
@@ -317,6 +320,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         min_quality: int | None = None,
         backfill: int = 0,
         dedupe: bool | None = None,
+        ping_heat: int | None = None,
     ) -> None:
         """Post new hot stories to a channel (adding the same channel and topic again changes what is given)."""
         guild_id = _require_manager(interaction)
@@ -338,6 +342,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
             min_quality=min_quality,
             backfill=backfill,
             dedupe=dedupe,
+            ping_heat=ping_heat,
         )
         await self._reply(interaction, describe_add(result, channel))
 

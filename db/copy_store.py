@@ -122,7 +122,9 @@ TABLES: tuple[Table, ...] = (
         "posted_at not_before edited_at gone_at",
     ),
     _table("post_coverage", "channel_id story_id post_story_id added_at", "added_at"),
-    _table("living_channels", "channel_id dedupe"),
+    _table("living_channels", "channel_id dedupe ping_heat"),
+    _table("topic_roles", "guild_id topic_id role_id created_at", "created_at"),
+    _table("role_pings", "channel_id role_id pinged_at", "pinged_at"),
     _table("post_words", "channel_id word shown_at story_id", "shown_at"),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}

@@ -31,6 +31,7 @@ from db.models import (
     StoryView,
     SubscriptionRecord,
     TopicInfo,
+    TopicRole,
     UpsertOutcome,
 )
 
@@ -245,6 +246,29 @@ class LivingPostStore(Protocol):
         """A failed edit: tried again from `retry_at`, or never again when it is None (the message is gone)."""
 
 
+class TopicRoleStore(Protocol):
+    """/roles and breaking pings: a guild's topic roles, each channel's ping line, and the last ping per role."""
+
+    async def set_role(self, *, guild_id: int, topic_id: int, role_id: int, now: datetime) -> int | None:
+        """Map the topic to the role in the guild; returns the role it had before (None: none)."""
+
+    async def remove_role(self, guild_id: int, topic_id: int) -> int | None:
+        """Forget the topic's role in the guild; returns it (None: there was none)."""
+
+    async def roles(self, guild_id: int) -> list[TopicRole]:
+        """The guild's topic roles, by topic name."""
+
+    async def set_ping_heat(self, channel_id: int, ping_heat: int | None) -> None:
+        """Stories at or above `ping_heat` ping their topics' roles in the channel (None: never)."""
+
+    async def ping_heat(self, channel_id: int) -> int | None: ...
+
+    async def roles_to_ping(self, *, channel_id: int, guild_id: int, story_id: int, since: datetime) -> list[int]:
+        """The guild's roles of the story's topics that were not pinged in the channel since `since`."""
+
+    async def record_pings(self, channel_id: int, role_ids: Sequence[int], now: datetime) -> None: ...
+
+
 class AppStateStore(Protocol):
     """Small named values remembered between runs."""
 
@@ -279,6 +303,9 @@ class Store(Protocol):
 
     @property
     def living(self) -> LivingPostStore: ...
+
+    @property
+    def roles(self) -> TopicRoleStore: ...
 
 
     async def close(self) -> None: ...

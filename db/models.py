@@ -269,6 +269,15 @@ class PostedStory:
 
 
 @dataclass(frozen=True, slots=True)
+class TopicRole:
+    """/roles: the role a guild mapped to a topic."""
+
+    topic_id: int
+    topic_name: str
+    role_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class DueEdit:
     """An alert message whose story changed enough since it was written."""
 

@@ -102,8 +102,9 @@ class DeliveryFailed(Exception):
 class Poster(Protocol):
     """Where alerts go: Discord (bot.alert_posters.DiscordPoster), the console, or a test double."""
 
-    async def send(self, channel_id: int, story: StoryView) -> int:
-        """Post the story to the channel (a forum gets a new post); return the message id or raise DeliveryFailed."""
+    async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
+        """Post the story to the channel (a forum gets a new post), mentioning exactly `ping_roles` (and pinging
+        nobody else); return the message id or raise DeliveryFailed."""
         ...
 
     async def publish(self, channel_id: int, message_id: int) -> None:
@@ -160,6 +161,7 @@ class AddResult:
     backfilled: int
     previous: SubscriptionRecord | None = None
     dedupe: bool | None = None  # one post per event in the channel (living posts); None: not in use
+    ping_heat: int | None = None  # stories at or above it ping their topics' roles (living posts); None: never
 
     @property
     def changes(self) -> tuple[ThresholdChange, ...]:
@@ -319,6 +321,7 @@ class AlertService:
         min_quality: int | None = None,
         backfill: int = 0,
         dedupe: bool | None = None,
+        ping_heat: int | None = None,
     ) -> AddResult:
         """Create the (channel, topic) subscription, or change only the thresholds given of an existing one;
         queue the `backfill` hottest qualifying stories. A threshold left out (None) keeps its stored value, or
@@ -331,6 +334,8 @@ class AlertService:
         if min_quality is not None:
             _check_range("min_quality", min_quality, MIN_QUALITY_RANGE, " (0 = no quality filter)")
         _check_range("backfill", backfill, BACKFILL_RANGE, " stories")
+        if ping_heat is not None:
+            _check_range("ping_heat", ping_heat, MIN_HEAT_RANGE, " (0 = no pings)")
         topic_ref = await self.resolve_topic(topic) if topic is not None else None
         topic_id = topic_ref.id if topic_ref else None
         now = self._clock.now()
@@ -362,11 +367,14 @@ class AlertService:
             record.min_quality,
             backfilled,
         )
-        deduping = None
+        deduping = pinging = None
         if self._living is not None:
-            # Left out: as it was (on for a channel that never said otherwise).
+            # Left out: as it was (dedupe on, no pings for a channel that never said otherwise).
             deduping = await self._living.set_dedupe(channel_id, dedupe)
-        return AddResult(record, outcome.created, backfilled, None if outcome.created else previous, deduping)
+            pinging = await self._living.set_ping_heat(channel_id, ping_heat)
+        return AddResult(
+            record, outcome.created, backfilled, None if outcome.created else previous, deduping, pinging
+        )
 
     async def remove_subscription(self, *, guild_id: int, channel_id: int, topic: str | None = None) -> RemoveResult:
         """Remove the (channel, topic) subscription, or every subscription of the channel when topic is None."""
@@ -556,7 +564,12 @@ class AlertService:
                 message_id = await poster.find_recent(item.channel_id, story)
                 existing = message_id is not None
             if message_id is None:
-                message_id = await poster.send(item.channel_id, story)
+                roles = await self._living.pings_for(item.channel_id, item.guild_id, story) if self._living else []
+                if roles and self._living is not None:
+                    message_id = await poster.send(item.channel_id, story, ping_roles=roles)
+                    await self._living.pinged(item.channel_id, roles)
+                else:
+                    message_id = await poster.send(item.channel_id, story)
         except DeliveryFailed as exc:
             return await self._failed(item, exc, tally)
         except asyncio.CancelledError:

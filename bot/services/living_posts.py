@@ -50,6 +50,8 @@ HEAT_STEP = 10
 EDITS_PER_TICK = 25
 KEY_CACHE = 200_000
 PRUNE_EVERY = timedelta(hours=1)
+# A role is pinged at most once per channel in this long (later posts in the window go out without the ping).
+PING_INTERVAL = timedelta(minutes=10)
 # Transient failures of one message's edit before it is given up (each waits longer, up to 15 minutes).
 EDIT_ATTEMPTS = 6
 
@@ -93,6 +95,7 @@ class LivingPosts:
         rng: random.Random | None = None,
     ) -> None:
         self._living = store.living
+        self._roles = store.roles
         self._lookups = store.lookups
         self._clock = clock
         self._edits_per_tick = edits_per_tick
@@ -158,6 +161,29 @@ class LivingPosts:
             await self._living.set_dedupe(channel_id, dedupe)
             return dedupe
         return await self._living.dedupe(channel_id)
+
+    async def set_ping_heat(self, channel_id: int, ping_heat: int | None) -> int | None:
+        """Stories at or above `ping_heat` ping their topics' roles in the channel (0: never; None: leave it);
+        the line now."""
+        if ping_heat is not None:
+            await self._roles.set_ping_heat(channel_id, ping_heat or None)
+            return ping_heat or None
+        return await self._roles.ping_heat(channel_id)
+
+    async def pings_for(self, channel_id: int, guild_id: int, story: StoryView) -> list[int]:
+        """The roles a new post of `story` pings: its topics' roles, when it is at or above the channel's ping
+        line, except those pinged in the channel in the last PING_INTERVAL."""
+        line = await self._roles.ping_heat(channel_id)
+        if line is None or story.heat is None or story.heat < line:
+            return []
+        now = self._clock.now()
+        return await self._roles.roles_to_ping(
+            channel_id=channel_id, guild_id=guild_id, story_id=story.id, since=now - PING_INTERVAL
+        )
+
+    async def pinged(self, channel_id: int, role_ids: list[int]) -> None:
+        """Remember that these roles were just pinged in the channel."""
+        await self._roles.record_pings(channel_id, role_ids, self._clock.now())
 
     async def posted(self, channel_id: int, kind: ChannelKind, story: StoryView, message_id: int) -> None:
         """Remember a new alert message so it can follow its story (a forum post lives in its own thread)."""

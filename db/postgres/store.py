@@ -11,6 +11,7 @@ from db.postgres.ledger import PgLedger
 from db.postgres.lookups import PgLookups
 from db.postgres.post_edits import PgPostEdits
 from db.postgres.subscriptions import PgSubscriptions
+from db.postgres.topic_roles import PgTopicRoles
 
 
 class PostgresStore:
@@ -25,6 +26,7 @@ class PostgresStore:
         self.ledger = PgLedger(database)
         self.crossposts = PgCrossposts(database)
         self.living = PgPostEdits(database)
+        self.roles = PgTopicRoles(database)
         self.app_state = PgAppState(database)
 
     @classmethod

@@ -11,6 +11,7 @@ from db.sqlite.ledger import SqliteLedger
 from db.sqlite.lookups import SqliteLookups
 from db.sqlite.post_edits import SqlitePostEdits
 from db.sqlite.subscriptions import SqliteSubscriptions
+from db.sqlite.topic_roles import SqliteTopicRoles
 
 
 class SqliteStore:
@@ -25,6 +26,7 @@ class SqliteStore:
         self.ledger = SqliteLedger(database)
         self.crossposts = SqliteCrossposts(database)
         self.living = SqlitePostEdits(database)
+        self.roles = SqliteTopicRoles(database)
         self.app_state = SqliteAppState(database)
 
     @classmethod

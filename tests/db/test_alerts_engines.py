@@ -18,7 +18,7 @@ from bot.clock import ManualClock
 from bot.services.alerts import AlertService, DeliveryFailed
 from db import StoreLocation, open_store, parse_location
 from db.interfaces import Store
-from tests.support.alerts import FakePoster
+from tests.support.alerts import LIVING_TABLES, FakePoster
 from tests.support.pg import private_schema
 from tests.support.seed import NOW, Seeder, SeedStory
 
@@ -308,7 +308,7 @@ def rewind_to_version_3(location: StoreLocation) -> None:
     """Put a store back to before migration 0004: its ledger without the record of who queued each row."""
     statements = [
         # Later migrations' tables go too, so that upgrading runs them again from version 3.
-        *(f"DROP TABLE IF EXISTS {t}" for t in ("post_coverage", "living_posts", "post_words", "living_channels")),
+        *(f"DROP TABLE IF EXISTS {t}" for t in LIVING_TABLES),
         "ALTER TABLE alert_deliveries DROP COLUMN topic_key",
         "ALTER TABLE alert_deliveries DROP COLUMN queued_by",
     ]
@@ -475,7 +475,7 @@ def rewind_to_before_living_posts(location: StoreLocation) -> None:
     from db.postgres.migrate import available_migrations as pg_migrations
     from db.sqlite.migrate import available_migrations as sqlite_migrations
 
-    statements = [f"DROP TABLE {t}" for t in ("post_coverage", "living_posts", "post_words", "living_channels")]
+    statements = [f"DROP TABLE {t}" for t in LIVING_TABLES]
     if location.engine == "sqlite":
         before = next(m.number for m in sqlite_migrations() if m.name.endswith("_living_posts.sql")) - 1
         conn = sqlite3.connect(location.path)

@@ -14,6 +14,7 @@ import pytest
 from db import StoreLocation, open_store, parse_location
 from db.postgres.vectors import MAX_LEXEME_BYTES, TsVectorBinaryDumper, search_binary, search_text
 from db.text import index_words
+from tests.support.alerts import LIVING_TABLES
 from tests.support.pg import private_schema
 from tests.support.seed import Seeder, SeedStory
 
@@ -133,7 +134,7 @@ async def test_a_store_from_before_migration_5_keeps_its_vectors_and_takes_new_s
             "setweight(to_tsvector('simple', title_words), 'A') || setweight(to_tsvector('simple', excerpt_words), 'B')"
             ") STORED, ADD COLUMN title_search tsvector GENERATED ALWAYS AS (to_tsvector('simple', title_words)) STORED"
         )
-        for table in ("post_coverage", "living_posts", "post_words", "living_channels"):  # later migrations' tables
+        for table in LIVING_TABLES:  # later migrations' tables
             pg.execute(f"DROP TABLE IF EXISTS {table}")
         pg.execute("UPDATE schema_version SET version = 4")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,6 +15,9 @@ from bot.services.alerts import DeliveryFailed
 from db import StoreLocation
 from db.models import StoryView
 from tests.support.seed import Seeder, SeedRelated, SeedStory
+
+# The tables of the living-posts migration: a test that rewinds a store to an older schema drops them too.
+LIVING_TABLES = ("post_coverage", "living_posts", "post_words", "living_channels", "topic_roles", "role_pings")
 
 
 class StoryWriter:
@@ -87,6 +90,7 @@ class Sent:
     story_id: int
     message_id: int
     url: str
+    ping_roles: tuple[int, ...] = ()
 
 
 @dataclass
@@ -104,12 +108,12 @@ class FakePoster:
     def fail(self, channel_id: int, *errors: DeliveryFailed) -> None:
         self.failures.setdefault(channel_id, []).extend(errors)
 
-    async def send(self, channel_id: int, story: StoryView) -> int:
+    async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
         queue = self.failures.get(channel_id)
         if queue:
             raise queue.pop(0)
         message_id = next(self._ids)
-        self.sent.append(Sent(channel_id, story.id, message_id, story.link_url))
+        self.sent.append(Sent(channel_id, story.id, message_id, story.link_url, tuple(ping_roles)))
         if (channel_id, story.id) in self.lose_reply_for:
             self.lose_reply_for.discard((channel_id, story.id))
             raise RuntimeError("connection lost after the message was created")

@@ -27,7 +27,23 @@ CREATE INDEX post_words_by_age ON post_words (shown_at);
 
 CREATE TABLE living_channels (
     channel_id bigint   PRIMARY KEY,
-    dedupe     smallint NOT NULL CHECK (dedupe IN (0, 1))
+    dedupe     smallint NOT NULL DEFAULT 1 CHECK (dedupe IN (0, 1)),
+    ping_heat  bigint   CHECK (ping_heat IS NULL OR ping_heat >= 0)
+);
+
+CREATE TABLE topic_roles (
+    guild_id   bigint      NOT NULL,
+    topic_id   bigint      NOT NULL REFERENCES topics (id) ON DELETE CASCADE,
+    role_id    bigint      NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (guild_id, topic_id)
+);
+
+CREATE TABLE role_pings (
+    channel_id bigint      NOT NULL,
+    role_id    bigint      NOT NULL,
+    pinged_at  timestamptz NOT NULL,
+    PRIMARY KEY (channel_id, role_id)
 );
 
 CREATE INDEX living_posts_recent ON living_posts (posted_at) WHERE gone_at IS NULL;

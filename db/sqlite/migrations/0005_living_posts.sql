@@ -41,10 +41,29 @@ CREATE TABLE post_words (
 CREATE INDEX post_words_by_age ON post_words (shown_at);
 
 -- /alerts add … dedupe:false: a channel that wants every provider's post of an event (no row: dedupe is on).
+-- /alerts add … ping_heat:N: stories at or above it ping the roles mapped to their topics (NULL: no pings).
 CREATE TABLE living_channels (
     channel_id INTEGER PRIMARY KEY,
-    dedupe     INTEGER NOT NULL CHECK (dedupe IN (0, 1))
+    dedupe     INTEGER NOT NULL DEFAULT 1 CHECK (dedupe IN (0, 1)),
+    ping_heat  INTEGER CHECK (ping_heat IS NULL OR ping_heat >= 0)
 );
+
+-- /roles add: a topic's role in a guild (one role per topic and guild).
+CREATE TABLE topic_roles (
+    guild_id   INTEGER NOT NULL,
+    topic_id   INTEGER NOT NULL REFERENCES topics (id) ON DELETE CASCADE,
+    role_id    INTEGER NOT NULL,
+    created_at TEXT    NOT NULL,
+    PRIMARY KEY (guild_id, topic_id)
+);
+
+-- The last ping of each role in each channel: at most one per role per channel per 10 minutes.
+CREATE TABLE role_pings (
+    channel_id INTEGER NOT NULL,
+    role_id    INTEGER NOT NULL,
+    pinged_at  TEXT    NOT NULL,
+    PRIMARY KEY (channel_id, role_id)
+) WITHOUT ROWID;
 
 -- The edit selection and the dedupe check read the last 48-72 hours of live posts only.
 CREATE INDEX living_posts_recent ON living_posts (posted_at) WHERE gone_at IS NULL;
