@@ -4,7 +4,8 @@ RoleService; creating a role and checking the bot's permissions and place in the
 from __future__ import annotations
 
 import logging
-from typing import Any
+import re
+from typing import Any, Self
 
 import discord
 from discord import app_commands
@@ -64,6 +65,63 @@ def describe_roles(roles: list[TopicRole]) -> str:
         return "No topic has a role yet. Map one with `/roles add topic:<topic>`."
     lines = [f"• **{escape(r.topic_name)}** → <@&{r.role_id}>" for r in roles]
     return truncate("Topic roles in this server:\n" + "\n".join(lines), 2000)
+
+
+PANEL_TEXT = "Pick the topics whose breaking stories should ping you (press again to stop):"
+
+
+_ROLE_BUTTON = r"heatwave:role:(?P<role_id>[0-9]{1,20})"
+
+
+class TopicRoleButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_ROLE_BUTTON):
+    """One toggle of a /roles panel. Its custom_id carries the role, so the button keeps working after a
+    restart (discord.py routes every matching custom_id here, whichever message it is on)."""
+
+    def __init__(self, role_id: int, label: str = "topic") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=truncate(label, 80), style=discord.ButtonStyle.secondary, custom_id=f"heatwave:role:{role_id}"
+            )
+        )
+        self.role_id = role_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> Self:
+        label = getattr(item, "label", None) or "topic"
+        return cls(int(match["role_id"]), label)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Give the member the role, or take it away; only they see the answer."""
+        text = await toggle_role(interaction, self.role_id)
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def toggle_role(interaction: discord.Interaction[Any], role_id: int) -> str:
+    """The toggle itself, and the confirmation (or the reason it could not be done) in words."""
+    guild, member = interaction.guild, interaction.user
+    if guild is None or not isinstance(member, discord.Member):
+        return "These buttons work inside the server."
+    roles: RoleService | None = getattr(getattr(interaction.client, "services", None), "roles", None)
+    mapped = await roles.list(guild.id) if roles is not None else []
+    role = guild.get_role(role_id)
+    if role is None or all(m.role_id != role_id for m in mapped):
+        return "That topic no longer has a role here; ask a manager to post a new panel with `/roles panel`."
+    having = member.get_role(role_id) is not None
+    try:
+        if having:
+            await member.remove_roles(role, reason="/roles panel")
+        else:
+            await member.add_roles(role, reason="/roles panel")
+    except discord.Forbidden:
+        return (
+            f"I can't change {role.mention} for you: I need Manage Roles and my role must sit above it. "
+            "Please tell a server manager."
+        )
+    if having:
+        return f"You no longer have {role.mention}: its breaking stories won't ping you."
+    return f"You now have {role.mention}: its breaking stories will ping you."
 
 
 @app_commands.guild_only()
@@ -128,6 +186,28 @@ class RolesCog(commands.GroupCog, group_name="roles", group_description="Roles t
             interaction, f"**{escape(found.name)}** stories no longer ping <@&{role_id}> (the role itself is kept)."
         )
 
+    @app_commands.command(name="panel")
+    @app_commands.describe(channel="Where to post the panel: one toggle button per mapped topic")
+    async def panel(self, interaction: discord.Interaction[Any], channel: discord.TextChannel) -> None:
+        """Post a message whose buttons let any member join or leave the topic roles."""
+        guild = _require_role_manager(interaction)
+        mapped = await self.roles.list(guild.id)
+        if not mapped:
+            raise InvalidArgument("No topic has a role yet; map one with `/roles add topic:<topic>` first.")
+        perms = channel.permissions_for(guild.me)
+        missing = [label for attr, label in (("view_channel", "View Channel"), ("send_messages", "Send Messages"))
+                   if not getattr(perms, attr)]
+        if missing:
+            raise PermissionDenied(f"I can't post in {channel.mention}: I'm missing {', '.join(missing)} there.")
+        view = discord.ui.View(timeout=None)
+        for entry in mapped:
+            view.add_item(TopicRoleButton(entry.role_id, entry.topic_name))
+        await channel.send(PANEL_TEXT, view=view, allowed_mentions=NO_MENTIONS)
+        text = f"Posted a panel with {len(mapped)} topic button(s) in {channel.mention}."
+        if not guild.me.guild_permissions.manage_roles:
+            text += "\n⚠ I need the Manage Roles permission before the buttons can give roles."
+        await self._reply(interaction, text)
+
     @app_commands.command(name="list")
     async def list_roles(self, interaction: discord.Interaction[Any]) -> None:
         """Which role each topic pings."""
@@ -141,4 +221,9 @@ async def setup(bot: commands.Bot) -> None:
     roles = getattr(services, "roles", None)
     if not isinstance(roles, RoleService):
         raise RuntimeError("cogs.roles needs bot.services.roles (a RoleService); build the bot with bot.app")
+    bot.add_dynamic_items(TopicRoleButton)
     await bot.add_cog(RolesCog(roles, services.alerts.topic_choices))  # type: ignore[union-attr]
+
+
+async def teardown(bot: commands.Bot) -> None:
+    bot.remove_dynamic_items(TopicRoleButton)

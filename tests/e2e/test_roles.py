@@ -75,3 +75,29 @@ async def test_e2e_roles_add_says_what_keeps_the_bot_from_using_a_role(tmp_path:
     assert f"**AI** stories now ping <@&{above.id}>" in mapped.content
     assert "is not mentionable" in mapped.content
     assert "My role sits below" in mapped.content
+
+
+async def test_e2e_roles_panel_buttons_toggle_the_role_and_survive_a_restart(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    async with alerts_harness(tmp_path, clock) as h:
+        grant_bot(h, Perm.MANAGE_ROLES)
+        manager = h.standin.add_member(h.guild.id, "rita", permissions=Perm.MANAGE_ROLES)
+        await h.invoke("roles add", {"topic": "AI"}, user=manager)
+        [ai_role] = [r for r in h.guild.roles.values() if r.name == "AI"]
+        lobby = h.standin.add_channel(h.guild.id, "lobby", ChannelType.TEXT)
+        posted = await h.invoke("roles panel", {"channel": lobby}, user=manager)
+        [panel] = h.standin.messages_in(lobby.id)
+        joined = await h.standin.click(panel, f"heatwave:role:{ai_role.id}", h.member.id)
+        after_join = h.standin.member_roles(h.guild.id, h.member.id)
+        await h.restart()
+        left = await h.standin.click(panel, f"heatwave:role:{ai_role.id}", h.member.id)
+        after_leave = h.standin.member_roles(h.guild.id, h.member.id)
+
+    assert "Posted a panel with 1 topic button" in posted.content
+    assert [c["label"] for c in panel.components[0]["components"]] == ["AI"]
+    assert joined.ephemeral
+    assert "You now have" in joined.content
+    assert ai_role.id in after_join
+    assert "You no longer have" in left.content
+    assert ai_role.id not in after_leave
