@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(BIN)/python bench/commands.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(BIN)/python bench/alerts.py $(if $(BENCH_DB),--db $(BENCH_DB))
+	$(BIN)/python bench/digests.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(if $(BENCH_DB),,$(BIN)/python bench/living_posts.py)
 	$(if $(BENCH_DB),$(BIN)/python bench/copy_store.py --db $(BENCH_DB))
 

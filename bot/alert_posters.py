@@ -17,7 +17,17 @@ import aiohttp
 import discord
 
 from bot.errors import InvalidArgument
-from bot.render import NO_MENTIONS, clean_text, forum_title, story_embed, story_text, truncate
+from bot.render import (
+    NO_MENTIONS,
+    clean_text,
+    forum_title,
+    heat_rule,
+    story_embed,
+    story_text,
+    summary_messages,
+    summary_text,
+    truncate,
+)
 from bot.render_living import LivingPost, living_embed, living_text
 from bot.services.alerts import (
     AddResult,
@@ -31,7 +41,7 @@ from bot.services.alerts import (
 )
 from bot.services.living_posts import EditFailed
 from bot.urls import safe_http_url
-from db.models import StoryView
+from db.models import StoryView, SummaryKind
 
 if TYPE_CHECKING:
     from bot.console import ConsoleArgs, ConsoleCommand, ConsoleSession
@@ -121,6 +131,13 @@ def role_pings(role_ids: Sequence[int]) -> tuple[str | None, discord.AllowedMent
     return content, discord.AllowedMentions(
         everyone=False, users=False, roles=[discord.Object(id=int(r)) for r in role_ids], replied_user=False
     )
+
+
+_SUMMARY_TITLES: dict[str, str] = {
+    "away": "While you were away",
+    "paused": "While alerts were paused",
+    "rollup": "More stories above your line",
+}
 
 
 def _carries(message: discord.Message, story: StoryView) -> bool:
@@ -213,6 +230,30 @@ class DiscordPoster:
             raise delivery_failure(exc) from exc
         return None
 
+    async def send_summary(
+        self, channel_id: int, kind: SummaryKind, stories: Sequence[StoryView]
+    ) -> list[tuple[int, tuple[int, ...]]]:
+        """Post several stories as content text (a forum: one post, the rest as replies in it)."""
+        channel = await self._channel(channel_id)
+        sent: list[tuple[int, tuple[int, ...]]] = []
+        try:
+            for text, carried in summary_messages(kind, stories):
+                async with asyncio.timeout(self._timeout):
+                    if isinstance(channel, discord.ForumChannel):
+                        created = await channel.create_thread(
+                            name=_SUMMARY_TITLES[kind], content=text, allowed_mentions=NO_MENTIONS
+                        )
+                        channel = created.thread
+                        sent.append((created.message.id, carried))
+                    elif isinstance(channel, discord.TextChannel | discord.Thread):
+                        message = await channel.send(text, allowed_mentions=NO_MENTIONS)
+                        sent.append((message.id, carried))
+                    else:
+                        raise DeliveryFailed(_CHANNEL_CODES[50024], permanent=True)
+        except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_failure(exc) from exc
+        return sent
+
     async def _find_forum_post(self, forum: discord.ForumChannel, story: StoryView, me: int) -> int | None:
         # A forum has no message history; its posts are threads. Only threads with the story's title can be
         # ours, so the starter message is fetched for those alone.
@@ -254,6 +295,16 @@ class ConsolePoster:
         """Print the alert again as it reads now (a terminal cannot rewrite what it printed)."""
         self._write(f"\n✏️ alert updated in {self._label(channel_id)}:\n{living_text(post)}")
 
+    async def send_summary(
+        self, channel_id: int, kind: SummaryKind, stories: Sequence[StoryView]
+    ) -> list[tuple[int, tuple[int, ...]]]:
+        """Print several stories as one block."""
+        message_id = next(self._ids)
+        self._write(f"\n🔥 in {self._label(channel_id)}:\n{summary_text(kind, stories)}")
+        for story in stories:
+            self._posted[(channel_id, story.url)] = message_id
+        return [(message_id, tuple(s.id for s in stories))]
+
     async def find_recent(self, channel_id: int, story: StoryView) -> int | None:
         """What this session printed (a restarted console has no scroll-back to search)."""
         return self._posted.get((channel_id, story.url))
@@ -266,8 +317,9 @@ def _console_label(channel_id: int) -> str:
 # ----- console playground: /alerts at the prompt --------------------------------------------------------------
 
 _CONSOLE_USAGE = (
-    "/alerts add [topic] [min_heat:N] [min_quality:N] [backfill:N] [dedupe:true|false] | list | remove [topic]"
-    " | pause | resume | preview [topic] [backfill:N]"
+    "/alerts add [topic] [min_heat:N|topN%] [min_quality:N] [backfill:N] [dedupe:true|false] | list"
+    " | remove [topic] | pause | resume | preview [topic] [backfill:N]"
+    " | quiet start:HH:MM end:HH:MM [timezone:Area/City] [breaking:N] | quiet off"
 )
 
 
@@ -302,7 +354,8 @@ def _console_listing(listing: GuildAlerts) -> str:
         return "No alerts yet. Try /alerts add AI min_heat:80 backfill:3"
     lines = ["Alerts in #console" + (" (paused for the whole server)" if listing.guild_paused else "") + ":"]
     for sub in listing.subscriptions:
-        line = f"  {clean_text(sub.topic_name) if sub.topic_name else 'every topic'} · heat ≥ {sub.min_heat}"
+        topic = clean_text(sub.topic_name) if sub.topic_name else "every topic"
+        line = f"  {topic} · {heat_rule(sub.min_heat, sub.heat_percentile)}"
         if sub.min_quality is not None:
             line += f" · quality ≥ {sub.min_quality}"
         line += f" · last post {_plain_when(sub.last_post_at)} · {sub.queued} queued"
@@ -363,22 +416,50 @@ def _console_pause(result: PauseResult, *, pausing: bool) -> str:
     # The playground has one channel; naming it says what was paused or resumed.
     if pausing:
         return (
-            f"Paused alerts in #console. {result.queued} queued stories wait for /alerts resume; stories that turn"
-            " hot meanwhile are skipped."
+            f"Paused alerts in #console. {result.queued} queued stories wait for /alerts resume; the hottest that turn"
+            " hot meanwhile come in one message then."
             if result.changed
             else "Alerts in #console are already paused."
         )
     return (
-        f"Resumed alerts in #console; {result.queued} queued stories will post, hottest first."
+        f"Resumed alerts in #console; {result.queued} queued stories will post, hottest first"
+        + (f", and {result.catch_up} that turned hot meanwhile in one message." if result.catch_up else ".")
         if result.changed
         else "Alerts in #console are not paused."
+    )
+
+
+async def _console_quiet(alerts: AlertService, args: ConsoleArgs) -> str:
+    if [w.casefold() for w in args.positional[1:]] == ["off"]:
+        removed = await alerts.quiet_off(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID)
+        return "Quiet hours in #console are off." if removed else "#console had no quiet hours."
+    start, end = args.named.get("start"), args.named.get("end")
+    if not start or not end:
+        raise InvalidArgument("Usage: /alerts quiet start:22:00 end:07:00 [timezone:Europe/Berlin] [breaking:150]"
+                              " or /alerts quiet off")
+    window, _ = await alerts.set_quiet(
+        guild_id=CONSOLE_GUILD_ID,
+        channel_id=CONSOLE_CHANNEL_ID,
+        start=start,
+        end=end,
+        timezone=args.named.get("timezone") or "UTC",
+        breaking=_number(args, "breaking"),
+    )
+    sh, sm = divmod(window.start_minute, 60)
+    eh, em = divmod(window.end_minute, 60)
+    breaking = f"stories with heat ≥ {window.breaking} still print" if window.breaking is not None else "nothing prints"
+    return (
+        f"Quiet hours in #console: {sh:02d}:{sm:02d}–{eh:02d}:{em:02d} {window.timezone}; meanwhile {breaking}."
+        f" When they end, one “While you were away” block brings the {alerts.max_posts_per_tick} hottest held"
+        " stories."
     )
 
 
 def _console_added(result: AddResult) -> str:
     sub = result.subscription
     what = clean_text(sub.topic_name) if sub.topic_name else "every topic"
-    text = f"#console {'now follows' if result.created else 'follows'} {what} at heat ≥ {sub.min_heat}"
+    rule = heat_rule(sub.min_heat, sub.heat_percentile)
+    text = f"#console {'now follows' if result.created else 'follows'} {what} at {rule}"
     if sub.min_quality is not None:
         text += f" and quality ≥ {sub.min_quality}"
     if not result.created:
@@ -410,14 +491,19 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
                 **where,
                 channel_kind="console",
                 topic=topic,
-                min_heat=_number(args, "min_heat"),
+                min_heat=args.named.get("min_heat") or None,
                 min_quality=_number(args, "min_quality"),
                 backfill=_number(args, "backfill") or 0,
                 dedupe=_flag(args, "dedupe"),
             )
             session.write(_console_added(result))
         elif action == "list":
-            session.write(_console_listing(await alerts.list_subscriptions(CONSOLE_GUILD_ID)))
+            text = _console_listing(await alerts.list_subscriptions(CONSOLE_GUILD_ID))
+            for window in await alerts.quiet_hours(CONSOLE_GUILD_ID):
+                sh, sm = divmod(window.start_minute, 60)
+                eh, em = divmod(window.end_minute, 60)
+                text += f"\n  quiet hours {sh:02d}:{sm:02d}–{eh:02d}:{em:02d} {window.timezone}"
+            session.write(text)
         elif action == "remove":
             removed = await alerts.remove_subscription(**where, topic=topic)
             session.write(f"Removed {removed.removed} subscription(s) from #console.")
@@ -428,6 +514,8 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
         elif action == "preview":
             backfill = _number(args, "backfill") or 0
             session.write(_console_preview(await alerts.preview(**where, topic=topic, backfill=backfill)))
+        elif action == "quiet":
+            session.write(await _console_quiet(alerts, args))
         else:
             raise InvalidArgument(
                 f"Unknown /alerts action “{truncate(clean_text(action), 20)}”. Usage: {_CONSOLE_USAGE}"
@@ -439,6 +527,6 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
             _CONSOLE_USAGE,
             "post new hot stories here",
             handle,
-            ("topic", "min_heat", "min_quality", "backfill", "dedupe"),
+            ("topic", "min_heat", "min_quality", "backfill", "dedupe", "start", "end", "timezone", "breaking"),
         )
     ]

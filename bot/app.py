@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock
+from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
+from bot.services.digests import DigestService
 from bot.services.living_posts import LivingPosts
 from bot.services.lookups import LookupService
 from bot.services.roles import RoleService
@@ -23,6 +25,8 @@ class Services:
     clock: Clock
     lookups: LookupService
     alerts: AlertService
+    digests: DigestService
+    admin_log: AdminLog
     roles: RoleService
 
     @property
@@ -43,8 +47,20 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
         alerts = AlertService(
             opened, clock, max_posts_per_tick=settings.max_posts_per_tick, living=LivingPosts(opened, clock)
         )
+        digests = DigestService(opened, clock, alerts=alerts)
+        admin_log = AdminLog(opened, clock)
+        alerts.add_listener(admin_log)
         roles = RoleService(opened, clock, alerts)
     except BaseException:
         await opened.close()
         raise
-    return Services(settings=settings, store=opened, clock=clock, lookups=lookups, alerts=alerts, roles=roles)
+    return Services(
+        settings=settings,
+        store=opened,
+        clock=clock,
+        lookups=lookups,
+        alerts=alerts,
+        digests=digests,
+        admin_log=admin_log,
+        roles=roles,
+    )

@@ -1,4 +1,4 @@
-"""`heatwave ingest|run|stats|copy-store`: the command line.
+"""`heatwave ingest|run|stats|copy-store|doctor`: the command line.
 
 Each subcommand imports only what it uses (start-up cost).
 """
@@ -23,7 +23,7 @@ _DB_HELP = "database file, or postgresql://user:password@host:port/dbname (defau
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="heatwave", description="Heatwave: news alerts for Discord.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{ingest,run,stats,copy-store}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{ingest,run,stats,copy-store,doctor}")
 
     ingest = sub.add_parser("ingest", help="ingest story files and folders into the database")
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a .md file or a folder (recursive)")
@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("target", metavar="TARGET", help="database file or postgresql:// URL to copy into")
     copy.add_argument("--force", action="store_true", help="replace whatever TARGET holds")
     copy.add_argument("--json", action="store_true", help="print one JSON object with the counts")
+
+    sub.add_parser(
+        "doctor",
+        help="check settings, store, news folder, token, gateway, commands, channel permissions and clock",
+        description="Check this deployment and print one line per check (✓ or ✗ with how to fix it); "
+        "exit 0 when every check passes, 1 otherwise.",
+    )
     return parser
 
 
@@ -63,6 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.copy_command import copy_store_command
 
         return copy_store_command(args.source, args.target, force=args.force, as_json=args.json)
+    if args.command == "doctor":
+        # Reads the settings itself: a setting that does not parse is one of the problems it reports.
+        from bot.doctor import doctor_command
+
+        return doctor_command()
     try:
         settings = Settings.load()
     except SettingsError as exc:
@@ -79,9 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return ingest_command(settings, args.paths, store=store, as_json=args.json)
     if args.command == "stats":
+        from bot.sources import git_sources
         from bot.stats_command import stats_command
 
-        return stats_command(store=store, as_json=args.json)
+        return stats_command(store=store, as_json=args.json, sources=git_sources(settings.sources))
     from bot.runner import run_command
 
     # Without --db the runner picks: the settings' store for the bot, the playground's own for the playground.

@@ -18,10 +18,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import discord_env
+from bot.admin_log_poster import DiscordTextPoster
 from bot.alert_posters import DiscordPoster
 from bot.backoff import Backoff
+from bot.digest_posters import DiscordDigestPoster
 from bot.errors import HeatwaveError
-from bot.scheduling import POST_ALERTS_JOB_ID, IngestFunction, PeriodicJobs
+from bot.scheduling import POST_ALERTS_JOB_ID, POST_DIGESTS_JOB_ID, IngestFunction, PeriodicJobs
+from bot.sources import folder_sources, git_sources
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Explicit, so a stray file in cogs/ never becomes a live feature; each module ends in `async def setup(bot)`.
-EXTENSIONS: tuple[str, ...] = ("cogs.lookups", "cogs.alerts", "cogs.roles")
+EXTENSIONS: tuple[str, ...] = ("cogs.lookups", "cogs.alerts", "cogs.digests", "cogs.roles")
 
 # The least the bot needs (Discord docs, "Permissions" and the routes it calls):
 # - View Channel + Send Messages + Embed Links: post an alert embed in a text or announcement channel. Send Messages
@@ -62,6 +65,10 @@ UNREACHABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 SYNC_FAILURES: tuple[type[BaseException], ...] = (discord.HTTPException, *UNREACHABLE_ERRORS)
+
+# The event HeatwaveTree.on_error dispatches for a command that failed (listeners: `on_heatwave_command_failed`,
+# e.g. the metrics); discord.py dispatches `app_command_completion` only for commands that succeeded.
+COMMAND_FAILED_EVENT = "heatwave_command_failed"
 
 APOLOGY = (
     "Sorry, something went wrong on my side while answering that. It has been logged (ref {ref}); please try again."
@@ -152,6 +159,7 @@ class HeatwaveTree(app_commands.CommandTree["HeatwaveBot"]):
         self, interaction: discord.Interaction[HeatwaveBot], error: app_commands.AppCommandError, /
     ) -> None:
         """Expected errors → a helpful ephemeral reply; anything else → traceback in the log, apology to the user."""
+        self.client.dispatch(COMMAND_FAILED_EVENT, interaction, error)
         command = interaction.command.qualified_name if interaction.command is not None else "?"
         text = describe_error(error)
         if text is not None:
@@ -166,6 +174,7 @@ class HeatwaveTree(app_commands.CommandTree["HeatwaveBot"]):
                 interaction.guild_id,
                 interaction.user.id,
                 exc_info=original,
+                extra={"guild": interaction.guild_id, "command": command},
             )
             text = APOLOGY.format(ref=ref)
         await _reply_ephemeral(interaction, text)
@@ -240,7 +249,14 @@ class HeatwaveBot(commands.Bot):
             max_file_bytes=settings.max_file_bytes,
             ready=self.is_ready,
             ingest=ingest,
+            digest_poster=DiscordDigestPoster(self),
+            extra_dirs=folder_sources(settings.sources),
+            git_sources=git_sources(settings.sources),
+            data_dir=settings.data_dir,
+            watch=settings.watch,
         )
+        # Problems and changes of each server's alerts go to its log channel through this client.
+        services.admin_log.poster = DiscordTextPoster(self)
         self._invite_logged = False
         # A fresh Backoff for each run of failed attempts to reach Discord at start (tests pass short delays).
         self._backoff = backoff
@@ -348,6 +364,8 @@ class HeatwaveBot(commands.Bot):
                 invite_url(self.application_id, guild_id=self.services.settings.discord_guild_id),
             )
         self.jobs.run_soon(POST_ALERTS_JOB_ID)
+        # A digest that fell due while the bot was away goes now, not at the next half minute.
+        self.jobs.run_soon(POST_DIGESTS_JOB_ID)
 
     async def close(self) -> None:
         """Stop the jobs before the connection, so no job runs against a closed client."""

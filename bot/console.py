@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 # Modules that contribute console commands (see the module docstring). A module that is not there yet is skipped.
-CONSOLE_EXTENSIONS: tuple[str, ...] = ("bot.alert_posters",)
+CONSOLE_EXTENSIONS: tuple[str, ...] = ("bot.alert_posters", "bot.digest_posters")
 
 _RULE = "─" * 60
 _HELP_WIDTH = 80  # /help fits an 80-column terminal
@@ -62,7 +62,7 @@ _HELP_USAGE_COLUMN = 30  # a longer usage line gets its description on the lines
 # The playground has one channel. Commands that take a channel in Discord accept it here as `channel:#console`
 # or a bare `#console`, like the README writes them; any other channel is refused by name.
 CONSOLE_CHANNEL = "#console"
-_CHANNEL_COMMANDS = frozenset({"/alerts"})
+_CHANNEL_COMMANDS = frozenset({"/alerts", "/digest"})
 _CHANNEL_MENTION = re.compile(r"#\S+|<#\d+>")
 # A first /trending word that looks like a number is the hours, even when it is not a whole one (1.5, -3, 1e3).
 _NUMBER_LIKE = re.compile(r"[-+]?(\d[\d_]*)?([.,]\d*)?([eE][-+]?\d+)?")

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.clock import Clock
 from bot.settings import Settings
+from bot.sources import folder_sources, git_sources
 from db import StoreLocation
 
 if TYPE_CHECKING:
-    from bot.ingest.pipeline import IngestReport
-    from bot.scheduling import IngestFunction
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ _BANNER_WIDTH = 80
 _GREETING = """\
 Heatwave console playground: no DISCORD_TOKEN was found, so nothing connects to
 Discord. Type the slash commands here: /topic AI, /topics, /related, /search,
-/trending, /alerts (/help lists them). Tab completes, Up/Down recall earlier
-lines, Ctrl-C clears the line, Ctrl-D leaves."""
+/trending, /alerts, /digest (/help lists them). Tab completes, Up/Down recall
+earlier lines, Ctrl-C clears the line, Ctrl-D leaves."""
 
 _HOW_TO_RUN_THE_BOT = """\
 To run the real bot: Discord Developer Portal
@@ -78,7 +78,7 @@ def run_playground(
     """Create the drop folder, ingest both folders, greet, then run the prompt with the rescan and alert jobs
     beside it; returns the exit code. `until_signal` (the runner's) turns SIGINT/SIGTERM into a clean stop."""
     drop_problem = _make_drop_dir(drop_dir)
-    folders = _folders(settings.news_dir, drop_dir)
+    folders = _folders(settings.news_dir, drop_dir, folder_sources(settings.sources))
     summaries = [_ingest_at_start(settings, store, clock, folder) for folder in folders]
     print(banner(settings, store, drop_dir), file=stdout)
     lines = [line for line in (drop_problem, *summaries) if line]
@@ -111,11 +111,13 @@ def _make_drop_dir(drop_dir: Path) -> str | None:
     return None
 
 
-def _folders(news_dir: Path, drop_dir: Path) -> tuple[Path, ...]:
-    """The news folder and the drop folder, once each (HEATWAVE_NEWS_DIR may name the drop folder itself)."""
-    if news_dir.resolve() == drop_dir.resolve():
-        return (news_dir,)
-    return (news_dir, drop_dir)
+def _folders(news_dir: Path, drop_dir: Path, more: Sequence[Path] = ()) -> tuple[Path, ...]:
+    """The news folder, the drop folder and the [[sources]] folders, once each (HEATWAVE_NEWS_DIR may name the
+    drop folder itself)."""
+    unique: dict[Path, Path] = {}
+    for folder in (news_dir, drop_dir, *more):
+        unique.setdefault(folder.resolve(), folder)
+    return tuple(unique.values())
 
 
 def _ingest_at_start(settings: Settings, store: StoreLocation, clock: Clock, folder: Path) -> str | None:
@@ -135,25 +137,6 @@ def _ingest_at_start(settings: Settings, store: StoreLocation, clock: Clock, fol
     return f"Read {plural(report.scanned, 'file')} in {folder}: {report_counts(report)} ({report.seconds:.1f} s)."
 
 
-def _ingest_folders(folders: Sequence[Path]) -> IngestFunction:
-    """The rescan job's ingest, over every playground folder that exists (the job itself names only one)."""
-    from bot.ingest.pipeline import ingest_paths
-
-    def ingest(
-        paths: Sequence[Path],
-        location: StoreLocation,
-        *,
-        clock: Clock,
-        max_file_bytes: int,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> IngestReport:
-        # `paths` is the one folder the job checks; the others are scanned too whenever they exist.
-        present = [folder for folder in folders if folder.is_dir()]
-        return ingest_paths(present, location, clock=clock, max_file_bytes=max_file_bytes, progress=progress)
-
-    return ingest
-
-
 async def _serve(
     settings: Settings,
     store: StoreLocation,
@@ -169,6 +152,7 @@ async def _serve(
     from bot.app import build_services
     from bot.console import run_console
     from bot.console_prompt import open_terminal
+    from bot.digest_posters import ConsoleDigestPoster
     from bot.scheduling import PeriodicJobs
 
     terminal = open_terminal(stdin, stdout, history_file=history_file)
@@ -177,12 +161,17 @@ async def _serve(
         jobs = PeriodicJobs(
             services,
             ConsolePoster(terminal.write),
-            # The job scans only while this folder exists: the drop folder, made at start, unless that failed.
-            news_dir=next((folder for folder in reversed(folders) if folder.is_dir()), settings.news_dir),
+            # Every folder that exists is scanned (and watched: a story dropped into drop/ shows up, and alerts,
+            # within a second or so); the git sources are synced as the bot syncs them.
+            news_dir=folders[0],
+            extra_dirs=folders[1:],
             scan_seconds=settings.scan_seconds,
             post_seconds=settings.post_seconds,
             max_file_bytes=settings.max_file_bytes,
-            ingest=_ingest_folders(folders),
+            digest_poster=ConsoleDigestPoster(terminal.write),
+            git_sources=git_sources(settings.sources),
+            data_dir=settings.data_dir,
+            watch=settings.watch,
         )
         jobs.start()
         try:

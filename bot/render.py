@@ -11,13 +11,19 @@ import html
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import discord
 import regex
 
+from bot.errors import InvalidArgument
+from bot.schedules import load_zone
 from bot.urls import safe_http_url
 from db.models import StoryView
+
+if TYPE_CHECKING:
+    from bot.services.digests import Digest, DigestItem
 
 __all__ = [
     "AUTHOR_LIMIT",
@@ -32,14 +38,20 @@ __all__ = [
     "NO_MENTIONS",
     "TITLE_LIMIT",
     "clean_text",
+    "digest_embed",
+    "digest_text",
+    "digest_title",
     "escape",
     "fit",
     "forum_title",
     "heat_label",
+    "heat_rule",
     "provider_label",
     "stories_embeds",
     "story_embed",
     "story_text",
+    "summary_messages",
+    "summary_text",
     "truncate",
 ]
 
@@ -282,3 +294,195 @@ def story_text(story: StoryView) -> str:
     if link:
         lines.append(f"   {link}")
     return "\n".join(lines)
+
+
+# ----- digests ------------------------------------------------------------------------------------------------
+
+_DIGEST_TITLES = {"hourly": "Hourly digest", "daily": "Daily digest", "weekly": "Weekly digest"}
+# Room for the description's lines: Discord allows 4096; a little is kept back for the "and N more" line.
+_DIGEST_DESCRIPTION = DESCRIPTION_LIMIT - 96
+
+
+def digest_title(digest: Digest) -> str:
+    """'Daily digest · AI' (the topic as published, cleaned); also a forum post's title."""
+    topic = clean_text(digest.topic_name) if digest.topic_name else "every topic"
+    return truncate(f"{_DIGEST_TITLES.get(digest.every, 'Digest')} · {topic}", FORUM_TITLE_LIMIT)
+
+
+def _masked_link_url(url: str | None) -> str | None:
+    # Inside [..](..) a bracket or parenthesis in the URL would end the link early; percent-encode them.
+    if url is None:
+        return None
+    return url.replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
+
+
+def _digest_line(number: int, item: DigestItem, budget: int) -> str:
+    story = item.story
+    meta = [f"heat {heat_label(story.heat)}"]
+    provider = provider_label(story)
+    if provider:
+        meta.insert(0, fit(provider, 60))
+    topics = ", ".join(clean_text(t) for t in story.topics if clean_text(t))
+    if topics:
+        meta.append(fit(topics, 80))
+    if item.alerted:
+        meta.append("already posted here as an alert")
+    tail = " · ".join(meta)
+    url = _masked_link_url(safe_http_url(story.link_url))
+    # The title gets what is left of this line's share; a link too long for the share is left out, not cut.
+    room = budget - len(tail) - len(f"{number}. [](<>) — ") - 2
+    if url is not None and len(url) > room - 20:
+        url = None
+    title = fit(_title_text(story), max(20, room - (len(url) if url else 0)))
+    shown = f"[{title}]({url})" if url else title
+    return f"{number}. {shown} — {tail}"
+
+
+def _period(digest: Digest) -> str:
+    """The period a digest covers, in its own time zone: '26 Nov 09:00 – 27 Nov 09:00 Europe/Berlin'."""
+    try:
+        zone = load_zone(digest.timezone)
+    except InvalidArgument:  # stored before the zone was withdrawn from tzdata: UTC says the truth too
+        zone, name = UTC, "UTC"
+    else:
+        name = digest.timezone
+    start, end = digest.covers_from.astimezone(zone), digest.due_at.astimezone(zone)
+    return f"{start:%d %b %H:%M} – {end:%d %b %H:%M} {name}"
+
+
+def digest_embed(digest: Digest) -> discord.Embed:
+    """A digest as one embed within Discord's limits: numbered lines, each with the title linked (http(s)
+    only), provider, heat and topics; the footer carries the digest's marker (crash recovery looks for it)."""
+    share = _DIGEST_DESCRIPTION // max(1, len(digest.items))
+    lines: list[str] = []
+    used = 0
+    for number, item in enumerate(digest.items, start=1):
+        line = _digest_line(number, item, share)
+        if used + len(line) + 1 > _DIGEST_DESCRIPTION:
+            lines.append(f"… and {len(digest.items) - number + 1} more")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    embed = discord.Embed(
+        title=truncate(digest_title(digest), TITLE_LIMIT),
+        description="\n".join(lines),
+        colour=_colour(max((i.story.heat or 0) for i in digest.items) if digest.items else None),
+        timestamp=digest.due_at,
+    )
+    embed.set_footer(text=truncate(f"Stories first seen {_period(digest)} · {digest.marker}", 200))
+    return embed
+
+
+def digest_text(digest: Digest) -> str:
+    """A digest as plain text for the console."""
+    lines = [f"{digest_title(digest)} · {_period(digest)}"]
+    for number, item in enumerate(digest.items, start=1):
+        story = item.story
+        meta = [m for m in (provider_label(story), f"heat {heat_label(story.heat)}") if m]
+        topics = ", ".join(clean_text(t) for t in story.topics if clean_text(t))
+        if topics:
+            meta.append(truncate(topics, 80))
+        if item.alerted:
+            meta.append("already posted here as an alert")
+        lines.append(f"  {number}. {truncate(_title_text(story), 200)} — {' · '.join(meta)}")
+        link = safe_http_url(story.link_url)
+        if link:
+            lines.append(f"     {link}")
+    if not digest.items:
+        lines.append("  Nothing to report: no story reached the line in this period (no message is sent).")
+    return "\n".join(lines)
+
+
+# ----- summaries: several alerts in one message ---------------------------------------------------------------
+
+_SUMMARY_HEADINGS = {
+    "away": "🌙 **While you were away** · the hottest {n} held during quiet hours:",
+    "paused": "⏸ **While alerts were paused** · the hottest {n} that turned hot meanwhile:",
+    "rollup": "📚 **{n} more stories above your line:**",
+}
+_SUMMARY_TITLE = 120  # a summary line's title share; long titles are cut so more stories fit a message
+
+
+def _summary_line(number: int, story: StoryView) -> str:
+    meta = [f"heat {heat_label(story.heat)}"]
+    provider = provider_label(story)
+    if provider:
+        meta.append(fit(provider, 40))
+    title = fit(_title_text(story), _SUMMARY_TITLE)
+    url = _masked_link_url(safe_http_url(story.link_url))
+    # <...> keeps Discord from unfurling a preview card for every line; a URL too long to share a message with
+    # its neighbours is left out rather than cut (a cut URL is a broken link).
+    shown = f"[{title}](<{url}>)" if url and len(url) <= 400 else title
+    return f"{number}. {shown} · {' · '.join(meta)}"
+
+
+def summary_messages(kind: str, stories: Sequence[StoryView]) -> list[tuple[str, tuple[int, ...]]]:
+    """One message (or, only when one cannot hold them all, several) of numbered, linked stories under a heading;
+    each with the ids of the stories it carries. Content text, so every link is in the message itself (crash
+    recovery finds a story by its URL there)."""
+    heading = _SUMMARY_HEADINGS.get(kind, "{n} stories:").format(n=len(stories))
+    messages: list[tuple[str, tuple[int, ...]]] = []
+    lines = [heading]
+    carried: list[int] = []
+    for number, story in enumerate(stories, start=1):
+        line = _summary_line(number, story)
+        if len("\n".join([*lines, line])) > MESSAGE_CONTENT_LIMIT:
+            messages.append(("\n".join(lines), tuple(carried)))
+            lines, carried = [], []
+        lines.append(line)
+        carried.append(story.id)
+    if carried:
+        messages.append(("\n".join(lines), tuple(carried)))
+    return messages
+
+
+def summary_text(kind: str, stories: Sequence[StoryView]) -> str:
+    """A summary as plain text for the console."""
+    heading = _SUMMARY_HEADINGS.get(kind, "{n} stories:").format(n=len(stories)).replace("**", "")
+    lines = [heading]
+    for number, story in enumerate(stories, start=1):
+        lines.append(f"  {number}. {truncate(_title_text(story), 200)} · heat {heat_label(story.heat)}")
+        link = safe_http_url(story.link_url)
+        if link:
+            lines.append(f"     {link}")
+    return "\n".join(lines)
+
+
+def heat_rule(min_heat: int, percentile: int | None) -> str:
+    """'heat ≥ 80', or for a topic-relative line 'heat ≥ 112 (top 10% of the last 30 days)': the rule and today's
+    number."""
+    if percentile is None:
+        return f"heat ≥ {min_heat}"
+    return f"heat ≥ {min_heat} (top {percentile}% of the last 30 days)"
+
+
+# ----- the admin log channel (bot.services.admin_log) ---------------------------------------------------------
+
+
+def admin_log_failing(channel_id: int, reason: str, failures: int, limit: int) -> str:
+    """A channel cannot take alerts (told at most once an hour)."""
+    return truncate(
+        f"⚠ Alerts to <#{channel_id}> are failing: {escape(reason)} (failure {failures} of {limit}; the channel "
+        f"pauses itself after {limit}). Give the bot's role what it lacks there, or `/alerts remove` a channel that is "
+        "gone.",
+        MESSAGE_CONTENT_LIMIT,
+    )
+
+
+def admin_log_paused(channel_id: int, reason: str) -> str:
+    """A channel paused itself after repeated failures."""
+    return truncate(
+        f"⏸ Alerts to <#{channel_id}> paused automatically after repeated failures: {escape(reason)}. "
+        f"Fix the cause, then `/alerts resume channel:` <#{channel_id}>.",
+        MESSAGE_CONTENT_LIMIT,
+    )
+
+
+def admin_log_recovered(channel_id: int) -> str:
+    """A channel that was reported failing took a post again."""
+    return f"✅ Alerts to <#{channel_id}> are posting again."
+
+
+def admin_log_change(actor_id: int, what: str) -> str:
+    """Someone changed the alerts (`what` is already rendered and escaped)."""
+    return truncate(f"🛠 <@{actor_id}> {what}", MESSAGE_CONTENT_LIMIT)

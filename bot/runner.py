@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import aiohttp
 import discord
@@ -24,6 +24,10 @@ from bot.errors import HeatwaveError
 from bot.logging_setup import setup_logging
 from bot.settings import Settings
 from db import DatabaseError, StoreLocation
+
+if TYPE_CHECKING:
+    from bot.client import HeatwaveBot
+    from bot.health import Operations
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +60,12 @@ def run_command(
     if configure_logging:
         # The playground's prompt and replies share the terminal with the log: keep routine INFO lines out of it.
         quiet_console = token is None and settings.log_level != "DEBUG"
-        setup_logging("WARNING" if quiet_console else settings.log_level)
+        secrets = [settings.discord_token or "", settings.store.password or ""]
+        if store is not None:
+            secrets.append(store.password or "")
+        setup_logging(
+            "WARNING" if quiet_console else settings.log_level, log_format=settings.log_format, secrets=secrets
+        )
     try:
         if token is None:
             from bot.console_playground import run_playground
@@ -96,16 +105,25 @@ def run_command(
 
 
 def _ingest_once(settings: Settings, store: StoreLocation, clock: Clock) -> str | None:
-    """Bring the store up to date with the news folder before serving; returns a one-line summary."""
+    """Bring the store up to date with the news folders before serving; returns a one-line summary.
+
+    Git sources are synced by their job, which runs at once when the bot starts.
+    """
     from bot.ingest.pipeline import ingest_paths, plural, report_counts
     from bot.scheduling import log_rejections
+    from bot.sources import folder_sources
 
     news_dir = settings.news_dir
-    if not news_dir.is_dir():
-        log.warning("news folder %s does not exist; starting with what the database already holds", news_dir)
+    folders = list(dict.fromkeys([news_dir, *folder_sources(settings.sources)]))
+    present = [folder for folder in folders if folder.is_dir()]
+    for folder in folders:
+        if folder not in present:
+            log.warning("news folder %s does not exist; starting with what the database already holds", folder)
+    if not present:
         return f"(news folder {news_dir} does not exist yet; create it and drop story files in)"
-    report = ingest_paths([news_dir], store, clock=clock, max_file_bytes=settings.max_file_bytes)
-    summary = f"Read {plural(report.scanned, 'file')} in {news_dir}: {report_counts(report)} ({report.seconds:.1f} s)."
+    report = ingest_paths(present, store, clock=clock, max_file_bytes=settings.max_file_bytes)
+    shown = ", ".join(str(folder) for folder in present)
+    summary = f"Read {plural(report.scanned, 'file')} in {shown}: {report_counts(report)} ({report.seconds:.1f} s)."
     log_rejections([(str(r.path), r.reason) for r in report.rejected])
     return summary
 
@@ -119,15 +137,37 @@ async def _serve_discord(settings: Settings, store: StoreLocation, clock: Clock,
         services = await build_services(settings, store=store, clock=clock)
         try:
             bot = HeatwaveBot(services)
+            operations = await _serve_operations(settings, bot, clock) if settings.metrics_port is not None else None
             try:
                 await _until_signal(bot.start(token))
             finally:
                 await bot.close()
+                if operations is not None:
+                    await operations.stop()
         finally:
             await services.close()
     finally:
         discord_env.restore(previous)
     return EXIT_OK
+
+
+async def _serve_operations(settings: Settings, bot: HeatwaveBot, clock: Clock) -> Operations:
+    """`/metrics` and `/healthz` on HEATWAVE_METRICS_PORT, on this (the bot's) event loop."""
+    from bot.health import HealthState, Operations
+    from bot.metrics import Metrics
+
+    assert settings.metrics_port is not None
+    health = HealthState(clock, scan_seconds=settings.scan_seconds, post_seconds=settings.post_seconds)
+    operations = Operations(Metrics(), health, clock)
+    operations.attach(bot)
+    try:
+        await operations.start(settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        raise HeatwaveError(
+            f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port} (HEATWAVE_METRICS_PORT): "
+            f"{exc.strerror or exc}"
+        ) from None
+    return operations
 
 
 async def _until_signal(main: Coroutine[Any, Any, Any]) -> Any:

@@ -1,35 +1,56 @@
-"""The two periodic jobs on one APScheduler `AsyncIOScheduler`: re-scan the news folder, post due alerts.
+"""The periodic jobs on one APScheduler `AsyncIOScheduler`: re-scan the news folders, sync each git source, post
+due alerts; and the folder watcher that runs the rescan as soon as files land.
 
-The jobs are thin: they call the ingester and the alert service. Both the Discord bot and the console playground
-run them (with a different Poster). What was delivered lives in the database (the alert ledger), never only here,
-so a restart loses nothing: the scheduler is just a metronome.
+The jobs are thin: they call the ingester, the git source sync and the alert service. Any ingest that adds or
+changes stories asks for an alert tick at once, so a hot story does not wait for the post interval. Both the
+Discord bot and the console playground run them (with a different Poster). What was delivered lives in the
+database (the alert ledger), never only here, so a restart loses nothing: the scheduler is just a metronome.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.backoff import Backoff
 from bot.clock import Clock
+from bot.sources import SOURCE_STATUS_KEY, GitSource, SourceStatus
 from db import StoreLocation
 
 if TYPE_CHECKING:
     from bot.app import Services
+    from bot.ingest.git_source import SyncOutcome
     from bot.ingest.pipeline import IngestReport
     from bot.services.alerts import Poster, TickReport
+    from bot.services.digests import DigestPoster, DigestTickReport
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 RESCAN_JOB_ID = "rescan"
 POST_ALERTS_JOB_ID = "post-alerts"
+POST_DIGESTS_JOB_ID = "post-digests"
+# Digests are due at whole minutes; checking twice a minute sends each within 30 s of its time.
+DIGEST_SECONDS = 30
+
+SOURCE_JOB_PREFIX = "source:"
+
+# Folder watching: changes are gathered until none came for WATCH_STEP_MS, at most WATCH_DEBOUNCE_MS, then one
+# rescan runs. Every WATCH_RECHECK_MS the watcher also checks whether a watched folder appeared or went away.
+WATCH_DEBOUNCE_MS = 500
+WATCH_STEP_MS = 50
+WATCH_RECHECK_MS = 5_000
+# A failing git source is tried again after ~FIRST, 2×FIRST, ... seconds, up to its own fetch interval.
+SOURCE_RETRY_FIRST_SECONDS = 5.0
 
 # How long a running alert tick may take to finish its sends at shutdown (SIGTERM gives a service ~10 s).
 SHUTDOWN_GRACE_SECONDS = 5.0
@@ -73,6 +94,20 @@ def log_rejections(rejections: Sequence[tuple[str, str]]) -> None:
         )
 
 
+def source_job_id(source: GitSource) -> str:
+    return SOURCE_JOB_PREFIX + source.key
+
+
+class JobObserver(Protocol):
+    """Told when a job run finishes well (metrics, health); must not block or raise."""
+
+    def scan_finished(self, report: IngestReport | None) -> None:
+        """A rescan completed (None: the news folder does not exist, so there was nothing to scan)."""
+
+    def tick_finished(self, report: TickReport) -> None:
+        """An alert tick completed."""
+
+
 class IngestCancelled(Exception):
     """Raised from the ingest progress callback to stop a long ingest at shutdown."""
 
@@ -97,10 +132,30 @@ class PeriodicJobs:
         max_file_bytes: int,
         ready: Callable[[], bool] = lambda: True,
         ingest: IngestFunction | None = None,
+        digest_poster: DigestPoster | None = None,
+        digest_seconds: int = DIGEST_SECONDS,
+        extra_dirs: Sequence[Path] = (),
+        git_sources: Sequence[GitSource] = (),
+        data_dir: Path = Path("data"),
+        watch: bool = False,
     ) -> None:
         self._services = services
         self._poster = poster
+        self._digest_poster = digest_poster
+        self._digest_seconds = digest_seconds
+        self._digests_recovered = False
+        self._digest_lock = asyncio.Lock()
         self._news_dir = news_dir
+        # Every folder source: the news folder first, then the [[sources]] folders (each once).
+        self._folders = list(dict.fromkeys([news_dir, *extra_dirs]))
+        self._git_sources = list({source.key: source for source in git_sources}.values())
+        self._data_dir = data_dir
+        self._watch = watch
+        self._watch_task: asyncio.Task[None] | None = None
+        self._watch_stop = asyncio.Event()
+        self._watched: tuple[Path, ...] = ()
+        self._source_backoff: dict[str, Backoff] = {}
+        self._unstarted: set[str] = set()  # first syncs the scheduler has not started yet
         self._scan_seconds = scan_seconds
         self._post_seconds = post_seconds
         self._max_file_bytes = max_file_bytes
@@ -118,7 +173,20 @@ class PeriodicJobs:
         self._running: set[asyncio.Task[Any]] = set()
         self._kicked: set[str] = set()  # jobs asked to run now that have not started yet
         self._last_rejections: frozenset[tuple[str, str]] = frozenset()
-        self._missing_dir_logged = False
+        self._missing_logged: set[Path] = set()
+        self._observers: list[JobObserver] = []
+
+    def add_observer(self, observer: JobObserver) -> None:
+        """Tell `observer` about every rescan and alert tick that finishes from now on."""
+        self._observers.append(observer)
+
+    def _tell(self, notify: Callable[[JobObserver], None]) -> None:
+        for observer in self._observers:
+            try:
+                notify(observer)
+            except Exception:
+                # An observer is bookkeeping: its bug must never stop the jobs.
+                log.exception("job observer %r failed", observer)
 
     @property
     def scheduler(self) -> AsyncIOScheduler:
@@ -138,6 +206,8 @@ class PeriodicJobs:
     @property
     def busy(self) -> bool:
         """True while a job runs or one was asked to run now and has not started yet."""
+        if self._unstarted and self._scheduler.running and not self._stopping.is_set():
+            return True
         return self._kick_pending() or any(not task.done() for task in self._running)
 
     def _kick_pending(self) -> bool:
@@ -158,20 +228,50 @@ class PeriodicJobs:
             else:
                 await asyncio.sleep(0.01)
 
+    @property
+    def watching(self) -> tuple[Path, ...]:
+        """The folders the watcher listens to right now (empty when watching is off or none exists)."""
+        return self._watched
+
     def start(self) -> None:
-        """Add both jobs and start the scheduler; needs a running event loop."""
+        """Add the jobs, start the scheduler and the folder watcher; needs a running event loop."""
         self._scheduler.add_job(
-            self.rescan, "interval", seconds=self._scan_seconds, id=RESCAN_JOB_ID, name="re-scan the news folder"
+            self.rescan, "interval", seconds=self._scan_seconds, id=RESCAN_JOB_ID, name="re-scan the news folders"
         )
         self._scheduler.add_job(
             self.post_alerts, "interval", seconds=self._post_seconds, id=POST_ALERTS_JOB_ID, name="post due alerts"
         )
+        if self._digest_poster is not None:
+            self._scheduler.add_job(
+                self.post_digests,
+                "interval",
+                seconds=self._digest_seconds,
+                id=POST_DIGESTS_JOB_ID,
+                name="post due digests",
+            )
+        for source in self._git_sources:
+            self._scheduler.add_job(
+                self.sync_source,
+                "interval",
+                args=[source],
+                seconds=source.every_seconds,
+                id=source_job_id(source),
+                name=f"sync {source.name}",
+                # The first sync at once: a new source should not wait one interval for its stories.
+                next_run_time=datetime.now(UTC),
+            )
+            # "About to run": `busy` and `wait_idle` cover the first syncs too, until each has started.
+            self._unstarted.add(source_job_id(source))
         self._scheduler.start()
+        if self._watch:
+            self._watch_task = asyncio.create_task(self._watch_folders(), name="heatwave-watch")
         log.info(
-            "scheduler started: rescan of %s every %d s, alerts every %d s",
-            self._news_dir,
+            "scheduler started: rescan of %s every %d s%s, alerts every %d s, %d git sources",
+            ", ".join(str(folder) for folder in self._folders),
             self._scan_seconds,
+            " (and on every change)" if self._watch else "",
             self._post_seconds,
+            len(self._git_sources),
         )
 
     async def shutdown(self, *, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
@@ -180,6 +280,10 @@ class PeriodicJobs:
         if self._scheduler.running:
             self._scheduler.pause()
         self._stopping.set()
+        self._watch_stop.set()
+        if self._watch_task is not None:
+            await asyncio.gather(self._watch_task, return_exceptions=True)
+            self._watch_task = None
         running = [task for task in self._running if not task.done()]
         if running:
             _, late = await asyncio.wait(running, timeout=grace)
@@ -210,19 +314,36 @@ class PeriodicJobs:
         else:
             self.run_soon(POST_ALERTS_JOB_ID)
 
+    def _present_folders(self) -> list[Path]:
+        present = []
+        for folder in self._folders:
+            if folder.is_dir():
+                self._missing_logged.discard(folder)
+                present.append(folder)
+            elif folder not in self._missing_logged:
+                log.warning("news folder %s does not exist; nothing to scan there until it does", folder)
+                self._missing_logged.add(folder)
+        return present
+
     async def rescan(self, *, kick_alerts: bool = True) -> IngestReport | None:
-        """Job body: ingest the news folder off the event loop; kick the alert tick when stories changed."""
+        """Job body: ingest the news folders off the event loop; kick the alert tick when stories changed."""
         self._kicked.discard(RESCAN_JOB_ID)
-        if not self._news_dir.is_dir():
-            if not self._missing_dir_logged:
-                log.warning("news folder %s does not exist; nothing to scan until it does", self._news_dir)
-                self._missing_dir_logged = True
+        folders = self._present_folders()
+        if not folders:
+            self._tell(lambda observer: observer.scan_finished(None))
             return None
-        self._missing_dir_logged = False
         with self._track():
             try:
                 async with self._rescan_lock:
-                    report = await self._ingest_off_loop()
+                    report = await self._off_loop(
+                        lambda progress: self._ingest(
+                            folders,
+                            self._services.store_location,
+                            clock=self._services.clock,
+                            max_file_bytes=self._max_file_bytes,
+                            progress=progress,
+                        )
+                    )
             except asyncio.CancelledError:
                 if not self._stopping.is_set():
                     raise
@@ -236,6 +357,7 @@ class PeriodicJobs:
                 log.exception("rescan of %s failed; trying again in %d s", self._news_dir, self._scan_seconds)
                 return None
         self._log_rescan(report)
+        self._tell(lambda observer: observer.scan_finished(report))
         if kick_alerts and (report.added or report.updated):
             self.request_post()
         return report
@@ -253,10 +375,10 @@ class PeriodicJobs:
                     if not self._recovered:
                         await self._services.alerts.recover(self._poster)
                         self._recovered = True
-                    report = await self._services.alerts.tick(self._poster)
+                    report = await self._tick()
                     while self._post_again:
                         self._post_again = False
-                        report = await self._services.alerts.tick(self._poster)
+                        report = await self._tick()
                     log.debug("alert tick done: %d sent", report.sent)
                     return report
             except asyncio.CancelledError:
@@ -271,7 +393,181 @@ class PeriodicJobs:
             finally:
                 self._posting = False
 
-    async def _ingest_off_loop(self) -> IngestReport:
+    async def post_digests(self) -> DigestTickReport | None:
+        """Job body: resolve unfinished digests once, then send the digests that are due (once connected)."""
+        self._kicked.discard(POST_DIGESTS_JOB_ID)
+        if self._digest_poster is None or not self._ready():
+            return None
+        with self._track():
+            try:
+                async with self._digest_lock:
+                    if not self._digests_recovered:
+                        await self._services.digests.recover(self._digest_poster)
+                        self._digests_recovered = True
+                    return await self._services.digests.tick(self._digest_poster)
+            except asyncio.CancelledError:
+                if not self._stopping.is_set():
+                    raise
+                log.warning("digest tick interrupted by shutdown; unfinished digests are resolved at the next start")
+                return None
+            except Exception:
+                log.exception("digest tick failed; trying again in %d s", self._digest_seconds)
+                return None
+
+    async def sync_source(self, source: GitSource) -> SyncOutcome | None:
+        """Job body: fetch one git source and ingest what it brought; a failure is recorded, retried with backoff,
+        and leaves the stories already stored (and every other source) alone."""
+        from bot.ingest.git_source import GitSourceError, SyncStopped, checkout_folder, sync_git_source
+
+        job_id = source_job_id(source)
+        self._kicked.discard(job_id)
+        self._unstarted.discard(job_id)
+        checkout = checkout_folder(self._data_dir, source)
+        status = SourceStatus(name=source.name)
+        with self._track():
+            try:
+                async with self._rescan_lock:
+                    # Read under the lock: a direct call and the scheduled run of one source never interleave.
+                    status = await self._source_status(source)
+                    outcome = await self._off_loop(
+                        lambda progress: sync_git_source(
+                            source,
+                            checkout,
+                            self._services.store_location,
+                            last_commit=status.commit,
+                            clock=self._services.clock,
+                            max_file_bytes=self._max_file_bytes,
+                            ingest=self._ingest,
+                            stopping=self._stopping,
+                            progress=progress,
+                        )
+                    )
+            except asyncio.CancelledError:
+                if not self._stopping.is_set():
+                    raise
+                return None
+            except (IngestCancelled, SyncStopped):
+                log.info("sync of %s stopped for shutdown", source.name)
+                return None
+            except Exception as exc:
+                reason = str(exc) if isinstance(exc, GitSourceError) else f"{type(exc).__name__}: {exc}"
+                if not isinstance(exc, GitSourceError):
+                    log.exception("sync of %s failed", source.name)
+                backoff = self._source_backoff.setdefault(
+                    source.key,
+                    Backoff(first=min(SOURCE_RETRY_FIRST_SECONDS, source.every_seconds), cap=source.every_seconds),
+                )
+                delay = backoff.next_delay()
+                failed = SourceStatus(
+                    name=source.name,
+                    last_sync_at=status.last_sync_at,
+                    commit=status.commit,
+                    stories=status.stories,
+                    last_error=reason,
+                    last_error_at=self._services.clock.now(),
+                    failures=status.failures + 1,
+                )
+                log.warning(
+                    "git source %s failed (%d in a row): %s; next try in %.0f s",
+                    source.name,
+                    failed.failures,
+                    reason,
+                    delay,
+                )
+                await self._save_source_status(source, failed)
+                self._retry_in(job_id, delay)
+                return None
+        self._source_backoff.pop(source.key, None)
+        if outcome.previous != outcome.commit or status.failures:
+            log.info(
+                "git source %s: at %s, %d stories (%d history versions)%s",
+                source.name,
+                outcome.commit[:12],
+                outcome.stories,
+                outcome.history_versions,
+                ", branch rewritten" if outcome.rewritten else "",
+            )
+        self._log_rescan(outcome.report)
+        await self._save_source_status(
+            source,
+            SourceStatus(
+                name=source.name,
+                last_sync_at=self._services.clock.now(),
+                commit=outcome.commit,
+                stories=outcome.stories,
+            ),
+        )
+        if outcome.changed:
+            self.request_post()
+        return outcome
+
+    async def _source_status(self, source: GitSource) -> SourceStatus:
+        store = getattr(self._services, "store", None)
+        if store is None:
+            return SourceStatus(name=source.name)
+        try:
+            stored = await store.app_state.get(SOURCE_STATUS_KEY.format(key=source.key))
+        except Exception:
+            log.exception("cannot read the status of %s", source.name)
+            stored = None
+        return SourceStatus.from_json(stored, source.name)
+
+    async def _save_source_status(self, source: GitSource, status: SourceStatus) -> None:
+        store = getattr(self._services, "store", None)
+        if store is None:
+            return
+        try:
+            await store.app_state.set(SOURCE_STATUS_KEY.format(key=source.key), status.to_json())
+        except Exception:
+            log.exception("cannot record the status of %s", source.name)
+
+    def _retry_in(self, job_id: str, seconds: float) -> None:
+        if not self._scheduler.running:
+            return
+        job = self._scheduler.get_job(job_id)
+        if job is not None:
+            # The interval goes on from the retry: a source that came back is synced every `every` again.
+            job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=seconds))
+
+    async def _watch_folders(self) -> None:
+        """Run a rescan whenever files change in a watched folder; re-check which folders exist now and then."""
+        from watchfiles import awatch
+
+        while not self._watch_stop.is_set():
+            folders = tuple(folder for folder in self._folders if folder.is_dir())
+            self._watched = folders
+            if not folders:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._watch_stop.wait(), WATCH_RECHECK_MS / 1000)
+                continue
+            try:
+                async for changes in awatch(
+                    *folders,
+                    debounce=WATCH_DEBOUNCE_MS,
+                    step=WATCH_STEP_MS,
+                    stop_event=self._watch_stop,
+                    rust_timeout=WATCH_RECHECK_MS,
+                    yield_on_timeout=True,
+                ):
+                    if changes:
+                        log.debug("watch: %d changes; rescanning", len(changes))
+                        await self.rescan()
+                    if tuple(folder for folder in self._folders if folder.is_dir()) != folders:
+                        break  # a folder appeared or went away: watch the new set
+            except Exception:
+                # A watcher that cannot run (no inotify left, a folder removed under it): the periodic rescan
+                # still covers every folder; try again a little later.
+                log.warning("cannot watch %s; the periodic rescan goes on", ", ".join(map(str, folders)), exc_info=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._watch_stop.wait(), WATCH_RECHECK_MS / 1000)
+        self._watched = ()
+
+    async def _tick(self) -> TickReport:
+        report = await self._services.alerts.tick(self._poster)
+        self._tell(lambda observer: observer.tick_finished(report))
+        return report
+
+    async def _off_loop(self, work_fn: Callable[[Callable[[int, int], None]], _T]) -> _T:
         stopping = self._stopping
         abandoned = threading.Event()
 
@@ -280,16 +576,7 @@ class PeriodicJobs:
             if stopping.is_set() or abandoned.is_set():
                 raise IngestCancelled
 
-        work = asyncio.ensure_future(
-            asyncio.to_thread(
-                self._ingest,
-                [self._news_dir],
-                self._services.store_location,
-                clock=self._services.clock,
-                max_file_bytes=self._max_file_bytes,
-                progress=progress,
-            )
-        )
+        work = asyncio.ensure_future(asyncio.to_thread(work_fn, progress))
         try:
             # Shielded: cancelling this job must not orphan the worker thread mid-write; we ask it to stop
             # and wait for it, so the database is never closed under a running ingest.

@@ -6,6 +6,7 @@ is expected, so a typo in a deployment is a one-line message, not a traceback at
 
 from __future__ import annotations
 
+import enum
 import io
 import os
 from collections.abc import Callable, Mapping
@@ -13,6 +14,7 @@ from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from bot.sources import SettingsError, Source, parse_sources
 from db.location import StoreLocation, parse_location
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
@@ -25,8 +27,19 @@ DEFAULT_STORE = "data/heatwave.db"
 PLAYGROUND_STORE = "data/playground.db"
 
 
-class SettingsError(ValueError):
-    """A setting has a value the program cannot use."""
+__all__ = ["Settings", "SettingsError"]
+
+# `HEATWAVE_CONFIG` names the settings file; without it, `heatwave.toml` in the working directory (if present).
+CONFIG_VARIABLE = "HEATWAVE_CONFIG"
+DEFAULT_CONFIG_FILE = Path("heatwave.toml")
+
+
+class _ConfigFile(enum.Enum):
+    FROM_ENVIRONMENT = "HEATWAVE_CONFIG, else heatwave.toml"
+
+
+# Settings.load's default for `toml_file`: HEATWAVE_CONFIG, else DEFAULT_CONFIG_FILE.
+FROM_ENVIRONMENT = _ConfigFile.FROM_ENVIRONMENT
 
 
 def _whole_number(minimum: int, maximum: int) -> Callable[[str, str], int]:
@@ -93,6 +106,15 @@ def _optional_secret(name: str, raw: str) -> str | None:
     return text
 
 
+def _boolean(name: str, raw: str) -> bool:
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
 def _log_level(name: str, raw: str) -> str:
     text = str(raw).strip().upper()
     if text not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -100,10 +122,35 @@ def _log_level(name: str, raw: str) -> str:
     return text
 
 
+def _optional_port(name: str, raw: str) -> int | None:
+    text = str(raw).strip()
+    if not text:
+        return None
+    return _whole_number(1, 65535)(name, text)
+
+
+def _host(name: str, raw: str) -> str:
+    text = str(raw).strip()
+    if not text or any(ch.isspace() or ch in "/@" for ch in text):
+        raise SettingsError(f"{name} must be an IP address or host name to listen on, got {raw!r}")
+    return text
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(name: str, raw: str) -> str:
+    text = str(raw).strip().lower()
+    if text not in LOG_FORMATS:
+        raise SettingsError(f"{name} must be one of {', '.join(LOG_FORMATS)}, got {raw!r}")
+    return text
+
+
 # The TOML value types a setting accepts in `heatwave.toml`; anything else is refused, never stringified.
 TOML_STRING: tuple[type, ...] = (str,)
 TOML_INTEGER: tuple[type, ...] = (int,)
-_TOML_TYPE_NAMES = {str: "a string", int: "an integer"}
+TOML_BOOLEAN: tuple[type, ...] = (bool,)
+_TOML_TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean"}
 
 
 def _setting(
@@ -132,6 +179,11 @@ class Settings:
         "HEATWAVE_MAX_FILE_BYTES", _whole_number(1, MAX_FILE_BYTES_LIMIT), DEFAULT_MAX_FILE_BYTES, toml=TOML_INTEGER
     )
     log_level: str = _setting("HEATWAVE_LOG_LEVEL", _log_level, "INFO")
+    log_format: str = _setting("HEATWAVE_LOG_FORMAT", _log_format, "text")
+    # Off unless set: the bot opens no port nobody asked for.
+    metrics_port: int | None = _setting("HEATWAVE_METRICS_PORT", _optional_port, None, toml=TOML_INTEGER + TOML_STRING)
+    # All interfaces by default, so a Prometheus in another container or host can scrape; 127.0.0.1 keeps it local.
+    metrics_host: str = _setting("HEATWAVE_METRICS_HOST", _host, "0.0.0.0")  # noqa: S104
     discord_token: str | None = _setting("DISCORD_TOKEN", _optional_secret, None, secret=True)
     discord_api_base: str | None = _setting("DISCORD_API_BASE", _optional_url(("http", "https")), None)
     discord_gateway_url: str | None = _setting("DISCORD_GATEWAY_URL", _optional_url(("ws", "wss")), None)
@@ -139,6 +191,10 @@ class Settings:
     discord_guild_id: int | None = _setting(
         "DISCORD_GUILD_ID", _optional_snowflake, None, toml=TOML_INTEGER + TOML_STRING
     )
+    data_dir: Path = _setting("HEATWAVE_DATA_DIR", _path, Path("data"))
+    watch: bool = _setting("HEATWAVE_WATCH", _boolean, True, toml=TOML_BOOLEAN)
+    # The `[[sources]]` of the settings file (not a variable: a list of tables).
+    sources: tuple[Source, ...] = field(default=(), metadata={"env": None})
     # Not a variable of its own: `load` records whether HEATWAVE_DB was given by any source (see playground_store).
     store_given: bool = field(default=False, metadata={"env": None})
 
@@ -153,21 +209,40 @@ class Settings:
         environ: Mapping[str, str] | None = None,
         *,
         env_file: Path | None = Path(".env"),
-        toml_file: Path | None = Path("heatwave.toml"),
+        toml_file: Path | _ConfigFile | None = FROM_ENVIRONMENT,
     ) -> Settings:
-        """Read every source once and validate; raises SettingsError naming the bad variable."""
+        """Read every source once and validate; raises SettingsError naming the bad variable.
+
+        The settings file is `toml_file` when given, else the one `HEATWAVE_CONFIG` names (environment or
+        `.env`; it must exist), else `heatwave.toml` when it exists.
+        """
+        environment = os.environ if environ is None else environ
+        dotenv = _read_dotenv(env_file) if env_file is not None and env_file.is_file() else {}
+        if isinstance(toml_file, _ConfigFile):
+            toml_file = _config_file({**dotenv, **environment})
         sources: dict[str, str] = {}
+        story_sources: tuple[Source, ...] = ()
         if toml_file is not None and toml_file.is_file():
-            sources.update(_read_toml(toml_file))
-        if env_file is not None and env_file.is_file():
-            sources.update(_read_dotenv(env_file))
-        sources.update(os.environ if environ is None else environ)
+            read, story_sources = _read_toml(toml_file)
+            sources.update(read)
+        sources.update(dotenv)
+        sources.update(environment)
         values: dict[str, Any] = {}
         for spec in _variables():
             env_name = spec.metadata["env"]
             if env_name in sources:
                 values[spec.name] = spec.metadata["parse"](env_name, sources[env_name])
-        return cls(**values, store_given="HEATWAVE_DB" in sources)
+        return cls(**values, sources=story_sources, store_given="HEATWAVE_DB" in sources)
+
+
+def _config_file(given: Mapping[str, str]) -> Path:
+    raw = given.get(CONFIG_VARIABLE)
+    if raw is None:
+        return DEFAULT_CONFIG_FILE
+    path = _path(CONFIG_VARIABLE, raw)
+    if not path.is_file():
+        raise SettingsError(f"{CONFIG_VARIABLE} names {str(path)!r}, which is not a file")
+    return path
 
 
 def _variables() -> list[Field[Any]]:
@@ -175,8 +250,9 @@ def _variables() -> list[Field[Any]]:
     return [spec for spec in fields(Settings) if spec.metadata.get("env") is not None]
 
 
-def _read_toml(path: Path) -> dict[str, str]:
-    """`heatwave.toml` uses the environment variable names as keys, e.g. `HEATWAVE_DB = "x.db"`.
+def _read_toml(path: Path) -> tuple[dict[str, str], tuple[Source, ...]]:
+    """`heatwave.toml` uses the environment variable names as keys, e.g. `HEATWAVE_DB = "x.db"`, plus the
+    `[[sources]]` tables.
 
     Each value must have the TOML type its setting declares: `HEATWAVE_DB = 5` is refused, not read as "5".
     """
@@ -189,17 +265,22 @@ def _read_toml(path: Path) -> dict[str, str]:
         raise SettingsError(f"{path}: cannot read settings file: {exc}") from None
     accepted = {spec.metadata["env"]: spec.metadata["toml"] for spec in _variables()}
     result: dict[str, str] = {}
+    story_sources: tuple[Source, ...] = ()
     for key, value in data.items():
+        if key == "sources":
+            story_sources = parse_sources(value, str(path))
+            continue
         name = key.upper()
         if name not in accepted:
-            raise SettingsError(f"{path}: unknown setting {key!r}; known: {', '.join(sorted(accepted))}")
+            known = ", ".join([*sorted(accepted), "[[sources]]"])
+            raise SettingsError(f"{path}: unknown setting {key!r}; known: {known}")
         types = accepted[name]
         # bool is an int in Python, but `true` is not a number of seconds.
-        if isinstance(value, bool) or not isinstance(value, types):
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             expected = " or ".join(_TOML_TYPE_NAMES[t] for t in types)
             raise SettingsError(f"{path}: {key} must be {expected}, got {_toml_type_name(value)} {value!r}")
-        result[name] = str(value)
-    return result
+        result[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return result, story_sources
 
 
 def _toml_type_name(value: object) -> str:

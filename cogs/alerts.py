@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidArgument, PermissionDenied
-from bot.render import MESSAGE_CONTENT_LIMIT, NO_MENTIONS, escape, truncate
+from bot.render import MESSAGE_CONTENT_LIMIT, NO_MENTIONS, admin_log_change, escape, heat_rule, truncate
+from bot.schedules import zone_choices
+from bot.services.admin_log import AdminLog
 from bot.services.alerts import (
     BACKFILL_RANGE,
     DEFAULT_MIN_HEAT,
@@ -27,6 +30,7 @@ from bot.services.alerts import (
     SubscriptionRecord,
 )
 from bot.urls import safe_http_url
+from db.models import QuietHours
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +145,7 @@ def _require_manager(interaction: discord.Interaction[Any]) -> int:
 def describe_subscription(sub: SubscriptionRecord) -> str:
     """One /alerts list line: where, what, thresholds, last post, last error, state."""
     topic = escape(sub.topic_name) if sub.topic_name else "every topic"
-    parts = [f"<#{sub.channel_id}>", f"**{topic}**", f"heat ≥ {sub.min_heat}"]
+    parts = [f"<#{sub.channel_id}>", f"**{topic}**", heat_rule(sub.min_heat, sub.heat_percentile)]
     if sub.min_quality is not None:
         parts.append(f"quality ≥ {sub.min_quality}")
     parts.append(f"last post {_when(sub.last_post_at)}")
@@ -159,14 +163,36 @@ def describe_subscription(sub: SubscriptionRecord) -> str:
     return line
 
 
-def describe_listing(listing: GuildAlerts) -> str:
-    """The whole /alerts list reply."""
+def describe_listing(listing: GuildAlerts, quiet: Sequence[QuietHours] = ()) -> str:
+    """The whole /alerts list reply (with each channel's quiet hours)."""
     if not listing.subscriptions:
         return "No alerts in this server yet. Add one with `/alerts add`."
     header = (
         ["⏸ **Alerts are paused for the whole server** (`/alerts resume` to restart)."] if listing.guild_paused else []
     )
-    return _fit(header + [describe_subscription(s) for s in listing.subscriptions])
+    windows = [f"🌙 <#{q.channel_id}> quiet {quiet_label(q)}" for q in quiet]
+    return _fit(header + [describe_subscription(s) for s in listing.subscriptions] + windows)
+
+
+def quiet_label(window: QuietHours) -> str:
+    """'22:00–07:00 Europe/Berlin, breaking ≥ 150'."""
+    start, end = divmod(window.start_minute, 60), divmod(window.end_minute, 60)
+    text = f"{start[0]:02d}:{start[1]:02d}–{end[0]:02d}:{end[1]:02d} {window.timezone}"
+    return text + (f", breaking ≥ {window.breaking}" if window.breaking is not None else ", nothing breaks through")
+
+
+def describe_quiet(window: QuietHours, where: str, per_tick: int) -> str:
+    """The /alerts quiet reply: the window and what happens during and after it."""
+    breaking = (
+        f"stories with heat ≥ {window.breaking} still post at once"
+        if window.breaking is not None
+        else "nothing posts"
+    )
+    return (
+        f"Quiet hours in {where}: {quiet_label(window)}. Alerts are held meanwhile ({breaking}); when quiet hours"
+        f" end, one “While you were away” message brings the {per_tick} hottest held stories that still qualify,"
+        " and the rest are not posted one by one."
+    )
 
 
 def _threshold(value: int | None) -> str:
@@ -179,7 +205,7 @@ def describe_add(result: AddResult, channel: AlertChannel) -> str:
     what = f"stories on **{escape(sub.topic_name)}**" if sub.topic_name else "stories on every topic"
     quality = f"quality ≥ {sub.min_quality}" if sub.min_quality is not None else "no quality filter"
     verb = "will now get" if result.created else "now gets"
-    text = f"{channel.mention} {verb} new {what} with heat ≥ {sub.min_heat} and {quality}."
+    text = f"{channel.mention} {verb} new {what} with {heat_rule(sub.min_heat, sub.heat_percentile)} and {quality}."
     if result.created:
         text += " Stories that are already hot are not posted"
         text += f", except the {result.backfilled} hottest (backfill)." if result.backfilled else "."
@@ -205,13 +231,18 @@ def describe_pause(result: PauseResult, channel: AlertChannel | None, *, pausing
             return f"Alerts in {where} were already paused."
         return (
             f"Paused alerts in {where}. {result.queued} stories already queued will wait and post after "
-            "`/alerts resume`; stories that turn hot while paused are skipped, not posted later."
+            "`/alerts resume`; of the stories that turn hot meanwhile, the hottest come in one message then."
         )
     if not result.changed and not result.still_paused:
         return f"Alerts in {where} were not paused."
     text = f"Resumed alerts in {where}."
     if result.queued:
         text += f" {result.queued} queued stories will post over the next few minutes, hottest first."
+    if result.catch_up:
+        text += (
+            f" The {result.catch_up} hottest that turned hot meanwhile come in one “While alerts were paused”"
+            " message."
+        )
     if result.still_paused:
         names = ", ".join(f"<#{c.channel_id}>" for c in result.still_paused)
         text += f"\nStill paused on their own: {names} (`/alerts resume channel:` each)."
@@ -282,9 +313,15 @@ def describe_preview(preview: Preview, channel: AlertChannel, per_tick: int) -> 
 class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post new hot stories to channels"):
     """The /alerts group."""
 
-    def __init__(self, alerts: AlertService) -> None:
+    def __init__(self, alerts: AlertService, admin_log: AdminLog | None = None) -> None:
         self.alerts = alerts
+        self.admin_log = admin_log
         super().__init__()
+
+    async def _tell_log(self, interaction: discord.Interaction[Any], guild_id: int, what: str) -> None:
+        """Tell the server's alerts log (if it has one) who changed what."""
+        if self.admin_log is not None:
+            await self.admin_log.changed(guild_id, admin_log_change(interaction.user.id, what))
 
     async def _reply(self, interaction: discord.Interaction[Any], text: str) -> None:
         if interaction.response.is_done():
@@ -303,8 +340,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
     @app_commands.describe(
         channel="A text, announcement or forum channel",
         topic="Only stories on this topic (leave out for every topic)",
-        min_heat=f"Minimum heat ({MIN_HEAT_RANGE[0]}-{MIN_HEAT_RANGE[1]}; {DEFAULT_MIN_HEAT} for a new alert;"
-        " left out when re-adding: unchanged)",
+        min_heat=f"Heat {MIN_HEAT_RANGE[0]}-{MIN_HEAT_RANGE[1]} or a share like top10%; {DEFAULT_MIN_HEAT} for a new"
+        " alert; re-adding without it: unchanged",
         min_quality="Also require at least this quality (0 = no quality filter; left out when re-adding: unchanged)",
         backfill=f"Also post the N hottest stories that already qualify ({BACKFILL_RANGE[0]}-{BACKFILL_RANGE[1]})",
         dedupe="One post per event: other providers' stories of it are listed on the first post (default: true)",
@@ -316,7 +353,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         interaction: discord.Interaction[Any],
         channel: AlertChannel,
         topic: str | None = None,
-        min_heat: int | None = None,
+        min_heat: str | None = None,
         min_quality: int | None = None,
         backfill: int = 0,
         dedupe: bool | None = None,
@@ -345,6 +382,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
             ping_heat=ping_heat,
         )
         await self._reply(interaction, describe_add(result, channel))
+        await self._tell_log(interaction, guild_id, describe_add_change(result, channel.id))
 
     async def alert_channel_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -378,13 +416,20 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         else:
             text = f"Removed {result.removed} alert subscription(s) from <#{channel_id}>; nothing more will post there."
         await self._reply(interaction, text)
+        what = (
+            f"removed the alerts for **{escape(result.topic)}** from <#{channel_id}>"
+            if result.topic is not None
+            else f"removed every alert subscription of <#{channel_id}>"
+        )
+        await self._tell_log(interaction, guild_id, what)
 
     @app_commands.command(name="list")
     async def list_(self, interaction: discord.Interaction[Any]) -> None:
         """Every alert subscription in this server, with thresholds, last post and last error."""
         guild_id = _require_manager(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self._reply(interaction, describe_listing(await self.alerts.list_subscriptions(guild_id)))
+        listing = await self.alerts.list_subscriptions(guild_id)
+        await self._reply(interaction, describe_listing(listing, await self.alerts.quiet_hours(guild_id)))
 
     @app_commands.command(name="pause")
     @app_commands.describe(channel="Only this channel (leave out for the whole server)")
@@ -394,6 +439,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.alerts.pause(guild_id, channel.id if channel is not None else None)
         await self._reply(interaction, describe_pause(result, channel, pausing=True))
+        if result.changed:
+            await self._tell_log(interaction, guild_id, f"paused alerts in {_where(channel)}")
 
     @app_commands.command(name="resume")
     @app_commands.describe(channel="Only this channel (leave out for the whole server)")
@@ -403,6 +450,56 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.alerts.resume(guild_id, channel.id if channel is not None else None)
         await self._reply(interaction, describe_pause(result, channel, pausing=False))
+        if result.changed:
+            await self._tell_log(interaction, guild_id, f"resumed alerts in {_where(channel)}")
+
+    async def timezone_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """IANA time zones matching what was typed."""
+        return [app_commands.Choice(name=n, value=n) for n in zone_choices(current, 25)]
+
+    @app_commands.command(name="quiet")
+    @app_commands.describe(
+        channel="The alert channel",
+        start="When quiet hours begin, HH:MM (24-hour)",
+        end="When they end, HH:MM (may be the next morning: 22:00 to 07:00)",
+        timezone="IANA time zone, e.g. Europe/Berlin (default UTC)",
+        breaking="Stories at least this hot still post at once (default: none do)",
+        off="Turn the channel's quiet hours off",
+    )
+    @app_commands.autocomplete(timezone=timezone_autocomplete)
+    async def quiet(
+        self,
+        interaction: discord.Interaction[Any],
+        channel: AlertChannel,
+        start: str | None = None,
+        end: str | None = None,
+        timezone: str = "UTC",
+        breaking: app_commands.Range[int, 0, 500] | None = None,
+        off: bool = False,
+    ) -> None:
+        """Hold a channel's alerts during quiet hours; one "While you were away" message when they end."""
+        guild_id = _require_manager(interaction)
+        if off:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            removed = await self.alerts.quiet_off(guild_id, channel.id)
+            text = (
+                f"Quiet hours in {channel.mention} are off; held alerts post as usual."
+                if removed
+                else f"{channel.mention} had no quiet hours."
+            )
+            await self._reply(interaction, text)
+            return
+        if start is None or end is None:
+            raise InvalidArgument(
+                "Give both start and end as HH:MM (e.g. start:22:00 end:07:00), or off:True to turn quiet hours off."
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        window, _created = await self.alerts.set_quiet(
+            guild_id=guild_id, channel_id=channel.id, start=start, end=end, timezone=timezone, breaking=breaking
+        )
+        await self._reply(interaction, describe_quiet(window, channel.mention, self.alerts.max_posts_per_tick))
 
     @app_commands.command(name="preview")
     @app_commands.describe(
@@ -424,11 +521,85 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         preview = await self.alerts.preview(guild_id=guild_id, channel_id=channel.id, topic=topic, backfill=backfill)
         await self._reply(interaction, describe_preview(preview, channel, self.alerts.max_posts_per_tick))
 
+    @app_commands.command(name="log")
+    @app_commands.describe(
+        channel="The channel that hears about failing, paused and recovered alert channels and alert changes",
+        off="Stop the alerts log (problems still show in /alerts list)",
+    )
+    async def log_channel(
+        self, interaction: discord.Interaction[Any], channel: discord.TextChannel | None = None, off: bool = False
+    ) -> None:
+        """Choose where problems and changes of this server's alerts are posted (without options: show it)."""
+        guild_id = _require_manager(interaction)
+        admin_log = self.admin_log
+        if admin_log is None:
+            raise InvalidArgument("The alerts log is not available in this bot.")
+        if channel is not None and off:
+            raise InvalidArgument("Give a channel to log to, or `off:True` to stop the log, not both.")
+        if channel is not None:
+            missing = [
+                label
+                for attr, label in (("view_channel", "View Channel"), ("send_messages", "Send Messages"))
+                if not getattr(channel.permissions_for(channel.guild.me), attr)
+            ]
+            if missing:
+                raise PermissionDenied(
+                    f"I can't post the alerts log in {channel.mention}: I'm missing {', '.join(missing)} there. "
+                    "Grant it to my role in that channel, then run `/alerts log` again."
+                )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if off:
+            was_on = await admin_log.turn_off(guild_id)
+            text = (
+                "The alerts log is off. Failing channels still show in `/alerts list`."
+                if was_on
+                else "There was no alerts log to turn off."
+            )
+        elif channel is not None:
+            await admin_log.set_channel(guild_id, channel.id, interaction.user.id)
+            await self._tell_log(interaction, guild_id, f"made <#{channel.id}> the alerts log")
+            text = describe_log_channel(channel.id)
+        else:
+            current = await admin_log.current(guild_id)
+            text = (
+                f"The alerts log goes to <#{current.channel_id}> (set by <@{current.set_by}> {_when(current.set_at)})."
+                if current is not None
+                else "There is no alerts log. `/alerts log channel:` picks a channel for it."
+            )
+        await self._reply(interaction, text)
+
+
+def _where(channel: AlertChannel | None) -> str:
+    return channel.mention if channel is not None else "the whole server"
+
+
+def describe_add_change(result: AddResult, channel_id: int) -> str:
+    """What /alerts add changed, for the alerts log."""
+    sub = result.subscription
+    what = f"**{escape(sub.topic_name)}**" if sub.topic_name else "every topic"
+    rule = f"heat ≥ {sub.min_heat}" + (f", quality ≥ {sub.min_quality}" if sub.min_quality is not None else "")
+    if result.created:
+        return f"added alerts for {what} in <#{channel_id}> ({rule})"
+    changes = ", ".join(f"{c.name} {_threshold(c.before)} → {_threshold(c.after)}" for c in result.changes)
+    return f"changed the alerts for {what} in <#{channel_id}>: {changes or 'nothing changed'} ({rule})"
+
+
+def describe_log_channel(channel_id: int) -> str:
+    """The /alerts log reply once a channel is set."""
+    return (
+        f"Problems and changes of this server's alerts now go to <#{channel_id}>: a channel failing (deleted, a "
+        "missing permission), paused after repeated failures, or posting again, and who changed which alerts. Each "
+        "problem is told at most once an hour; nothing is posted while all is well. `/alerts log off:True` stops it."
+    )
+
 
 async def setup(bot: commands.Bot) -> None:
     """Add the /alerts group, using the AlertService the runtime built (`bot.services.alerts`)."""
     services = getattr(bot, "services", None)
     alerts = getattr(services, "alerts", None)
-    if not isinstance(alerts, AlertService):
-        raise RuntimeError("cogs.alerts needs bot.services.alerts (an AlertService); build the bot with bot.app")
-    await bot.add_cog(AlertsCog(alerts))
+    admin_log = getattr(services, "admin_log", None)
+    if not isinstance(alerts, AlertService) or not isinstance(admin_log, AdminLog):
+        raise RuntimeError(
+            "cogs.alerts needs bot.services.alerts and bot.services.admin_log; build the bot with bot.app"
+        )
+    await bot.add_cog(AlertsCog(alerts, admin_log))

@@ -13,6 +13,7 @@ driver, nor the bot for the sync side.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from db.copy_store import INCOMPLETE_COPY_KEY, refuse_incomplete_copy
@@ -24,12 +25,41 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DatabaseError",
+    "SchemaStatus",
     "StoreLocation",
     "StoreUnavailable",
     "open_ingest_store",
     "open_store",
     "parse_location",
+    "schema_status",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    """Which migration a store has applied, against the latest this Heatwave ships."""
+
+    version: int
+    latest: int
+
+    @property
+    def current(self) -> bool:
+        """True when every migration is applied."""
+        return self.version == self.latest
+
+
+def schema_status(location: StoreLocation) -> SchemaStatus:
+    """The store's schema version without changing anything (no migration, no file created).
+
+    Raises DatabaseError when the store does not exist or cannot be reached (the message says which and how).
+    """
+    if location.engine == "sqlite":
+        from db.sqlite.migrate import read_version
+
+        return read_version(location)
+    from db.postgres.migrate import read_version as read_pg_version
+
+    return read_pg_version(location)
 
 
 async def open_store(location: StoreLocation) -> Store:

@@ -102,8 +102,9 @@ TABLES: tuple[Table, ...] = (
     ),
     _table(
         "alert_subscriptions",
-        "id channel_id topic_id topic_key min_heat min_quality cursor created_at updated_at",
-        "created_at updated_at",
+        "id channel_id topic_id topic_key min_heat min_quality cursor created_at updated_at heat_percentile line_at "
+        "line_basis",
+        "created_at updated_at line_at",
         id_column="id",
     ),
     _table("alert_guild_pauses", "guild_id paused_at", "paused_at"),
@@ -115,6 +116,27 @@ TABLES: tuple[Table, ...] = (
         "queued_at next_attempt_at claimed_at sent_at",
     ),
     _table("alert_crossposts", "id channel_id message_id published_at", "published_at", id_column="id"),
+    _table(
+        "digest_subscriptions",
+        "id guild_id channel_id kind topic_id topic_key every minute weekday timezone top min_heat next_due_at "
+        "covers_from created_at updated_at last_sent_at last_error last_error_at heat_percentile line_at line_basis",
+        "next_due_at covers_from created_at updated_at last_sent_at last_error_at line_at",
+        id_column="id",
+    ),
+    _table(
+        "digest_deliveries",
+        "subscription_id due_at channel_id status covers_from expires_at queued_at next_attempt_at attempts "
+        "claimed_at message_id sent_at stories last_error",
+        "due_at covers_from expires_at queued_at next_attempt_at claimed_at sent_at",
+    ),
+    _table(
+        "alert_quiet_hours",
+        "channel_id guild_id start_minute end_minute timezone breaking held_since created_at updated_at",
+        "held_since created_at updated_at",
+    ),
+    _table("alert_summaries", "channel_id story_id kind created_at", "created_at"),
+    _table("alert_log_channels", "guild_id channel_id set_by set_at", "set_at"),
+    _table("alert_log_notices", "guild_id problem posted_at resolved_at", "posted_at resolved_at"),
     _table(
         "living_posts",
         "channel_id story_id message_id edit_channel_id posted_at shown_heat version shown_version not_before "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Literal, Protocol, Self
 
 from db.ingest_rows import KnownFile, RunCounts, ScannedFile
 from db.location import StoreLocation
@@ -18,11 +18,19 @@ from db.models import (
     ChannelKind,
     ChannelRecord,
     ClaimedItem,
+    DigestDelivery,
+    DigestEvery,
+    DigestPick,
+    DigestRecord,
+    DigestWindow,
     DueEdit,
     DueItem,
     FailureOutcome,
+    LogChannelRecord,
+    PercentileRule,
     PostedStory,
     QueuedStory,
+    QuietHours,
     RelatedStories,
     SearchHits,
     StoreStats,
@@ -30,6 +38,8 @@ from db.models import (
     StorySort,
     StoryView,
     SubscriptionRecord,
+    SummaryItem,
+    SummaryKind,
     TopicInfo,
     TopicRole,
     UpsertOutcome,
@@ -119,6 +129,9 @@ class ChannelStore(Protocol):
 
     async def for_guild(self, guild_id: int) -> list[ChannelRecord]: ...
 
+    async def every_channel(self) -> list[ChannelRecord]:
+        """Every alert channel of every guild (`heatwave doctor` checks each one)."""
+
     async def guild_paused(self, guild_id: int) -> bool: ...
 
     async def set_guild_paused(self, guild_id: int, paused: bool, now: datetime) -> bool:
@@ -168,6 +181,9 @@ class DeliveryLedger(Protocol):
 
     async def claimed(self) -> list[ClaimedItem]: ...
 
+    async def pending_counts(self) -> dict[str, int]:
+        """Deliveries per unfinished state: {"queued": n, "claimed": n} (for the metrics endpoint)."""
+
     async def queued_for(self, channel_id: int, topic_key: int | None, limit: int) -> list[QueuedStory]:
         """The channel's queue in posting order; with a topic key (0 = every topic), only what that subscription
         of the channel queued."""
@@ -181,6 +197,186 @@ class CrosspostLog(Protocol):
     async def record(self, channel_id: int, message_id: int, now: datetime) -> None: ...
 
     async def prune(self, before: datetime) -> None: ...
+
+
+class DigestStore(Protocol):
+    """/digest: scheduled summaries, and their own exactly-once ledger (one row per subscription and due time)."""
+
+    async def upsert(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        kind: ChannelKind,
+        topic_id: int | None,
+        every: DigestEvery,
+        minute: int,
+        weekday: int | None,
+        timezone: str,
+        top: int,
+        min_heat: int,
+        next_due_at: datetime,
+        covers_from: datetime,
+        now: datetime,
+    ) -> UpsertOutcome:
+        """Create the (channel, topic) digest, or replace an existing one's schedule and content rules (its
+        `covers_from` stays: the next digest still starts where the last one ended)."""
+
+    async def for_guild(self, guild_id: int) -> list[DigestRecord]:
+        """Every digest of a guild, by channel then topic ("every topic" first)."""
+
+    async def get(self, channel_id: int, topic_id: int | None) -> DigestRecord | None: ...
+
+    async def remove(self, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
+        """Delete the (channel, topic) digest, or all of the channel's; returns how many."""
+
+    async def due(self, now: datetime, limit: int) -> list[DigestRecord]:
+        """Digests whose next due time has come, earliest first."""
+
+    async def schedule(
+        self, subscription_id: int, *, expected_due: datetime, due_at: datetime, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Queue the digest due at `due_at` (covering from the subscription's `covers_from`) and move the
+        subscription on to `expires_at` (its next occurrence), covering from `due_at`; in one transaction, and
+        only when the subscription is still due at `expected_due` (False: another process got there first)."""
+
+    async def ready(self, now: datetime) -> list[DigestDelivery]:
+        """Queued digests whose (next) attempt is due, earliest first."""
+
+    async def claim(self, subscription_id: int, due_at: datetime, now: datetime) -> bool:
+        """queued -> claimed (attempt + 1); False when another tick or process got it first."""
+
+    async def stories(self, windows: Sequence[DigestWindow]) -> list[list[DigestPick]]:
+        """For each window, its stories hottest first (ties: lowest id), at most `top`."""
+
+    async def mark_sent(
+        self, subscription_id: int, due_at: datetime, *, message_id: int, stories: int, now: datetime
+    ) -> None: ...
+
+    async def mark_empty(self, subscription_id: int, due_at: datetime, now: datetime) -> None:
+        """Nothing to report: finished without a message."""
+
+    async def mark_retry(
+        self, subscription_id: int, due_at: datetime, *, error: str, retry_at: datetime, now: datetime
+    ) -> None:
+        """claimed -> queued until `retry_at`; the subscription shows the error."""
+
+    async def mark_failed(self, subscription_id: int, due_at: datetime, *, error: str, now: datetime) -> None:
+        """queued or claimed -> failed for good (the channel cannot take it, or it is too late)."""
+
+    async def release_claim(self, subscription_id: int, due_at: datetime, now: datetime) -> None:
+        """claimed -> queued now (a claim whose send was never confirmed; the next attempt looks first)."""
+
+    async def claimed(self) -> list[DigestDelivery]:
+        """Every claim without a recorded outcome (left by a crash)."""
+
+
+class QuietHoursStore(Protocol):
+    """/alerts quiet: per-channel quiet windows, and what happens to the alerts held during one."""
+
+    async def set(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        start_minute: int,
+        end_minute: int,
+        timezone: str,
+        breaking: int | None,
+        now: datetime,
+    ) -> bool:
+        """Create or replace the channel's window (a window already in force stays in force); True when new."""
+
+    async def clear(self, channel_id: int) -> bool:
+        """Remove the channel's window; False when it had none. Alerts held so far post normally."""
+
+    async def for_guild(self, guild_id: int) -> list[QuietHours]: ...
+
+    async def every(self) -> list[QuietHours]:
+        """Every channel's window (a few rows per server)."""
+
+    async def mark_held(self, channel_id: int, since: datetime) -> None:
+        """A window came into force at `since` (alerts are held from now on)."""
+
+    async def end(self, channel_id: int, keep: Sequence[int], now: datetime) -> int:
+        """A window ended: the `keep` stories go out together in one "away" summary, every other story queued for
+        the channel is withdrawn (handled, never posted one by one), and the window is no longer in force; one
+        transaction. Returns how many were withdrawn."""
+
+
+class SummaryStore(Protocol):
+    """Stories that go out together in one message; each keeps its own ledger row (exactly once)."""
+
+    async def add(self, channel_id: int, kind: SummaryKind, story_ids: Sequence[int], now: datetime) -> int:
+        """Put these stories in the channel's next `kind` summary, queueing a ledger row for any the channel does
+        not have yet (owned by its first subscription that wants it); returns how many were added."""
+
+    async def pending(self, now: datetime) -> list[SummaryItem]:
+        """Summary stories whose ledger row is queued and due, in postable channels, by channel then heat."""
+
+    async def finish(self, channel_id: int, story_ids: Sequence[int]) -> None:
+        """These stories left their summary (sent, or no longer wanted)."""
+
+    async def qualifying(self, channel_id: int, story_ids: Sequence[int]) -> list[int]:
+        """Those of the stories that some subscription of the channel still wants now, hottest first."""
+
+    async def crossed_since(self, channel_id: int, since: datetime, limit: int) -> list[int]:
+        """The hottest stories that crossed a line of the channel's subscriptions at or after `since`, still
+        qualify, and were never queued for the channel (what a pause skipped)."""
+
+    async def queued_ids(self, channel_id: int, limit: int) -> list[int]:
+        """The channel's queued stories that are in no summary, hottest first."""
+
+    async def backlogged(self, more_than: int) -> list[int]:
+        """Channels with more than `more_than` queued stories that are in no summary."""
+
+    async def guild_paused_at(self, guild_id: int) -> datetime | None:
+        """When the guild's alerts were paused (None: not paused)."""
+
+
+class HeatLineStore(Protocol):
+    """Topic-relative lines ("top10%"): the heat above which a share of a topic's recent stories lie."""
+
+    async def line(self, topic_id: int | None, since: datetime, percentile: int) -> tuple[int | None, int]:
+        """(the lowest heat among the hottest `percentile`% of the stories on the topic, or on any topic, first
+        seen since `since`, without suppressed or unknown heat; how many such stories there are). None: none."""
+
+    async def recent_count(self, topic_id: int | None, since: datetime) -> int:
+        """How many stories `line` would look at."""
+
+    async def rules(self) -> list[PercentileRule]:
+        """Every alert and digest subscription whose line is a percentile."""
+
+    async def set_rule(
+        self, kind: Literal["alert", "digest"], subscription_id: int, percentile: int | None, basis: int | None,
+        now: datetime,
+    ) -> None:
+        """Make the subscription's min_heat a percentile rule (computed over `basis` stories now), or a plain
+        number again (None)."""
+
+    async def set_line(
+        self, kind: Literal["alert", "digest"], subscription_id: int, min_heat: int, basis: int, now: datetime
+    ) -> None:
+        """Today's number for a percentile rule."""
+
+
+class AdminLogStore(Protocol):
+    """The admin log channel of each guild, and when each problem was last told there."""
+
+    async def get(self, guild_id: int) -> LogChannelRecord | None: ...
+
+    async def set(self, guild_id: int, channel_id: int, set_by: int, now: datetime) -> None:
+        """Make `channel_id` the guild's log channel (replacing any other)."""
+
+    async def clear(self, guild_id: int) -> bool:
+        """Stop logging for the guild (and forget its notices); returns whether a log channel was set."""
+
+    async def claim_notice(self, guild_id: int, problem: str, now: datetime, told_before: datetime) -> bool:
+        """Mark the problem open; True (and the notice stamped `now`) when it was never told or last told at or
+        before `told_before`: the caller then posts it. Atomic across processes."""
+
+    async def resolve_notices(self, guild_id: int, problems: Sequence[str], now: datetime) -> list[str]:
+        """Close these problems where open; returns the ones that were open (told and not yet resolved)."""
 
 
 class LivingPostStore(Protocol):
@@ -300,6 +496,21 @@ class Store(Protocol):
 
     @property
     def app_state(self) -> AppStateStore: ...
+
+    @property
+    def digests(self) -> DigestStore: ...
+
+    @property
+    def quiet_hours(self) -> QuietHoursStore: ...
+
+    @property
+    def summaries(self) -> SummaryStore: ...
+
+    @property
+    def heat_lines(self) -> HeatLineStore: ...
+
+    @property
+    def admin_log(self) -> AdminLogStore: ...
 
     @property
     def living(self) -> LivingPostStore: ...

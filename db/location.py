@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 Engine = Literal["sqlite", "postgres"]
 
@@ -32,6 +32,21 @@ class StoreLocation:
 
     def __repr__(self) -> str:
         return f"StoreLocation({self})"
+
+    @property
+    def password(self) -> str | None:
+        """The PostgreSQL password (in the authority or a `password=` parameter), for redaction; else None."""
+        if self.url is None:
+            return None
+        try:
+            parts = urlsplit(self.url)
+        except ValueError:
+            return None
+        for item in parts.query.split("&"):
+            key, _, value = item.partition("=")
+            if key.lower() == "password" and value:
+                return unquote(value)
+        return unquote(parts.password) if parts.password else None
 
 
 def parse_location(text: str | Path) -> StoreLocation:

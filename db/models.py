@@ -148,6 +148,7 @@ class SubscriptionRecord:
     last_post_at: datetime | None
     guild_paused: bool
     queued: int  # what this subscription queued (a story two subscriptions of the channel want is counted once)
+    heat_percentile: int | None = None  # min_heat is "top N%" of the topic's last 30 days, recomputed; None: a number
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +252,137 @@ class StoreStats:
     unknown_heat: int
     last_run: LastRun | None
     rejected_files: tuple[RejectedFile, ...]
+
+
+# ----- digests ---------------------------------------------------------------------------------------------
+
+DigestEvery = Literal["hourly", "daily", "weekly"]
+# queued -> claimed -> sent | empty (nothing to report: no message); claimed -> queued on a failed send;
+# queued -> failed when the channel cannot take it, or it is more than one period late.
+DigestStatus = Literal["queued", "claimed", "sent", "empty", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    """One digest subscription: where, what, when, and how its last digest went."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    channel_kind: ChannelKind
+    topic_id: int | None
+    topic_name: str | None
+    every: DigestEvery
+    minute: int  # minutes after local midnight (hourly: minute % 60 of every hour)
+    weekday: int | None  # 0 = Monday, weekly only
+    timezone: str
+    top: int
+    min_heat: int
+    next_due_at: datetime
+    covers_from: datetime  # the next digest holds stories first seen from here up to its due time
+    created_at: datetime
+    updated_at: datetime
+    last_sent_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    heat_percentile: int | None = None  # min_heat is "top N%" of the topic's last 30 days, recomputed
+
+
+@dataclass(frozen=True, slots=True)
+class DigestDelivery:
+    """One digest that fell due: the exactly-once unit (subscription, due time) and what it covers."""
+
+    subscription_id: int
+    due_at: datetime
+    covers_from: datetime
+    expires_at: datetime  # the next occurrence: from then on this one is more than one period late
+    attempts: int
+    guild_id: int
+    channel_id: int
+    channel_kind: ChannelKind
+    topic_id: int | None
+    topic_name: str | None
+    every: DigestEvery
+    timezone: str
+    top: int
+    min_heat: int
+
+
+@dataclass(frozen=True, slots=True)
+class DigestWindow:
+    """A question for `DigestStore.stories`: the `top` hottest stories at or above `min_heat` (on `topic_id`, or
+    any topic) first seen in [since, until), each flagged when it was already posted to `channel_id` as an alert."""
+
+    channel_id: int
+    topic_id: int | None
+    since: datetime
+    until: datetime
+    min_heat: int
+    top: int
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPick:
+    """A story chosen for a digest."""
+
+    story_id: int
+    heat: int
+    alerted: bool  # already posted to the digest's channel as an alert
+
+
+# ----- quiet hours and summaries -----------------------------------------------------------------------------
+
+# Why several stories go out in one message: quiet hours ended, a pause ended, or a backlog rolled up.
+SummaryKind = Literal["away", "paused", "rollup"]
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A channel's daily quiet window in its own time zone (it may span midnight)."""
+
+    channel_id: int
+    guild_id: int
+    start_minute: int
+    end_minute: int
+    timezone: str
+    breaking: int | None  # stories at or above this heat post at once even when quiet; None: none do
+    held_since: datetime | None  # set while a window is in force
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryItem:
+    """A queued story that is due to go out in a summary message."""
+
+    channel_id: int
+    guild_id: int
+    channel_kind: ChannelKind
+    kind: SummaryKind
+    story_id: int
+    heat: int | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class PercentileRule:
+    """A subscription (alert or digest) whose line is a share of its topic's recent stories."""
+
+    kind: Literal["alert", "digest"]
+    subscription_id: int
+    topic_id: int | None
+    percentile: int
+    min_heat: int
+    line_at: datetime | None
+    line_basis: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogChannelRecord:
+    """A guild's admin log channel (`/alerts log channel:`)."""
+
+    guild_id: int
+    channel_id: int
+    set_by: int
+    set_at: datetime
 
 
 # ----- living posts ----------------------------------------------------------------------------------------

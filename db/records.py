@@ -15,13 +15,19 @@ from db.models import (
     ChannelKind,
     ChannelRecord,
     ClaimedItem,
+    DigestDelivery,
+    DigestEvery,
+    DigestRecord,
     DueItem,
     QueuedBy,
     QueuedStory,
+    QuietHours,
     RelatedEntry,
     RelatedStories,
     StoryView,
     SubscriptionRecord,
+    SummaryItem,
+    SummaryKind,
 )
 
 Row: TypeAlias = Mapping[str, Any]
@@ -78,6 +84,7 @@ def subscription_record(row: Row, when: When) -> SubscriptionRecord:
         last_post_at=_optional(when, row["last_post_at"]),
         guild_paused=bool(row["guild_paused"]),
         queued=row["queued"],
+        heat_percentile=row["heat_percentile"],
     )
 
 
@@ -159,4 +166,72 @@ def related_stories(
         entries,
         tuple(views[i] for i in linking_ids if i in views),
         tuple(views[i] for i in similar_ids if i in views),
+    )
+
+
+def digest_record(row: Row, when: When) -> DigestRecord:
+    return DigestRecord(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        channel_kind=cast(ChannelKind, row["kind"]),
+        topic_id=row["topic_id"],
+        topic_name=row["topic_name"],
+        every=cast(DigestEvery, row["every"]),
+        minute=row["minute"],
+        weekday=row["weekday"],
+        timezone=row["timezone"],
+        top=row["top"],
+        min_heat=row["min_heat"],
+        next_due_at=when(row["next_due_at"]),
+        covers_from=when(row["covers_from"]),
+        created_at=when(row["created_at"]),
+        updated_at=when(row["updated_at"]),
+        last_sent_at=_optional(when, row["last_sent_at"]),
+        last_error=row["last_error"],
+        last_error_at=_optional(when, row["last_error_at"]),
+        heat_percentile=row["heat_percentile"],
+    )
+
+
+def digest_delivery(row: Row, when: When) -> DigestDelivery:
+    return DigestDelivery(
+        subscription_id=row["subscription_id"],
+        due_at=when(row["due_at"]),
+        covers_from=when(row["covers_from"]),
+        expires_at=when(row["expires_at"]),
+        attempts=row["attempts"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        channel_kind=cast(ChannelKind, row["kind"]),
+        topic_id=row["topic_id"],
+        topic_name=row["topic_name"],
+        every=cast(DigestEvery, row["every"]),
+        timezone=row["timezone"],
+        top=row["top"],
+        min_heat=row["min_heat"],
+    )
+
+
+def quiet_hours(row: Row, when: When) -> QuietHours:
+    return QuietHours(
+        channel_id=row["channel_id"],
+        guild_id=row["guild_id"],
+        start_minute=row["start_minute"],
+        end_minute=row["end_minute"],
+        timezone=row["timezone"],
+        breaking=row["breaking"],
+        held_since=_optional(when, row["held_since"]),
+    )
+
+
+def summary_item(row: Row) -> SummaryItem:
+    return SummaryItem(
+        channel_id=row["channel_id"],
+        guild_id=row["guild_id"],
+        channel_kind=cast(ChannelKind, row["channel_kind"]),
+        kind=cast(SummaryKind, row["kind"]),
+        story_id=row["story_id"],
+        heat=row["heat"],
+        attempts=row["attempts"],
     )

@@ -16,12 +16,11 @@ from dataclasses import fields
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
-from bot.urls import normalize_url
+from bot.urls import http_url, normalize_url
 from db.ingest_rows import iso_utc
 from db.models import RelatedRecord, StoryRecord
 from db.text import topic_key
@@ -31,11 +30,9 @@ from db.text import topic_key
 # are found here rather than by `frontmatter.loads` so that a missing or unclosed block gets its own reason;
 # the YAML itself is read by python-frontmatter's handler (libyaml's CSafeLoader when PyYAML has it).
 _OPENING = re.compile(r"\A\s*---[ \t]*\r?\n")
-_HAS_SPACE = re.compile(r"\s")
-# The common shape of a link: http(s), an ASCII host name without user or port, no whitespace. Such a URL
-# passes the http(s) check as is and, without a query or fragment, normalises by plain string steps; anything
-# else takes the general (urlsplit) path. test_parse_story_plain_urls_* keep the two in step.
-_PLAIN_HTTP = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?:[/?#]\S*)?")
+# The common shape of a link: http(s), an ASCII host name without user or port, no query or fragment: it
+# normalises by plain string steps; anything else takes bot.urls.normalize_url. test_parse_story_plain_urls_*
+# keep the two in step.
 _PLAIN_IDENTITY = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+)(/[^\s?#]*)?")
 # The first read asks for the stat'ed size plus one byte; later reads (a file that grew) go in chunks this big,
 # so a read never allocates a buffer of the whole size limit.
@@ -159,7 +156,7 @@ def story_from_mapping(meta: Mapping[Any, Any]) -> StoryRecord:
         "kind": kind if kind in KINDS else "article",
         "provider_name": provider_name,
         "provider_domain": provider_domain,
-        "amp_url": _http_or_none(meta.get("ampWebUrl")),
+        "amp_url": http_url(meta.get("ampWebUrl")),
         "image_url": _first_image(meta.get("images")),
         "heat": _optional_int(meta, "heat", HEAT_RANGE),
         "quality": _optional_int(meta, "quality", QUALITY_RANGE),
@@ -256,27 +253,6 @@ def _shown_number(value: int) -> str:
     return text if len(text) <= 24 else f"{text[:12]}... ({len(text.lstrip('-'))} digits)"
 
 
-def _http_or_none(value: object) -> str | None:
-    """The stripped URL when it passes `bot.urls.is_http_url`, else None.
-
-    Same rule, cheaper: is_http_url looks for whitespace one character at a time, which costs ~5 us per URL and
-    a file has four to ten URLs. A regex finds the whitespace; urlsplit decides the rest exactly as it does
-    (test_parse_http_check_agrees_with_is_http_url keeps the two in step).
-    """
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if _PLAIN_HTTP.fullmatch(text):
-        return text
-    if not text or _HAS_SPACE.search(text):
-        return None
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    return text if parts.scheme.lower() in ("http", "https") and parts.hostname else None
-
-
 def _identity(link: str) -> str:
     """`bot.urls.normalize_url(link)`, by plain string steps for the common shape of link (~5x cheaper)."""
     plain = _PLAIN_IDENTITY.fullmatch(link)
@@ -296,7 +272,7 @@ def _identity(link: str) -> str:
 def _story_url(meta: Mapping[Any, Any]) -> str:
     # webUrl is the identity when present (the publisher's API shows webUrl != originalUrl on some items).
     for key in ("webUrl", "originalUrl"):
-        url = _http_or_none(meta.get(key))
+        url = http_url(meta.get(key))
         if url is not None:
             return url
     present = [f"{key} {_describe(meta[key])}" for key in ("webUrl", "originalUrl") if meta.get(key) is not None]
@@ -347,7 +323,7 @@ def _first_image(value: object) -> str | None:
         return None
     for image in value:
         if isinstance(image, dict):
-            url = _http_or_none(image.get("url"))
+            url = http_url(image.get("url"))
             if url is not None:
                 return url
     return None
@@ -375,7 +351,7 @@ def _related(value: object) -> tuple[RelatedRecord, ...]:
     for item in value:
         if not isinstance(item, dict):
             continue
-        link = _http_or_none(item.get("webUrl")) or _http_or_none(item.get("originalUrl"))
+        link = http_url(item.get("webUrl")) or http_url(item.get("originalUrl"))
         raw_title = item.get("title")
         title = clean_text(raw_title) if isinstance(raw_title, str) else ""
         if link is None or not title:

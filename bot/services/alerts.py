@@ -15,22 +15,28 @@ import asyncio
 import difflib
 import logging
 import random
-from collections.abc import Sequence
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.clock import Clock
 from bot.errors import InvalidArgument, NotFound
+from bot.schedules import in_window, load_zone, parse_at
 from db.interfaces import Store
 from db.models import (
     CHANNEL_KINDS,
     ChannelKind,
     ChannelRecord,
     DueItem,
+    PercentileRule,
     QueuedBy,
+    QuietHours,
     StoryView,
     SubscriptionRecord,
+    SummaryItem,
+    SummaryKind,
     TopicInfo,
 )
 from db.text import topic_key
@@ -46,6 +52,7 @@ __all__ = [
     "MIN_HEAT_RANGE",
     "MIN_QUALITY_RANGE",
     "AddResult",
+    "AlertListener",
     "AlertService",
     "BackfillPreview",
     "ChannelKind",
@@ -83,6 +90,12 @@ STALE_CLAIM = timedelta(minutes=10)
 # Channels are served concurrently so one slow or failing channel never holds the others up.
 CHANNEL_CONCURRENCY = 8
 PREVIEW_QUEUE = 10
+# A backlog longer than this many ticks' worth of posts is rolled up (the hottest keep their own posts).
+ROLLUP_TICKS = 3
+# The most stories one roll-up takes (the rest wait for the next tick's); even 1,000 fit ~70 messages.
+ROLLUP_MAX = 1_000
+# How many of a channel's held stories are checked for the "While you were away" message.
+QUIET_CANDIDATES = 1_000
 
 
 class DeliveryFailed(Exception):
@@ -115,6 +128,29 @@ class Poster(Protocol):
         """The id of a recent message in the channel that already carries this story, if any."""
         ...
 
+    async def send_summary(
+        self, channel_id: int, kind: SummaryKind, stories: Sequence[StoryView]
+    ) -> list[tuple[int, tuple[int, ...]]]:
+        """Post several stories as one message (several only when one cannot hold them), as content with each
+        story's link, so `find_recent` finds them; return (message id, story ids it carries) per message."""
+        ...
+
+
+class AlertListener(Protocol):
+    """Told about channel problems as the engine meets them (the admin log channel); must not raise."""
+
+    async def channel_failing(self, guild_id: int, channel_id: int, reason: str, failures: int, limit: int) -> None:
+        """A channel refused a post for a reason of its own (deleted, missing permission)."""
+        ...
+
+    async def channel_auto_paused(self, guild_id: int, channel_id: int, reason: str) -> None:
+        """A channel paused itself after `limit` such failures in a row."""
+        ...
+
+    async def channel_delivered(self, guild_id: int, channel_id: int) -> None:
+        """A channel took a post."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class TickReport:
@@ -132,6 +168,9 @@ class TickReport:
     auto_paused: tuple[int, ...] = ()
     covered: int = 0  # not posted: the same event as a post of the channel, listed on it (living posts)
     edited: int = 0  # posted messages edited to follow their story (living posts)
+    held: int = 0  # queued alerts not posted because their channel is in quiet hours
+    summaries: int = 0  # summary messages sent (away, paused catch-up, roll-up)
+    rolled_up: int = 0  # stories moved into a roll-up this tick
     sent_ids: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # (channel_id, story_id) in send order
 
 
@@ -200,6 +239,7 @@ class PauseResult:
     changed: bool
     queued: int  # stories waiting in the affected channel(s)
     still_paused: tuple[ChannelRecord, ...] = ()  # after a guild resume: channels paused on their own
+    catch_up: int = 0  # stories that turned hot during the pause, now in one "While alerts were paused" message
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +273,53 @@ class Preview:
     queued: tuple[PreviewItem, ...]
     paused_reason: str | None
     backfill: BackfillPreview | None = None  # only when a backfill was asked for
+
+
+# Topic-relative lines ("top10%"): over the last 30 days of the topic's stories, recomputed at least daily, and
+# sooner when the 30-day set grew or shrank by more than a quarter (checked at most hourly: counting is not free).
+LINE_WINDOW = timedelta(days=30)
+LINE_MAX_AGE = timedelta(days=1)
+LINE_CHECK_EVERY = timedelta(hours=1)
+LINE_CHANGE = 0.25
+PERCENTILE_RANGE = (1, 99)
+_PERCENTILE = re.compile(r"^top\s*(\d*)\s*%$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class MinHeat:
+    """A `min_heat` as typed: a heat, or a share of the topic's recent stories ("top10%": percentile 10)."""
+
+    value: int | None = None
+    percentile: int | None = None
+
+
+def parse_min_heat(text: str | int | None) -> MinHeat | None:
+    """'80' -> heat 80, 'top10%' -> the hottest 10 %; None stays None. InvalidArgument says what to type."""
+    if text is None:
+        return None
+    if isinstance(text, int):
+        _check_range("min_heat", text, MIN_HEAT_RANGE, " (stories reach about 190; 70 = the publisher's line)")
+        return MinHeat(value=text)
+    typed = text.strip()
+    match = _PERCENTILE.match(typed)
+    if match:
+        digits = match.group(1)
+        low, high = PERCENTILE_RANGE
+        if not digits or not low <= int(digits) <= high:
+            raise InvalidArgument(
+                f"A share must be top{low}% to top{high}% (e.g. top10%: hotter than 90% of the topic's stories of the"
+                f" last 30 days), not “{_label(typed)}”; nothing was changed."
+            )
+        return MinHeat(percentile=int(digits))
+    try:
+        value = int(typed)
+    except ValueError:
+        raise InvalidArgument(
+            f"min_heat takes a heat from {MIN_HEAT_RANGE[0]} to {MIN_HEAT_RANGE[1]} (e.g. 80) or a share of the"
+            f" topic's stories like top10%, not “{_label(typed)}”; nothing was changed."
+        ) from None
+    _check_range("min_heat", value, MIN_HEAT_RANGE, " (stories reach about 190; 70 = the publisher's line)")
+    return MinHeat(value=value)
 
 
 def retry_delay(attempt: int, rng: random.Random) -> timedelta:
@@ -274,11 +361,29 @@ class AlertService:
         self._channels = store.channels
         self._ledger = store.ledger
         self._crossposts = store.crossposts
+        self._quiet = store.quiet_hours
+        self._summaries = store.summaries
+        self._lines = store.heat_lines
+        self._lines_checked: dict[tuple[int | None, int], datetime] = {}
         self._clock = clock
         self._max_posts = max_posts_per_tick
         self._auto_pause_after = auto_pause_after
         self._rng = rng if rng is not None else random.Random()
         self._living = living
+        self._listeners: list[AlertListener] = []
+
+    def add_listener(self, listener: AlertListener) -> None:
+        """Tell `listener` about channel failures, auto-pauses and deliveries from now on (once, however often
+        it is added)."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    async def _tell(self, event: Callable[[AlertListener], Awaitable[None]]) -> None:
+        for listener in self._listeners:
+            try:
+                await event(listener)
+            except Exception:
+                log.exception("alert listener %r failed", listener)
 
     @property
     def max_posts_per_tick(self) -> int:
@@ -317,7 +422,7 @@ class AlertService:
         channel_id: int,
         channel_kind: ChannelKind,
         topic: str | None = None,
-        min_heat: int | None = None,
+        min_heat: int | str | None = None,
         min_quality: int | None = None,
         backfill: int = 0,
         dedupe: bool | None = None,
@@ -329,8 +434,7 @@ class AlertService:
         quality filter."""
         if channel_kind not in CHANNEL_KINDS:
             raise InvalidArgument(f"Alerts can go to {', '.join(CHANNEL_KINDS[:3])} channels only.")
-        if min_heat is not None:
-            _check_range("min_heat", min_heat, MIN_HEAT_RANGE, " (stories reach about 190; 70 = the publisher's line)")
+        wanted = parse_min_heat(min_heat)
         if min_quality is not None:
             _check_range("min_quality", min_quality, MIN_QUALITY_RANGE, " (0 = no quality filter)")
         _check_range("backfill", backfill, BACKFILL_RANGE, " stories")
@@ -339,6 +443,7 @@ class AlertService:
         topic_ref = await self.resolve_topic(topic) if topic is not None else None
         topic_id = topic_ref.id if topic_ref else None
         now = self._clock.now()
+        line, basis = await self.line_for(topic_id, wanted)
         # Read only for the reply ("what changed"); the upsert itself decides created vs updated atomically.
         previous = await self._subscriptions.get(channel_id, topic_id)
         outcome = await self._subscriptions.upsert(
@@ -346,14 +451,16 @@ class AlertService:
             channel_id=channel_id,
             kind=channel_kind,
             topic_id=topic_id,
-            min_heat=DEFAULT_MIN_HEAT if min_heat is None else min_heat,
+            min_heat=DEFAULT_MIN_HEAT if line is None else line,
             # "quality >= 0" would silently drop every story whose quality the publisher left out, which no one
             # asks for: 0 means no quality filter, like leaving it out on a new subscription.
             min_quality=min_quality or None,
             now=now,
-            keep_min_heat=min_heat is None,
+            keep_min_heat=wanted is None,
             keep_min_quality=min_quality is None,
         )
+        if wanted is not None:
+            await self._lines.set_rule("alert", outcome.subscription_id, wanted.percentile, basis, now)
         backfilled = await self._ledger.queue_backfill(outcome.subscription_id, backfill, now)
         record = await self._subscriptions.get(channel_id, topic_id)
         assert record is not None
@@ -366,6 +473,7 @@ class AlertService:
             record.min_heat,
             record.min_quality,
             backfilled,
+            extra={"guild": guild_id, "channel": channel_id},
         )
         deduping = pinging = None
         if self._living is not None:
@@ -409,16 +517,248 @@ class AlertService:
         return PauseResult("channel", changed, channel.queued)
 
     async def resume(self, guild_id: int, channel_id: int | None = None) -> PauseResult:
-        """Resume the guild or one channel (also clears a channel's failures and auto-pause)."""
+        """Resume the guild or one channel (also clears a channel's failures and auto-pause). The stories that
+        turned hot during the pause (the hottest max_posts_per_tick) go out as one "While alerts were paused"
+        message; stories queued before the pause post normally."""
         now = self._clock.now()
         channels = await self._channels.for_guild(guild_id)
         if channel_id is None:
+            since = await self._summaries.guild_paused_at(guild_id)
             changed = await self._channels.set_guild_paused(guild_id, False, now)
             still = tuple(c for c in channels if c.paused_at is not None)
-            return PauseResult("guild", changed, sum(c.queued for c in channels), still)
+            caught = 0
+            if changed and since is not None:
+                for channel in channels:
+                    if channel.paused_at is None:
+                        caught += await self._catch_up(channel.channel_id, since, now)
+            return PauseResult("guild", changed, sum(c.queued for c in channels), still, caught)
         channel = self._channel(channels, channel_id)
         changed = await self._channels.set_channel_paused(guild_id, channel_id, False, now)
-        return PauseResult("channel", changed, channel.queued)
+        caught = 0
+        if changed and channel.paused_at is not None:
+            caught = await self._catch_up(channel_id, channel.paused_at, now)
+        return PauseResult("channel", changed, channel.queued, catch_up=caught)
+
+    async def _catch_up(self, channel_id: int, since: datetime, now: datetime) -> int:
+        """Put what a pause skipped (the hottest max_posts_per_tick that crossed a line since `since`) in one
+        "paused" summary for the channel; returns how many."""
+        missed = await self._summaries.crossed_since(channel_id, since, self._max_posts)
+        if not missed:
+            return 0
+        added = await self._summaries.add(channel_id, "paused", missed, now)
+        log.info("channel %d: %d stories that turned hot during the pause go out in one message", channel_id, added)
+        return added
+
+    # --- topic-relative lines ------------------------------------------------------------------------------
+
+    async def line_for(self, topic_id: int | None, wanted: MinHeat | None) -> tuple[int | None, int | None]:
+        """(today's number for `wanted`, how many stories it was computed over); a plain heat is itself. A share
+        of a topic without stories in the last 30 days is the publisher's line (70) until it has some."""
+        if wanted is None:
+            return None, None
+        if wanted.percentile is None:
+            return wanted.value, None
+        line, count = await self._lines.line(topic_id, self._clock.now() - LINE_WINDOW, wanted.percentile)
+        return (DEFAULT_MIN_HEAT if line is None else line), count
+
+    async def refresh_lines(self) -> int:
+        """Recompute percentile lines a day old, or whose topic's 30-day set changed a lot; returns how many
+        subscriptions got a new number."""
+        rules = await self._lines.rules()
+        if not rules:
+            return 0
+        now = self._clock.now()
+        since = now - LINE_WINDOW
+        groups: dict[tuple[int | None, int], list[PercentileRule]] = {}
+        for rule in rules:
+            groups.setdefault((rule.topic_id, rule.percentile), []).append(rule)
+        changed = 0
+        for (topic_id, percentile), members in groups.items():
+            stale = any(r.line_at is None or now - r.line_at >= LINE_MAX_AGE for r in members)
+            if not stale and now - self._lines_checked.get((topic_id, percentile), now - LINE_CHECK_EVERY) < (
+                LINE_CHECK_EVERY
+            ):
+                continue
+            self._lines_checked[(topic_id, percentile)] = now
+            if not stale:
+                count = await self._lines.recent_count(topic_id, since)
+                basis = min((r.line_basis or 0) for r in members)
+                if abs(count - basis) <= LINE_CHANGE * max(basis, 1) and basis > 0:
+                    continue
+            line, count = await self._lines.line(topic_id, since, percentile)
+            value = DEFAULT_MIN_HEAT if line is None else line
+            for rule in members:
+                await self._lines.set_line(rule.kind, rule.subscription_id, value, count, now)
+                changed += int(rule.min_heat != value)
+        if changed:
+            log.info("percentile lines: %d subscriptions have a new heat line", changed)
+        return changed
+
+    # --- quiet hours --------------------------------------------------------------------------------------
+
+    async def set_quiet(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        start: str,
+        end: str,
+        timezone: str = "UTC",
+        breaking: int | None = None,
+    ) -> tuple[QuietHours, bool]:
+        """Set the channel's daily quiet window (checked first: bad input changes nothing); returns the window
+        and whether it is new."""
+        start_minute, end_minute = parse_at(start), parse_at(end)
+        if start_minute == end_minute:
+            raise InvalidArgument("start and end must differ (22:00 to 07:00 is quiet overnight); nothing was changed.")
+        zone = timezone.strip() or "UTC"
+        load_zone(zone)
+        if breaking is not None:
+            _check_range("breaking", breaking, MIN_HEAT_RANGE, " (stories at or above it post at once)")
+        subs = [s for s in await self._subscriptions.for_guild(guild_id) if s.channel_id == channel_id]
+        if not subs:
+            raise NotFound("That channel has no alerts. Add one with /alerts add, then set its quiet hours.")
+        created = await self._quiet.set(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            start_minute=start_minute,
+            end_minute=end_minute,
+            timezone=zone,
+            breaking=breaking,
+            now=self._clock.now(),
+        )
+        window = next(q for q in await self._quiet.for_guild(guild_id) if q.channel_id == channel_id)
+        return window, created
+
+    async def quiet_off(self, guild_id: int, channel_id: int) -> bool:
+        """Remove the channel's quiet hours (held alerts then post normally); False when it had none."""
+        if not any(q.channel_id == channel_id for q in await self._quiet.for_guild(guild_id)):
+            return False
+        return await self._quiet.clear(channel_id)
+
+    async def quiet_hours(self, guild_id: int) -> list[QuietHours]:
+        """The guild's quiet windows."""
+        return await self._quiet.for_guild(guild_id)
+
+    async def _quiet_now(self, now: datetime) -> dict[int, int | None]:
+        """Channels in quiet hours now, with their breaking line; windows that just ended become summaries."""
+        quiet: dict[int, int | None] = {}
+        for window in await self._quiet.every():
+            try:
+                quiet_now = in_window(window.start_minute, window.end_minute, window.timezone, now)
+            except InvalidArgument:  # a zone gone from the zone database: UTC rather than a stuck tick
+                quiet_now = in_window(window.start_minute, window.end_minute, "UTC", now)
+            if quiet_now:
+                quiet[window.channel_id] = window.breaking
+                if window.held_since is None:
+                    await self._quiet.mark_held(window.channel_id, now)
+            elif window.held_since is not None:
+                await self._end_quiet(window, now)
+        return quiet
+
+    async def _end_quiet(self, window: QuietHours, now: datetime) -> None:
+        # The hottest held stories that still qualify (one suppressed or cooled below the line meanwhile is left
+        # out) go in one message; every other held story is handled, not posted one by one.
+        held = await self._summaries.queued_ids(window.channel_id, QUIET_CANDIDATES)
+        keep = (await self._summaries.qualifying(window.channel_id, held))[: self._max_posts]
+        dropped = await self._quiet.end(window.channel_id, keep, now)
+        log.info(
+            "channel %d: quiet hours over; %d held stories in one message, %d more marked handled",
+            window.channel_id,
+            len(keep),
+            dropped,
+        )
+
+    async def _roll_up(self, quiet: dict[int, int | None], now: datetime) -> int:
+        """More queued for a channel than three ticks can post: the hottest keep their own posts, the rest go
+        out together in one roll-up (queued, never dropped, and no hours of trickling)."""
+        keep = ROLLUP_TICKS * self._max_posts
+        rolled = 0
+        for channel_id in await self._summaries.backlogged(keep):
+            if channel_id in quiet:
+                continue  # held, not posted: the end of quiet hours decides what goes out
+            rest = (await self._summaries.queued_ids(channel_id, ROLLUP_MAX))[keep:]
+            if rest:
+                rolled += await self._summaries.add(channel_id, "rollup", rest, now)
+        return rolled
+
+    async def _send_summaries(self, poster: Poster, quiet: dict[int, int | None], tally: _Tally) -> None:
+        groups: dict[tuple[int, SummaryKind], list[SummaryItem]] = {}
+        for item in await self._summaries.pending(self._clock.now()):
+            if item.channel_id not in quiet:
+                groups.setdefault((item.channel_id, item.kind), []).append(item)
+        for (channel_id, kind), items in groups.items():
+            await self._send_summary(poster, channel_id, kind, items, tally)
+
+    async def _send_summary(
+        self, poster: Poster, channel_id: int, kind: SummaryKind, items: list[SummaryItem], tally: _Tally
+    ) -> None:
+        """Claim every story of the summary, send one message (or several when one cannot hold them), record
+        each story as sent with the message that carries it: exactly once, like a single alert."""
+        now = self._clock.now()
+        # Cooled below every line of the channel, or suppressed, while it waited: withdrawn, as a single alert is.
+        wanted = set(await self._summaries.qualifying(channel_id, [i.story_id for i in items]))
+        for item in items:
+            if item.story_id not in wanted:
+                await self._ledger.withdraw(item.story_id, channel_id)
+                tally.add(TickReport(withdrawn=1))
+        await self._summaries.finish(channel_id, [i.story_id for i in items if i.story_id not in wanted])
+        items = [i for i in items if i.story_id in wanted]
+        claimed = [i for i in items if await self._ledger.claim(i.story_id, channel_id, now)]
+        stories = await self._lookups.stories([i.story_id for i in claimed])
+        by_id = {s.id: s for s in stories}
+        to_send: list[StoryView] = []
+        for item in claimed:
+            story = by_id.get(item.story_id)
+            if story is None:
+                await self._ledger.release_claim(item.story_id, channel_id, now)
+                continue
+            found = None
+            if item.attempts > 0:
+                # An earlier attempt may have reached Discord: a story already in the channel is not sent again.
+                try:
+                    found = await poster.find_recent(channel_id, story)
+                except DeliveryFailed:
+                    found = None
+            if found is not None:
+                await self._ledger.mark_sent(item.story_id, channel_id, found, self._clock.now())
+                tally.add(TickReport(sent=1, found_existing=1, sent_ids=((channel_id, item.story_id),)))
+            else:
+                to_send.append(story)
+        done = [s.id for s in stories if s.id not in {t.id for t in to_send}]
+        if to_send:
+            try:
+                messages = await poster.send_summary(channel_id, kind, to_send)
+            except asyncio.CancelledError:
+                raise  # shutting down mid-send: the claims stay, and recovery at the next start resolves them
+            except Exception as exc:
+                if not isinstance(exc, DeliveryFailed):
+                    log.exception("poster crashed delivering a %s summary to channel %d", kind, channel_id)
+                failure = exc if isinstance(exc, DeliveryFailed) else DeliveryFailed(
+                    "unexpected error while posting", permanent=False
+                )
+                # One failed message is one failure of the channel (its count, its hold); the summary's other
+                # stories simply go back to the queue behind that hold, and the next attempt looks before sending.
+                first = next(i for i in claimed if i.story_id == to_send[0].id)
+                await self._failed(
+                    DueItem(first.story_id, channel_id, first.guild_id, first.channel_kind, first.attempts, first.heat),
+                    failure,
+                    tally,
+                )
+                for story in to_send[1:]:
+                    await self._ledger.release_claim(story.id, channel_id, self._clock.now())
+                await self._summaries.finish(channel_id, done)
+                return
+            for message_id, carried in messages:
+                for story_id in carried:
+                    await self._ledger.mark_sent(story_id, channel_id, message_id, self._clock.now())
+                    tally.add(TickReport(sent=1, sent_ids=((channel_id, story_id),)))
+                    done.append(story_id)
+            tally.add(TickReport(summaries=len(messages)))
+            log.info("channel %d: %s summary of %d stories sent", channel_id, kind, len(to_send))
+            guild_id = claimed[0].guild_id
+            await self._tell(lambda listener: listener.channel_delivered(guild_id, channel_id))
+        await self._summaries.finish(channel_id, done)
 
     @staticmethod
     def _channel(channels: Sequence[ChannelRecord], channel_id: int) -> ChannelRecord:
@@ -502,11 +842,22 @@ class AlertService:
         stale = await self._ledger.requeue_stale_claims(now - STALE_CLAIM, now)
         if stale:
             log.warning("%d alert claims from an interrupted tick went back to the queue", stale)
+        await self.refresh_lines()
         queued = await self._ledger.enqueue_due(now)
-        batch = await self._ledger.next_batch(now, self._max_posts)
         tally = _Tally(TickReport(queued=queued))
+        # Summaries first: their stories are claimed here, before the batch could pick them one by one.
+        quiet = await self._quiet_now(now)
+        tally.add(TickReport(rolled_up=await self._roll_up(quiet, now)))
+        await self._send_summaries(poster, quiet, tally)
+        batch = await self._ledger.next_batch(now, self._max_posts)
         by_channel: dict[int, list[DueItem]] = {}
         for item in batch:
+            if item.channel_id in quiet:
+                line = quiet[item.channel_id]
+                if line is None or item.heat is None or item.heat < line:
+                    # Quiet hours: held in the queue (a restart keeps it); only a breaking story posts at once.
+                    tally.add(TickReport(held=1))
+                    continue
             if item.qualifies:
                 by_channel.setdefault(item.channel_id, []).append(item)
             else:
@@ -581,6 +932,7 @@ class AlertService:
         await self._ledger.mark_sent(item.story_id, item.channel_id, message_id, self._clock.now())
         if self._living is not None:
             await self._living.posted(item.channel_id, item.kind, story, message_id)
+        await self._tell(lambda listener: listener.channel_delivered(item.guild_id, item.channel_id))
         tally.add(TickReport(sent=1, found_existing=int(existing), sent_ids=((item.channel_id, item.story_id),)))
         if item.kind == "announcement":
             await self._crosspost(poster, item.channel_id, message_id, tally)
@@ -589,7 +941,10 @@ class AlertService:
     async def _failed(self, item: DueItem, exc: DeliveryFailed, tally: _Tally) -> bool:
         now = self._clock.now()
         if exc.story_only:
-            log.warning("channel %d rejected story %d for good: %s", item.channel_id, item.story_id, exc.reason)
+            log.warning(
+                "channel %d rejected story %d for good: %s", item.channel_id, item.story_id, exc.reason,
+                extra=_fields(item),
+            )
             await self._ledger.mark_rejected(item.story_id, item.channel_id, exc.reason, now)
             tally.add(TickReport(rejected=1))
             return True
@@ -614,13 +969,25 @@ class AlertService:
                 exc.reason,
                 outcome.failure_count,
                 self._auto_pause_after,
+                extra=_fields(item),
+            )
+            await self._tell(
+                lambda listener: listener.channel_failing(
+                    item.guild_id, item.channel_id, exc.reason, outcome.failure_count, self._auto_pause_after
+                )
             )
         else:
             tally.add(TickReport(retrying=1))
-            log.info("alert to channel %d will be retried in %s: %s", item.channel_id, delay, exc.reason)
+            log.info(
+                "alert to channel %d will be retried in %s: %s", item.channel_id, delay, exc.reason, extra=_fields(item)
+            )
         if outcome.auto_paused:
             tally.add(TickReport(auto_paused=(item.channel_id,)))
-            log.warning("channel %d paused automatically after repeated failures: %s", item.channel_id, exc.reason)
+            log.warning(
+                "channel %d paused automatically after repeated failures: %s", item.channel_id, exc.reason,
+                extra=_fields(item),
+            )
+            await self._tell(lambda listener: listener.channel_auto_paused(item.guild_id, item.channel_id, exc.reason))
         return False
 
     async def _crosspost(self, poster: Poster, channel_id: int, message_id: int, tally: _Tally) -> None:
@@ -664,6 +1031,11 @@ class AlertService:
         if found_existing or requeued:
             log.info("alert recovery: %d already posted, %d queued again", found_existing, requeued)
         return RecoveryReport(found_existing, requeued)
+
+
+def _fields(item: DueItem) -> dict[str, int]:
+    """Structured log fields of a delivery (HEATWAVE_LOG_FORMAT=json shows them as keys)."""
+    return {"guild": item.guild_id, "channel": item.channel_id, "story": item.story_id}
 
 
 class _Tally:

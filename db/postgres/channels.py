@@ -24,6 +24,14 @@ class PgChannels:
         )
         return [channel_record(r, as_is) for r in rows]
 
+    async def every_channel(self) -> list[ChannelRecord]:
+        """Every alert channel of every guild with its state and queue length (for `heatwave doctor`)."""
+        rows = await self._db.all(
+            "SELECT c.*, (SELECT count(*) FROM alert_deliveries d WHERE d.channel_id = c.channel_id"
+            " AND d.status = 'queued') AS queued FROM alert_channels c ORDER BY c.guild_id, c.channel_id"
+        )
+        return [channel_record(r, as_is) for r in rows]
+
     async def guild_paused(self, guild_id: int) -> bool:
         """Whether /alerts pause was used for the whole guild."""
         return await self._db.one("SELECT 1 FROM alert_guild_pauses WHERE guild_id = %s", (guild_id,)) is not None

@@ -316,6 +316,14 @@ class PgLedger:
             (now, story_id, channel_id),
         )
 
+    async def pending_counts(self) -> dict[str, int]:
+        """How many deliveries are waiting ('queued') and being sent ('claimed') right now."""
+        rows = await self._db.all(
+            "SELECT 'queued' AS status, count(*) AS n FROM alert_deliveries WHERE status = 'queued'"
+            " UNION ALL SELECT 'claimed', count(*) FROM alert_deliveries WHERE status = 'claimed'"
+        )
+        return {str(r["status"]): int(r["n"]) for r in rows}
+
     async def claimed(self) -> list[ClaimedItem]:
         """Every claim without a recorded outcome."""
         rows = await self._db.all(

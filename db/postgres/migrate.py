@@ -8,6 +8,7 @@ the version is re-read after the lock is taken, so a migration is applied once.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -15,7 +16,10 @@ from psycopg import errors as pg_errors
 from db.errors import DatabaseError
 from db.location import StoreLocation
 from db.migrations import Migration, load_migrations
-from db.postgres.connection import describe_error
+from db.postgres.connection import connect_sync, describe_error
+
+if TYPE_CHECKING:
+    from db import SchemaStatus
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,20 @@ def schema_version(conn: psycopg.Connection) -> int:
         return 0
     version = conn.execute("SELECT version FROM schema_version").fetchone()
     return 0 if version is None else int(version[0])
+
+
+def read_version(location: StoreLocation) -> SchemaStatus:
+    """The database's schema version, read without changing anything."""
+    from db import SchemaStatus
+
+    conn = connect_sync(location)
+    try:
+        version = schema_version(conn)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"cannot read the database {location}: {describe_error(exc)}") from None
+    finally:
+        conn.close()
+    return SchemaStatus(version, latest_version())
 
 
 def migrate(conn: psycopg.Connection, location: StoreLocation) -> int:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from db.location import StoreLocation
+from db.postgres.admin_log import PgAdminLog
 from db.postgres.app_state import PgAppState
 from db.postgres.channels import PgChannels
 from db.postgres.crossposts import PgCrossposts
 from db.postgres.database import PgDatabase
+from db.postgres.digests import PgDigests
+from db.postgres.heat_lines import PgHeatLines
 from db.postgres.ledger import PgLedger
 from db.postgres.lookups import PgLookups
 from db.postgres.post_edits import PgPostEdits
+from db.postgres.quiet import PgQuietHours, PgSummaries
 from db.postgres.subscriptions import PgSubscriptions
 from db.postgres.topic_roles import PgTopicRoles
 
@@ -28,6 +32,11 @@ class PostgresStore:
         self.living = PgPostEdits(database)
         self.roles = PgTopicRoles(database)
         self.app_state = PgAppState(database)
+        self.digests = PgDigests(database)
+        self.quiet_hours = PgQuietHours(database)
+        self.summaries = PgSummaries(database)
+        self.heat_lines = PgHeatLines(database)
+        self.admin_log = PgAdminLog(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> PostgresStore:

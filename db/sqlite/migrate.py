@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from typing import TYPE_CHECKING
 
 from db.errors import DatabaseError
 from db.migrations import Migration, load_migrations
+
+if TYPE_CHECKING:
+    from db import SchemaStatus
+    from db.location import StoreLocation
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +26,26 @@ def available_migrations() -> list[Migration]:
 
 def latest_version() -> int:
     return len(available_migrations())
+
+
+def read_version(location: StoreLocation) -> SchemaStatus:
+    """The file's schema version, read without creating or changing anything."""
+    from db import SchemaStatus
+
+    path = location.path
+    assert path is not None
+    if not path.is_file():
+        raise DatabaseError(f"no database at {path}; `heatwave ingest` or `heatwave run` creates it")
+    try:
+        # Read-only: the doctor must not create a WAL file, migrate or take a write lock.
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            version = _user_version(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot read database {path}: {exc}") from None
+    return SchemaStatus(version, latest_version())
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from db.location import StoreLocation
+from db.sqlite.admin_log import SqliteAdminLog
 from db.sqlite.app_state import SqliteAppState
 from db.sqlite.channels import SqliteChannels
 from db.sqlite.crossposts import SqliteCrossposts
 from db.sqlite.database import SqliteDatabase
+from db.sqlite.digests import SqliteDigests
+from db.sqlite.heat_lines import SqliteHeatLines
 from db.sqlite.ledger import SqliteLedger
 from db.sqlite.lookups import SqliteLookups
 from db.sqlite.post_edits import SqlitePostEdits
+from db.sqlite.quiet import SqliteQuietHours, SqliteSummaries
 from db.sqlite.subscriptions import SqliteSubscriptions
 from db.sqlite.topic_roles import SqliteTopicRoles
 
@@ -28,6 +32,11 @@ class SqliteStore:
         self.living = SqlitePostEdits(database)
         self.roles = SqliteTopicRoles(database)
         self.app_state = SqliteAppState(database)
+        self.digests = SqliteDigests(database)
+        self.quiet_hours = SqliteQuietHours(database)
+        self.summaries = SqliteSummaries(database)
+        self.heat_lines = SqliteHeatLines(database)
+        self.admin_log = SqliteAdminLog(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> SqliteStore:

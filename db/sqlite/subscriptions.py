@@ -14,6 +14,7 @@ from db.sqlite.timefmt import from_db, to_db
 # want is queued, and counted, once: see the ledger's enqueue).
 _SUBSCRIPTION_SELECT = """
 SELECT s.id, c.guild_id, s.channel_id, c.kind, s.topic_id, t.name AS topic_name, s.min_heat, s.min_quality,
+       s.heat_percentile,
        s.cursor, s.created_at, s.updated_at, c.paused_at, c.auto_paused_reason, c.failure_count, c.last_error,
        c.last_error_at, c.last_post_at,
        EXISTS (SELECT 1 FROM alert_guild_pauses g WHERE g.guild_id = c.guild_id) AS guild_paused,

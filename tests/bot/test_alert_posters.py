@@ -81,7 +81,7 @@ async def test_console_alerts_commands_run_the_whole_loop(alert_service: AlertSe
     assert "#console now follows AI at heat ≥ 80; 1 stories queued by backfill" in text
     assert "AI · heat ≥ 80" in text
     assert "heat 120 · Already hot · next tick" in text
-    assert "min_heat must be a whole number" in text
+    assert "min_heat takes a heat from 0 to 500 (e.g. 80) or a share of the topic's stories like top10%" in text
     assert "Paused alerts in #console. 1 queued stories wait" in text
     assert "Resumed alerts in #console; 1 queued stories will post" in text
     assert "Removed 1 subscription(s)" in text

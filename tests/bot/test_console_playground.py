@@ -36,7 +36,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HEATWAVE_NEWS_DIR", "news")
     monkeypatch.chdir(tmp_path)
     # The runner's logging set-up would keep a handler on pytest's captured stderr after the test.
-    monkeypatch.setattr(bot.runner, "setup_logging", lambda level: None)
+    monkeypatch.setattr(bot.runner, "setup_logging", lambda level, **_: None)
     write_story_set(tmp_path / "news", STORIES)
     return tmp_path
 
@@ -167,11 +167,15 @@ async def test_heatwave_run_at_a_terminal_prints_a_dropped_storys_alert_above_th
         write_story(project / "drop", Story(slug="fusion", title="Fusion startup reaches ignition", topics=("Fusion",),
                                             heat=150))  # fmt: skip
         await screen.wait_for("🔥 alert in #console:")
+        # The alert and the redrawn prompt reach the terminal as separate writes: wait for the redraw.
+        await screen.wait_for(
+            lambda: [line for line in screen.lines if line][-1] == "heatwave> /topic Fus",
+            what="the half-typed line redrawn below the alert",
+        )
 
         lines = [line for line in screen.lines if line]
         alert = lines.index("🔥 alert in #console:")
         assert "Fusion startup reaches ignition" in lines[alert + 1]
-        assert lines[-1] == "heatwave> /topic Fus"
         assert screen.before_cursor == "heatwave> /topic Fus"
 
         screen.type(f"ion{ENTER}")

@@ -251,3 +251,54 @@ def test_run_command_without_a_news_folder_says_so_and_still_opens_the_playgroun
 
     assert code == EXIT_OK
     assert "does not exist yet" in out.getvalue()
+
+
+def test_start_up_ingest_reads_the_news_folder_and_every_folder_source(tmp_path: Path, news_dir: Path) -> None:
+    from bot.clock import SystemClock
+    from bot.runner import _ingest_once
+    from bot.sources import FolderSource
+    from tests.e2e.stories import Story, write_story
+
+    extra = tmp_path / "extra"
+    write_story(extra, Story(slug="from-extra", title="From the extra folder", topics=("AI",), heat=50))
+    settings = _settings(tmp_path, news_dir, sources=(FolderSource(extra), FolderSource(tmp_path / "not-yet")))
+
+    summary = _ingest_once(settings, settings.store, SystemClock())
+
+    assert summary is not None
+    assert f"in {news_dir}, {extra}:" in summary
+    assert f"{len(STORIES) + 1} new" in summary
+
+
+def test_console_playground_syncs_a_git_source_of_the_settings(tmp_path: Path, news_dir: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.sources import GitSource
+    from tests.e2e.stories import render_story
+    from tests.support.git_repos import Origin
+
+    origin = Origin(tmp_path / "origin")
+    title = "Fusion startup reaches ignition"
+    origin.write("_news/fusion.md", render_story(Story(slug="fusion", title=title, topics=("Fusion",))))
+    origin.commit("fusion", when=datetime.now(UTC))
+    read_fd, write_fd = os.pipe()
+    out = io.StringIO()
+    codes: list[int] = []
+    with os.fdopen(read_fd, "r") as stdin, os.fdopen(write_fd, "w") as typing:
+        settings = _settings(
+            tmp_path, news_dir, data_dir=tmp_path / "data", sources=(GitSource(url=origin.url, subdir="_news"),)
+        )
+        runner = threading.Thread(
+            target=lambda: codes.append(
+                run_command(settings, store=settings.store, stdin=stdin, stdout=out, configure_logging=False)
+            )
+        )
+        runner.start()
+        until_sync(lambda: _stored(settings.store, title), 20, "the git source's first sync to store its story")
+        typing.write("/topic Fusion\n")
+        typing.flush()
+        until_sync(lambda: title in out.getvalue(), 10, "the console to show the story")
+        typing.close()
+        runner.join(timeout=15)
+
+    assert codes == [EXIT_OK]

@@ -215,3 +215,109 @@ def test_settings_playground_store_is_heatwave_db_when_it_is_given(tmp_path: Pat
     settings = load(env, tmp_path)
 
     assert settings.playground_store == settings.store
+
+
+def test_settings_sources_from_the_toml_file(tmp_path: Path) -> None:
+    from bot.sources import FolderSource, GitSource
+
+    (tmp_path / "heatwave.toml").write_text(
+        'HEATWAVE_DB = "toml.db"\n'
+        "[[sources]]\n"
+        'path = "seeds/"\n'
+        "[[sources]]\n"
+        'git = "https://github.com/SmartableAI/artificial-intelligence"\n'
+        'branch = "master"\n'
+        'subdir = "_news"\n'
+        'every = "30s"\n'
+        "[[sources]]\n"
+        'git = "git@github.com:SmartableAI/robotics.git"\n'
+        "history_days = 7\n"
+    )
+    settings = load({}, tmp_path)
+    assert settings.store == StoreLocation("sqlite", path=Path("toml.db"))
+    assert settings.sources == (
+        FolderSource(Path("seeds")),
+        GitSource(
+            url="https://github.com/SmartableAI/artificial-intelligence",
+            branch="master",
+            subdir="_news",
+            every_seconds=30,
+        ),
+        GitSource(url="git@github.com:SmartableAI/robotics.git", history_days=7),
+    )
+    assert settings.sources[2].every_seconds == 300  # the default: every 5 minutes
+
+
+def test_heatwave_config_names_the_settings_file(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "etc" / "heatwave.toml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text('HEATWAVE_SCAN_SECONDS = 9\n[[sources]]\npath = "/srv/news"\n')
+    settings = Settings.load({"HEATWAVE_CONFIG": str(elsewhere)}, env_file=None)
+    assert settings.scan_seconds == 9
+    assert [source.name for source in settings.sources] == ["/srv/news"]
+    with pytest.raises(SettingsError, match=r"HEATWAVE_CONFIG names '.*nowhere\.toml', which is not a file"):
+        Settings.load({"HEATWAVE_CONFIG": str(tmp_path / "nowhere.toml")}, env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ('git = "--upload-pack=touch /tmp/pwned"', r"sources\[0\]: git '--upload-pack=touch /tmp/pwned' starts with"),
+        ('git = "ext::sh -c touch% /tmp/pwned"', "contains whitespace"),
+        ('git = "ext::sh"', r"uses a git remote helper \('::'\)"),
+        ('git = "ftp://example.com/repo"', "must be an https, ssh or file URL"),
+        ('git = "https://x.example/r"\nevery = "0s"', "every '0s' is shorter than 1 s"),
+        ('git = "https://x.example/r"\nevery = "soon"', "every 'soon' is not a duration"),
+        ('git = "https://x.example/r"\nsubdir = "../etc"', "subdir '../etc' must be a folder inside the repository"),
+        ('git = "https://x.example/r"\nbranch = "-f"', "branch '-f' is not a branch name"),
+        ('git = "https://x.example/r"\nhistory_days = -1', "history_days must be a whole number from 0 to 3650"),
+        ('git = "https://x.example/r"\npath = "x"', "exactly one of `path`"),
+        ('git = "https://x.example/r"\nevry = "5m"', "unknown key 'evry'"),
+    ],
+)
+def test_a_bad_source_is_one_line_naming_it(tmp_path: Path, entry: str, expected: str) -> None:
+    (tmp_path / "heatwave.toml").write_text(f"[[sources]]\n{entry}\n")
+    with pytest.raises(SettingsError, match=expected):
+        load({}, tmp_path)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("false", False), ("0", False), ("true", True), ("yes", True)])
+def test_heatwave_watch_turns_the_folder_watcher_off(tmp_path: Path, raw: str, expected: bool) -> None:
+    assert load({"HEATWAVE_WATCH": raw}, tmp_path).watch is expected
+    (tmp_path / "heatwave.toml").write_text("HEATWAVE_WATCH = false\n")
+    assert load({}, tmp_path).watch is False
+
+
+def test_a_git_source_never_shows_the_token_in_its_url() -> None:
+    from bot.sources import GitSource
+
+    source = GitSource(url="https://bot:ghp_s3cret@github.com/SmartableAI/ai.git", subdir="_news")
+    assert source.name == "https://***@github.com/SmartableAI/ai.git:_news"
+    assert "s3cret" not in source.key
+    assert "s3cret" not in repr(source)
+def test_settings_operations_are_off_and_text_by_default(tmp_path: Path) -> None:
+    settings = load({}, tmp_path)
+    assert settings.metrics_port is None
+    assert settings.log_format == "text"
+
+
+def test_settings_metrics_port_host_and_json_logs_are_read(tmp_path: Path) -> None:
+    settings = load(
+        {"HEATWAVE_METRICS_PORT": "9108", "HEATWAVE_METRICS_HOST": "127.0.0.1", "HEATWAVE_LOG_FORMAT": "JSON"},
+        tmp_path,
+    )
+    assert (settings.metrics_port, settings.metrics_host, settings.log_format) == (9108, "127.0.0.1", "json")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("HEATWAVE_METRICS_PORT", "70000", "HEATWAVE_METRICS_PORT must be a whole number from 1 to 65535"),
+        ("HEATWAVE_METRICS_PORT", "metrics", "HEATWAVE_METRICS_PORT must be a whole number from 1 to 65535"),
+        ("HEATWAVE_METRICS_HOST", "http://x/", "HEATWAVE_METRICS_HOST must be an IP address or host name"),
+        ("HEATWAVE_LOG_FORMAT", "xml", "HEATWAVE_LOG_FORMAT must be one of text, json"),
+    ],
+)
+def test_settings_bad_operations_values_name_the_variable(tmp_path: Path, name: str, value: str, expected: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(expected)):
+        load({name: value}, tmp_path)

@@ -66,7 +66,7 @@ def test_alerts_group_is_guild_only_and_for_server_managers(alert_service: Alert
     assert int(payload["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
     assert payload["dm_permission"] is False
     names = sorted(option["name"] for option in payload["options"])
-    assert names == ["add", "list", "pause", "preview", "remove", "resume"]
+    assert names == ["add", "list", "log", "pause", "preview", "quiet", "remove", "resume"]
 
 
 def test_alerts_add_offers_text_announcement_and_forum_channels(alert_service: AlertService) -> None:
@@ -119,7 +119,7 @@ def test_describe_listing_fits_in_one_message() -> None:
 def test_describe_pause_explains_what_happens_to_new_stories() -> None:
     text = describe_pause(PauseResult("guild", True, 3), None, pausing=True)
     assert "3 stories already queued will wait" in text
-    assert "skipped" in text
+    assert "the hottest come in one message" in text
 
 
 async def test_describe_add_of_a_re_add_states_the_thresholds_now_and_what_changed(

@@ -134,6 +134,8 @@ async def test_a_store_from_before_migration_5_keeps_its_vectors_and_takes_new_s
             "setweight(to_tsvector('simple', title_words), 'A') || setweight(to_tsvector('simple', excerpt_words), 'B')"
             ") STORED, ADD COLUMN title_search tsvector GENERATED ALWAYS AS (to_tsvector('simple', title_words)) STORED"
         )
+        # ...and without the tables of the migrations after 5, which the upgrade creates again.
+        pg.execute("DROP TABLE alert_log_notices, alert_log_channels")
         for table in LIVING_TABLES:  # later migrations' tables
             pg.execute(f"DROP TABLE IF EXISTS {table}")
         pg.execute("UPDATE schema_version SET version = 4")

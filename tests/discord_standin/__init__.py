@@ -95,6 +95,7 @@ Gateway:
     await dispatch(event, data)     # any raw event
     await wait_until_connected(timeout=10.0); await wait_for_resume(count=1, timeout=10.0)
     standin.gateway.identifies / .resumes / .failed_resumes / .connected / .compression (per connect)
+    standin.gateway.accepting = False   # an outage: new connections get HTTP 503 (counted in .refused) until True
     Events dispatched while the bot is disconnected are replayed on RESUME, as Discord does. The bot also receives
     MESSAGE_CREATE/UPDATE/DELETE for its own visible messages (GUILD_MESSAGES intent), THREAD_CREATE for forum
     posts, CHANNEL_CREATE/UPDATE/DELETE and GUILD_ROLE_* for world changes. Transport compression: zlib-stream
@@ -103,6 +104,9 @@ Gateway:
 Roles: POST /guilds/{id}/roles needs Manage Roles (403 50013), creates the role at position 1 (the bottom, below
 the bot's role, as Discord does), 250 at most (30005); PUT/DELETE /guilds/{id}/members/{uid}/roles/{rid} need Manage
 Roles and a role below the bot's highest role, never @everyone or a managed role (403 50013); unknown role 404 10011.
+Clock: every REST answer carries a `Date` header (HTTP-date, whole seconds); StandIn(clock_offset=S) or
+standin.clock_offset = S makes Discord's clock run S seconds ahead of this machine (negative: behind).
+
 Permission errors on channel routes: unknown/deleted 404 {"code": 10003}; no View Channel 403 {"code": 50001};
 no Send Messages (or no Embed Links when sending embeds) 403 {"code": 50013, "message": "Missing Permissions"}.
 Validation (400 {"code": 50035, "errors": {...}} and a Violation): content 2000; embeds <= 10, title 256,

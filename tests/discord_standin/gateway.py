@@ -152,11 +152,18 @@ class Gateway:
         self.failed_resumes = 0
         self.close_codes: list[int | None] = []
         self.compression: list[str | None] = []
+        # False: new connections are refused with HTTP 503 before the upgrade, as during a gateway outage.
+        self.accepting = True
+        self.refused = 0
 
     # -- connection handling -------------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """The websocket endpoint."""
+        if not self.accepting:
+            self.refused += 1
+            await self._on_change()
+            raise web.HTTPServiceUnavailable(text="gateway unavailable (stand-in outage)")
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
         mode = request.query.get("compress")

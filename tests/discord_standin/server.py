@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import hashlib
 import json
 import logging
@@ -246,8 +247,11 @@ class StandIn:
         publish_limit: tuple[int, float] = (10, 3600.0),
         host: str = "127.0.0.1",
         port: int = 0,
+        clock_offset: float = 0.0,
     ) -> None:
         self.token = token
+        # Seconds Discord's clock runs ahead of this machine's (negative: behind); shows in every REST `Date`.
+        self.clock_offset = clock_offset
         self.host = host
         self.port = port
         self.interaction_deadline = interaction_deadline
@@ -978,6 +982,7 @@ class StandIn:
         self.api_in_flight += 1
         try:
             response = await self._api(request, handler, method, api_path)
+            self._date(response)
         finally:
             # Also when the client hung up and the handler was cancelled: tests wait for held requests to settle.
             self.api_in_flight -= 1
@@ -1020,6 +1025,10 @@ class StandIn:
         if response.status < 400 or response.status == 429:
             response.headers.update(bucket)
         return response
+
+    def _date(self, response: web.StreamResponse) -> None:
+        # Discord answers every request with an HTTP-date (whole seconds, GMT); tools read clock skew from it.
+        response.headers["Date"] = email.utils.formatdate(time.time() + self.clock_offset, usegmt=True)
 
     def _unknown(self, method: str, api_path: str) -> web.Response:
         line = f"{method} {api_path}"

@@ -170,6 +170,9 @@ async def start_harness(
             discord_api_base=standin.base_url,
             discord_gateway_url=standin.gateway_url,
             discord_guild_id=guild.id if guild_sync else None,
+            # Tests decide when rescans happen (`rescan_now`); a test of the watcher passes watch=True.
+            watch=False,
+            data_dir=tmp_path / "data",
         )
         settings = dataclasses.replace(settings, **settings_overrides)
         await asyncio.to_thread(ingest_paths, [news_dir], location, clock=clock, max_file_bytes=settings.max_file_bytes)

@@ -49,7 +49,7 @@ async def post_now(h: Harness) -> None:
 async def test_e2e_admin_adds_alert_and_a_new_hot_story_is_posted(tmp_path: Path, clock: ManualClock) -> None:
     async with alerts_harness(tmp_path, clock) as h:
         news = h.standin.add_channel(h.guild.id, "news", ChannelType.TEXT)
-        reply = await h.invoke("alerts add", {"channel": news, "min_heat": 80}, user=h.admin)
+        reply = await h.invoke("alerts add", {"channel": news, "min_heat": "80"}, user=h.admin)
         await h.bot.jobs.post_alerts()
         assert h.standin.messages_in(news.id) == []  # the 20+ stories already hot are not a flood
         h.add_story(hot("fresh-hot", 120))
@@ -121,7 +121,7 @@ async def test_e2e_alerts_add_unknown_topic_suggests_close_ones(harness: Harness
 
 async def test_e2e_alerts_add_negative_threshold_is_refused(harness: Harness) -> None:
     reply = await harness.invoke(
-        "alerts add", {"channel": harness.channel, "min_heat": -5}, user=harness.admin, validate=False
+        "alerts add", {"channel": harness.channel, "min_heat": "-5"}, user=harness.admin
     )
     assert reply.ephemeral
     assert "min_heat must be between 0 and 500" in reply.content
@@ -190,7 +190,9 @@ async def test_e2e_hostile_title_is_posted_without_pinging_anyone(tmp_path: Path
     assert message.allowed_mentions.get("parse") == []
 
 
-async def test_e2e_twenty_hot_stories_post_five_per_tick_hottest_first(tmp_path: Path, clock: ManualClock) -> None:
+async def test_e2e_twenty_hot_stories_keep_three_ticks_of_posts_and_roll_up_the_rest(
+    tmp_path: Path, clock: ManualClock
+) -> None:
     async with alerts_harness(tmp_path, clock) as h:
         news = h.standin.add_channel(h.guild.id, "news", ChannelType.TEXT)
         await h.invoke("alerts add", {"channel": news}, user=h.admin)
@@ -199,14 +201,23 @@ async def test_e2e_twenty_hot_stories_post_five_per_tick_hottest_first(tmp_path:
             h.add_story(hot(f"burst-{n:02d}", heat, title=f"Burst {heat}"))
         await h.rescan_now()
         per_tick = []
-        for _ in range(5):
+        for _ in range(4):
             before = len(h.standin.messages_in(news.id))
             await h.bot.jobs.post_alerts()
             per_tick.append(len(h.standin.messages_in(news.id)) - before)
-        titles = [m.embeds[0]["title"] for m in h.standin.messages_in(news.id)]
+        messages = h.standin.messages_in(news.id)
 
-    assert per_tick == [5, 5, 5, 5, 0]
-    assert titles == [f"Burst {heat}" for heat in sorted(heats, reverse=True)]
+    # Three ticks' worth (15) keep their own posts, hottest first; the 5 beyond go out at once in one roll-up.
+    assert per_tick == [6, 5, 5, 0]
+    rollups = [m for m in messages if not m.embeds]
+    titles = [m.embeds[0]["title"] for m in messages if m.embeds]
+    by_heat = sorted(heats, reverse=True)
+    assert titles == [f"Burst {heat}" for heat in by_heat[:15]]
+    assert len(rollups) == 1
+    assert rollups[0].content.startswith("📚 **5 more stories above your line:**")
+    for heat in by_heat[15:]:
+        assert f"Burst {heat}" in rollups[0].content
+    assert rollups[0].pings() == set()
 
 
 async def test_e2e_announcement_alerts_are_published(tmp_path: Path, clock: ManualClock) -> None:
@@ -272,7 +283,7 @@ async def test_e2e_pause_and_preview_send_nothing_until_resume(tmp_path: Path, c
         await h.bot.jobs.post_alerts()
         messages = h.standin.messages_in(news.id)
 
-    assert "skipped" in paused.content
+    assert "come in one message" in paused.content
     assert "AI story number 01" in preview.content
     assert "Resumed" in resumed.content
     assert len(messages) == 2

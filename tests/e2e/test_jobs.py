@@ -84,7 +84,7 @@ async def test_new_hot_story_is_posted_by_the_rescan_without_waiting_for_the_ale
 ) -> None:
     async with start_harness(tmp_path, clock, scan_seconds=1, post_seconds=3600) as h:
         news = h.standin.add_channel(h.guild.id, "news", ChannelType.TEXT)
-        added = await h.invoke("alerts add", {"channel": news, "min_heat": 80}, user=h.admin)
+        added = await h.invoke("alerts add", {"channel": news, "min_heat": "80"}, user=h.admin)
         assert added.in_time
         h.add_story(Story(slug="breaking", title="Breaking: fusion plant goes online", topics=("AI",), heat=140))
 

@@ -103,6 +103,7 @@ class FakePoster:
     # Simulates a crash after Discord created the message but before the bot recorded it.
     lose_reply_for: set[tuple[int, int]] = field(default_factory=set)
     find_calls: int = 0
+    summaries: list[tuple[int, str, list[int]]] = field(default_factory=list)  # (channel, kind, story ids)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def fail(self, channel_id: int, *errors: DeliveryFailed) -> None:
@@ -121,6 +122,19 @@ class FakePoster:
 
     async def publish(self, channel_id: int, message_id: int) -> None:
         self.published.append((channel_id, message_id))
+
+    async def send_summary(
+        self, channel_id: int, kind: str, stories: Sequence[StoryView]
+    ) -> list[tuple[int, tuple[int, ...]]]:
+        """One message carrying every story (recorded per story, like the channel's history would show)."""
+        queue = self.failures.get(channel_id)
+        if queue:
+            raise queue.pop(0)
+        message_id = next(self._ids)
+        self.summaries.append((channel_id, kind, [s.id for s in stories]))
+        for story in stories:
+            self.sent.append(Sent(channel_id, story.id, message_id, story.link_url))
+        return [(message_id, tuple(s.id for s in stories))]
 
     async def find_recent(self, channel_id: int, story: StoryView) -> int | None:
         self.find_calls += 1

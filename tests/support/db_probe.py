@@ -63,3 +63,17 @@ def ledger_held(location: StoreLocation) -> Iterator[None]:
 def database_setting(location: StoreLocation) -> str:
     """The HEATWAVE_DB value that names this store (the URL with its password: for child processes only)."""
     return str(location.path) if location.engine == "sqlite" else str(location.url)
+
+
+def query_all(location: StoreLocation, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every row of a read-only query (`?` placeholders, adapted for PostgreSQL)."""
+    if location.engine == "sqlite":
+        assert location.path is not None
+        conn = sqlite3.connect(f"file:{location.path}?mode=ro", uri=True, timeout=5)
+        try:
+            return list(conn.execute(sql, params).fetchall())
+        finally:
+            conn.close()
+    assert location.url is not None
+    with psycopg.connect(location.url, autocommit=True) as pg:
+        return list(pg.execute(sql.replace("?", "%s"), params).fetchall())

@@ -404,3 +404,13 @@ def test_read_story_file_reads_a_file_that_grew_within_the_limit(tmp_path: Path)
     path.write_text(story_text(excerpt="x" * 200_000))
     story = read_story_file(path, size=10, max_file_bytes=1024 * 1024)
     assert story.excerpt == "x" * 200_000
+
+
+@pytest.mark.parametrize(
+    "web_url",
+    ["https://example.com:99999/story", "https://example.com:http/story", "https://.../story", "https://..."],
+)
+def test_parse_a_web_url_with_a_bad_port_or_host_falls_back_to_original_url(web_url: str) -> None:
+    story = parse_story(story_text(webUrl=web_url, originalUrl="https://fallback.example.com/story").encode())
+    assert story.url == "https://fallback.example.com/story"
+    assert story.link_url == "https://fallback.example.com/story"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from bot.clock import ManualClock
 from bot.errors import InvalidArgument, NotFound
 from bot.services.alerts import AlertService, ThresholdChange
 from tests.support.alerts import FakePoster, StoryWriter
@@ -196,28 +199,32 @@ async def test_remove_subscription_of_another_guild_is_not_found(alert_service: 
 
 
 async def test_pause_channel_keeps_queued_stories_for_resume(
-    alert_service: AlertService, writer: StoryWriter, poster: FakePoster
+    alert_service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
 ) -> None:
     queued = writer.add(90)
     await alert_service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text", backfill=1)
     result = await alert_service.pause(GUILD, NEWS)
+    clock.advance(timedelta(minutes=1))
     crossed_while_paused = writer.add(95)
     await alert_service.tick(poster)
     assert (result.scope, result.changed, result.queued) == ("channel", True, 1)
     assert poster.sent == []
-    await alert_service.resume(GUILD, NEWS)
+    resumed = await alert_service.resume(GUILD, NEWS)
     await alert_service.tick(poster)
-    assert poster.stories_in(NEWS) == [queued]
-    assert crossed_while_paused not in poster.stories_in(NEWS)
+    # Queued before the pause: posts on its own, as usual. Turned hot during it: in the catch-up message.
+    assert resumed.catch_up == 1
+    assert poster.summaries == [(NEWS, "paused", [crossed_while_paused])]
+    assert sorted(poster.stories_in(NEWS)) == sorted([queued, crossed_while_paused])
 
 
 async def test_pause_guild_stops_every_channel_until_resume(
-    alert_service: AlertService, writer: StoryWriter, poster: FakePoster
+    alert_service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
 ) -> None:
     await alert_service.add_subscription(guild_id=GUILD, channel_id=NEWS, channel_kind="text")
     await alert_service.add_subscription(guild_id=2, channel_id=OTHER, channel_kind="text")
     await alert_service.pause(GUILD)
-    writer.add(90)
+    clock.advance(timedelta(minutes=1))
+    during = writer.add(90)
     await alert_service.tick(poster)
     assert poster.stories_in(NEWS) == []
     assert len(poster.stories_in(OTHER)) == 1
@@ -226,7 +233,9 @@ async def test_pause_guild_stops_every_channel_until_resume(
     after = writer.add(100)
     await alert_service.tick(poster)
     assert resumed.changed
-    assert poster.stories_in(NEWS) == [after]
+    assert resumed.catch_up == 1
+    assert poster.summaries == [(NEWS, "paused", [during])]
+    assert sorted(poster.stories_in(NEWS)) == [during, after]
 
 
 async def test_resume_guild_lists_channels_still_paused_on_their_own(alert_service: AlertService) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email.utils
+from datetime import UTC, datetime
+
 import aiohttp
 import discord
 import pytest
@@ -140,3 +143,26 @@ async def test_rest_responses_carry_rate_limit_headers(standin: StandIn, world: 
         assert [r.status for r in small.requests_to("POST /channels/*/messages")] == [200] * 5
         stamps = [r.at for r in small.requests_to("POST /channels/*/messages")]
         assert stamps[-1] - stamps[0] >= 0.3
+
+
+async def test_gateway_outage_refuses_reconnects_until_it_ends(
+    standin: StandIn, world: World, bot: commands.Bot
+) -> None:
+    standin.gateway.accepting = False
+    await standin.drop_gateway()
+    await standin.wait_for(lambda: standin.gateway.refused >= 1, timeout=15)
+    assert not standin.gateway.connected
+
+    standin.gateway.accepting = True
+    await standin.wait_until_connected(timeout=30)
+    assert await _echo(standin, world, "back") == "back"
+
+
+async def test_rest_date_header_follows_the_clock_offset(standin: StandIn) -> None:
+    standin.clock_offset = 3600.0
+    url, headers = f"{standin.base_url}/users/@me", {"Authorization": "Bot wrong"}
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+        assert response.status == 401
+        date = email.utils.parsedate_to_datetime(response.headers["Date"])
+    ahead = (date - datetime.now(UTC)).total_seconds()
+    assert 3590 < ahead < 3610

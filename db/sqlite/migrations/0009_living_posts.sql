@@ -1,4 +1,4 @@
--- 0005: living posts (living-posts issue): alert messages that are edited as their story changes, and one post
+-- 0009: living posts (living-posts issue): alert messages that are edited as their story changes, and one post
 -- per event in a channel however many providers cover it.
 -- Why this shape:
 -- * living_posts is the edit ledger, one row per alert message (a channel posts a story once, so the key is
@@ -12,7 +12,7 @@
 -- * post_coverage: a story that reports the same event as a post of the channel is not posted; it is listed
 --   on that post ("Also covered by"). Its own ledger row is marked sent with the post's message id, so the
 --   exactly-once ledger stays the one record of what a channel has shown.
-CREATE TABLE living_posts (
+CREATE TABLE IF NOT EXISTS living_posts (
     channel_id     INTEGER NOT NULL,
     story_id       INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
     message_id     INTEGER NOT NULL,
@@ -30,7 +30,7 @@ CREATE TABLE living_posts (
 ) WITHOUT ROWID;
 -- The normalised title words of every story a channel showed (posted or listed), so the dedupe check reads
 -- only the window's stories that share words with a new one, not the whole window of a busy channel.
-CREATE TABLE post_words (
+CREATE TABLE IF NOT EXISTS post_words (
     channel_id INTEGER NOT NULL,
     word       TEXT    NOT NULL,
     shown_at   TEXT    NOT NULL,
@@ -38,18 +38,18 @@ CREATE TABLE post_words (
     PRIMARY KEY (channel_id, word, shown_at, story_id)
 ) WITHOUT ROWID;
 -- Words older than the dedupe window are pruned (at most once an hour).
-CREATE INDEX post_words_by_age ON post_words (shown_at);
+CREATE INDEX IF NOT EXISTS post_words_by_age ON post_words (shown_at);
 
 -- /alerts add … dedupe:false: a channel that wants every provider's post of an event (no row: dedupe is on).
 -- /alerts add … ping_heat:N: stories at or above it ping the roles mapped to their topics (NULL: no pings).
-CREATE TABLE living_channels (
+CREATE TABLE IF NOT EXISTS living_channels (
     channel_id INTEGER PRIMARY KEY,
     dedupe     INTEGER NOT NULL DEFAULT 1 CHECK (dedupe IN (0, 1)),
     ping_heat  INTEGER CHECK (ping_heat IS NULL OR ping_heat >= 0)
 );
 
 -- /roles add: a topic's role in a guild (one role per topic and guild).
-CREATE TABLE topic_roles (
+CREATE TABLE IF NOT EXISTS topic_roles (
     guild_id   INTEGER NOT NULL,
     topic_id   INTEGER NOT NULL REFERENCES topics (id) ON DELETE CASCADE,
     role_id    INTEGER NOT NULL,
@@ -58,7 +58,7 @@ CREATE TABLE topic_roles (
 );
 
 -- The last ping of each role in each channel: at most one per role per channel per 10 minutes.
-CREATE TABLE role_pings (
+CREATE TABLE IF NOT EXISTS role_pings (
     channel_id INTEGER NOT NULL,
     role_id    INTEGER NOT NULL,
     pinged_at  TEXT    NOT NULL,
@@ -66,10 +66,10 @@ CREATE TABLE role_pings (
 ) WITHOUT ROWID;
 
 -- The edit selection and the dedupe check read the last 48-72 hours of live posts only.
-CREATE INDEX living_posts_recent ON living_posts (posted_at) WHERE gone_at IS NULL;
-CREATE INDEX living_posts_by_channel ON living_posts (channel_id, posted_at) WHERE gone_at IS NULL;
+CREATE INDEX IF NOT EXISTS living_posts_recent ON living_posts (posted_at) WHERE gone_at IS NULL;
+CREATE INDEX IF NOT EXISTS living_posts_by_channel ON living_posts (channel_id, posted_at) WHERE gone_at IS NULL;
 
-CREATE TABLE post_coverage (
+CREATE TABLE IF NOT EXISTS post_coverage (
     channel_id      INTEGER NOT NULL,
     story_id        INTEGER NOT NULL REFERENCES stories (id) ON DELETE CASCADE,  -- the story not posted again
     post_story_id   INTEGER NOT NULL,                                           -- the post that lists it
@@ -77,9 +77,9 @@ CREATE TABLE post_coverage (
     PRIMARY KEY (channel_id, story_id),
     FOREIGN KEY (channel_id, post_story_id) REFERENCES living_posts (channel_id, story_id) ON DELETE CASCADE
 ) WITHOUT ROWID;
-CREATE INDEX post_coverage_by_post ON post_coverage (post_story_id, channel_id, added_at);
+CREATE INDEX IF NOT EXISTS post_coverage_by_post ON post_coverage (post_story_id, channel_id, added_at);
 -- /related shows every story of the event a story was posted or listed with, in any channel.
-CREATE INDEX post_coverage_by_story ON post_coverage (story_id);
+CREATE INDEX IF NOT EXISTS post_coverage_by_story ON post_coverage (story_id);
 
 -- Alerts posted in the 3 days before the upgrade follow their story too (their words are not known: they can be
 -- matched as the same event through `related` only). The heat recorded when the story was queued is what the
@@ -89,4 +89,5 @@ SELECT d.channel_id, d.story_id, d.message_id, CASE WHEN c.kind = 'forum' THEN d
        d.sent_at, d.heat
 FROM alert_deliveries d JOIN alert_channels c ON c.channel_id = d.channel_id
 WHERE d.status = 'sent' AND d.message_id IS NOT NULL
-  AND d.sent_at >= (SELECT strftime('%Y-%m-%dT%H:%M:%f', max(sent_at), '-3 days') FROM alert_deliveries);
+  AND d.sent_at >= (SELECT strftime('%Y-%m-%dT%H:%M:%f', max(sent_at), '-3 days') FROM alert_deliveries)
+ON CONFLICT (channel_id, story_id) DO NOTHING;
