@@ -30,6 +30,7 @@ from bot.render import (
     truncate,
     why_text,
 )
+from bot.render_living import LivingPost, living_embed, living_text
 from bot.services.alerts import (
     AddResult,
     AlertService,
@@ -40,6 +41,7 @@ from bot.services.alerts import (
     PreviewItem,
     SubscriptionRecord,
 )
+from bot.services.living_posts import EditFailed
 from bot.urls import safe_http_url
 from db.models import StoryView, SummaryKind
 
@@ -55,6 +57,7 @@ __all__ = [
     "DiscordPoster",
     "console_commands",
     "delivery_failure",
+    "edit_failure",
 ]
 
 # The console playground has one "server" with one channel: the terminal.
@@ -114,6 +117,24 @@ def delivery_failure(exc: BaseException) -> DeliveryFailed:
     return DeliveryFailed(f"unexpected error: {type(exc).__name__}", permanent=False)
 
 
+def edit_failure(exc: BaseException) -> EditFailed:
+    """Classify a failed edit like a failed post: the message or channel gone (never retried), or transient."""
+    if isinstance(exc, discord.HTTPException) and exc.code == 10008:
+        return EditFailed("the message was deleted", gone=True)
+    failed = delivery_failure(exc)
+    return EditFailed(failed.reason, gone=failed.permanent, retry_after=failed.retry_after)
+
+
+def role_pings(role_ids: Sequence[int]) -> tuple[str | None, discord.AllowedMentions]:
+    """Message content mentioning these roles, and allowed_mentions that lets exactly them ping."""
+    if not role_ids:
+        return None, NO_MENTIONS
+    content = " ".join(f"<@&{int(r)}>" for r in role_ids)
+    return content, discord.AllowedMentions(
+        everyone=False, users=False, roles=[discord.Object(id=int(r)) for r in role_ids], replied_user=False
+    )
+
+
 _SUMMARY_TITLES: dict[str, str] = {
     "away": "While you were away",
     "paused": "While alerts were paused",
@@ -165,20 +186,22 @@ class DiscordPoster:
                 raise delivery_failure(exc) from exc
         return channel
 
-    async def send(self, channel_id: int, story: StoryView) -> int:
-        """Post the story's embed (forums: a post titled by the story); return the message id."""
+    async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
+        """Post the story's embed (forums: a post titled by the story); return the message id. `ping_roles` are
+        mentioned, and allowed_mentions lists exactly them: nobody else is ever pinged."""
         channel = await self._channel(channel_id)
         embed = story_embed(story)
+        content, allowed = role_pings(ping_roles)
         await self._turn(channel_id, story, message=True)
         try:
             async with asyncio.timeout(self._timeout):
                 if isinstance(channel, discord.ForumChannel):
                     created = await channel.create_thread(
-                        name=forum_title(story), embed=embed, allowed_mentions=NO_MENTIONS
+                        name=forum_title(story), content=content, embed=embed, allowed_mentions=allowed
                     )
                     return created.message.id
                 if isinstance(channel, discord.TextChannel | discord.Thread):
-                    message = await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
+                    message = await channel.send(content=content, embed=embed, allowed_mentions=allowed)
                     return message.id
         except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise delivery_failure(exc) from exc
@@ -195,6 +218,16 @@ class DiscordPoster:
                 await channel.get_partial_message(message_id).publish()
         except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise delivery_failure(exc) from exc
+
+    async def edit(self, channel_id: int, message_id: int, post: LivingPost) -> None:
+        """Rewrite one of our alert messages (living posts); `channel_id` is a forum post's thread."""
+        message = self._client.get_partial_messageable(channel_id).get_partial_message(message_id)
+        await self._turn(channel_id)  # an edit spends the global budget too (its own route, not the send bucket)
+        try:
+            async with asyncio.timeout(self._timeout):
+                await message.edit(embed=living_embed(post), allowed_mentions=NO_MENTIONS)
+        except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise edit_failure(exc) from exc
 
     async def find_recent(self, channel_id: int, story: StoryView) -> int | None:
         """Our recent message (or forum post) carrying this story, if the channel has one."""
@@ -269,8 +302,8 @@ class ConsolePoster:
         self._ids = itertools.count(1)
         self._posted: dict[tuple[int, str], int] = {}
 
-    async def send(self, channel_id: int, story: StoryView) -> int:
-        """Print the alert; returns a console message number."""
+    async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
+        """Print the alert; returns a console message number (the console has no roles to ping)."""
         message_id = next(self._ids)
         self._write(f"\n🔥 alert in {self._label(channel_id)}:\n{story_text(story)}")
         self._posted[(channel_id, story.url)] = message_id
@@ -278,6 +311,10 @@ class ConsolePoster:
 
     async def publish(self, channel_id: int, message_id: int) -> None:
         """Console channels have no followers."""
+
+    async def edit(self, channel_id: int, message_id: int, post: LivingPost) -> None:
+        """Print the alert again as it reads now (a terminal cannot rewrite what it printed)."""
+        self._write(f"\n✏️ alert updated in {self._label(channel_id)}:\n{living_text(post)}")
 
     async def send_summary(
         self, channel_id: int, kind: SummaryKind, stories: Sequence[StoryView]
@@ -301,8 +338,9 @@ def _console_label(channel_id: int) -> str:
 # ----- console playground: /alerts at the prompt --------------------------------------------------------------
 
 _CONSOLE_USAGE = (
-    "/alerts add [topic] [min_heat:N|topN%] [min_quality:N] [backfill:N] | list | remove [topic] | pause | resume"
-    " | preview [topic] [backfill:N] | quiet start:HH:MM end:HH:MM [timezone:Area/City] [breaking:N] | quiet off"
+    "/alerts add [topic] [min_heat:N|topN%] [min_quality:N] [backfill:N] [dedupe:true|false] | list"
+    " | remove [topic] | pause | resume | preview [topic] [backfill:N]"
+    " | quiet start:HH:MM end:HH:MM [timezone:Area/City] [breaking:N] | quiet off"
 )
 
 
@@ -314,6 +352,18 @@ def _number(args: ConsoleArgs, key: str) -> int | None:
         return int(raw.strip())
     except ValueError:
         raise InvalidArgument(f"{key} must be a whole number, got “{truncate(clean_text(raw), 20)}”.") from None
+
+
+def _flag(args: ConsoleArgs, key: str) -> bool | None:
+    raw = args.named.get(key)
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip().casefold()
+    if value in ("true", "yes", "on"):
+        return True
+    if value in ("false", "no", "off"):
+        return False
+    raise InvalidArgument(f"{key} must be true or false, got “{truncate(clean_text(raw), 20)}”.")
 
 
 def _plain_when(moment: datetime | None) -> str:
@@ -442,6 +492,8 @@ def _console_added(result: AddResult) -> str:
             text += ", no quality filter"
         changes = ", ".join(f"{c.name} {shown(c.before)} → {shown(c.after)}" for c in result.changes)
         text += f" (changed: {changes})" if changes else " (nothing changed)"
+    if result.dedupe is False:
+        text += "; every provider's story of an event is printed (dedupe off)"
     return text + f"; {result.backfilled} stories queued by backfill. Alerts print here as they happen."
 
 
@@ -454,7 +506,7 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
     async def handle(session: ConsoleSession, args: ConsoleArgs) -> None:
         action = args.positional[0].casefold() if args.positional else "list"
         topic = " ".join(args.positional[1:]) or args.named.get("topic") or None
-        where = {"guild_id": CONSOLE_GUILD_ID, "channel_id": CONSOLE_CHANNEL_ID}
+        where: dict[str, Any] = {"guild_id": CONSOLE_GUILD_ID, "channel_id": CONSOLE_CHANNEL_ID}
         if action == "add":
             result = await alerts.add_subscription(
                 **where,
@@ -463,6 +515,7 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
                 min_heat=args.named.get("min_heat") or None,
                 min_quality=_number(args, "min_quality"),
                 backfill=_number(args, "backfill") or 0,
+                dedupe=_flag(args, "dedupe"),
             )
             session.write(_console_added(result))
         elif action == "list":
@@ -500,7 +553,7 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
             _CONSOLE_USAGE,
             "post new hot stories here",
             handle,
-            ("topic", "min_heat", "min_quality", "backfill", "start", "end", "timezone", "breaking"),
+            ("topic", "min_heat", "min_quality", "backfill", "dedupe", "start", "end", "timezone", "breaking"),
         ),
         ConsoleCommand(
             "/why",

@@ -10,7 +10,9 @@ from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
 from bot.services.config_io import ConfigService
 from bot.services.digests import DigestService
+from bot.services.living_posts import LivingPosts
 from bot.services.lookups import LookupService
+from bot.services.roles import RoleService
 from bot.services.why import WhyService
 from bot.settings import Settings
 from db import StoreLocation, open_store
@@ -30,6 +32,7 @@ class Services:
     admin_log: AdminLog
     why: WhyService
     config: ConfigService
+    roles: RoleService
 
     @property
     def store_location(self) -> StoreLocation:
@@ -45,8 +48,10 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
     """Open (and migrate) the store at `store` and build the services on top of it."""
     opened = await open_store(store)
     try:
-        lookups = LookupService(opened.lookups, clock)
-        alerts = AlertService(opened, clock, max_posts_per_tick=settings.max_posts_per_tick)
+        lookups = LookupService(opened.lookups, clock, living=opened.living)
+        alerts = AlertService(
+            opened, clock, max_posts_per_tick=settings.max_posts_per_tick, living=LivingPosts(opened, clock)
+        )
         digests = DigestService(opened, clock, alerts=alerts)
         admin_log = AdminLog(opened, clock)
         alerts.add_listener(admin_log)
@@ -58,6 +63,7 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
             tick_interval=timedelta(seconds=settings.post_seconds),
         )
         config = ConfigService(opened, alerts, admin_log, clock)
+        roles = RoleService(opened, clock, alerts)
     except BaseException:
         await opened.close()
         raise
@@ -71,4 +77,5 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
         admin_log=admin_log,
         why=why,
         config=config,
+        roles=roles,
     )

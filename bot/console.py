@@ -217,6 +217,8 @@ def related_text(result: RelatedResult) -> str:
             provider = clean_text(entry.provider_name) or clean_text(entry.provider_domain)
             lines.append(f"  • {truncate(clean_text(entry.title), 120)} · {provider}{ours}\n    {entry.link_url}")
         parts.append("From the story's own related list:\n" + "\n".join(lines))
+    if result.also_covered:
+        parts.append("Also covered by:\n" + "\n".join(_short(s) for s in result.also_covered))
     if result.linking:
         parts.append("Stories that list this one as related:\n" + "\n".join(_short(s) for s in result.linking))
     if result.similar:

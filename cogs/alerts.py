@@ -224,6 +224,10 @@ def describe_add(result: AddResult, channel: AlertChannel) -> str:
         text += f" Changed: {changes}." if changes else " Nothing changed."
         if result.backfilled:
             text += f" {result.backfilled} more already-hot stories are queued (backfill)."
+    if result.dedupe is False:
+        text += " Every provider's story of an event is posted (dedupe off)."
+    if result.ping_heat is not None:
+        text += f" Stories with heat ≥ {result.ping_heat} ping their topics' roles (`/roles list`)."
     if sub.guild_paused or sub.channel_paused_at is not None:
         text += "\n⏸ Alerts there are paused; `/alerts resume` to start posting."
     return text
@@ -353,6 +357,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         " alert; re-adding without it: unchanged",
         min_quality="Also require at least this quality (0 = no quality filter; left out when re-adding: unchanged)",
         backfill=f"Also post the N hottest stories that already qualify ({BACKFILL_RANGE[0]}-{BACKFILL_RANGE[1]})",
+        dedupe="One post per event: other providers' stories of it are listed on the first post (default: true)",
+        ping_heat="Stories at least this hot ping their topics' roles (/roles); 0 = no pings (default: none)",
     )
     @app_commands.autocomplete(topic=topic_autocomplete)
     async def add(
@@ -363,6 +369,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         min_heat: str | None = None,
         min_quality: int | None = None,
         backfill: int = 0,
+        dedupe: bool | None = None,
+        ping_heat: int | None = None,
     ) -> None:
         """Post new hot stories to a channel (adding the same channel and topic again changes what is given)."""
         guild_id = _require_manager(interaction)
@@ -383,6 +391,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
             min_heat=min_heat,
             min_quality=min_quality,
             backfill=backfill,
+            dedupe=dedupe,
+            ping_heat=ping_heat,
         )
         await self._reply(interaction, describe_add(result, channel))
         await self._tell_log(interaction, guild_id, describe_add_change(result, channel.id))

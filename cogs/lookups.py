@@ -148,6 +148,8 @@ def related_reply(result: RelatedResult) -> Reply:
             link = entry.story.link_url if entry.story else entry.link_url
             lines.append(_link_line(entry.title, link, " · ".join(x for x in (escape(provider), ours) if x)))
         sections.append(("From the story's own related list", lines))
+    if result.also_covered:
+        sections.append(("Also covered by", [_story_line(s) for s in result.also_covered]))
     if result.linking:
         sections.append(("Stories that list this one as related", [_story_line(s) for s in result.linking]))
     if result.similar:

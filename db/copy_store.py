@@ -139,6 +139,17 @@ TABLES: tuple[Table, ...] = (
     _table("alert_log_notices", "guild_id problem posted_at resolved_at", "posted_at resolved_at"),
     # Copied like the rest: the bot is stopped for a copy, so a lease in it has been handed back or runs out.
     _table("leases", "name holder expires_at", "expires_at"),
+    _table(
+        "living_posts",
+        "channel_id story_id message_id edit_channel_id posted_at shown_heat version shown_version not_before "
+        "attempts edited_at gone_at last_error",
+        "posted_at not_before edited_at gone_at",
+    ),
+    _table("post_coverage", "channel_id story_id post_story_id added_at", "added_at"),
+    _table("living_channels", "channel_id dedupe ping_heat"),
+    _table("topic_roles", "guild_id topic_id role_id created_at", "created_at"),
+    _table("role_pings", "channel_id role_id pinged_at", "pinged_at"),
+    _table("post_words", "channel_id word shown_at story_id", "shown_at"),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 # Migrations seed this one row; a store holding only it (and nothing else) is empty.

@@ -24,12 +24,14 @@ from db.models import (
     DigestPick,
     DigestRecord,
     DigestWindow,
+    DueEdit,
     DueItem,
     FailureOutcome,
     GuildConfigChange,
     HeatEvent,
     LogChannelRecord,
     PercentileRule,
+    PostedStory,
     QueuedStory,
     QuietHours,
     RelatedStories,
@@ -42,6 +44,7 @@ from db.models import (
     SummaryItem,
     SummaryKind,
     TopicInfo,
+    TopicRole,
     UpsertOutcome,
 )
 
@@ -389,6 +392,92 @@ class AdminLogStore(Protocol):
         """Close these problems where open; returns the ones that were open (told and not yet resolved)."""
 
 
+class LivingPostStore(Protocol):
+    """Alert messages that follow their story: the edit ledger and the stories listed as "also covered"."""
+
+    async def record_post(
+        self,
+        *,
+        channel_id: int,
+        story_id: int,
+        message_id: int,
+        edit_channel_id: int,
+        heat: int | None,
+        words: Sequence[str],
+        now: datetime,
+    ) -> None:
+        """Remember a message that carries a story, with the story's normalised title words (again: nothing
+        changes)."""
+
+    async def recent_posts(
+        self, channel_id: int, story: StoryView, since: datetime, *, words: Sequence[str], min_shared: int
+    ) -> list[PostedStory]:
+        """Stories the channel showed since `since` on messages that still exist (each post's story and the
+        stories listed on it) that share at least `min_shared` of `words` with `story` or list each other in
+        `related` (either way; those first). Nothing for a channel whose dedupe is off."""
+
+    async def set_dedupe(self, channel_id: int, dedupe: bool) -> None:
+        """Turn the one-post-per-event rule on or off for a channel (on unless turned off)."""
+
+    async def dedupe(self, channel_id: int) -> bool: ...
+
+    async def add_coverage(
+        self, *, channel_id: int, story_id: int, post_story_id: int, words: Sequence[str], now: datetime
+    ) -> bool:
+        """List `story_id` on the channel's post of `post_story_id` (its message is owed an edit); False when
+        it already was."""
+
+    async def coverage(self, channel_id: int, post_story_id: int) -> list[int]:
+        """The ids of the stories listed on a post, in the order they came."""
+
+    async def prune_words(self, before: datetime) -> int:
+        """Forget the title words of stories shown before `before` (outside every dedupe window); how many."""
+
+    async def same_event(self, story_id: int, *, limit: int) -> list[int]:
+        """The other stories of the event the story was posted or listed with, in any channel (oldest first)."""
+
+    async def due_edits(self, now: datetime, *, since: datetime, min_change: int, limit: int) -> list[DueEdit]:
+        """Messages posted since `since`, not gone and out of their edit window, whose story's heat moved by
+        `min_change` or more, crossed one of the channel's lines, or was suppressed, or that owe an edit for new
+        coverage; biggest change first."""
+
+    async def claim_edit(self, channel_id: int, story_id: int, now: datetime, *, until: datetime) -> bool:
+        """Take the message's edit (no other edit of it before `until`); False when another tick has it."""
+
+    async def edit_done(
+        self, channel_id: int, story_id: int, *, heat: int | None, version: int, now: datetime
+    ) -> None:
+        """The message now shows this heat and coverage version."""
+
+    async def edit_failed(
+        self, channel_id: int, story_id: int, *, error: str, retry_at: datetime | None, now: datetime
+    ) -> None:
+        """A failed edit: tried again from `retry_at`, or never again when it is None (the message is gone)."""
+
+
+class TopicRoleStore(Protocol):
+    """/roles and breaking pings: a guild's topic roles, each channel's ping line, and the last ping per role."""
+
+    async def set_role(self, *, guild_id: int, topic_id: int, role_id: int, now: datetime) -> int | None:
+        """Map the topic to the role in the guild; returns the role it had before (None: none)."""
+
+    async def remove_role(self, guild_id: int, topic_id: int) -> int | None:
+        """Forget the topic's role in the guild; returns it (None: there was none)."""
+
+    async def roles(self, guild_id: int) -> list[TopicRole]:
+        """The guild's topic roles, by topic name."""
+
+    async def set_ping_heat(self, channel_id: int, ping_heat: int | None) -> None:
+        """Stories at or above `ping_heat` ping their topics' roles in the channel (None: never)."""
+
+    async def ping_heat(self, channel_id: int) -> int | None: ...
+
+    async def roles_to_ping(self, *, channel_id: int, guild_id: int, story_id: int, since: datetime) -> list[int]:
+        """The guild's roles of the story's topics that were not pinged in the channel since `since`."""
+
+    async def record_pings(self, channel_id: int, role_ids: Sequence[int], now: datetime) -> None: ...
+
+
 class AppStateStore(Protocol):
     """Small named values remembered between runs."""
 
@@ -453,6 +542,12 @@ class Store(Protocol):
 
     @property
     def leases(self) -> LeaseStore: ...
+
+    @property
+    def living(self) -> LivingPostStore: ...
+
+    @property
+    def roles(self) -> TopicRoleStore: ...
 
 
     async def close(self) -> None: ...

@@ -436,3 +436,41 @@ class LogChannelRecord:
     channel_id: int
     set_by: int
     set_at: datetime
+
+
+# ----- living posts ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PostedStory:
+    """A story a channel showed recently (posted, or listed as "also covered" on a post): a dedupe candidate."""
+
+    post_story_id: int  # the story of the message that shows it
+    message_id: int
+    story_id: int
+    title: str
+    provider_domain: str | None
+    related: bool  # it lists the new story in its `related`, or the new story lists it
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRole:
+    """/roles: the role a guild mapped to a topic."""
+
+    topic_id: int
+    topic_name: str
+    role_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DueEdit:
+    """An alert message whose story changed enough since it was written."""
+
+    channel_id: int
+    story_id: int
+    message_id: int
+    edit_channel_id: int  # where the message lives (a forum post: its thread)
+    shown_heat: int | None
+    heat: int | None
+    version: int
+    attempts: int

@@ -19,7 +19,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.clock import Clock
 from bot.errors import InvalidArgument, NotFound
@@ -40,6 +40,9 @@ from db.models import (
     TopicInfo,
 )
 from db.text import topic_key
+
+if TYPE_CHECKING:
+    from bot.services.living_posts import LivingPosts
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +115,9 @@ class DeliveryFailed(Exception):
 class Poster(Protocol):
     """Where alerts go: Discord (bot.alert_posters.DiscordPoster), the console, or a test double."""
 
-    async def send(self, channel_id: int, story: StoryView) -> int:
-        """Post the story to the channel (a forum gets a new post); return the message id or raise DeliveryFailed."""
+    async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
+        """Post the story to the channel (a forum gets a new post), mentioning exactly `ping_roles` (and pinging
+        nobody else); return the message id or raise DeliveryFailed."""
         ...
 
     async def publish(self, channel_id: int, message_id: int) -> None:
@@ -162,6 +166,8 @@ class TickReport:
     crossposted: int = 0
     crosspost_skipped: int = 0
     auto_paused: tuple[int, ...] = ()
+    covered: int = 0  # not posted: the same event as a post of the channel, listed on it (living posts)
+    edited: int = 0  # posted messages edited to follow their story (living posts)
     held: int = 0  # queued alerts not posted because their channel is in quiet hours
     summaries: int = 0  # summary messages sent (away, paused catch-up, roll-up)
     rolled_up: int = 0  # stories moved into a roll-up this tick
@@ -193,6 +199,8 @@ class AddResult:
     created: bool
     backfilled: int
     previous: SubscriptionRecord | None = None
+    dedupe: bool | None = None  # one post per event in the channel (living posts); None: not in use
+    ping_heat: int | None = None  # stories at or above it ping their topics' roles (living posts); None: never
 
     @property
     def changes(self) -> tuple[ThresholdChange, ...]:
@@ -344,6 +352,7 @@ class AlertService:
         max_posts_per_tick: int,
         auto_pause_after: int = AUTO_PAUSE_AFTER,
         rng: random.Random | None = None,
+        living: LivingPosts | None = None,
     ) -> None:
         if max_posts_per_tick < 1:
             raise ValueError("max_posts_per_tick must be >= 1")
@@ -360,6 +369,7 @@ class AlertService:
         self._max_posts = max_posts_per_tick
         self._auto_pause_after = auto_pause_after
         self._rng = rng if rng is not None else random.Random()
+        self._living = living
         self._listeners: list[AlertListener] = []
 
     def add_listener(self, listener: AlertListener) -> None:
@@ -415,6 +425,8 @@ class AlertService:
         min_heat: int | str | None = None,
         min_quality: int | None = None,
         backfill: int = 0,
+        dedupe: bool | None = None,
+        ping_heat: int | None = None,
     ) -> AddResult:
         """Create the (channel, topic) subscription, or change only the thresholds given of an existing one;
         queue the `backfill` hottest qualifying stories. A threshold left out (None) keeps its stored value, or
@@ -426,6 +438,8 @@ class AlertService:
         if min_quality is not None:
             _check_range("min_quality", min_quality, MIN_QUALITY_RANGE, " (0 = no quality filter)")
         _check_range("backfill", backfill, BACKFILL_RANGE, " stories")
+        if ping_heat is not None:
+            _check_range("ping_heat", ping_heat, MIN_HEAT_RANGE, " (0 = no pings)")
         topic_ref = await self.resolve_topic(topic) if topic is not None else None
         topic_id = topic_ref.id if topic_ref else None
         now = self._clock.now()
@@ -461,7 +475,14 @@ class AlertService:
             backfilled,
             extra={"guild": guild_id, "channel": channel_id},
         )
-        return AddResult(record, outcome.created, backfilled, None if outcome.created else previous)
+        deduping = pinging = None
+        if self._living is not None:
+            # Left out: as it was (dedupe on, no pings for a channel that never said otherwise).
+            deduping = await self._living.set_dedupe(channel_id, dedupe)
+            pinging = await self._living.set_ping_heat(channel_id, ping_heat)
+        return AddResult(
+            record, outcome.created, backfilled, None if outcome.created else previous, deduping, pinging
+        )
 
     async def remove_subscription(self, *, guild_id: int, channel_id: int, topic: str | None = None) -> RemoveResult:
         """Remove the (channel, topic) subscription, or every subscription of the channel when topic is None."""
@@ -861,6 +882,8 @@ class AlertService:
         hottest_first = sorted(by_channel.values(), key=lambda items: -max(i.heat or 0 for i in items))
         await asyncio.gather(*(serve(items) for items in hottest_first))
         await self._crossposts.prune(self._clock.now() - CROSSPOST_WINDOW)
+        if self._living is not None:
+            tally.add(TickReport(edited=(await self._living.edit_pass(poster)).edited))
         report = tally.report
         if batch or queued:
             log.info(
@@ -888,6 +911,12 @@ class AlertService:
             await self._ledger.release_claim(item.story_id, item.channel_id, self._clock.now())
             return True
         story = found[0]
+        if self._living is not None:
+            post_id = await self._living.absorb(item.channel_id, story)
+            if post_id is not None:
+                await self._ledger.mark_sent(item.story_id, item.channel_id, post_id, self._clock.now())
+                tally.add(TickReport(covered=1))
+                return True
         existing = False
         try:
             message_id: int | None = None
@@ -896,7 +925,12 @@ class AlertService:
                 message_id = await poster.find_recent(item.channel_id, story)
                 existing = message_id is not None
             if message_id is None:
-                message_id = await poster.send(item.channel_id, story)
+                roles = await self._living.pings_for(item.channel_id, item.guild_id, story) if self._living else []
+                if roles and self._living is not None:
+                    message_id = await poster.send(item.channel_id, story, ping_roles=roles)
+                    await self._living.pinged(item.channel_id, roles)
+                else:
+                    message_id = await poster.send(item.channel_id, story)
         except DeliveryFailed as exc:
             return await self._failed(item, exc, tally)
         except asyncio.CancelledError:
@@ -906,6 +940,8 @@ class AlertService:
             log.exception("poster crashed delivering story %d to channel %d", item.story_id, item.channel_id)
             return await self._failed(item, DeliveryFailed("unexpected error while posting", permanent=False), tally)
         await self._ledger.mark_sent(item.story_id, item.channel_id, message_id, self._clock.now())
+        if self._living is not None:
+            await self._living.posted(item.channel_id, item.kind, story, message_id)
         log.debug("story %d posted to channel %d of server %d", item.story_id, item.channel_id, item.guild_id)
         await self._tell(lambda listener: listener.channel_delivered(item.guild_id, item.channel_id))
         tally.add(TickReport(sent=1, found_existing=int(existing), sent_ids=((item.channel_id, item.story_id),)))
@@ -1000,6 +1036,8 @@ class AlertService:
                     log.warning("cannot check channel %d for story %d: %s", item.channel_id, item.story_id, exc.reason)
             if message_id is not None:
                 await self._ledger.mark_sent(item.story_id, item.channel_id, message_id, now)
+                if self._living is not None:
+                    await self._living.posted(item.channel_id, item.kind, stories[0], message_id)
                 found_existing += 1
             else:
                 await self._ledger.release_claim(item.story_id, item.channel_id, now)

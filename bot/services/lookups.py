@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from bot.clock import Clock
 from bot.errors import InvalidArgument, NotFound
 from bot.urls import is_http_url, normalize_url
-from db.interfaces import LookupStore
+from db.interfaces import LivingPostStore, LookupStore
 from db.models import RelatedEntry, SearchHits, StorySort, StoryView, TopicInfo
 from db.text import query_terms
 
@@ -133,6 +133,7 @@ class RelatedResult:
     entries: tuple[RelatedEntry, ...]
     linking: tuple[StoryView, ...]
     similar: tuple[StoryView, ...]
+    also_covered: tuple[StoryView, ...] = ()  # the same event from other providers, as living posts grouped it
 
 
 def _clip(text: str, limit: int = CHOICE_TEXT_LIMIT) -> str:
@@ -157,9 +158,10 @@ def _ranked_page_number(page: int) -> int:
 class LookupService:
     """/topic, /topics, /related, /search, /trending and their autocompletes, independent of Discord."""
 
-    def __init__(self, repo: LookupStore, clock: Clock) -> None:
+    def __init__(self, repo: LookupStore, clock: Clock, *, living: LivingPostStore | None = None) -> None:
         self._repo = repo
         self._clock = clock
+        self._living = living
 
     # ----- topics -----------------------------------------------------------------------------------------
 
@@ -255,7 +257,10 @@ class LookupService:
         """The story, its own related list (linked to our copies), stories linking to it, then similar ones."""
         story = await self.resolve_story(reference)
         found = await self._repo.related(story, linking_limit=LINKING_LIMIT, similar_limit=SIMILAR_LIMIT)
-        return RelatedResult(story, found.entries, found.linking, found.similar)
+        covered: list[StoryView] = []
+        if self._living is not None:
+            covered = await self._repo.stories(await self._living.same_event(story.id, limit=LINKING_LIMIT))
+        return RelatedResult(story, found.entries, found.linking, found.similar, tuple(covered))
 
     # ----- search and trending ----------------------------------------------------------------------------
 

@@ -13,8 +13,10 @@ from db.postgres.heat_lines import PgHeatLines
 from db.postgres.leases import PgLeases
 from db.postgres.ledger import PgLedger
 from db.postgres.lookups import PgLookups
+from db.postgres.post_edits import PgPostEdits
 from db.postgres.quiet import PgQuietHours, PgSummaries
 from db.postgres.subscriptions import PgSubscriptions
+from db.postgres.topic_roles import PgTopicRoles
 
 
 class PostgresStore:
@@ -29,6 +31,8 @@ class PostgresStore:
         self.ledger = PgLedger(database)
         self.crossposts = PgCrossposts(database)
         self.leases = PgLeases(database)
+        self.living = PgPostEdits(database)
+        self.roles = PgTopicRoles(database)
         self.app_state = PgAppState(database)
         self.digests = PgDigests(database)
         self.quiet_hours = PgQuietHours(database)

@@ -13,8 +13,10 @@ from db.sqlite.heat_lines import SqliteHeatLines
 from db.sqlite.leases import SqliteLeases
 from db.sqlite.ledger import SqliteLedger
 from db.sqlite.lookups import SqliteLookups
+from db.sqlite.post_edits import SqlitePostEdits
 from db.sqlite.quiet import SqliteQuietHours, SqliteSummaries
 from db.sqlite.subscriptions import SqliteSubscriptions
+from db.sqlite.topic_roles import SqliteTopicRoles
 
 
 class SqliteStore:
@@ -29,6 +31,8 @@ class SqliteStore:
         self.ledger = SqliteLedger(database)
         self.crossposts = SqliteCrossposts(database)
         self.leases = SqliteLeases(database)
+        self.living = SqlitePostEdits(database)
+        self.roles = SqliteTopicRoles(database)
         self.app_state = SqliteAppState(database)
         self.digests = SqliteDigests(database)
         self.quiet_hours = SqliteQuietHours(database)

@@ -18,7 +18,7 @@ from bot.clock import ManualClock
 from bot.services.alerts import AlertService, DeliveryFailed
 from db import StoreLocation, open_store, parse_location
 from db.interfaces import Store
-from tests.support.alerts import FakePoster
+from tests.support.alerts import LIVING_TABLES, FakePoster
 from tests.support.pg import private_schema
 from tests.support.seed import NOW, Seeder, SeedStory
 
@@ -328,6 +328,8 @@ def rewind_to_version_3(location: StoreLocation) -> None:
     """Put a store back to before migration 0004: its ledger without the record of who queued each row, and
     without the tables later migrations create (they are created again on the way back up)."""
     statements = [
+        # Later migrations' tables go too, so that upgrading runs them again from version 3.
+        *(f"DROP TABLE IF EXISTS {t}" for t in LIVING_TABLES),
         "ALTER TABLE alert_deliveries DROP COLUMN topic_key",
         "ALTER TABLE alert_deliveries DROP COLUMN queued_by",
         # Tables and columns of later migrations, which the upgrade makes again.
@@ -497,3 +499,66 @@ async def test_two_processes_turn_each_heat_change_into_deliveries_once(
     finally:
         await first.close()
         await second.close()
+
+
+def rewind_to_before_living_posts(location: StoreLocation) -> None:
+    """Put a store back to before the living-posts migration (found by name, whatever its number)."""
+    from db.postgres.migrate import available_migrations as pg_migrations
+    from db.sqlite.migrate import available_migrations as sqlite_migrations
+
+    statements = [f"DROP TABLE {t}" for t in LIVING_TABLES]
+    if location.engine == "sqlite":
+        before = next(m.number for m in sqlite_migrations() if m.name.endswith("_living_posts.sql")) - 1
+        conn = sqlite3.connect(location.path)
+        try:
+            for statement in [*statements, f"PRAGMA user_version = {before}"]:
+                conn.execute(statement)
+            conn.commit()
+        finally:
+            conn.close()
+    else:
+        assert location.url is not None
+        before = next(m.number for m in pg_migrations() if m.name.endswith("_living_posts.sql")) - 1
+        with psycopg.connect(location.url) as pg:
+            for statement in [*statements, f"UPDATE schema_version SET version = {before}"]:
+                pg.execute(statement)
+
+
+async def test_alerts_posted_in_the_days_before_the_upgrade_follow_their_story_after_it(
+    location: StoreLocation, clock: ManualClock
+) -> None:
+    from bot.render_living import LivingPost
+    from bot.services.living_posts import LivingPosts
+
+    edited: list[tuple[int, int | None]] = []
+
+    class Editor(FakePoster):
+        async def edit(self, channel_id: int, message_id: int, post: LivingPost) -> None:
+            edited.append((message_id, post.story.heat))
+
+    poster = Editor()
+    store = await open_store(location)
+    try:
+        with Seeder(location) as seeder:
+            seeder.add(SeedStory(heat=1), at=clock.now())  # a heat event before the subscription
+            service = AlertService(store, clock, max_posts_per_tick=5)
+            await add(service)
+            old = seeder.add(SeedStory(heat=90, title="Posted five days before"), at=clock.now())
+            await service.tick(poster)
+            clock.advance(timedelta(days=4))
+            recent = seeder.add(SeedStory(heat=90, title="Posted the day before"), at=clock.now())
+            await service.tick(poster)
+            clock.advance(timedelta(days=1))
+            seeder.change(old, at=clock.now(), heat=150)
+            seeder.change(recent, at=clock.now(), heat=140)
+    finally:
+        await store.close()
+    rewind_to_before_living_posts(location)
+    store = await open_store(location)
+    try:
+        upgraded = AlertService(store, clock, max_posts_per_tick=5, living=LivingPosts(store, clock))
+        await upgraded.tick(poster)
+    finally:
+        await store.close()
+    [posted_recent] = [s.message_id for s in poster.sent if s.story_id == recent]
+    assert edited == [(posted_recent, 140)]

@@ -65,12 +65,14 @@ Interactions (each waits for the answer the user sees, else raises NoReply, an A
 Recording and queries:
     standin.sent: list[SentEvent(kind, body, channel_id, message_id, interaction_id, at)] in order; kinds: message,
         message_edit, message_delete, callback, original_edit, original_delete, followup, followup_edit,
-        followup_delete, thread, crosspost, command_sync.
+        followup_delete, thread, crosspost, command_sync, role_create, member_roles.
     messages_in(channel_id, *, include_ephemeral=False, include_deleted=False) -> list[Message] (oldest first)
     Message: .id .channel_id .data (JSON as Discord returns it) .sent (last body the bot sent: allowed_mentions...)
         .content .embeds .components .flags .ephemeral .crossposted .deleted .edits .allowed_mentions
-        .pings() -> {"everyone", "user:<id>", "role:<id>"} that Discord would notify .custom_ids() .button(label)
+        .pings() -> {"everyone", "user:<id>", "role:<id>"} that Discord would notify (a role only when it is
+        mentionable or the bot has Mention @everyone in the channel) .custom_ids() .button(label)
         .text()
+    member_roles(guild_id, user_id) -> list[int]   (after the bot's PUT/DELETE .../members/{id}/roles/{id})
     threads_in(forum_id) -> list[Channel] (forum posts; the starter message is messages_in(thread.id)[0] and, as on
         Discord, has the thread's id; GET /guilds/{id}/threads/active lists them)
     events_for(interaction_id); standin.interactions: dict[int, InteractionRecord]
@@ -117,6 +119,9 @@ Gateway:
     posts, CHANNEL_CREATE/UPDATE/DELETE and GUILD_ROLE_* for world changes. Transport compression: zlib-stream
     (Z_SYNC_FLUSH per payload) or zstd-stream, whichever discord.py asks for.
 
+Roles: POST /guilds/{id}/roles needs Manage Roles (403 50013), creates the role at position 1 (the bottom, below
+the bot's role, as Discord does), 250 at most (30005); PUT/DELETE /guilds/{id}/members/{uid}/roles/{rid} need Manage
+Roles and a role below the bot's highest role, never @everyone or a managed role (403 50013); unknown role 404 10011.
 Clock: every REST answer carries a `Date` header (HTTP-date, whole seconds); StandIn(clock_offset=S) or
 standin.clock_offset = S makes Discord's clock run S seconds ahead of this machine (negative: behind).
 

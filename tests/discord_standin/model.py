@@ -146,6 +146,7 @@ class Role:
     position: int = 0
     managed: bool = False
     bot_id: int | None = None
+    mentionable: bool = False
 
     def to_json(self) -> JSON:
         """The role object Discord sends."""
@@ -158,7 +159,7 @@ class Role:
             "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
             "hoist": False,
             "managed": self.managed,
-            "mentionable": False,
+            "mentionable": self.mentionable,
             "icon": None,
             "unicode_emoji": None,
             "flags": 0,
@@ -287,6 +288,9 @@ class Message:
     deleted: bool = False
     crossposted: bool = False
     edits: int = 0
+    # Role mentions Discord would not ping although allowed_mentions lists them: the role is not mentionable and
+    # the author lacks Mention @everyone (set by the server, which knows the guild).
+    unpingable_roles: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         state = "".join(f" {k}" for k in ("ephemeral", "deleted", "crossposted") if getattr(self, k))
@@ -325,7 +329,7 @@ class Message:
 
     def pings(self) -> set[str]:
         """Who Discord would notify for this content: "everyone", "user:<id>", "role:<id>" (embeds never ping)."""
-        return mentions_pinged(self.content, self.allowed_mentions)
+        return mentions_pinged(self.content, self.allowed_mentions) - {f"role:{r}" for r in self.unpingable_roles}
 
     def custom_ids(self) -> list[str]:
         """custom_id of every button/select on the message, in order."""
@@ -347,6 +351,11 @@ class Message:
             for fld in embed.get("fields") or []:
                 parts += [fld.get("name") or "", fld.get("value") or ""]
         return "\n".join(p for p in parts if p)
+
+
+def role_mentions(content: str) -> list[str]:
+    """The ids of the roles mentioned (<@&id>) in message content."""
+    return _ROLE_MENTION.findall(content)
 
 
 def mentions_pinged(content: str, allowed: JSON | None) -> set[str]:

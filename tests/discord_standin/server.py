@@ -45,6 +45,7 @@ from .model import (
     User,
     iso_now,
     iter_components,
+    role_mentions,
 )
 
 if TYPE_CHECKING:
@@ -988,6 +989,9 @@ class StandIn:
         r.add_get(f"{p}/guilds/{{guild}}", self._get_guild)
         r.add_get(f"{p}/guilds/{{guild}}/channels", self._get_guild_channels)
         r.add_get(f"{p}/guilds/{{guild}}/members/{{uid}}", self._get_member)
+        r.add_post(f"{p}/guilds/{{guild}}/roles", self._create_role)
+        r.add_put(f"{p}/guilds/{{guild}}/members/{{uid}}/roles/{{rid}}", self._member_role)
+        r.add_delete(f"{p}/guilds/{{guild}}/members/{{uid}}/roles/{{rid}}", self._member_role)
         r.add_get(f"{p}/guilds/{{guild}}/threads/active", self._active_threads)
         r.add_get(f"{p}/channels/{{cid}}/threads/archived/public", self._archived_threads)
         r.add_get("/attachments/{aid}/{filename}", self._get_attachment)
@@ -1275,11 +1279,28 @@ class StandIn:
         return msg
 
     def _apply_mentions(self, msg: Message) -> None:
+        msg.unpingable_roles = self._unpingable_roles(msg)
         pings = msg.pings()
         msg.data["mention_everyone"] = "everyone" in pings
         msg.data["mentions"] = [self.users[int(p[5:])].to_json() for p in sorted(pings)
                                 if p.startswith("user:") and int(p[5:]) in self.users]
         msg.data["mention_roles"] = [p[5:] for p in sorted(pings) if p.startswith("role:")]
+
+    def _unpingable_roles(self, msg: Message) -> frozenset[str]:
+        """Role mentions that notify nobody: an unknown role, or one that is not mentionable when the author (the
+        bot) lacks Mention @everyone, @here, and All Roles in the channel."""
+        channel = self.channels.get(msg.channel_id)
+        guild = self.guilds.get(channel.guild_id) if channel is not None else None
+        if channel is None or guild is None:
+            return frozenset()
+        me = guild.members.get(self.bot_user.id)
+        may_mention_all = me is not None and bool(guild.permissions_in(me, channel) & Perm.MENTION_EVERYONE)
+        blocked = set()
+        for rid in role_mentions(msg.content):
+            role = guild.roles.get(int(rid))
+            if role is None or not (role.mentionable or may_mention_all):
+                blocked.add(rid)
+        return frozenset(blocked)
 
     def _edit(self, msg: Message, body: JSON) -> None:
         for key in ("content", "components"):
@@ -1742,6 +1763,73 @@ class StandIn:
         if member is None:
             return self._error(404, 10007, "Unknown Member")
         return _json(member.to_json())
+
+    def _managing_roles(self, request: web.Request) -> Guild | web.Response:
+        """The guild, when the bot has Manage Roles there (Discord: 404 Unknown Guild, 403 Missing Permissions)."""
+        gid = request.match_info["guild"]
+        guild = self.guilds.get(int(gid)) if gid.isdigit() else None
+        if guild is None:
+            return self._error(404, 10004, "Unknown Guild")
+        if not guild.base_permissions(guild.members[self.bot_user.id]) & Perm.MANAGE_ROLES:
+            return self._error(403, 50013, "Missing Permissions")
+        return guild
+
+    def _top_position(self, guild: Guild, user_id: int) -> int:
+        member = guild.members[user_id]
+        return max((guild.roles[r].position for r in member.role_ids if r in guild.roles), default=0)
+
+    async def _create_role(self, request: web.Request) -> web.Response:
+        """POST /guilds/{guild.id}/roles: a new role at the bottom of the list (position 1, just above @everyone),
+        as Discord creates it; 250 roles at most (30005)."""
+        guild = self._managing_roles(request)
+        if isinstance(guild, web.Response):
+            return guild
+        body = await self._body(request) or {}
+        name = body.get("name") if body.get("name") is not None else "new role"
+        if not isinstance(name, str) or len(name) > 100:
+            return self._reject(request, [Problem(("name",), "BASE_TYPE_MAX_LENGTH",
+                                                  "Must be 100 or fewer in length.")], body)
+        if len(guild.roles) >= 250:
+            return self._error(400, 30005, "Maximum number of guild roles reached (250)")
+        for role in guild.roles.values():
+            if role.position >= 1:
+                role.position += 1
+        role = Role(id=self.ids.next(), name=name, permissions=int(body.get("permissions") or 0), position=1,
+                    mentionable=bool(body.get("mentionable")))
+        guild.roles[role.id] = role
+        self._record("role_create", body, None, None)
+        await self._dispatch_if("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.to_json()})
+        return _json(role.to_json())
+
+    async def _member_role(self, request: web.Request) -> web.Response:
+        """PUT/DELETE /guilds/{guild.id}/members/{user.id}/roles/{role.id}: only roles below the bot's highest
+        role, never a managed one (403 50013), as Discord enforces the role hierarchy."""
+        guild = self._managing_roles(request)
+        if isinstance(guild, web.Response):
+            return guild
+        uid, rid = request.match_info["uid"], request.match_info["rid"]
+        member = guild.members.get(int(uid)) if uid.isdigit() else None
+        if member is None:
+            return self._error(404, 10007, "Unknown Member")
+        role = guild.roles.get(int(rid)) if rid.isdigit() else None
+        if role is None:
+            return self._error(404, 10011, "Unknown Role")
+        if role.managed or role.id == guild.id or role.position >= self._top_position(guild, self.bot_user.id):
+            return self._error(403, 50013, "Missing Permissions")
+        if request.method == "PUT" and role.id not in member.role_ids:
+            member.role_ids.append(role.id)
+        elif request.method == "DELETE" and role.id in member.role_ids:
+            member.role_ids.remove(role.id)
+        else:
+            return web.Response(status=204)
+        self._record("member_roles", {"roles": [str(r) for r in member.role_ids]}, None, None)
+        await self._dispatch_if("GUILD_MEMBER_UPDATE", {**member.to_json(), "guild_id": str(guild.id)},
+                                intent=INTENT_GUILD_MEMBERS)
+        return web.Response(status=204)
+
+    def member_roles(self, guild_id: int, user_id: int) -> list[int]:
+        """The role ids a member has now."""
+        return list(self.guilds[guild_id].members[user_id].role_ids)
 
     async def _active_threads(self, request: web.Request) -> web.Response:
         gid = request.match_info["guild"]

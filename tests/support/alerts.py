@@ -14,7 +14,10 @@ from bot.clock import ManualClock
 from bot.services.alerts import DeliveryFailed
 from db import StoreLocation
 from db.models import StoryView
-from tests.support.seed import Seeder, SeedStory
+from tests.support.seed import Seeder, SeedRelated, SeedStory
+
+# The tables of the living-posts migration: a test that rewinds a store to an older schema drops them too.
+LIVING_TABLES = ("post_coverage", "living_posts", "post_words", "living_channels", "topic_roles", "role_pings")
 
 
 class StoryWriter:
@@ -36,8 +39,10 @@ class StoryWriter:
         topics: Iterable[str] = (),
         title: str | None = None,
         url: str | None = None,
+        provider: str | None = None,
+        related: Iterable[str] = (),
     ) -> int:
-        """A new story; returns its id."""
+        """A new story; returns its id. `provider` is a domain (its name too); `related` lists URLs."""
         n = next(self._numbers)
         now = self._clock.now()
         story = SeedStory(
@@ -49,6 +54,8 @@ class StoryWriter:
             url=url or f"https://news.example/{n}",
             published_at=now,
             first_seen_at=now,
+            **({"provider_name": provider, "provider_domain": provider} if provider else {}),
+            related=tuple(SeedRelated(u) for u in related),
         )
         return self._seeder.add(story, at=now)
 
@@ -83,6 +90,7 @@ class Sent:
     story_id: int
     message_id: int
     url: str
+    ping_roles: tuple[int, ...] = ()
 
 
 @dataclass
@@ -101,12 +109,12 @@ class FakePoster:
     def fail(self, channel_id: int, *errors: DeliveryFailed) -> None:
         self.failures.setdefault(channel_id, []).extend(errors)
 
-    async def send(self, channel_id: int, story: StoryView) -> int:
+    async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
         queue = self.failures.get(channel_id)
         if queue:
             raise queue.pop(0)
         message_id = next(self._ids)
-        self.sent.append(Sent(channel_id, story.id, message_id, story.link_url))
+        self.sent.append(Sent(channel_id, story.id, message_id, story.link_url, tuple(ping_roles)))
         if (channel_id, story.id) in self.lose_reply_for:
             self.lose_reply_for.discard((channel_id, story.id))
             raise RuntimeError("connection lost after the message was created")

@@ -155,3 +155,72 @@ async def test_send_file_upload_is_parsed_from_multipart(standin: StandIn, world
     assert stored.content == "with a file"
     assert stored.sent["attachments"][0]["filename"] == "note.txt"
     standin.assert_clean()
+
+
+async def test_bot_edits_its_own_message_in_place(standin: StandIn, world: World, bot: commands.Bot) -> None:
+    sent = await text_channel(bot, world.text.id).send(embed=discord.Embed(title="heat 80"), allowed_mentions=NONE)
+    edited = await bot.get_partial_messageable(world.text.id).get_partial_message(sent.id).edit(
+        embed=discord.Embed(title="heat 104"), allowed_mentions=NONE
+    )
+    [stored] = standin.messages_in(world.text.id)
+    assert stored.id == sent.id == edited.id
+    assert stored.embeds[0]["title"] == "heat 104"
+    assert stored.edits == 1
+    assert stored.data["edited_timestamp"] is not None
+    assert edited.edited_at is not None
+    standin.assert_clean()
+
+
+async def test_edit_of_a_deleted_message_is_unknown_message(standin: StandIn, world: World, bot: commands.Bot) -> None:
+    sent = await text_channel(bot, world.text.id).send("soon gone", allowed_mentions=NONE)
+    await sent.delete()
+    with pytest.raises(discord.NotFound) as caught:
+        await bot.get_partial_messageable(world.text.id).get_partial_message(sent.id).edit(
+            content="too late", allowed_mentions=NONE
+        )
+    assert caught.value.code == 10008
+
+
+async def test_edit_in_a_deleted_channel_is_unknown_channel(standin: StandIn, world: World, bot: commands.Bot) -> None:
+    sent = await text_channel(bot, world.text.id).send("hello", allowed_mentions=NONE)
+    standin.delete_channel(world.text.id)
+    with pytest.raises(discord.NotFound) as caught:
+        await bot.get_partial_messageable(world.text.id).get_partial_message(sent.id).edit(
+            content="bye", allowed_mentions=NONE
+        )
+    assert caught.value.code == 10003
+
+
+async def test_edit_through_the_wrong_channel_is_unknown_message(
+    standin: StandIn, world: World, bot: commands.Bot
+) -> None:
+    sent = await text_channel(bot, world.text.id).send("hello", allowed_mentions=NONE)
+    with pytest.raises(discord.NotFound) as caught:
+        await bot.get_partial_messageable(world.news.id).get_partial_message(sent.id).edit(
+            content="bye", allowed_mentions=NONE
+        )
+    assert caught.value.code == 10008
+
+
+async def test_forum_post_starter_message_is_edited_through_its_thread(
+    standin: StandIn, world: World, bot: commands.Bot
+) -> None:
+    forum = bot.get_channel(world.forum.id)
+    assert isinstance(forum, discord.ForumChannel)
+    created = await forum.create_thread(name="A story", embed=discord.Embed(title="heat 80"), allowed_mentions=NONE)
+    await bot.get_partial_messageable(created.thread.id).get_partial_message(created.message.id).edit(
+        embed=discord.Embed(title="heat 120"), allowed_mentions=NONE
+    )
+    [starter] = standin.messages_in(created.thread.id)
+    assert starter.embeds[0]["title"] == "heat 120"
+    standin.assert_clean()
+
+
+async def test_edit_over_discord_limits_is_rejected_and_the_message_kept(
+    standin: StandIn, world: World, bot: commands.Bot
+) -> None:
+    sent = await text_channel(bot, world.text.id).send(embed=discord.Embed(title="ok"), allowed_mentions=NONE)
+    with pytest.raises(discord.HTTPException) as caught:
+        await sent.edit(embed=discord.Embed(title="x" * 257), allowed_mentions=NONE)
+    assert caught.value.status == 400
+    assert standin.messages_in(world.text.id)[0].embeds[0]["title"] == "ok"
