@@ -161,6 +161,8 @@ async def test_heatwave_run_at_a_terminal_prints_a_dropped_storys_alert_above_th
         await screen.wait_for(lambda: screen.before_cursor == "heatwave> ", what="the prompt")
         screen.type(f"/alerts add min_heat:100{ENTER}")
         await screen.wait_for("#console now follows every topic at heat ≥ 100")
+        # Keys typed before the next prompt is drawn are echoed by the terminal itself: type at the prompt.
+        await screen.wait_for(lambda: screen.before_cursor == "heatwave> ", what="the next prompt")
         screen.type("/topic Fus")
         await screen.wait_for(lambda: screen.before_cursor == "heatwave> /topic Fus", what="the half-typed line")
 
