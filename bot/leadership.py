@@ -2,8 +2,10 @@
 
 Processes running different shards share one store. Rescanning the news folder is the same work in each, so one
 process leads it: it holds the "news-scan" lease and renews it every scan; the others ask at every scan and stand
-by. When the leader dies its lease runs out (it is a little longer than a scan interval) and the next process to
-ask takes over, so scanning resumes within about two intervals. A leader that stops cleanly hands the lease back.
+by. Every process also asks twice per interval (the scheduler's lease job): a leader renews its lease even during a
+long ingest, and when the leader dies its lease runs out (1.25 intervals after its last renewal) and the next
+process to ask takes over and scans at once, so scanning resumes within 1.75 intervals. A leader that stops cleanly
+hands the lease back.
 """
 
 from __future__ import annotations

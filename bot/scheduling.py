@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 RESCAN_JOB_ID = "rescan"
+SCAN_LEASE_JOB_ID = "scan-lease"
 POST_ALERTS_JOB_ID = "post-alerts"
 POST_DIGESTS_JOB_ID = "post-digests"
 # Digests are due at whole minutes; checking twice a minute sends each within 30 s of its time.
@@ -261,6 +262,17 @@ class PeriodicJobs:
                 id=POST_DIGESTS_JOB_ID,
                 name="post due digests",
             )
+        if self._scan_leader is not None:
+            # Twice per scan interval: a standing-by process takes over within the lease term plus half an
+            # interval of the leader's death (under two intervals), and a leader busy with a long ingest keeps
+            # its lease instead of letting a second process start scanning beside it.
+            self._scheduler.add_job(
+                self.watch_scan_lease,
+                "interval",
+                seconds=max(self._scan_seconds / 2, 1),
+                id=SCAN_LEASE_JOB_ID,
+                name="renew or take the news-scan lease",
+            )
         for source in self._git_sources:
             self._scheduler.add_job(
                 self.sync_source,
@@ -382,6 +394,15 @@ class PeriodicJobs:
         if kick_alerts and (report.added or report.updated):
             self.request_post()
         return report
+
+    async def watch_scan_lease(self) -> bool:
+        """Job body: renew the news-scan lease while leading, or take it once it has run out; a process that has
+        just taken it scans at once. Returns whether this process leads."""
+        was_leading = self._scan_leader is not None and self._scan_leader.leading
+        leading = await self._leads_scan()
+        if leading and not was_leading:
+            self.run_soon(RESCAN_JOB_ID)
+        return leading
 
     async def _leads_scan(self) -> bool:
         if self._scan_leader is None:

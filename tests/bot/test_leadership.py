@@ -11,10 +11,11 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.leadership import SCAN_LEASE, Leadership, lease_term
-from bot.scheduling import PeriodicJobs
+from bot.scheduling import SCAN_LEASE_JOB_ID, PeriodicJobs
 from db import parse_location
 from db.interfaces import Store
 from tests.support.fakes import FakeAlerts, FakeIngest, FakeServices
+from tests.support.polling import until
 
 SCAN_SECONDS = 60
 
@@ -88,3 +89,31 @@ async def test_only_the_leading_process_rescans_the_news_folder(
     await first.shutdown()
     assert await second.rescan() is not None
     assert len(second_ingest.calls) == 1
+
+
+async def test_a_standing_by_process_takes_over_within_two_intervals_and_scans_at_once(
+    jobs_pair: tuple[PeriodicJobs, PeriodicJobs, FakeIngest, FakeIngest], clock: ManualClock
+) -> None:
+    first, second, _first_ingest, second_ingest = jobs_pair
+    assert await first.rescan() is not None  # first leads; then it dies (no more scans, no renewals)
+    second.start()
+    lease_job = second.scheduler.get_job(SCAN_LEASE_JOB_ID)
+    assert lease_job is not None
+    assert lease_job.trigger.interval == timedelta(seconds=SCAN_SECONDS / 2)
+    assert not await second.watch_scan_lease()
+    # The lease job runs every half interval: its first run after the term ends is at most 1.75 intervals on.
+    clock.advance(lease_term(SCAN_SECONDS) + timedelta(seconds=SCAN_SECONDS / 2))
+    assert await second.watch_scan_lease()
+    # It scans now, not at its next interval (a minute away).
+    await until(lambda: len(second_ingest.calls) == 1, 10, "the new leader's scan")
+
+
+async def test_a_leader_busy_past_its_term_keeps_the_lease(
+    jobs_pair: tuple[PeriodicJobs, PeriodicJobs, FakeIngest, FakeIngest], clock: ManualClock
+) -> None:
+    first, second, _first_ingest, _second_ingest = jobs_pair
+    assert await first.rescan() is not None
+    for _ in range(4):  # a long ingest: no scan finishes, but the lease job keeps renewing
+        clock.advance(timedelta(seconds=SCAN_SECONDS / 2))
+        assert await first.watch_scan_lease()
+        assert not await second.watch_scan_lease()
