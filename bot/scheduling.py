@@ -39,6 +39,9 @@ _T = TypeVar("_T")
 
 RESCAN_JOB_ID = "rescan"
 SCAN_LEASE_JOB_ID = "scan-lease"
+NEWS_CHECK_JOB_ID = "news-check"
+# How often a process looks for heat changes stored by someone else (another process, `heatwave ingest` from cron).
+NEWS_CHECK_SECONDS = 1.0
 POST_ALERTS_JOB_ID = "post-alerts"
 POST_DIGESTS_JOB_ID = "post-digests"
 # Digests are due at whole minutes; checking twice a minute sends each within 30 s of its time.
@@ -183,6 +186,7 @@ class PeriodicJobs:
         self._last_rejections: frozenset[tuple[str, str]] = frozenset()
         self._missing_logged: set[Path] = set()
         self._observers: list[JobObserver] = []
+        self._newest_seen: int | None = None  # the newest heat change the news check has seen
 
     def add_observer(self, observer: JobObserver) -> None:
         """Tell `observer` about every rescan and alert tick that finishes from now on."""
@@ -262,6 +266,13 @@ class PeriodicJobs:
                 id=POST_DIGESTS_JOB_ID,
                 name="post due digests",
             )
+        self._scheduler.add_job(
+            self.check_for_news,
+            "interval",
+            seconds=NEWS_CHECK_SECONDS,
+            id=NEWS_CHECK_JOB_ID,
+            name="notice stories stored by other processes",
+        )
         if self._scan_leader is not None:
             # Twice per scan interval: a standing-by process takes over within the lease term plus half an
             # interval of the leader's death (under two intervals), and a leader busy with a long ingest keeps
@@ -394,6 +405,25 @@ class PeriodicJobs:
         if kick_alerts and (report.added or report.updated):
             self.request_post()
         return report
+
+    async def check_for_news(self) -> bool:
+        """Job body: ask for an alert tick when the store holds heat changes newer than the last look, whoever
+        stored them: the scanning process of a sharded deployment, or `heatwave ingest` run from cron. Without it
+        their stories would wait for this process's next scheduled tick. Returns whether it asked."""
+        store = getattr(self._services, "store", None)
+        if store is None or not self._ready():
+            return False
+        try:
+            newest = await store.ledger.newest_heat_event()
+        except Exception:
+            log.debug("news check failed; the scheduled tick still runs", exc_info=True)
+            return False
+        seen, self._newest_seen = self._newest_seen, newest
+        if seen is None or newest <= seen:
+            return False
+        log.debug("news check: heat changes up to %d are in the store; asking for an alert tick", newest)
+        self.request_post()
+        return True
 
     async def watch_scan_lease(self) -> bool:
         """Job body: renew the news-scan lease while leading, or take it once it has run out; a process that has

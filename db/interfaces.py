@@ -158,6 +158,10 @@ class DeliveryLedger(Protocol):
         """Turn new heat crossings into queued deliveries and advance the engine cursor; returns rows queued.
         Safe when several processes run it at once (each heat change is turned into deliveries once)."""
 
+    async def newest_heat_event(self) -> int:
+        """The id of the newest heat change (0 when there is none): one index probe, cheap enough to poll every
+        second, so a process notices stories that another process (or `heatwave ingest`) has just stored."""
+
     async def withdraw(self, story_id: int, channel_id: int) -> None: ...
 
     async def requeue_stale_claims(self, claimed_before: datetime, now: datetime) -> int: ...

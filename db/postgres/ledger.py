@@ -168,6 +168,11 @@ class PgLedger:
 
         return await self._db.transact(work)
 
+    async def newest_heat_event(self) -> int:
+        row = await self._db.one("SELECT coalesce(max(id), 0) AS newest FROM heat_history")
+        assert row is not None
+        return int(row["newest"])
+
     async def enqueue_due(self, now: datetime) -> int:
         """Turn new heat crossings into queued deliveries and advance the engine cursor; returns rows queued."""
 

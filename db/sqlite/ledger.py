@@ -113,6 +113,10 @@ class SqliteLedger:
         ):
             return cur.rowcount
 
+    async def newest_heat_event(self) -> int:
+        row = await self._db.one("SELECT coalesce(max(id), 0) AS newest FROM heat_history")
+        return int(row["newest"])
+
     async def enqueue_due(self, now: datetime) -> int:
         """Turn new heat crossings into queued deliveries and advance the engine cursor; returns rows queued."""
         async with self._db.write() as conn:

@@ -15,7 +15,9 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.scheduling import POST_ALERTS_JOB_ID, RESCAN_JOB_ID, PeriodicJobs
-from db import parse_location
+from db import StoreLocation, parse_location
+from db.interfaces import Store
+from tests.support.alerts import StoryWriter
 from tests.support.fakes import FakeAlerts, FakeIngest, FakeRejection, FakeReport, FakeServices
 from tests.support.polling import until
 
@@ -356,3 +358,29 @@ async def test_rescan_logs_at_most_20_rejections_and_counts_the_rest(
 
     assert caplog.text.count("missing title") == 20
     assert "and 30 more rejected files" in caplog.text
+
+
+async def test_stories_stored_by_another_process_get_an_alert_tick_within_seconds(
+    tmp_path: Path, location: StoreLocation, store: Store, clock: ManualClock, writer: StoryWriter
+) -> None:
+    # This process neither scans (another process leads, or cron runs `heatwave ingest`) nor ticks for an hour.
+    alerts = FakeAlerts()
+    services = FakeServices(store_location=location, clock=clock, alerts=alerts, store=store)
+    jobs = PeriodicJobs(
+        services,  # type: ignore[arg-type]
+        object(),  # type: ignore[arg-type]
+        news_dir=tmp_path / "news",
+        scan_seconds=3600,
+        post_seconds=3600,
+        max_file_bytes=4096,
+        ingest=FakeIngest(),
+    )
+    jobs.start()
+    try:
+        assert not await jobs.check_for_news()  # the first look only notes where the store stands
+        assert not await jobs.check_for_news()
+        writer.add(150)  # stored by someone else, through the real ingest path
+        await until(lambda: len(alerts.reports) == 1, 10, "an alert tick after the news check")
+        assert not await jobs.check_for_news()  # nothing newer since
+    finally:
+        await jobs.shutdown()

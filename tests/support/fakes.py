@@ -13,6 +13,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.services.alerts import TickReport
 from db import StoreLocation
+from db.interfaces import Store
 
 
 @dataclass(frozen=True)
@@ -108,3 +109,4 @@ class FakeServices:
     store_location: StoreLocation
     clock: Clock
     alerts: FakeAlerts
+    store: Store | None = None
