@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
+from bot.ingest.yaml_loader import FrontMatterLoader
 from bot.urls import http_url, normalize_url
 from db.ingest_rows import iso_utc
 from db.models import RelatedRecord, StoryRecord
@@ -28,7 +29,8 @@ from db.text import topic_key
 # The front matter is the first block fenced by `---` lines (the rule python-frontmatter applies, which also
 # tolerates blank lines before the opening fence). Trailing spaces and CRLF line endings are allowed. The fences
 # are found here rather than by `frontmatter.loads` so that a missing or unclosed block gets its own reason;
-# the YAML itself is read by python-frontmatter's handler (libyaml's CSafeLoader when PyYAML has it).
+# the YAML itself is read by python-frontmatter's handler, with `FrontMatterLoader` (libyaml's safe loader with
+# cheaper constructors: bot/ingest/yaml_loader.py).
 _OPENING = re.compile(r"\A\s*---[ \t]*\r?\n")
 # The common shape of a link: http(s), an ASCII host name without user or port, no query or fragment: it
 # normalises by plain string steps; anything else takes bot.urls.normalize_url. test_parse_story_plain_urls_*
@@ -105,7 +107,7 @@ def parse_story(data: bytes) -> StoryRecord:
     text = text.removeprefix("\ufeff")
     start, end = _front_matter_span(text)
     try:
-        meta = _YAML.load(text[start:end])
+        meta = _YAML.load(text[start:end], Loader=FrontMatterLoader)
     except yaml.MarkedYAMLError as exc:
         raise StoryRejected(_yaml_reason(exc, first_line=text.count("\n", 0, start) + 1)) from None
     except yaml.YAMLError as exc:
