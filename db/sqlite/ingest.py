@@ -172,7 +172,8 @@ class SqliteIngestRun(IngestTally[_Stored]):
         super().__init__()
         self._conn = conn
         self._started_at = started_at
-        self._topic_ids: dict[str, int] = {}
+        self._topic_ids: dict[str, int] = {}  # topic key -> id
+        self._spelled: dict[str, int] = {}  # name as written in files -> id (saves the casefolding per link)
         self._pending = _Pending()
         self._next_id = 0
 
@@ -202,6 +203,7 @@ class SqliteIngestRun(IngestTally[_Stored]):
             self._pending = _Pending()
             # Topics created in this transaction are gone with it.
             self._topic_ids.clear()
+            self._spelled.clear()
             # SQLite may already have rolled back by itself (disk full, I/O error).
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -316,6 +318,9 @@ class SqliteIngestRun(IngestTally[_Stored]):
                 rows.clear()
 
     def _topic_id(self, name: str) -> int:
+        topic_id = self._spelled.get(name)
+        if topic_id is not None:
+            return topic_id
         key = topic_key(name)
         topic_id = self._topic_ids.get(key)
         if topic_id is None:
@@ -323,6 +328,7 @@ class SqliteIngestRun(IngestTally[_Stored]):
             self._conn.execute("INSERT INTO topics (key, name) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, name))
             topic_id = int(self._conn.execute("SELECT id FROM topics WHERE key = ?", (key,)).fetchone()[0])
             self._topic_ids[key] = topic_id
+        self._spelled[name] = topic_id
         return topic_id
 
 
