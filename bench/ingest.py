@@ -219,7 +219,10 @@ def run_cli(args: list[str], root: Path = PROJECT_ROOT) -> CliRun:
     env = {**os.environ, "PYTHONPATH": str(root)}
     started = time.perf_counter()
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen([sys.executable, "-m", "bot", *args], stdout=subprocess.PIPE, stderr=errors, env=env)
+        # In `root`: `python -m` puts the working directory first on sys.path, ahead of PYTHONPATH.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", *args], stdout=subprocess.PIPE, stderr=errors, env=env, cwd=root
+        )
         out = process.stdout.read() if process.stdout is not None else b""
         # wait4 gives this child's own usage (its reaped workers included); RUSAGE_CHILDREN would mix runs.
         _, status, usage = os.wait4(process.pid, 0)
