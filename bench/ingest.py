@@ -326,11 +326,12 @@ def main() -> int:
             # The ingester re-reads files modified in the last RACY_WINDOW_NS before a scan (their mtime cannot
             # yet be trusted); a real news folder is older than that, so let the freshly generated files age first.
             time.sleep(max(0.0, generated + RACY_WINDOW_NS / 1e9 + 0.2 - time.monotonic()))
-            store.reset()
-            colds.append(run_cli(["ingest", str(news), "--db", target, "--json"]))
             if args.before is not None:
                 store.reset()
                 befores.append(run_cli(["ingest", str(news), "--db", target, "--json"], root=args.before.resolve()))
+            # Last, so that the rescan below finds this checkout's database.
+            store.reset()
+            colds.append(run_cli(["ingest", str(news), "--db", target, "--json"]))
         raw, raw_cpu = min(raws)
         print(
             f"raw parse loop   (frontmatter.load, 1 process): {raw:7.2f} s  {len(paths) / raw:8,.0f} files/s  "
