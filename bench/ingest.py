@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--files 100000] [--keep] [--db PATH|URL]
     .venv/bin/python bench/ingest.py --db postgresql://postgres@127.0.0.1:5432/test   # the same into PostgreSQL
+    .venv/bin/python bench/ingest.py --before /tmp/heatwave-main    # also time another checkout, in the same rounds
 
 Generates N synthetic story files shaped like ../shared/corpus (LF and CRLF, every schema era, videos, related
 lists, HTML entities and escaped CR/LF in excerpts, a few duplicate URLs), then measures, in one run:
@@ -9,7 +10,9 @@ lists, HTML entities and escaped CR/LF in excerpts, a few duplicate URLs), then 
      "just reading the files"; it stores nothing);
   2. cold `heatwave ingest DIR --json` in a subprocess (start-up, walk, stat, parse, store, all included);
   3. the same command again with nothing changed (the incremental rescan);
-and prints the ratios the foundation issue sets targets for, plus peak memory.
+and prints the ratios the foundation issue sets targets for, plus peak memory. With `--before DIR` (another
+checkout of Heatwave, e.g. `git worktree add /tmp/heatwave-main main`), each round also runs that checkout's cold
+ingest into a fresh database, so a change is measured before and after against the same raw loop.
 
 `--db` is a SQLite file (default: one in the temp folder) or the URL of a PostgreSQL server: each cold run then
 gets a new database on that server (`heatwave_bench_ingest_<pid>`, dropped at the end unless --keep).
@@ -211,12 +214,15 @@ class CliRun:
     report: dict[str, Any]
 
 
-def run_cli(args: list[str]) -> CliRun:
-    """One `heatwave` run in a fresh process: wall time, CPU time, peak RSS and its --json report."""
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+def run_cli(args: list[str], root: Path = PROJECT_ROOT) -> CliRun:
+    """One `heatwave` run (the code under `root`) in a fresh process: wall time, CPU time, peak RSS, --json report."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
     started = time.perf_counter()
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen([sys.executable, "-m", "bot", *args], stdout=subprocess.PIPE, stderr=errors, env=env)
+        # In `root`: `python -m` puts the working directory first on sys.path, ahead of PYTHONPATH.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", *args], stdout=subprocess.PIPE, stderr=errors, env=env, cwd=root
+        )
         out = process.stdout.read() if process.stdout is not None else b""
         # wait4 gives this child's own usage (its reaped workers included); RUSAGE_CHILDREN would mix runs.
         _, status, usage = os.wait4(process.pid, 0)
@@ -282,6 +288,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=100_000, help="how many story files to generate")
     parser.add_argument("--repeat", type=int, default=1, help="run each measurement N times and keep the best")
+    parser.add_argument(
+        "--before", type=Path, help="another checkout of Heatwave whose cold ingest runs in the same rounds"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated folder and database")
     parser.add_argument("--dir", type=Path, help="where to generate (default: a new temp folder)")
     parser.add_argument(
@@ -311,11 +320,16 @@ def main() -> int:
         # pair measured together compares like with like.
         raws: list[tuple[float, float]] = []
         colds: list[CliRun] = []
+        befores: list[CliRun] = []
         for _ in range(args.repeat):
             raws.append(raw_parse_loop(paths))
             # The ingester re-reads files modified in the last RACY_WINDOW_NS before a scan (their mtime cannot
             # yet be trusted); a real news folder is older than that, so let the freshly generated files age first.
             time.sleep(max(0.0, generated + RACY_WINDOW_NS / 1e9 + 0.2 - time.monotonic()))
+            if args.before is not None:
+                store.reset()
+                befores.append(run_cli(["ingest", str(news), "--db", target, "--json"], root=args.before.resolve()))
+            # Last, so that the rescan below finds this checkout's database.
             store.reset()
             colds.append(run_cli(["ingest", str(news), "--db", target, "--json"]))
         raw, raw_cpu = min(raws)
@@ -330,9 +344,20 @@ def main() -> int:
             f"ratio {cold.seconds / raw:.2f}x of raw "
             + ("(target <= 1.5)" if store.is_postgres else "(target <= 1.0, stretch <= 0.75)")
         )
+        if befores:
+            before = min(befores, key=lambda run: run.seconds)
+            print(
+                f"cold ingest before (--before checkout)  : {before.seconds:7.2f} s  "
+                f"{len(paths) / before.seconds:8,.0f} files/s  cpu {before.cpu:6.2f} s  "
+                f"ratio {before.seconds / raw:.2f}x of raw; now {cold.seconds / before.seconds:.2f}x of before, "
+                f"cpu {cold.cpu / before.cpu:.2f}x"
+            )
         if args.repeat > 1:
             rounds = ", ".join(f"{r:.2f} -> {c.seconds:.2f} s" for (r, _), c in zip(raws, colds, strict=True))
             print(f"                 rounds (raw loop -> cold ingest): {rounds}")
+            if befores:
+                rounds = ", ".join(f"{c.seconds:.2f} / {b.seconds:.2f} s" for c, b in zip(colds, befores, strict=True))
+                print(f"                 rounds (cold ingest now / before): {rounds}")
         print(
             f"                 added {cold.report['added']:,}, duplicates {cold.report['duplicates']:,}, "
             f"rejected {len(cold.report['rejected'])}"

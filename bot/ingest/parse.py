@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
+from bot.ingest.yaml_loader import FrontMatterLoader
 from bot.urls import http_url, normalize_url
 from db.ingest_rows import iso_utc
 from db.models import RelatedRecord, StoryRecord
@@ -28,12 +29,9 @@ from db.text import topic_key
 # The front matter is the first block fenced by `---` lines (the rule python-frontmatter applies, which also
 # tolerates blank lines before the opening fence). Trailing spaces and CRLF line endings are allowed. The fences
 # are found here rather than by `frontmatter.loads` so that a missing or unclosed block gets its own reason;
-# the YAML itself is read by python-frontmatter's handler (libyaml's CSafeLoader when PyYAML has it).
+# the YAML itself is read by python-frontmatter's handler, with `FrontMatterLoader` (libyaml's safe loader with
+# cheaper constructors: bot/ingest/yaml_loader.py).
 _OPENING = re.compile(r"\A\s*---[ \t]*\r?\n")
-# The common shape of a link: http(s), an ASCII host name without user or port, no query or fragment: it
-# normalises by plain string steps; anything else takes bot.urls.normalize_url. test_parse_story_plain_urls_*
-# keep the two in step.
-_PLAIN_IDENTITY = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+)(/[^\s?#]*)?")
 # The first read asks for the stat'ed size plus one byte; later reads (a file that grew) go in chunks this big,
 # so a read never allocates a buffer of the whole size limit.
 _READ_CHUNK = 64 * 1024
@@ -105,7 +103,7 @@ def parse_story(data: bytes) -> StoryRecord:
     text = text.removeprefix("\ufeff")
     start, end = _front_matter_span(text)
     try:
-        meta = _YAML.load(text[start:end])
+        meta = _YAML.load(text[start:end], Loader=FrontMatterLoader)
     except yaml.MarkedYAMLError as exc:
         raise StoryRejected(_yaml_reason(exc, first_line=text.count("\n", 0, start) + 1)) from None
     except yaml.YAMLError as exc:
@@ -147,7 +145,7 @@ def story_from_mapping(meta: Mapping[Any, Any]) -> StoryRecord:
     kind_value = meta.get("type")
     kind = kind_value.strip().lower() if isinstance(kind_value, str) else ""
     record_fields: dict[str, Any] = {
-        "url": _identity(link_url),
+        "url": normalize_url(link_url),
         "link_url": link_url,
         "title": title,
         "excerpt": excerpt,
@@ -253,22 +251,6 @@ def _shown_number(value: int) -> str:
     return text if len(text) <= 24 else f"{text[:12]}... ({len(text.lstrip('-'))} digits)"
 
 
-def _identity(link: str) -> str:
-    """`bot.urls.normalize_url(link)`, by plain string steps for the common shape of link (~5x cheaper)."""
-    plain = _PLAIN_IDENTITY.fullmatch(link)
-    if plain is None:
-        return normalize_url(link)
-    host = plain[1].lower().rstrip(".")
-    if not host:
-        return normalize_url(link)
-    if host.startswith("www.") and len(host) > 4:
-        host = host[4:]
-    path = plain[2] or "/"
-    if len(path) > 1 and path.endswith("/"):
-        path = path.rstrip("/") or "/"
-    return f"https://{host}{path}"
-
-
 def _story_url(meta: Mapping[Any, Any]) -> str:
     # webUrl is the identity when present (the publisher's API shows webUrl != originalUrl on some items).
     for key in ("webUrl", "originalUrl"):
@@ -360,7 +342,7 @@ def _related(value: object) -> tuple[RelatedRecord, ...]:
         provider_name, provider_domain = _provider(item.get("provider"))
         entries.append(
             RelatedRecord(
-                url=_identity(link),
+                url=normalize_url(link),
                 link_url=link,
                 title=title,
                 excerpt=clean_text(raw_excerpt) if isinstance(raw_excerpt, str) else "",

@@ -83,6 +83,34 @@ def test_normalize_url_drops_default_port(value: str) -> None:
     assert normalize_url(value) == "https://example.com/story"
 
 
+@pytest.mark.parametrize(
+    ("link", "identity"),
+    [
+        # The common shape (host and path only), normalised without urlsplit...
+        ("https://www.Example.COM/2021/articles/0000123", "https://example.com/2021/articles/0000123"),
+        ("http://example.com", "https://example.com/"),
+        ("HTTPS://WWW.EXAMPLE.COM/Path/To/", "https://example.com/Path/To"),
+        ("https://example.com.//x", "https://example.com//x"),
+        ("https://example.com//", "https://example.com/"),
+        ("https://www./a", "https://www/a"),
+        ("https://www.example.com./a///", "https://example.com/a"),
+        (" https://Example.com/a/ ", "https://example.com/a"),
+        ("https://-/x", "https://-/x"),
+        # ...and by the same rules when a user, port, query, fragment or non-ASCII host needs urlsplit.
+        ("https://www.Example.COM./a/?utm_source=x&b=2", "https://example.com/a?b=2"),
+        ("https://WWW.example.com/a/#top", "https://example.com/a"),
+        ("https://www.example.com:443/a//", "https://example.com/a"),
+        ("https://user@www.Example.com./a", "https://example.com/a"),
+        ("https://www.ex\u00e4mple.com/caf\u00e9/", "https://ex\u00e4mple.com/caf\u00e9"),
+        ("https://example.com/a;b@c[d]", "https://example.com/a;b@c[d]"),
+        ("http://[::1]/x/", "https://[::1]/x"),
+        ("https://...", "https:///"),
+    ],
+)
+def test_normalize_url_plain_and_split_links_follow_the_same_rules(link: str, identity: str) -> None:
+    assert normalize_url(link) == identity
+
+
 def test_normalize_url_keeps_non_default_port() -> None:
     assert normalize_url("https://example.com:8443/story") == "https://example.com:8443/story"
 

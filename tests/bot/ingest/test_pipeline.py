@@ -126,6 +126,39 @@ def test_ingest_paths_updates_changed_story(tmp_path: Path, db_path: Path, clock
     assert rows(db_path, "SELECT count(*) FROM stories_fts WHERE stories_fts MATCH 'triples'") == [(1,)]
 
 
+def test_ingest_paths_full_text_indexes_follow_every_write_of_a_batch(
+    tmp_path: Path, db_path: Path, clock: ManualClock
+) -> None:
+    # Stories are written many rows per statement; the full-text triggers must index every row of such a
+    # statement, and a later file of the same batch that replaces an earlier one must replace its words too.
+    news = tmp_path / "news"
+    for index in range(1_500):
+        write_story(
+            news / f"{index:04}.md", webUrl=f"https://news.example.com/{index}", title=f"Turbine {index} report"
+        )
+    # A later path wins the URL of story 7 with a newer date and a new title, within the same run.
+    write_story(
+        news / "zz-late.md",
+        webUrl="https://news.example.com/7",
+        title="Kestrel nests on turbine",
+        publishedDateTime="2021-04-02T07:00:00Z",
+    )
+
+    report = ingest([news], db_path, clock, workers=2)
+
+    assert counts(report) == (1_501, 1_500, 0, 0, 1, 0)
+    with opened(db_path) as conn:
+        for index in ("stories_fts", "titles_fts"):
+            conn.execute(f"INSERT INTO {index} ({index}, rank) VALUES ('integrity-check', 1)")
+        matches = conn.execute("SELECT count(*) FROM stories_fts WHERE stories_fts MATCH 'turbine'").fetchone()
+        assert matches == (1_500,)
+        assert conn.execute("SELECT count(*) FROM titles_fts WHERE titles_fts MATCH 'report'").fetchone() == (1_499,)
+        kestrel = conn.execute(
+            "SELECT s.url FROM titles_fts JOIN stories s ON s.id = titles_fts.rowid WHERE titles_fts MATCH 'kes*'"
+        ).fetchall()
+        assert kestrel == [("https://news.example.com/7",)]
+
+
 def test_ingest_paths_change_without_heat_move_adds_no_history(
     tmp_path: Path, db_path: Path, clock: ManualClock
 ) -> None:
