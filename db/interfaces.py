@@ -330,6 +330,9 @@ class SummaryStore(Protocol):
     async def finish(self, channel_id: int, story_ids: Sequence[int]) -> None:
         """These stories left their summary (sent, or no longer wanted)."""
 
+    async def kind_of(self, channel_id: int, story_id: int) -> SummaryKind | None:
+        """The summary the story waits in for the channel (None: in none)."""
+
     async def qualifying(self, channel_id: int, story_ids: Sequence[int]) -> list[int]:
         """Those of the stories that some subscription of the channel still wants now, hottest first."""
 
@@ -429,6 +432,9 @@ class LivingPostStore(Protocol):
 
     async def coverage(self, channel_id: int, post_story_id: int) -> list[int]:
         """The ids of the stories listed on a post, in the order they came."""
+
+    async def covered_by(self, channel_id: int, story_id: int) -> int | None:
+        """The story whose post in the channel lists `story_id` as "also covered" (None: it is on no post)."""
 
     async def prune_words(self, before: datetime) -> int:
         """Forget the title words of stories shown before `before` (outside every dedupe window); how many."""
