@@ -183,3 +183,150 @@ async def test_import_refuses_unknown_channels_and_topics_and_changes_nothing(
     assert "log_channel: no channel with id 555 in this server" in text
     assert "subscriptions[4]" not in text
     assert await store.subscriptions.for_guild(TARGET) == []
+
+
+# ----- every section: percentile rules, channel settings, quiet hours, topic roles -------------------------------
+
+
+async def full_setup(alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter, store: Store,
+                     clock: ManualClock) -> int:
+    for heat in range(100, 200, 10):  # AI's last 30 days: 100 .. 190, so top 20% is 180 today
+        writer.add(heat, topics=("AI",))
+    await alert_service.add_subscription(guild_id=SOURCE, channel_id=100, channel_kind="text", min_heat=80)
+    await store.living.set_dedupe(100, False)  # what /alerts add … dedupe:false ping_heat:150 stores
+    await store.roles.set_ping_heat(100, 150)
+    await alert_service.add_subscription(guild_id=SOURCE, channel_id=101, channel_kind="announcement", topic="AI",
+                                         min_heat="top20%")
+    await alert_service.set_quiet(guild_id=SOURCE, channel_id=100, start="22:00", end="07:00",
+                                  timezone="Europe/Berlin", breaking=160)
+    topic = await store.lookups.topic_by_name("AI")
+    assert topic is not None
+    await store.roles.set_role(guild_id=SOURCE, topic_id=topic.id, role_id=777, now=clock.now())
+    await admin_log.set_channel(SOURCE, 102, 5)
+    return topic.id
+
+
+async def test_export_writes_every_section(
+    config: ConfigService, store: Store, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter,
+    clock: ManualClock,
+) -> None:
+    await full_setup(alert_service, admin_log, writer, store, clock)
+    document = json.loads(await config.export(SOURCE, SOURCE_CHANNELS))
+    assert document["version"] == 1
+    assert [s["min_heat"] for s in document["subscriptions"]] == [80, "top20%"]
+    assert document["channels"] == [
+        {"channel": {"id": "100", "name": "news"}, "dedupe": False, "ping_heat": 150},
+        {"channel": {"id": "101", "name": "ai-desk"}, "dedupe": True, "ping_heat": None},
+    ]
+    assert document["quiet_hours"] == [
+        {"channel": {"id": "100", "name": "news"}, "start": "22:00", "end": "07:00", "timezone": "Europe/Berlin",
+         "breaking": 160}
+    ]
+    assert document["roles"] == [{"topic": "AI", "role": {"id": "777"}}]
+
+
+async def test_round_trip_of_every_section_into_another_server(
+    config: ConfigService, store: Store, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter,
+    clock: ManualClock,
+) -> None:
+    topic_id = await full_setup(alert_service, admin_log, writer, store, clock)
+    exported = await config.export(SOURCE, SOURCE_CHANNELS)
+    dry = await config.plan(TARGET, exported, TARGET_CHANNELS)
+    shown = import_plan_text(dry, lambda c: f"<#{c}>", applied=False, markdown=True, how_to_apply="dry_run:False")
+    assert "+ add <#201> · AI (heat ≥ top 20% (180 today))" in shown
+    assert "~ channel <#200>: dedupe on, no pings → dedupe off, pings at heat ≥ 150" in shown
+    assert "+ quiet hours <#200>: 22:00–07:00 Europe/Berlin, breaking ≥ 160" in shown
+    assert "+ role AI: role 777" in shown
+    assert dry.changes == 6
+    assert await store.quiet_hours.for_guild(TARGET) == []  # a dry run changes nothing
+    assert await store.roles.roles(TARGET) == []
+
+    await config.apply(dry)
+    subs = await store.subscriptions.for_guild(TARGET)
+    assert [(s.channel_id, s.topic_name, s.min_heat, s.heat_percentile) for s in subs] == [
+        (200, None, 80, None), (201, "AI", 180, 20)
+    ]
+    assert (await store.living.dedupe(200), await store.roles.ping_heat(200)) == (False, 150)
+    assert (await store.living.dedupe(201), await store.roles.ping_heat(201)) == (True, None)
+    [quiet] = await store.quiet_hours.for_guild(TARGET)
+    assert (quiet.channel_id, quiet.start_minute, quiet.end_minute, quiet.timezone, quiet.breaking) == (
+        200, 22 * 60, 7 * 60, "Europe/Berlin", 160
+    )
+    assert [(r.topic_id, r.role_id) for r in await store.roles.roles(TARGET)] == [(topic_id, 777)]
+    # The target now exports what the source did (its own channel ids).
+    again = json.loads(await config.export(TARGET, TARGET_CHANNELS))
+    source = json.loads(exported)
+    for section in ("channels", "quiet_hours", "subscriptions"):
+        for item in again[section] + source[section]:
+            del item["channel"]["id"]
+            item["channel"]["name"] = item["channel"]["name"].lower()
+        assert again[section] == source[section]
+    assert again["roles"] == source["roles"]
+    assert (await config.plan(TARGET, exported, TARGET_CHANNELS)).changes == 0
+
+
+async def test_import_sections_are_the_whole_truth_for_quiet_hours_roles_and_channels(
+    config: ConfigService, store: Store, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter,
+    clock: ManualClock,
+) -> None:
+    await full_setup(alert_service, admin_log, writer, store, clock)
+    file = {"schema": "heatwave.alerts", "version": 1, "channels": [], "quiet_hours": [], "roles": [],
+            "subscriptions": [{"channel": {"name": "news"}, "min_heat": "top10%"},
+                              {"channel": {"name": "ai-desk"}, "topic": "AI", "min_heat": 90}]}
+    plan = await config.plan(SOURCE, json.dumps(file), SOURCE_CHANNELS)
+    text = import_plan_text(plan, lambda c: f"#{SOURCE_CHANNELS.name_of(c)}", applied=False, markdown=False,
+                            how_to_apply="--apply")
+    assert "- quiet hours #news (22:00–07:00 Europe/Berlin, breaking ≥ 160)" in text
+    assert "- role AI (role 777)" in text
+    assert "~ channel #news: dedupe off, pings at heat ≥ 150 → dedupe on, no pings" in text
+    assert "~ change #news · every topic: heat ≥ 80 → heat ≥ top 10% (" in text
+    assert "~ change #ai-desk · AI: heat ≥ top 20% (180 today) → heat ≥ 90" in text
+    await config.apply(plan)
+    assert await store.quiet_hours.for_guild(SOURCE) == []
+    assert await store.roles.roles(SOURCE) == []
+    assert (await store.living.dedupe(100), await store.roles.ping_heat(100)) == (True, None)
+    subs = await store.subscriptions.for_guild(SOURCE)
+    assert [(s.topic_name, s.heat_percentile) for s in subs] == [(None, 10), ("AI", None)]
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "message"),
+    [
+        ("subscriptions", [{"channel": {"id": "1"}, "min_heat": "top0%"}], "subscriptions[1].min_heat: "),
+        ("subscriptions", [{"channel": {"id": "1"}, "min_heat": "80"}], "a whole number, or a share such as"),
+        ("channels", [{"channel": {"id": "1"}, "dedupe": "yes"}], "channels[1].dedupe: true or false"),
+        ("channels", [{"channel": {"id": "1"}, "ping_heat": -4}], "channels[1].ping_heat: -4 is outside"),
+        ("channels", [{"channel": {"id": "1"}, "pings": 4}], "channels[1]: unknown field pings"),
+        ("quiet_hours", [{"channel": {"id": "1"}, "start": "25:00", "end": "07:00"}], "quiet_hours[1].start: "),
+        ("quiet_hours", [{"channel": {"id": "1"}, "start": "22:00", "end": "22:00"}], "start and end must differ"),
+        ("quiet_hours", [{"channel": {"id": "1"}, "start": "22:00", "end": "07:00", "timezone": "Mars/Base"}],
+         "quiet_hours[1].timezone: "),
+        ("quiet_hours", {}, "quiet_hours: expected a list"),
+        ("roles", [{"topic": "AI", "role": {"id": "abc"}}], "roles[1].role.id: “abc” is not a Discord id"),
+        ("roles", [{"topic": "", "role": {"id": "5"}}], "roles[1].topic: a topic name"),
+    ],
+)
+def test_parse_refuses_malformed_sections(section: str, value: object, message: str) -> None:
+    with pytest.raises(ImportRefused) as refused:
+        parse_config(json.dumps({"schema": "heatwave.alerts", "version": 1, section: value}))
+    assert message in refused.value.user_message
+
+
+async def test_import_refuses_unknown_channels_and_topics_in_every_section_and_changes_nothing(
+    config: ConfigService, store: Store, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter,
+    clock: ManualClock,
+) -> None:
+    await full_setup(alert_service, admin_log, writer, store, clock)
+    file = {
+        "schema": "heatwave.alerts", "version": 1,
+        "channels": [{"channel": {"name": "gone"}, "dedupe": False}],
+        "quiet_hours": [{"channel": {"name": "voice"}, "start": "22:00", "end": "07:00"}],
+        "roles": [{"topic": "Astrology", "role": {"id": "5"}}],
+    }
+    with pytest.raises(ImportRefused) as refused:
+        await config.plan(TARGET, json.dumps(file), TARGET_CHANNELS)
+    text = refused.value.user_message
+    assert "channels[1]: no channel #gone in this server" in text
+    assert "quiet_hours[1]: #voice is not a text, announcement or forum channel" in text
+    assert "roles[1]: No topic 'Astrology'" in text
+    assert await store.quiet_hours.for_guild(TARGET) == []
