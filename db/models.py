@@ -268,6 +268,25 @@ class ChannelSettingsSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestSpec:
+    """A digest as an import sets it (schedule worked out by the service; min_heat is today's number)."""
+
+    channel_id: int
+    kind: ChannelKind
+    topic_id: int | None
+    every: DigestEvery
+    minute: int
+    weekday: int | None
+    timezone: str
+    top: int
+    min_heat: int
+    next_due_at: datetime
+    covers_from: datetime  # a new digest's first window; an existing one keeps its own
+    heat_percentile: int | None = None
+    line_basis: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class GuildConfigChange:
     """What a configuration import changes in one guild, applied in one transaction."""
 
@@ -281,6 +300,8 @@ class GuildConfigChange:
     channel_settings: tuple[ChannelSettingsSpec, ...] = ()
     roles: tuple[tuple[int, int], ...] = ()  # (topic_id, role_id) mappings to set
     role_removals: tuple[int, ...] = ()  # topic ids whose role mapping goes
+    digests: tuple[DigestSpec, ...] = ()  # create or replace
+    digest_removals: tuple[tuple[int, int | None], ...] = ()  # (channel_id, topic_id) of digests to delete
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,9 @@ The file is JSON with a versioned schema (README: "Configuration files"):
      "channels": [{"channel": {…}, "dedupe": true, "ping_heat": 150 | null}, …],
      "quiet_hours": [{"channel": {…}, "start": "22:00", "end": "07:00", "timezone": "Europe/Berlin",
                       "breaking": 150 | null}, …],
-     "roles": [{"topic": "AI", "role": {"id": "…"}}, …]}
+     "roles": [{"topic": "AI", "role": {"id": "…"}}, …],
+     "digests": [{"channel": {…}, "kind": "text", "topic": "AI" | null, "every": "daily", "at": "09:00",
+                  "day": "monday" | null, "timezone": "UTC", "top": 5, "min_heat": 70 | "top10%"}, …]}
 
 Every section is optional: an import changes only the sections its file has (a section that is there is the
 whole truth for it: a subscription the file does not list is removed). Each section has its own parser and
@@ -29,7 +31,7 @@ from typing import Any, Literal, Protocol
 
 from bot.clock import Clock
 from bot.errors import HeatwaveError, InvalidArgument
-from bot.schedules import load_zone, parse_at
+from bot.schedules import PERIOD, WEEKDAYS, Schedule, load_zone, parse_at
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import (
     DEFAULT_MIN_HEAT,
@@ -39,11 +41,14 @@ from bot.services.alerts import (
     MinHeat,
     parse_min_heat,
 )
+from bot.services.digests import DEFAULT_AT, DEFAULT_EVERY, DEFAULT_TIMEZONE, DEFAULT_TOP, TOP_RANGE, DigestService
 from db.interfaces import Store
 from db.models import (
     CHANNEL_KINDS,
     ChannelKind,
     ChannelSettingsSpec,
+    DigestRecord,
+    DigestSpec,
     GuildConfigChange,
     QuietSpec,
     SubscriptionRecord,
@@ -130,6 +135,19 @@ class QuietEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestEntry:
+    """A digest as a file has it (schedule checked)."""
+
+    channel: ChannelRef
+    kind: ChannelKind | None
+    topic: str | None
+    schedule: Schedule
+    top: int
+    min_heat: int
+    percentile: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class RoleEntry:
     """A topic's role as a file has it."""
 
@@ -148,6 +166,7 @@ class ConfigFile:
     channels: tuple[ChannelEntry, ...] | None = None
     quiet_hours: tuple[QuietEntry, ...] | None = None
     roles: tuple[RoleEntry, ...] | None = None
+    digests: tuple[DigestEntry, ...] | None = None
 
 
 Action = Literal["add", "change", "remove", "keep"]
@@ -434,6 +453,50 @@ def parse_config(data: bytes | str) -> ConfigFile:
     return parsed
 
 
+def _parse_digests(raw: Any, problems: list[str]) -> tuple[DigestEntry, ...]:
+    entries = []
+    fields = {"channel", "kind", "topic", "every", "at", "day", "timezone", "top", "min_heat"}
+    for where, item in _items(raw, "digests", problems):
+        _known(item, fields, where, problems)
+        before = len(problems)
+        channel = _channel_ref(item.get("channel"), f"{where}.channel", problems)
+        kind = item.get("kind")
+        if kind is not None and kind not in _ALERT_KINDS:
+            problems.append(f"{where}.kind: one of {', '.join(_ALERT_KINDS)}")
+        topic = item.get("topic")
+        if topic is not None and (not isinstance(topic, str) or not topic.strip()):
+            problems.append(f"{where}.topic: a topic name, or null for every topic")
+        texts = {name: item.get(name, default) for name, default in
+                 (("every", DEFAULT_EVERY), ("at", DEFAULT_AT), ("timezone", DEFAULT_TIMEZONE))}
+        day = item.get("day")
+        schedule = None
+        if not all(isinstance(v, str) for v in texts.values()) or not (day is None or isinstance(day, str)):
+            problems.append(f"{where}: every, at, day and timezone are text (\"daily\", \"09:00\", \"monday\","
+                            " \"UTC\")")
+        else:
+            try:
+                schedule = DigestService.parse_schedule(every=texts["every"], at=texts["at"], day=day,
+                                                        timezone=texts["timezone"])
+            except HeatwaveError as exc:
+                problems.append(f"{where}: {exc.user_message}")
+        top = _whole(item.get("top", DEFAULT_TOP), f"{where}.top", TOP_RANGE, problems)
+        raw_heat = item.get("min_heat", DEFAULT_MIN_HEAT)
+        percentile: int | None = None
+        min_heat: int | None = DEFAULT_MIN_HEAT
+        if isinstance(raw_heat, str):
+            rule = _rule(raw_heat, f"{where}.min_heat", problems)
+            percentile = rule.percentile if rule is not None else None
+        else:
+            min_heat = _whole(raw_heat, f"{where}.min_heat", MIN_HEAT_RANGE, problems)
+        if (
+            len(problems) == before and channel is not None and schedule is not None and top is not None
+            and min_heat is not None
+        ):
+            entries.append(DigestEntry(channel, kind, topic.strip() if topic else None, schedule, top, min_heat,
+                                       percentile))
+    return tuple(entries)
+
+
 def _subscriptions_section(parsed: ConfigFile, raw: Any, problems: list[str]) -> ConfigFile:
     return replace(parsed, subscriptions=_parse_subscriptions(raw, problems))
 
@@ -455,6 +518,10 @@ def _roles_section(parsed: ConfigFile, raw: Any, problems: list[str]) -> ConfigF
     return replace(parsed, roles=_parse_roles(raw, problems))
 
 
+def _digests_section(parsed: ConfigFile, raw: Any, problems: list[str]) -> ConfigFile:
+    return replace(parsed, digests=_parse_digests(raw, problems))
+
+
 # The sections this version knows, in the order they are read and shown.
 _SECTIONS: dict[str, Callable[[ConfigFile, Any, list[str]], ConfigFile]] = {
     "subscriptions": _subscriptions_section,
@@ -462,6 +529,7 @@ _SECTIONS: dict[str, Callable[[ConfigFile, Any, list[str]], ConfigFile]] = {
     "channels": _channels_section,
     "quiet_hours": _quiet_section,
     "roles": _roles_section,
+    "digests": _digests_section,
 }
 
 
@@ -474,6 +542,15 @@ def _hhmm(minute: int) -> str:
 
 def _quiet_text(start: int, end: int, timezone: str, breaking: int | None) -> str:
     return f"{_hhmm(start)}–{_hhmm(end)} {timezone}" + (f", breaking ≥ {breaking}" if breaking is not None else "")
+
+
+def _schedule(record: DigestRecord) -> Schedule:
+    return Schedule(record.every, record.minute, record.weekday, record.timezone)
+
+
+def _digest_text(topic: str | None, schedule: Schedule, top: int, min_heat: int, percentile: int | None) -> str:
+    line = f"top {percentile}% ({min_heat} today)" if percentile is not None else str(min_heat)
+    return f"{topic or 'every topic'} · {schedule.label()}, top {top}, heat ≥ {line}"
 
 
 def _channel_text(dedupe: bool, ping_heat: int | None) -> str:
@@ -537,6 +614,20 @@ class ConfigService:
                 {"topic": r.topic_name, "role": {"id": str(r.role_id)}}
                 for r in await self._store.roles.roles(guild_id)
             ],
+            "digests": [
+                {
+                    "channel": _ref_json(d.channel_id, directory),
+                    "kind": d.channel_kind,
+                    "topic": d.topic_name,
+                    "every": d.every,
+                    "at": _hhmm(d.minute),
+                    "day": WEEKDAYS[d.weekday] if d.every == "weekly" and d.weekday is not None else None,
+                    "timezone": d.timezone,
+                    "top": d.top,
+                    "min_heat": d.min_heat if d.heat_percentile is None else f"top{d.heat_percentile}%",
+                }
+                for d in await self._store.digests.for_guild(guild_id)
+            ],
         }
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -589,6 +680,7 @@ class ConfigService:
         channel_specs = await self._plan_channels(guild_id, parsed, directory, problems, settings)
         quiet, quiet_removals = await self._plan_quiet(guild_id, parsed, directory, problems, settings)
         roles, role_removals = await self._plan_roles(guild_id, parsed, problems, settings)
+        digests, digest_removals = await self._plan_digests(guild_id, parsed, directory, problems, settings)
         if problems:
             raise ImportRefused(problems)
         change = GuildConfigChange(
@@ -602,6 +694,8 @@ class ConfigService:
             channel_settings=channel_specs,
             roles=roles,
             role_removals=role_removals,
+            digests=digests,
+            digest_removals=digest_removals,
         )
         return ImportPlan(guild_id, tuple(diffs), log_before, log_after, parsed.log_channel_given, change,
                           tuple(settings))
@@ -681,6 +775,72 @@ class ConfigService:
                 settings.append(SettingDiff("quiet hours", channel_id, None, _quiet_text(
                     old.start_minute, old.end_minute, old.timezone, old.breaking), None))
                 removals.append(channel_id)
+        return tuple(sets), tuple(removals)
+
+    async def _plan_digests(
+        self, guild_id: int, parsed: ConfigFile, directory: ChannelDirectory, problems: list[str],
+        settings: list[SettingDiff],
+    ) -> tuple[tuple[DigestSpec, ...], tuple[tuple[int, int | None], ...]]:
+        if parsed.digests is None:
+            return (), ()
+        current = {(d.channel_id, d.topic_id): d for d in await self._store.digests.for_guild(guild_id)}
+        now = self._clock.now()
+        wanted: dict[tuple[int, int | None], DigestSpec] = {}
+        names: dict[int | None, str | None] = {None: None}
+        for number, entry in enumerate(parsed.digests, start=1):
+            where = f"digests[{number}]"
+            found = directory.find(entry.channel)
+            if found is None:
+                problems.append(f"{where}: no channel {entry.channel.label()} in this server")
+                continue
+            if found.problem is not None:
+                problems.append(f"{where}: {found.problem}")
+                continue
+            kind = found.kind or entry.kind
+            if kind is None:
+                problems.append(f"{where}: say the channel's kind ({', '.join(_ALERT_KINDS)})")
+                continue
+            topic_id: int | None = None
+            if entry.topic is not None:
+                try:
+                    topic = await self._alerts.resolve_topic(entry.topic)
+                except HeatwaveError as exc:
+                    problems.append(f"{where}: {exc.user_message}")
+                    continue
+                topic_id, names[topic.id] = topic.id, topic.name
+            if (found.id, topic_id) in wanted:
+                problems.append(f"{where}: the channel lists {names[topic_id] or 'every topic'} a second time")
+                continue
+            old = current.get((found.id, topic_id))
+            min_heat, basis = entry.min_heat, None
+            if entry.percentile is not None:
+                if old is not None and old.heat_percentile == entry.percentile:
+                    min_heat = old.min_heat  # the same rule: today's number stays
+                else:
+                    line, basis = await self._alerts.line_for(topic_id, MinHeat(percentile=entry.percentile))
+                    min_heat = DEFAULT_MIN_HEAT if line is None else line
+            schedule = entry.schedule
+            next_due = schedule.next_after(now)
+            wanted[(found.id, topic_id)] = DigestSpec(
+                found.id, kind, topic_id, schedule.every, schedule.minute, schedule.weekday, schedule.timezone,
+                entry.top, min_heat, next_due, next_due - PERIOD[schedule.every], entry.percentile, basis,
+            )
+        sets = []
+        for key, spec in wanted.items():
+            old = current.get(key)
+            after = _digest_text(names[spec.topic_id], Schedule(spec.every, spec.minute, spec.weekday, spec.timezone),
+                                 spec.top, spec.min_heat, spec.heat_percentile)
+            before = None if old is None else _digest_text(old.topic_name, _schedule(old), old.top, old.min_heat,
+                                                           old.heat_percentile)
+            if before != after or (old is not None and old.channel_kind != spec.kind):
+                settings.append(SettingDiff("digest", spec.channel_id, None, before, after))
+                sets.append(spec)
+        removals = []
+        for key, old in current.items():
+            if key not in wanted:
+                settings.append(SettingDiff("digest", old.channel_id, None, _digest_text(
+                    old.topic_name, _schedule(old), old.top, old.min_heat, old.heat_percentile), None))
+                removals.append(key)
         return tuple(sets), tuple(removals)
 
     async def _plan_roles(

@@ -9,6 +9,7 @@ from db.models import ChannelKind, GuildConfigChange, SubscriptionRecord, Upsert
 from db.postgres.admin_log import clear_log_channel, set_log_channel
 from db.postgres.alert_sql import REASSIGN_ORPHANS, WITHDRAW_UNWANTED, backfill_query
 from db.postgres.database import AsyncConn, PgDatabase
+from db.postgres.digests import digest_values, remove_digest, upsert_digest
 from db.records import as_is, subscription_record
 
 # `queued` counts what this subscription queued (its channel posts each story once, so a story two subscriptions
@@ -121,6 +122,15 @@ class PgSubscriptions:
                     "INSERT INTO living_channels (channel_id, dedupe, ping_heat) VALUES (%s, %s, %s)"
                     " ON CONFLICT (channel_id) DO UPDATE SET dedupe = excluded.dedupe, ping_heat = excluded.ping_heat",
                     (c.channel_id, int(c.dedupe), c.ping_heat),
+                )
+            for channel_id, topic_id in change.digest_removals:
+                await remove_digest(conn, channel_id, topic_id, every_topic=False)
+            for digest in change.digests:
+                outcome = await upsert_digest(conn, digest_values(guild_id=guild_id, spec=digest, now=now))
+                await conn.execute(
+                    "UPDATE digest_subscriptions SET heat_percentile = %s, line_at = %s, line_basis = %s WHERE id = %s",
+                    (digest.heat_percentile, now if digest.heat_percentile is not None else None, digest.line_basis,
+                     outcome.subscription_id),
                 )
             for topic_id in change.role_removals:
                 await conn.execute(

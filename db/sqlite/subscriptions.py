@@ -11,6 +11,7 @@ from db.records import subscription_record
 from db.sqlite.admin_log import clear_log_channel, set_log_channel
 from db.sqlite.alert_sql import _QUALIFIES, _REASSIGN_ORPHANS, _WITHDRAW
 from db.sqlite.database import SqliteDatabase
+from db.sqlite.digests import digest_values, remove_digest, upsert_digest
 from db.sqlite.timefmt import from_db, to_db
 
 # `queued` counts what this subscription queued (its channel posts each story once, so a story two subscriptions
@@ -123,6 +124,15 @@ class SqliteSubscriptions:
                     "INSERT INTO living_channels (channel_id, dedupe, ping_heat) VALUES (?, ?, ?)"
                     " ON CONFLICT (channel_id) DO UPDATE SET dedupe = excluded.dedupe, ping_heat = excluded.ping_heat",
                     (c.channel_id, int(c.dedupe), c.ping_heat),
+                )
+            for channel_id, topic_id in change.digest_removals:
+                await remove_digest(conn, channel_id, topic_id, every_topic=False)
+            for digest in change.digests:
+                outcome = await upsert_digest(conn, digest_values(guild_id=guild_id, spec=digest, now=now))
+                await conn.execute(
+                    "UPDATE digest_subscriptions SET heat_percentile = ?, line_at = ?, line_basis = ? WHERE id = ?",
+                    (digest.heat_percentile, stamp if digest.heat_percentile is not None else None, digest.line_basis,
+                     outcome.subscription_id),
                 )
             for topic_id in change.role_removals:
                 await conn.execute("DELETE FROM topic_roles WHERE guild_id = ? AND topic_id = ?", (guild_id, topic_id))

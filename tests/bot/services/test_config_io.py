@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -11,6 +12,7 @@ from bot.render import import_plan_text
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
 from bot.services.config_io import ConfigService, FoundChannel, ImportRefused, StaticDirectory, parse_config
+from bot.services.digests import DigestService
 from db.interfaces import Store
 from tests.support.alerts import StoryWriter
 
@@ -141,7 +143,7 @@ async def test_import_of_a_section_less_file_leaves_everything(
         (b"\xff\xfe", "the file is not valid JSON"),
         ('{"schema": "something else", "version": 1}', "this is not a Heatwave alerts export"),
         ('{"schema": "heatwave.alerts", "version": 7}', "schema version 7 is not supported"),
-        ('{"schema": "heatwave.alerts", "version": 1, "digests": []}', "unknown section digests"),
+        ('{"schema": "heatwave.alerts", "version": 1, "widgets": []}', "unknown section widgets"),
         ('{"schema": "heatwave.alerts", "version": 1, "subscriptions": {}}', "subscriptions: expected a list"),
         (
             '{"schema": "heatwave.alerts", "version": 1, "subscriptions": [{"channel": {"id": 12}, "min_heat": 900}]}',
@@ -203,6 +205,10 @@ async def full_setup(alert_service: AlertService, admin_log: AdminLog, writer: S
     assert topic is not None
     await store.roles.set_role(guild_id=SOURCE, topic_id=topic.id, role_id=777, now=clock.now())
     await admin_log.set_channel(SOURCE, 102, 5)
+    digests = DigestService(store, clock, alerts=alert_service, rng=random.Random(3))
+    await digests.add(guild_id=SOURCE, channel_id=100, channel_kind="text", every="weekly", day="friday", at="17:30",
+                      timezone="Europe/Berlin", top=3, min_heat=90)
+    await digests.add(guild_id=SOURCE, channel_id=101, channel_kind="announcement", topic="AI", min_heat="top20%")
     return topic.id
 
 
@@ -223,6 +229,12 @@ async def test_export_writes_every_section(
          "breaking": 160}
     ]
     assert document["roles"] == [{"topic": "AI", "role": {"id": "777"}}]
+    assert document["digests"] == [
+        {"channel": {"id": "100", "name": "news"}, "kind": "text", "topic": None, "every": "weekly", "at": "17:30",
+         "day": "friday", "timezone": "Europe/Berlin", "top": 3, "min_heat": 90},
+        {"channel": {"id": "101", "name": "ai-desk"}, "kind": "announcement", "topic": "AI", "every": "daily",
+         "at": "09:00", "day": None, "timezone": "UTC", "top": 5, "min_heat": "top20%"},
+    ]
 
 
 async def test_round_trip_of_every_section_into_another_server(
@@ -237,7 +249,10 @@ async def test_round_trip_of_every_section_into_another_server(
     assert "~ channel <#200>: dedupe on, no pings → dedupe off, pings at heat ≥ 150" in shown
     assert "+ quiet hours <#200>: 22:00–07:00 Europe/Berlin, breaking ≥ 160" in shown
     assert "+ role AI: role 777" in shown
-    assert dry.changes == 6
+    assert "+ digest <#200>: every topic · weekly on Friday at 17:30 Europe/Berlin, top 3, heat ≥ 90" in shown
+    assert "+ digest <#201>: AI · daily at 09:00 UTC, top 5, heat ≥ top 20% (180 today)" in shown
+    assert dry.changes == 8
+    assert await store.digests.for_guild(TARGET) == []
     assert await store.quiet_hours.for_guild(TARGET) == []  # a dry run changes nothing
     assert await store.roles.roles(TARGET) == []
 
@@ -253,10 +268,17 @@ async def test_round_trip_of_every_section_into_another_server(
         200, 22 * 60, 7 * 60, "Europe/Berlin", 160
     )
     assert [(r.topic_id, r.role_id) for r in await store.roles.roles(TARGET)] == [(topic_id, 777)]
+    target_digests = await store.digests.for_guild(TARGET)
+    source_digests = await store.digests.for_guild(SOURCE)
+    assert [(d.channel_id, d.every, d.minute, d.weekday, d.timezone, d.top, d.min_heat, d.heat_percentile,
+             d.next_due_at) for d in target_digests] == [
+        (200, "weekly", 17 * 60 + 30, 4, "Europe/Berlin", 3, 90, None, source_digests[0].next_due_at),
+        (201, "daily", 9 * 60, None, "UTC", 5, 180, 20, source_digests[1].next_due_at),
+    ]
     # The target now exports what the source did (its own channel ids).
     again = json.loads(await config.export(TARGET, TARGET_CHANNELS))
     source = json.loads(exported)
-    for section in ("channels", "quiet_hours", "subscriptions"):
+    for section in ("channels", "quiet_hours", "subscriptions", "digests"):
         for item in again[section] + source[section]:
             del item["channel"]["id"]
             item["channel"]["name"] = item["channel"]["name"].lower()
@@ -271,6 +293,7 @@ async def test_import_sections_are_the_whole_truth_for_quiet_hours_roles_and_cha
 ) -> None:
     await full_setup(alert_service, admin_log, writer, store, clock)
     file = {"schema": "heatwave.alerts", "version": 1, "channels": [], "quiet_hours": [], "roles": [],
+            "digests": [{"channel": {"name": "news"}, "every": "hourly", "at": "00:15", "top": 10}],
             "subscriptions": [{"channel": {"name": "news"}, "min_heat": "top10%"},
                               {"channel": {"name": "ai-desk"}, "topic": "AI", "min_heat": 90}]}
     plan = await config.plan(SOURCE, json.dumps(file), SOURCE_CHANNELS)
@@ -278,12 +301,17 @@ async def test_import_sections_are_the_whole_truth_for_quiet_hours_roles_and_cha
                             how_to_apply="--apply")
     assert "- quiet hours #news (22:00–07:00 Europe/Berlin, breaking ≥ 160)" in text
     assert "- role AI (role 777)" in text
+    assert ("~ digest #news: every topic · weekly on Friday at 17:30 Europe/Berlin, top 3, heat ≥ 90 → every topic"
+            " · hourly at :15 UTC, top 10, heat ≥ 70") in text
+    assert "- digest #ai-desk (AI · daily at 09:00 UTC, top 5, heat ≥ top 20% (180 today))" in text
     assert "~ channel #news: dedupe off, pings at heat ≥ 150 → dedupe on, no pings" in text
     assert "~ change #news · every topic: heat ≥ 80 → heat ≥ top 10% (" in text
     assert "~ change #ai-desk · AI: heat ≥ top 20% (180 today) → heat ≥ 90" in text
     await config.apply(plan)
     assert await store.quiet_hours.for_guild(SOURCE) == []
     assert await store.roles.roles(SOURCE) == []
+    assert [(d.channel_id, d.every, d.minute % 60, d.top, d.min_heat) for d in await store.digests.for_guild(SOURCE)
+            ] == [(100, "hourly", 15, 10, 70)]
     assert (await store.living.dedupe(100), await store.roles.ping_heat(100)) == (True, None)
     subs = await store.subscriptions.for_guild(SOURCE)
     assert [(s.topic_name, s.heat_percentile) for s in subs] == [(None, 10), ("AI", None)]
@@ -304,6 +332,11 @@ async def test_import_sections_are_the_whole_truth_for_quiet_hours_roles_and_cha
         ("quiet_hours", {}, "quiet_hours: expected a list"),
         ("roles", [{"topic": "AI", "role": {"id": "abc"}}], "roles[1].role.id: “abc” is not a Discord id"),
         ("roles", [{"topic": "", "role": {"id": "5"}}], "roles[1].topic: a topic name"),
+        ("digests", [{"channel": {"id": "1"}, "every": "monthly"}], "digests[1]: every must be one of"),
+        ("digests", [{"channel": {"id": "1"}, "every": "daily", "day": "monday"}], "day only applies to weekly"),
+        ("digests", [{"channel": {"id": "1"}, "top": 50}], "digests[1].top: 50 is outside 1-10"),
+        ("digests", [{"channel": {"id": "1"}, "at": 9}], "digests[1]: every, at, day and timezone are text"),
+        ("digests", [{"channel": {"id": "1"}, "min_heat": "top100%"}], "digests[1].min_heat: "),
     ],
 )
 def test_parse_refuses_malformed_sections(section: str, value: object, message: str) -> None:
@@ -322,6 +355,7 @@ async def test_import_refuses_unknown_channels_and_topics_in_every_section_and_c
         "channels": [{"channel": {"name": "gone"}, "dedupe": False}],
         "quiet_hours": [{"channel": {"name": "voice"}, "start": "22:00", "end": "07:00"}],
         "roles": [{"topic": "Astrology", "role": {"id": "5"}}],
+        "digests": [{"channel": {"id": "999"}}, {"channel": {"name": "news"}, "topic": "Astrology"}],
     }
     with pytest.raises(ImportRefused) as refused:
         await config.plan(TARGET, json.dumps(file), TARGET_CHANNELS)
@@ -329,4 +363,6 @@ async def test_import_refuses_unknown_channels_and_topics_in_every_section_and_c
     assert "channels[1]: no channel #gone in this server" in text
     assert "quiet_hours[1]: #voice is not a text, announcement or forum channel" in text
     assert "roles[1]: No topic 'Astrology'" in text
+    assert "digests[1]: no channel with id 999 in this server" in text
+    assert "digests[2]: No topic 'Astrology'" in text
     assert await store.quiet_hours.for_guild(TARGET) == []
