@@ -198,6 +198,10 @@ class DeliveryLedger(Protocol):
     async def delivery(self, story_id: int, channel_id: int) -> DeliveryRecord | None:
         """The (story, channel) ledger row, with its place in the channel's queue while queued (for /why)."""
 
+    async def carried_with(self, channel_id: int, message_id: int, story_id: int) -> int:
+        """How many other stories the channel recorded as sent with this message, not counting those listed on
+        it as "also covered" (more than none: it was a summary message)."""
+
     async def heat_events(self, story_id: int, *, limit: int = 200) -> list[HeatEvent]:
         """The story's recorded heat changes, oldest first (the latest `limit`)."""
 

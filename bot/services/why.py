@@ -78,6 +78,7 @@ class WhyContext:
     dedupe: bool = True  # one post per event in the channel (living posts)
     covered_by: StoryView | None = None  # the story whose post lists this one as "also covered"
     digests: tuple[DigestFinding, ...] = ()
+    carried_with: int = 0  # other stories sent in the same message (a summary), "also covered" ones aside
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +386,10 @@ async def ledger_gate(ctx: WhyContext) -> list[Gate]:
         ref = MessageRef(ctx.guild_id, ctx.channel_id, d.message_id) if d.message_id is not None else None
         if ctx.covered_by is not None:
             return [Gate("ledger", "pass", f"handled{sent}: shown on the post of #{ctx.covered_by.id}", message=ref)]
+        if ctx.carried_with:
+            others = f"{ctx.carried_with} other {'story' if ctx.carried_with == 1 else 'stories'}"
+            return [Gate("ledger", "pass", f"posted{sent} in one summary message with {others} (while you were away,"
+                         " a catch-up or a roll-up)", message=ref)]
         return [Gate("ledger", "pass", f"posted{sent}", message=ref)]
     if d.status == "claimed":
         return [Gate("ledger", "info", f"being sent right now (attempt {d.attempts})")]
@@ -460,6 +465,10 @@ class WhyService:
         covered = None
         if post_story is not None:
             covered = next(iter(await self._store.lookups.stories([post_story])), None)
+        delivery = await self._store.ledger.delivery(found.id, channel_id)
+        carried = 0
+        if delivery is not None and delivery.status == "sent" and delivery.message_id is not None and covered is None:
+            carried = await self._store.ledger.carried_with(channel_id, delivery.message_id, found.id)
         ctx = WhyContext(
             story=found,
             guild_id=guild_id,
@@ -467,7 +476,7 @@ class WhyService:
             subscriptions=subs,
             channel=channel,
             guild_paused=await self._store.channels.guild_paused(guild_id),
-            delivery=await self._store.ledger.delivery(found.id, channel_id),
+            delivery=delivery,
             heat_events=tuple(await self._store.ledger.heat_events(found.id)),
             now=now,
             posts_per_tick=self._posts_per_tick,
@@ -478,6 +487,7 @@ class WhyService:
             dedupe=await self._store.living.dedupe(channel_id),
             covered_by=covered,
             digests=await self._digests(guild_id, channel_id, found, now),
+            carried_with=carried,
         )
         gates: list[Gate] = []
         for evaluate in self._gates:

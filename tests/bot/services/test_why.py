@@ -239,8 +239,8 @@ async def test_why_quiet_hours_hold_now_until_the_end_and_name_the_breaking_line
     assert verdicts(hot)["ledger"] == "pass"
 
 
-async def test_why_story_waiting_in_a_roll_up_says_so(
-    why: WhyService, alert_service: AlertService, writer: StoryWriter, poster: FakePoster
+async def test_why_story_waiting_in_a_roll_up_says_so_then_names_the_summary_it_went_out_in(
+    why: WhyService, alert_service: AlertService, writer: StoryWriter, poster: FakePoster, clock: ManualClock
 ) -> None:
     await subscribe(alert_service)
     ids = [writer.add(180 - n) for n in range(20)]  # more than three ticks of five: the coolest five roll up
@@ -251,6 +251,18 @@ async def test_why_story_waiting_in_a_roll_up_says_so(
     assert "queued for the channel's rollup summary" in text_of(rolled, "ledger")
     single = await explain(why, ids[0])
     assert [g.name for g in single.gates if g.name == "summary"] == []
+    for _ in range(4):  # the backoff passes; the roll-up goes out in one message, the rest one by one
+        clock.advance(timedelta(minutes=5))
+        await alert_service.tick(poster)
+    [(channel, kind, carried_ids)] = poster.summaries
+    assert (channel, kind) == (NEWS, "rollup")
+    assert ids[-1] in carried_ids
+    carried = len(carried_ids) - 1
+    sent = await explain(why, ids[-1])
+    assert f"in one summary message with {carried} other stories" in text_of(sent, "ledger")
+    assert verdicts(sent)["ledger"] == "pass"
+    alone = await explain(why, ids[0])
+    assert "summary message" not in text_of(alone, "ledger")
 
 
 async def test_why_deduplicated_story_names_the_post_that_lists_it(
