@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.clock import Clock
-from bot.errors import NotFound
+from bot.errors import InvalidArgument, NotFound
 from bot.schedules import in_window, load_zone
 from bot.services.lookups import Choice, LookupService
 from db.interfaces import Store
@@ -248,9 +248,23 @@ def _clock_text(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
+def _zone(window: QuietHours) -> str:
+    """The window's zone, or UTC when it has left the zone database (as the engine does)."""
+    try:
+        load_zone(window.timezone)
+    except InvalidArgument:
+        return "UTC"
+    return window.timezone
+
+
+def in_force(window: QuietHours, now: datetime) -> bool:
+    """Whether the quiet window holds alerts at `now`."""
+    return in_window(window.start_minute, window.end_minute, _zone(window), now)
+
+
 def quiet_ends(window: QuietHours, now: datetime) -> datetime:
     """When the window in force at `now` ends (its end time, local, at or after now), in UTC."""
-    zone = load_zone(window.timezone)
+    zone = load_zone(_zone(window))
     local = now.astimezone(zone)
     end = local.replace(hour=window.end_minute // 60, minute=window.end_minute % 60, second=0, microsecond=0)
     if end <= local:
@@ -268,7 +282,7 @@ async def quiet_gate(ctx: WhyContext) -> list[Gate]:
         f"stories at heat {window.breaking} or more post at once" if window.breaking is not None
         else "no breaking line: every alert waits"
     )
-    if not in_window(window.start_minute, window.end_minute, window.timezone, ctx.now):
+    if not in_force(window, ctx.now):
         return [Gate("quiet", "pass", f"quiet hours {span}, not in force now ({breaking})")]
     until = when(quiet_ends(window, ctx.now))
     heat = ctx.story.heat
@@ -414,7 +428,7 @@ async def ledger_gate(ctx: WhyContext) -> list[Gate]:
 
 def _held(ctx: WhyContext) -> bool:
     window = ctx.quiet
-    if window is None or not in_window(window.start_minute, window.end_minute, window.timezone, ctx.now):
+    if window is None or not in_force(window, ctx.now):
         return False
     heat = ctx.story.heat
     return window.breaking is None or heat is None or heat < window.breaking
@@ -507,6 +521,6 @@ class WhyService:
         found = []
         for digest, picked in zip(digests, picks, strict=True):
             pick = next((p for p in picked if p.story_id == story.id), None)
-            in_window = digest.covers_from <= story.first_seen_at < until
-            found.append(DigestFinding(digest, in_window, pick is not None, pick is not None and pick.alerted))
+            inside = digest.covers_from <= story.first_seen_at < until
+            found.append(DigestFinding(digest, inside, pick is not None, pick is not None and pick.alerted))
         return tuple(found)
