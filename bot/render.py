@@ -549,9 +549,10 @@ def why_text(explanation: Explanation, *, channel: str) -> str:
 # ----- configuration import (bot.services.config_io) -----------------------------------------------------------
 
 
-def _rule(values: tuple[int, int | None]) -> str:
+def _rule(values: tuple[int, int | None], percentile: int | None = None) -> str:
     heat, quality = values
-    return f"heat ≥ {heat}" + (f", quality ≥ {quality}" if quality is not None else "")
+    line = f"top {percentile}% ({heat} today)" if percentile is not None else str(heat)
+    return f"heat ≥ {line}" + (f", quality ≥ {quality}" if quality is not None else "")
 
 
 def import_plan_text(
@@ -563,18 +564,29 @@ def import_plan_text(
     for diff in plan.subscriptions:
         topic = show(diff.topic) if diff.topic else "every topic"
         where = f"{channel(diff.channel_id)} · {topic}"
-        if diff.action == "add" and diff.after is not None:
-            lines.append(f"+ add {where} ({_rule(diff.after)})")
-        elif diff.action == "change" and diff.before is not None and diff.after is not None:
-            lines.append(f"~ change {where}: {_rule(diff.before)} → {_rule(diff.after)}")
-        elif diff.action == "remove" and diff.before is not None:
-            lines.append(f"- remove {where} ({_rule(diff.before)})")
-        elif diff.after is not None:
-            lines.append(f"= keep {where} ({_rule(diff.after)})")
+        before = None if diff.before is None else _rule(diff.before, diff.percentile_before)
+        after = None if diff.after is None else _rule(diff.after, diff.percentile_after)
+        if diff.action == "add" and after is not None:
+            lines.append(f"+ add {where} ({after})")
+        elif diff.action == "change" and before is not None and after is not None:
+            lines.append(f"~ change {where}: {before} → {after}")
+        elif diff.action == "remove" and before is not None:
+            lines.append(f"- remove {where} ({before})")
+        elif after is not None:
+            lines.append(f"= keep {where} ({after})")
     if plan.log_given and plan.log_before != plan.log_after:
-        before = channel(plan.log_before) if plan.log_before is not None else "off"
-        after = channel(plan.log_after) if plan.log_after is not None else "off"
-        lines.append(f"~ alerts log: {before} → {after}")
+        log_before = channel(plan.log_before) if plan.log_before is not None else "off"
+        log_after = channel(plan.log_after) if plan.log_after is not None else "off"
+        lines.append(f"~ alerts log: {log_before} → {log_after}")
+    for setting in plan.settings:
+        what = channel(setting.channel_id) if setting.channel_id is not None else show(setting.label or "")
+        where = f"{setting.section} {what}"
+        if setting.before is None and setting.after is not None:
+            lines.append(f"+ {where}: {show(setting.after)}")
+        elif setting.after is None and setting.before is not None:
+            lines.append(f"- {where} ({show(setting.before)})")
+        elif setting.before is not None and setting.after is not None:
+            lines.append(f"~ {where}: {show(setting.before)} → {show(setting.after)}")
     count = plan.changes
     if count == 0:
         head = "The file matches this server's alerts: nothing to change."

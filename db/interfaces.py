@@ -202,6 +202,10 @@ class DeliveryLedger(Protocol):
     async def delivery(self, story_id: int, channel_id: int) -> DeliveryRecord | None:
         """The (story, channel) ledger row, with its place in the channel's queue while queued (for /why)."""
 
+    async def carried_with(self, channel_id: int, message_id: int, story_id: int) -> int:
+        """How many other stories the channel recorded as sent with this message, not counting those listed on
+        it as "also covered" (more than none: it was a summary message)."""
+
     async def heat_events(self, story_id: int, *, limit: int = 200) -> list[HeatEvent]:
         """The story's recorded heat changes, oldest first (the latest `limit`)."""
 
@@ -334,6 +338,9 @@ class SummaryStore(Protocol):
     async def finish(self, channel_id: int, story_ids: Sequence[int]) -> None:
         """These stories left their summary (sent, or no longer wanted)."""
 
+    async def kind_of(self, channel_id: int, story_id: int) -> SummaryKind | None:
+        """The summary the story waits in for the channel (None: in none)."""
+
     async def qualifying(self, channel_id: int, story_ids: Sequence[int]) -> list[int]:
         """Those of the stories that some subscription of the channel still wants now, hottest first."""
 
@@ -433,6 +440,9 @@ class LivingPostStore(Protocol):
 
     async def coverage(self, channel_id: int, post_story_id: int) -> list[int]:
         """The ids of the stories listed on a post, in the order they came."""
+
+    async def covered_by(self, channel_id: int, story_id: int) -> int | None:
+        """The story whose post in the channel lists `story_id` as "also covered" (None: it is on no post)."""
 
     async def prune_words(self, before: datetime) -> int:
         """Forget the title words of stories shown before `before` (outside every dedupe window); how many."""

@@ -243,6 +243,47 @@ class SubscriptionSpec:
     topic_id: int | None
     min_heat: int
     min_quality: int | None
+    heat_percentile: int | None = None  # min_heat is today's number of this "top N%" rule; None: a plain number
+    line_basis: int | None = None  # how many stories today's number was computed over
+
+
+@dataclass(frozen=True, slots=True)
+class QuietSpec:
+    """A channel's quiet window as an import sets it."""
+
+    channel_id: int
+    start_minute: int
+    end_minute: int
+    timezone: str
+    breaking: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettingsSpec:
+    """A channel's living-post settings as an import sets them: one post per event, and the heat that pings."""
+
+    channel_id: int
+    dedupe: bool
+    ping_heat: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSpec:
+    """A digest as an import sets it (schedule worked out by the service; min_heat is today's number)."""
+
+    channel_id: int
+    kind: ChannelKind
+    topic_id: int | None
+    every: DigestEvery
+    minute: int
+    weekday: int | None
+    timezone: str
+    top: int
+    min_heat: int
+    next_due_at: datetime
+    covers_from: datetime  # a new digest's first window; an existing one keeps its own
+    heat_percentile: int | None = None
+    line_basis: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +295,13 @@ class GuildConfigChange:
     set_log_channel: int | None = None  # make this the log channel
     clear_log_channel: bool = False
     actor_id: int = 0  # who set the log channel
+    quiet: tuple[QuietSpec, ...] = ()  # set (create or replace) these windows
+    quiet_removals: tuple[int, ...] = ()  # channels whose quiet hours go
+    channel_settings: tuple[ChannelSettingsSpec, ...] = ()
+    roles: tuple[tuple[int, int], ...] = ()  # (topic_id, role_id) mappings to set
+    role_removals: tuple[int, ...] = ()  # topic ids whose role mapping goes
+    digests: tuple[DigestSpec, ...] = ()  # create or replace
+    digest_removals: tuple[tuple[int, int | None], ...] = ()  # (channel_id, topic_id) of digests to delete
 
 
 @dataclass(frozen=True, slots=True)

@@ -251,6 +251,11 @@ def quiet_hours(row: Row, when: When) -> QuietHours:
     )
 
 
+def summary_kind(value: str) -> SummaryKind:
+    """A stored summary kind."""
+    return cast(SummaryKind, value)
+
+
 def summary_item(row: Row) -> SummaryItem:
     return SummaryItem(
         channel_id=row["channel_id"],

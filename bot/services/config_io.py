@@ -4,8 +4,14 @@ The file is JSON with a versioned schema (README: "Configuration files"):
 
     {"schema": "heatwave.alerts", "version": 1, "guild": {"id": "…"}, "exported_at": "…",
      "subscriptions": [{"channel": {"id": "…", "name": "news"}, "kind": "text", "topic": "AI" | null,
-                        "min_heat": 70, "min_quality": 40 | null}, …],
-     "log_channel": {"id": "…", "name": "alerts-log"} | null}
+                        "min_heat": 70 | "top10%", "min_quality": 40 | null}, …],
+     "log_channel": {"id": "…", "name": "alerts-log"} | null,
+     "channels": [{"channel": {…}, "dedupe": true, "ping_heat": 150 | null}, …],
+     "quiet_hours": [{"channel": {…}, "start": "22:00", "end": "07:00", "timezone": "Europe/Berlin",
+                      "breaking": 150 | null}, …],
+     "roles": [{"topic": "AI", "role": {"id": "…"}}, …],
+     "digests": [{"channel": {…}, "kind": "text", "topic": "AI" | null, "every": "daily", "at": "09:00",
+                  "day": "monday" | null, "timezone": "UTC", "top": 5, "min_heat": 70 | "top10%"}, …]}
 
 Every section is optional: an import changes only the sections its file has (a section that is there is the
 whole truth for it: a subscription the file does not list is removed). Each section has its own parser and
@@ -20,15 +26,34 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from bot.clock import Clock
 from bot.errors import HeatwaveError, InvalidArgument
+from bot.schedules import PERIOD, WEEKDAYS, Schedule, load_zone, parse_at
 from bot.services.admin_log import AdminLog
-from bot.services.alerts import DEFAULT_MIN_HEAT, MIN_HEAT_RANGE, MIN_QUALITY_RANGE, AlertService
+from bot.services.alerts import (
+    DEFAULT_MIN_HEAT,
+    MIN_HEAT_RANGE,
+    MIN_QUALITY_RANGE,
+    AlertService,
+    MinHeat,
+    parse_min_heat,
+)
+from bot.services.digests import DEFAULT_AT, DEFAULT_EVERY, DEFAULT_TIMEZONE, DEFAULT_TOP, TOP_RANGE, DigestService
 from db.interfaces import Store
-from db.models import CHANNEL_KINDS, ChannelKind, GuildConfigChange, SubscriptionRecord, SubscriptionSpec
+from db.models import (
+    CHANNEL_KINDS,
+    ChannelKind,
+    ChannelSettingsSpec,
+    DigestRecord,
+    DigestSpec,
+    GuildConfigChange,
+    QuietSpec,
+    SubscriptionRecord,
+    SubscriptionSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +111,48 @@ class SubscriptionEntry:
     topic: str | None
     min_heat: int
     min_quality: int | None
+    percentile: int | None = None  # min_heat was "topN%": the rule (min_heat is then only a placeholder)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEntry:
+    """A channel's living-post settings as a file has them."""
+
+    channel: ChannelRef
+    dedupe: bool
+    ping_heat: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuietEntry:
+    """A channel's quiet hours as a file has them (checked: minutes and a known zone)."""
+
+    channel: ChannelRef
+    start_minute: int
+    end_minute: int
+    timezone: str
+    breaking: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    """A digest as a file has it (schedule checked)."""
+
+    channel: ChannelRef
+    kind: ChannelKind | None
+    topic: str | None
+    schedule: Schedule
+    top: int
+    min_heat: int
+    percentile: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleEntry:
+    """A topic's role as a file has it."""
+
+    topic: str
+    role_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +163,10 @@ class ConfigFile:
     subscriptions: tuple[SubscriptionEntry, ...] | None = None
     log_channel_given: bool = False
     log_channel: ChannelRef | None = None  # with log_channel_given: None turns the log off
+    channels: tuple[ChannelEntry, ...] | None = None
+    quiet_hours: tuple[QuietEntry, ...] | None = None
+    roles: tuple[RoleEntry, ...] | None = None
+    digests: tuple[DigestEntry, ...] | None = None
 
 
 Action = Literal["add", "change", "remove", "keep"]
@@ -110,6 +181,21 @@ class SubscriptionDiff:
     topic: str | None
     before: tuple[int, int | None] | None  # (min_heat, min_quality)
     after: tuple[int, int | None] | None
+    percentile_before: int | None = None  # min_heat is "top N%" (its number is today's)
+    percentile_after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SettingDiff:
+    """What an import does to one setting of another section (quiet hours, channel settings, roles).
+
+    `channel_id` None: a server-wide setting named by `label` (a topic's role). Texts are plain (unescaped)."""
+
+    section: str
+    channel_id: int | None
+    label: str | None
+    before: str | None  # None: not set
+    after: str | None  # None: removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +208,12 @@ class ImportPlan:
     log_after: int | None
     log_given: bool
     change: GuildConfigChange = field(repr=False)
+    settings: tuple[SettingDiff, ...] = ()
 
     @property
     def changes(self) -> int:
         """How many things would change."""
-        count = sum(1 for d in self.subscriptions if d.action != "keep")
+        count = sum(1 for d in self.subscriptions if d.action != "keep") + len(self.settings)
         return count + (1 if self.log_given and self.log_before != self.log_after else 0)
 
 
@@ -211,14 +298,127 @@ def _parse_subscriptions(raw: Any, problems: list[str]) -> tuple[SubscriptionEnt
         if topic is not None and (not isinstance(topic, str) or not topic.strip()):
             problems.append(f"{where}.topic: a topic name, or null for every topic")
             topic = None
-        min_heat = _whole(item.get("min_heat", DEFAULT_MIN_HEAT), f"{where}.min_heat", MIN_HEAT_RANGE, problems)
+        raw_heat = item.get("min_heat", DEFAULT_MIN_HEAT)
+        percentile: int | None = None
+        if isinstance(raw_heat, str):
+            rule = _rule(raw_heat, f"{where}.min_heat", problems)
+            percentile = rule.percentile if rule is not None else None
+            min_heat = DEFAULT_MIN_HEAT if percentile is not None else None
+        else:
+            min_heat = _whole(raw_heat, f"{where}.min_heat", MIN_HEAT_RANGE, problems)
         raw_quality = item.get("min_quality")
         min_quality = (
             None if raw_quality is None else _whole(raw_quality, f"{where}.min_quality", MIN_QUALITY_RANGE, problems)
         )
         if channel is not None and min_heat is not None:
             entries.append(SubscriptionEntry(channel, kind, topic.strip() if topic else None, min_heat,
-                                             min_quality or None))
+                                             min_quality or None, percentile))
+    return tuple(entries)
+
+
+def _rule(raw: str, where: str, problems: list[str]) -> MinHeat | None:
+    """A "topN%" min_heat (a number written as text is refused: numbers are written as numbers)."""
+    try:
+        rule = parse_min_heat(raw)
+    except HeatwaveError as exc:
+        problems.append(f"{where}: {exc.user_message}")
+        return None
+    if rule is None or rule.percentile is None:
+        problems.append(f"{where}: a whole number, or a share such as \"top10%\"")
+        return None
+    return rule
+
+
+def _known(item: dict[str, Any], fields: set[str], where: str, problems: list[str]) -> None:
+    unknown = sorted(set(item) - fields)
+    if unknown:
+        problems.append(f"{where}: unknown field {', '.join(unknown)[:100]}")
+
+
+def _items(raw: Any, section: str, problems: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    if not isinstance(raw, list):
+        problems.append(f"{section}: expected a list")
+        return []
+    if len(raw) > MAX_SUBSCRIPTIONS:
+        problems.append(f"{section}: {len(raw)} entries; at most {MAX_SUBSCRIPTIONS}")
+        return []
+    found = []
+    for number, item in enumerate(raw, start=1):
+        where = f"{section}[{number}]"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: expected an object")
+            continue
+        found.append((where, item))
+    return found
+
+
+def _optional_heat(raw: Any, where: str, problems: list[str]) -> int | None:
+    return None if raw is None else _whole(raw, where, MIN_HEAT_RANGE, problems)
+
+
+def _parse_channels(raw: Any, problems: list[str]) -> tuple[ChannelEntry, ...]:
+    entries = []
+    for where, item in _items(raw, "channels", problems):
+        _known(item, {"channel", "dedupe", "ping_heat"}, where, problems)
+        channel = _channel_ref(item.get("channel"), f"{where}.channel", problems)
+        dedupe = item.get("dedupe", True)
+        if not isinstance(dedupe, bool):
+            problems.append(f"{where}.dedupe: true or false")
+            continue
+        before = len(problems)
+        ping_heat = _optional_heat(item.get("ping_heat"), f"{where}.ping_heat", problems)
+        if channel is not None and len(problems) == before:
+            entries.append(ChannelEntry(channel, dedupe, ping_heat))
+    return tuple(entries)
+
+
+def _parse_quiet(raw: Any, problems: list[str]) -> tuple[QuietEntry, ...]:
+    entries = []
+    for where, item in _items(raw, "quiet_hours", problems):
+        _known(item, {"channel", "start", "end", "timezone", "breaking"}, where, problems)
+        channel = _channel_ref(item.get("channel"), f"{where}.channel", problems)
+        before = len(problems)
+        minutes = []
+        for name in ("start", "end"):
+            value = item.get(name)
+            if not isinstance(value, str):
+                problems.append(f"{where}.{name}: a time such as \"22:00\"")
+                continue
+            try:
+                minutes.append(parse_at(value))
+            except HeatwaveError as exc:
+                problems.append(f"{where}.{name}: {exc.user_message}")
+        zone = item.get("timezone", "UTC")
+        if not isinstance(zone, str) or not zone.strip():
+            problems.append(f"{where}.timezone: a zone name such as \"Europe/Berlin\"")
+        else:
+            try:
+                load_zone(zone.strip())
+            except HeatwaveError as exc:
+                problems.append(f"{where}.timezone: {exc.user_message}")
+        breaking = _optional_heat(item.get("breaking"), f"{where}.breaking", problems)
+        if len(minutes) == 2 and minutes[0] == minutes[1]:
+            problems.append(f"{where}: start and end must differ")
+        if channel is not None and len(problems) == before and isinstance(zone, str):
+            entries.append(QuietEntry(channel, minutes[0], minutes[1], zone.strip(), breaking))
+    return tuple(entries)
+
+
+def _parse_roles(raw: Any, problems: list[str]) -> tuple[RoleEntry, ...]:
+    entries = []
+    for where, item in _items(raw, "roles", problems):
+        _known(item, {"topic", "role"}, where, problems)
+        topic = item.get("topic")
+        if not isinstance(topic, str) or not topic.strip():
+            problems.append(f"{where}.topic: a topic name")
+            continue
+        role = item.get("role")
+        if not isinstance(role, dict):
+            problems.append(f"{where}.role: expected {{\"id\": \"…\"}}")
+            continue
+        role_id = _snowflake(role.get("id"), f"{where}.role.id", problems)
+        if role_id is not None:
+            entries.append(RoleEntry(topic.strip(), role_id))
     return tuple(entries)
 
 
@@ -253,24 +453,109 @@ def parse_config(data: bytes | str) -> ConfigFile:
     return parsed
 
 
+def _parse_digests(raw: Any, problems: list[str]) -> tuple[DigestEntry, ...]:
+    entries = []
+    fields = {"channel", "kind", "topic", "every", "at", "day", "timezone", "top", "min_heat"}
+    for where, item in _items(raw, "digests", problems):
+        _known(item, fields, where, problems)
+        before = len(problems)
+        channel = _channel_ref(item.get("channel"), f"{where}.channel", problems)
+        kind = item.get("kind")
+        if kind is not None and kind not in _ALERT_KINDS:
+            problems.append(f"{where}.kind: one of {', '.join(_ALERT_KINDS)}")
+        topic = item.get("topic")
+        if topic is not None and (not isinstance(topic, str) or not topic.strip()):
+            problems.append(f"{where}.topic: a topic name, or null for every topic")
+        texts = {name: item.get(name, default) for name, default in
+                 (("every", DEFAULT_EVERY), ("at", DEFAULT_AT), ("timezone", DEFAULT_TIMEZONE))}
+        day = item.get("day")
+        schedule = None
+        if not all(isinstance(v, str) for v in texts.values()) or not (day is None or isinstance(day, str)):
+            problems.append(f"{where}: every, at, day and timezone are text (\"daily\", \"09:00\", \"monday\","
+                            " \"UTC\")")
+        else:
+            try:
+                schedule = DigestService.parse_schedule(every=texts["every"], at=texts["at"], day=day,
+                                                        timezone=texts["timezone"])
+            except HeatwaveError as exc:
+                problems.append(f"{where}: {exc.user_message}")
+        top = _whole(item.get("top", DEFAULT_TOP), f"{where}.top", TOP_RANGE, problems)
+        raw_heat = item.get("min_heat", DEFAULT_MIN_HEAT)
+        percentile: int | None = None
+        min_heat: int | None = DEFAULT_MIN_HEAT
+        if isinstance(raw_heat, str):
+            rule = _rule(raw_heat, f"{where}.min_heat", problems)
+            percentile = rule.percentile if rule is not None else None
+        else:
+            min_heat = _whole(raw_heat, f"{where}.min_heat", MIN_HEAT_RANGE, problems)
+        if (
+            len(problems) == before and channel is not None and schedule is not None and top is not None
+            and min_heat is not None
+        ):
+            entries.append(DigestEntry(channel, kind, topic.strip() if topic else None, schedule, top, min_heat,
+                                       percentile))
+    return tuple(entries)
+
+
 def _subscriptions_section(parsed: ConfigFile, raw: Any, problems: list[str]) -> ConfigFile:
-    return ConfigFile(parsed.guild_id, _parse_subscriptions(raw, problems), parsed.log_channel_given,
-                      parsed.log_channel)
+    return replace(parsed, subscriptions=_parse_subscriptions(raw, problems))
 
 
 def _log_channel_section(parsed: ConfigFile, raw: Any, problems: list[str]) -> ConfigFile:
     ref = None if raw is None else _channel_ref(raw, "log_channel", problems)
-    return ConfigFile(parsed.guild_id, parsed.subscriptions, True, ref)
+    return replace(parsed, log_channel_given=True, log_channel=ref)
+
+
+def _channels_section(parsed: ConfigFile, raw: Any, problems: list[str]) -> ConfigFile:
+    return replace(parsed, channels=_parse_channels(raw, problems))
+
+
+def _quiet_section(parsed: ConfigFile, raw: Any, problems: list[str]) -> ConfigFile:
+    return replace(parsed, quiet_hours=_parse_quiet(raw, problems))
+
+
+def _roles_section(parsed: ConfigFile, raw: Any, problems: list[str]) -> ConfigFile:
+    return replace(parsed, roles=_parse_roles(raw, problems))
+
+
+def _digests_section(parsed: ConfigFile, raw: Any, problems: list[str]) -> ConfigFile:
+    return replace(parsed, digests=_parse_digests(raw, problems))
 
 
 # The sections this version knows, in the order they are read and shown.
 _SECTIONS: dict[str, Callable[[ConfigFile, Any, list[str]], ConfigFile]] = {
     "subscriptions": _subscriptions_section,
     "log_channel": _log_channel_section,
+    "channels": _channels_section,
+    "quiet_hours": _quiet_section,
+    "roles": _roles_section,
+    "digests": _digests_section,
 }
 
 
 # ----- the service -------------------------------------------------------------------------------------------------
+
+
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _quiet_text(start: int, end: int, timezone: str, breaking: int | None) -> str:
+    return f"{_hhmm(start)}–{_hhmm(end)} {timezone}" + (f", breaking ≥ {breaking}" if breaking is not None else "")
+
+
+def _schedule(record: DigestRecord) -> Schedule:
+    return Schedule(record.every, record.minute, record.weekday, record.timezone)
+
+
+def _digest_text(topic: str | None, schedule: Schedule, top: int, min_heat: int, percentile: int | None) -> str:
+    line = f"top {percentile}% ({min_heat} today)" if percentile is not None else str(min_heat)
+    return f"{topic or 'every topic'} · {schedule.label()}, top {top}, heat ≥ {line}"
+
+
+def _channel_text(dedupe: bool, ping_heat: int | None) -> str:
+    return ("dedupe on" if dedupe else "dedupe off") + (f", pings at heat ≥ {ping_heat}" if ping_heat is not None
+                                                         else ", no pings")
 
 
 def _ref_json(channel_id: int, directory: ChannelDirectory) -> dict[str, str | None]:
@@ -290,7 +575,8 @@ class ConfigService:
         """The guild's configuration as a JSON document (every section this version knows)."""
         subs = await self._store.subscriptions.for_guild(guild_id)
         log_channel = await self._store.admin_log.get(guild_id)
-        document = {
+        channel_ids = sorted({s.channel_id for s in subs})
+        document: dict[str, Any] = {
             "schema": SCHEMA,
             "version": VERSION,
             "guild": {"id": str(guild_id)},
@@ -300,12 +586,48 @@ class ConfigService:
                     "channel": _ref_json(s.channel_id, directory),
                     "kind": s.channel_kind,
                     "topic": s.topic_name,
-                    "min_heat": s.min_heat,
+                    "min_heat": s.min_heat if s.heat_percentile is None else f"top{s.heat_percentile}%",
                     "min_quality": s.min_quality,
                 }
                 for s in subs
             ],
             "log_channel": None if log_channel is None else _ref_json(log_channel.channel_id, directory),
+            "channels": [
+                {
+                    "channel": _ref_json(channel_id, directory),
+                    "dedupe": await self._store.living.dedupe(channel_id),
+                    "ping_heat": await self._store.roles.ping_heat(channel_id),
+                }
+                for channel_id in channel_ids
+            ],
+            "quiet_hours": [
+                {
+                    "channel": _ref_json(q.channel_id, directory),
+                    "start": _hhmm(q.start_minute),
+                    "end": _hhmm(q.end_minute),
+                    "timezone": q.timezone,
+                    "breaking": q.breaking,
+                }
+                for q in await self._store.quiet_hours.for_guild(guild_id)
+            ],
+            "roles": [
+                {"topic": r.topic_name, "role": {"id": str(r.role_id)}}
+                for r in await self._store.roles.roles(guild_id)
+            ],
+            "digests": [
+                {
+                    "channel": _ref_json(d.channel_id, directory),
+                    "kind": d.channel_kind,
+                    "topic": d.topic_name,
+                    "every": d.every,
+                    "at": _hhmm(d.minute),
+                    "day": WEEKDAYS[d.weekday] if d.every == "weekly" and d.weekday is not None else None,
+                    "timezone": d.timezone,
+                    "top": d.top,
+                    "min_heat": d.min_heat if d.heat_percentile is None else f"top{d.heat_percentile}%",
+                }
+                for d in await self._store.digests.for_guild(guild_id)
+            ],
         }
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -325,14 +647,23 @@ class ConfigService:
             by_key = {(s.channel_id, s.topic_id): s for s in current}
             for key, (spec, topic_name) in wanted.items():
                 old = by_key.get(key)
+                if old is not None and spec.heat_percentile is not None and old.heat_percentile == spec.heat_percentile:
+                    # The same rule: today's number stays as it is (it is recomputed on its own schedule).
+                    spec = replace(spec, min_heat=old.min_heat, line_basis=None)
                 after = (spec.min_heat, spec.min_quality)
                 if old is None:
-                    diffs.append(SubscriptionDiff("add", spec.channel_id, topic_name, None, after))
+                    diffs.append(SubscriptionDiff("add", spec.channel_id, topic_name, None, after, None,
+                                                  spec.heat_percentile))
                     upserts.append(spec)
                 else:
                     before = (old.min_heat, old.min_quality)
-                    action: Action = "keep" if before == after and old.channel_kind == spec.kind else "change"
-                    diffs.append(SubscriptionDiff(action, spec.channel_id, topic_name, before, after))
+                    same = (
+                        before == after and old.channel_kind == spec.kind
+                        and old.heat_percentile == spec.heat_percentile
+                    )
+                    action: Action = "keep" if same else "change"
+                    diffs.append(SubscriptionDiff(action, spec.channel_id, topic_name, before, after,
+                                                  old.heat_percentile, spec.heat_percentile))
                     if action == "change":
                         upserts.append(spec)
             for old in current:
@@ -345,6 +676,11 @@ class ConfigService:
         if parsed.log_channel_given:
             log_after = None if parsed.log_channel is None else self._log_target(parsed.log_channel, directory,
                                                                                  problems)
+        settings: list[SettingDiff] = []
+        channel_specs = await self._plan_channels(guild_id, parsed, directory, problems, settings)
+        quiet, quiet_removals = await self._plan_quiet(guild_id, parsed, directory, problems, settings)
+        roles, role_removals = await self._plan_roles(guild_id, parsed, problems, settings)
+        digests, digest_removals = await self._plan_digests(guild_id, parsed, directory, problems, settings)
         if problems:
             raise ImportRefused(problems)
         change = GuildConfigChange(
@@ -353,8 +689,191 @@ class ConfigService:
             set_log_channel=log_after if parsed.log_channel_given and log_after != log_before else None,
             clear_log_channel=parsed.log_channel_given and log_after is None and log_before is not None,
             actor_id=actor_id,
+            quiet=quiet,
+            quiet_removals=quiet_removals,
+            channel_settings=channel_specs,
+            roles=roles,
+            role_removals=role_removals,
+            digests=digests,
+            digest_removals=digest_removals,
         )
-        return ImportPlan(guild_id, tuple(diffs), log_before, log_after, parsed.log_channel_given, change)
+        return ImportPlan(guild_id, tuple(diffs), log_before, log_after, parsed.log_channel_given, change,
+                          tuple(settings))
+
+    def _channel_target(
+        self, ref: ChannelRef, where: str, directory: ChannelDirectory, problems: list[str]
+    ) -> int | None:
+        found = directory.find(ref)
+        if found is None:
+            problems.append(f"{where}: no channel {ref.label()} in this server")
+            return None
+        if found.problem is not None:
+            problems.append(f"{where}: {found.problem}")
+            return None
+        return found.id
+
+    async def _plan_channels(
+        self, guild_id: int, parsed: ConfigFile, directory: ChannelDirectory, problems: list[str],
+        settings: list[SettingDiff],
+    ) -> tuple[ChannelSettingsSpec, ...]:
+        """Each listed channel's dedupe and ping line; a channel with alerts the file leaves out goes back to the
+        defaults (dedupe on, no pings)."""
+        if parsed.channels is None:
+            return ()
+        wanted: dict[int, ChannelEntry] = {}
+        for number, entry in enumerate(parsed.channels, start=1):
+            where = f"channels[{number}]"
+            channel_id = self._channel_target(entry.channel, where, directory, problems)
+            if channel_id is None:
+                continue
+            if channel_id in wanted:
+                problems.append(f"{where}: the channel is listed a second time")
+                continue
+            wanted[channel_id] = entry
+        subscribed = {s.channel_id for s in await self._store.subscriptions.for_guild(guild_id)}
+        specs = []
+        for channel_id in sorted(subscribed | set(wanted)):
+            listed = wanted.get(channel_id)
+            dedupe, ping = (listed.dedupe, listed.ping_heat) if listed is not None else (True, None)
+            old = (await self._store.living.dedupe(channel_id), await self._store.roles.ping_heat(channel_id))
+            if old != (dedupe, ping):
+                settings.append(SettingDiff("channel", channel_id, None, _channel_text(*old),
+                                            _channel_text(dedupe, ping)))
+                specs.append(ChannelSettingsSpec(channel_id, dedupe, ping))
+        return tuple(specs)
+
+    async def _plan_quiet(
+        self, guild_id: int, parsed: ConfigFile, directory: ChannelDirectory, problems: list[str],
+        settings: list[SettingDiff],
+    ) -> tuple[tuple[QuietSpec, ...], tuple[int, ...]]:
+        if parsed.quiet_hours is None:
+            return (), ()
+        current = {q.channel_id: q for q in await self._store.quiet_hours.for_guild(guild_id)}
+        wanted: dict[int, QuietSpec] = {}
+        for number, entry in enumerate(parsed.quiet_hours, start=1):
+            where = f"quiet_hours[{number}]"
+            channel_id = self._channel_target(entry.channel, where, directory, problems)
+            if channel_id is None:
+                continue
+            if channel_id in wanted:
+                problems.append(f"{where}: the channel is listed a second time")
+                continue
+            wanted[channel_id] = QuietSpec(channel_id, entry.start_minute, entry.end_minute, entry.timezone,
+                                           entry.breaking)
+        sets = []
+        for channel_id, spec in wanted.items():
+            old = current.get(channel_id)
+            before = None if old is None else _quiet_text(old.start_minute, old.end_minute, old.timezone,
+                                                          old.breaking)
+            after = _quiet_text(spec.start_minute, spec.end_minute, spec.timezone, spec.breaking)
+            if before != after:
+                settings.append(SettingDiff("quiet hours", channel_id, None, before, after))
+                sets.append(spec)
+        removals = []
+        for channel_id, old in current.items():
+            if channel_id not in wanted:
+                settings.append(SettingDiff("quiet hours", channel_id, None, _quiet_text(
+                    old.start_minute, old.end_minute, old.timezone, old.breaking), None))
+                removals.append(channel_id)
+        return tuple(sets), tuple(removals)
+
+    async def _plan_digests(
+        self, guild_id: int, parsed: ConfigFile, directory: ChannelDirectory, problems: list[str],
+        settings: list[SettingDiff],
+    ) -> tuple[tuple[DigestSpec, ...], tuple[tuple[int, int | None], ...]]:
+        if parsed.digests is None:
+            return (), ()
+        current = {(d.channel_id, d.topic_id): d for d in await self._store.digests.for_guild(guild_id)}
+        now = self._clock.now()
+        wanted: dict[tuple[int, int | None], DigestSpec] = {}
+        names: dict[int | None, str | None] = {None: None}
+        for number, entry in enumerate(parsed.digests, start=1):
+            where = f"digests[{number}]"
+            found = directory.find(entry.channel)
+            if found is None:
+                problems.append(f"{where}: no channel {entry.channel.label()} in this server")
+                continue
+            if found.problem is not None:
+                problems.append(f"{where}: {found.problem}")
+                continue
+            kind = found.kind or entry.kind
+            if kind is None:
+                problems.append(f"{where}: say the channel's kind ({', '.join(_ALERT_KINDS)})")
+                continue
+            topic_id: int | None = None
+            if entry.topic is not None:
+                try:
+                    topic = await self._alerts.resolve_topic(entry.topic)
+                except HeatwaveError as exc:
+                    problems.append(f"{where}: {exc.user_message}")
+                    continue
+                topic_id, names[topic.id] = topic.id, topic.name
+            if (found.id, topic_id) in wanted:
+                problems.append(f"{where}: the channel lists {names[topic_id] or 'every topic'} a second time")
+                continue
+            old = current.get((found.id, topic_id))
+            min_heat, basis = entry.min_heat, None
+            if entry.percentile is not None:
+                if old is not None and old.heat_percentile == entry.percentile:
+                    min_heat = old.min_heat  # the same rule: today's number stays
+                else:
+                    line, basis = await self._alerts.line_for(topic_id, MinHeat(percentile=entry.percentile))
+                    min_heat = DEFAULT_MIN_HEAT if line is None else line
+            schedule = entry.schedule
+            next_due = schedule.next_after(now)
+            wanted[(found.id, topic_id)] = DigestSpec(
+                found.id, kind, topic_id, schedule.every, schedule.minute, schedule.weekday, schedule.timezone,
+                entry.top, min_heat, next_due, next_due - PERIOD[schedule.every], entry.percentile, basis,
+            )
+        sets = []
+        for key, spec in wanted.items():
+            old = current.get(key)
+            after = _digest_text(names[spec.topic_id], Schedule(spec.every, spec.minute, spec.weekday, spec.timezone),
+                                 spec.top, spec.min_heat, spec.heat_percentile)
+            before = None if old is None else _digest_text(old.topic_name, _schedule(old), old.top, old.min_heat,
+                                                           old.heat_percentile)
+            if before != after or (old is not None and old.channel_kind != spec.kind):
+                settings.append(SettingDiff("digest", spec.channel_id, None, before, after))
+                sets.append(spec)
+        removals = []
+        for key, old in current.items():
+            if key not in wanted:
+                settings.append(SettingDiff("digest", old.channel_id, None, _digest_text(
+                    old.topic_name, _schedule(old), old.top, old.min_heat, old.heat_percentile), None))
+                removals.append(key)
+        return tuple(sets), tuple(removals)
+
+    async def _plan_roles(
+        self, guild_id: int, parsed: ConfigFile, problems: list[str], settings: list[SettingDiff]
+    ) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
+        if parsed.roles is None:
+            return (), ()
+        current = {r.topic_id: r for r in await self._store.roles.roles(guild_id)}
+        wanted: dict[int, tuple[str, int]] = {}
+        for number, entry in enumerate(parsed.roles, start=1):
+            where = f"roles[{number}]"
+            try:
+                topic = await self._alerts.resolve_topic(entry.topic)
+            except HeatwaveError as exc:
+                problems.append(f"{where}: {exc.user_message}")
+                continue
+            if topic.id in wanted:
+                problems.append(f"{where}: {topic.name} is listed a second time")
+                continue
+            wanted[topic.id] = (topic.name, entry.role_id)
+        sets = []
+        for topic_id, (name, role_id) in wanted.items():
+            old = current.get(topic_id)
+            if old is None or old.role_id != role_id:
+                before = None if old is None else f"role {old.role_id}"
+                settings.append(SettingDiff("role", None, name, before, f"role {role_id}"))
+                sets.append((topic_id, role_id))
+        removals = []
+        for topic_id, old in current.items():
+            if topic_id not in wanted:
+                settings.append(SettingDiff("role", None, old.topic_name, f"role {old.role_id}", None))
+                removals.append(topic_id)
+        return tuple(sets), tuple(removals)
 
     async def apply(self, plan: ImportPlan, *, told: str | None = None) -> None:
         """Make the planned changes in one transaction; `told` (rendered: who imported what) goes to the log."""
@@ -399,7 +918,14 @@ class ConfigService:
             if key in wanted:
                 problems.append(f"{where}: the channel lists {topic_name or 'every topic'} a second time")
                 continue
-            wanted[key] = (SubscriptionSpec(found.id, kind, topic_id, entry.min_heat, entry.min_quality), topic_name)
+            min_heat, basis = entry.min_heat, None
+            if entry.percentile is not None:
+                line, basis = await self._alerts.line_for(topic_id, MinHeat(percentile=entry.percentile))
+                min_heat = DEFAULT_MIN_HEAT if line is None else line
+            wanted[key] = (
+                SubscriptionSpec(found.id, kind, topic_id, min_heat, entry.min_quality, entry.percentile, basis),
+                topic_name,
+            )
         return wanted
 
     @staticmethod

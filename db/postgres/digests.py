@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from psycopg.rows import DictRow
 
@@ -18,6 +19,7 @@ from db.models import (
     DigestEvery,
     DigestPick,
     DigestRecord,
+    DigestSpec,
     DigestWindow,
     UpsertOutcome,
 )
@@ -109,25 +111,7 @@ class PgDigests:
             "now": now,
         }
 
-        async def work(conn: AsyncConn) -> UpsertOutcome:
-            # xmax = 0 only for a row this statement inserted: tells created from updated in one round trip.
-            cur = await conn.execute(
-                "INSERT INTO digest_subscriptions (guild_id, channel_id, kind, topic_id, topic_key, every, minute,"
-                " weekday, timezone, top, min_heat, next_due_at, covers_from, created_at, updated_at)"
-                " VALUES (%(guild)s, %(channel)s, %(kind)s, %(topic)s, %(topic_key)s, %(every)s, %(minute)s,"
-                " %(weekday)s, %(timezone)s, %(top)s, %(min_heat)s, %(next_due)s, %(covers_from)s, %(now)s, %(now)s)"
-                " ON CONFLICT (channel_id, topic_key) DO UPDATE SET guild_id = excluded.guild_id,"
-                " kind = excluded.kind, every = excluded.every, minute = excluded.minute,"
-                " weekday = excluded.weekday, timezone = excluded.timezone, top = excluded.top,"
-                " min_heat = excluded.min_heat, next_due_at = excluded.next_due_at, updated_at = excluded.updated_at"
-                " RETURNING id, (xmax = 0) AS created",
-                values,
-            )
-            row = await cur.fetchone()
-            assert row is not None
-            return UpsertOutcome(row["id"], created=bool(row["created"]))
-
-        return await self._db.transact(work)
+        return await self._db.transact(lambda conn: upsert_digest(conn, values))
 
     async def for_guild(self, guild_id: int) -> list[DigestRecord]:
         """Every digest of a guild, by channel then topic ("every topic" first)."""
@@ -148,24 +132,7 @@ class PgDigests:
     async def remove(self, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
         """Delete the (channel, topic) digest, or all of the channel's; digests queued for them are dropped."""
 
-        async def work(conn: AsyncConn) -> int:
-            if every_topic:
-                cur = await conn.execute("DELETE FROM digest_subscriptions WHERE channel_id = %s", (channel_id,))
-            else:
-                cur = await conn.execute(
-                    "DELETE FROM digest_subscriptions WHERE channel_id = %s AND topic_key = %s",
-                    (channel_id, topic_id or 0),
-                )
-            removed = cur.rowcount
-            await conn.execute(
-                "UPDATE digest_deliveries SET status = 'failed', last_error = 'digest removed'"
-                " WHERE channel_id = %(channel)s AND status = 'queued'"
-                " AND NOT EXISTS (SELECT 1 FROM digest_subscriptions s WHERE s.id = subscription_id)",
-                {"channel": channel_id},
-            )
-            return removed
-
-        return await self._db.transact(work)
+        return await self._db.transact(lambda conn: remove_digest(conn, channel_id, topic_id, every_topic=every_topic))
 
     async def due(self, now: datetime, limit: int) -> list[DigestRecord]:
         """Digests whose next due time has come, earliest first."""
@@ -328,3 +295,52 @@ class PgDigests:
         """Every claim without a recorded outcome."""
         rows = await self._db.all(_DELIVERY_SELECT + " WHERE d.status = 'claimed' ORDER BY d.claimed_at")
         return [digest_delivery(r, as_is) for r in rows]
+
+
+def digest_values(*, guild_id: int, spec: DigestSpec, now: datetime) -> dict[str, Any]:
+    """The named parameters of `upsert_digest` for an imported digest."""
+    return {
+        "guild": guild_id, "channel": spec.channel_id, "kind": spec.kind, "topic": spec.topic_id,
+        "topic_key": spec.topic_id or 0, "every": spec.every, "minute": spec.minute, "weekday": spec.weekday,
+        "timezone": spec.timezone, "top": spec.top, "min_heat": spec.min_heat, "next_due": spec.next_due_at,
+        "covers_from": spec.covers_from, "now": now,
+    }
+
+
+async def upsert_digest(conn: AsyncConn, values: dict[str, Any]) -> UpsertOutcome:
+    """Create the (channel, topic) digest or replace its schedule and rules (covers_from stays), in `conn`."""
+    # xmax = 0 only for a row this statement inserted: tells created from updated in one round trip.
+    cur = await conn.execute(
+        "INSERT INTO digest_subscriptions (guild_id, channel_id, kind, topic_id, topic_key, every, minute,"
+        " weekday, timezone, top, min_heat, next_due_at, covers_from, created_at, updated_at)"
+        " VALUES (%(guild)s, %(channel)s, %(kind)s, %(topic)s, %(topic_key)s, %(every)s, %(minute)s,"
+        " %(weekday)s, %(timezone)s, %(top)s, %(min_heat)s, %(next_due)s, %(covers_from)s, %(now)s, %(now)s)"
+        " ON CONFLICT (channel_id, topic_key) DO UPDATE SET guild_id = excluded.guild_id,"
+        " kind = excluded.kind, every = excluded.every, minute = excluded.minute,"
+        " weekday = excluded.weekday, timezone = excluded.timezone, top = excluded.top,"
+        " min_heat = excluded.min_heat, next_due_at = excluded.next_due_at, updated_at = excluded.updated_at"
+        " RETURNING id, (xmax = 0) AS created",
+        values,
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return UpsertOutcome(row["id"], created=bool(row["created"]))
+
+
+async def remove_digest(conn: AsyncConn, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
+    """Delete the (channel, topic) digest, or all of the channel's, in `conn`; queued issues are dropped."""
+    if every_topic:
+        cur = await conn.execute("DELETE FROM digest_subscriptions WHERE channel_id = %s", (channel_id,))
+    else:
+        cur = await conn.execute(
+            "DELETE FROM digest_subscriptions WHERE channel_id = %s AND topic_key = %s",
+            (channel_id, topic_id or 0),
+        )
+    removed = cur.rowcount
+    await conn.execute(
+        "UPDATE digest_deliveries SET status = 'failed', last_error = 'digest removed'"
+        " WHERE channel_id = %(channel)s AND status = 'queued'"
+        " AND NOT EXISTS (SELECT 1 FROM digest_subscriptions s WHERE s.id = subscription_id)",
+        {"channel": channel_id},
+    )
+    return removed

@@ -367,6 +367,15 @@ class PgLedger:
         row = await self._db.one(_DELIVERY, {"story": story_id, "channel": channel_id})
         return None if row is None else delivery_record(row, as_is)
 
+    async def carried_with(self, channel_id: int, message_id: int, story_id: int) -> int:
+        row = await self._db.one(
+            "SELECT count(*) AS n FROM alert_deliveries d WHERE d.channel_id = %s AND d.message_id = %s"
+            " AND d.status = 'sent' AND d.story_id != %s AND NOT EXISTS (SELECT 1 FROM post_coverage c"
+            " WHERE c.channel_id = d.channel_id AND c.story_id = d.story_id)",
+            (channel_id, message_id, story_id),
+        )
+        return 0 if row is None else int(row["n"])
+
     async def heat_events(self, story_id: int, *, limit: int = 200) -> list[HeatEvent]:
         """The story's recorded heat changes, oldest first (the latest `limit`)."""
         rows = await self._db.all(

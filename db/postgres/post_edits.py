@@ -154,6 +154,12 @@ class PgPostEdits:
         )
         return [int(r["story_id"]) for r in rows]
 
+    async def covered_by(self, channel_id: int, story_id: int) -> int | None:
+        row = await self._db.one(
+            "SELECT post_story_id FROM post_coverage WHERE channel_id = %s AND story_id = %s", (channel_id, story_id)
+        )
+        return None if row is None else int(row["post_story_id"])
+
     async def prune_words(self, before: datetime) -> int:
         return await self._db.execute("DELETE FROM post_words WHERE shown_at < %s", (before,))
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from db.models import QuietHours, SummaryItem, SummaryKind
 from db.postgres.alert_sql import GUILD_ACTIVE, QUALIFIES
 from db.postgres.database import AsyncConn, PgDatabase
-from db.records import as_is, quiet_hours, summary_item
+from db.records import as_is, quiet_hours, summary_item, summary_kind
 
 _QUIET_SELECT = (
     "SELECT channel_id, guild_id, start_minute, end_minute, timezone, breaking, held_since FROM alert_quiet_hours"
@@ -165,6 +165,12 @@ class PgSummaries:
             "DELETE FROM alert_summaries WHERE channel_id = %s AND story_id = ANY(%s::bigint[])",
             (channel_id, list(story_ids)),
         )
+
+    async def kind_of(self, channel_id: int, story_id: int) -> SummaryKind | None:
+        row = await self._db.one(
+            "SELECT kind FROM alert_summaries WHERE channel_id = %s AND story_id = %s", (channel_id, story_id)
+        )
+        return None if row is None else summary_kind(str(row["kind"]))
 
     async def qualifying(self, channel_id: int, story_ids: Sequence[int]) -> list[int]:
         """Those of the stories some subscription of the channel still wants, hottest first."""

@@ -9,6 +9,7 @@ from db.models import ChannelKind, GuildConfigChange, SubscriptionRecord, Upsert
 from db.postgres.admin_log import clear_log_channel, set_log_channel
 from db.postgres.alert_sql import REASSIGN_ORPHANS, WITHDRAW_UNWANTED, backfill_query
 from db.postgres.database import AsyncConn, PgDatabase
+from db.postgres.digests import digest_values, remove_digest, upsert_digest
 from db.records import as_is, subscription_record
 
 # `queued` counts what this subscription queued (its channel posts each story once, so a story two subscriptions
@@ -95,11 +96,52 @@ class PgSubscriptions:
                 values = _values(
                     guild_id, spec.channel_id, spec.kind, spec.topic_id, spec.min_heat, spec.min_quality, now
                 )
-                await _upsert(conn, values)
+                outcome = await _upsert(conn, values)
+                await conn.execute(
+                    "UPDATE alert_subscriptions SET heat_percentile = %s, line_at = %s, line_basis = %s WHERE id = %s",
+                    (spec.heat_percentile, now if spec.heat_percentile is not None else None, spec.line_basis,
+                     outcome.subscription_id),
+                )
             if change.clear_log_channel:
                 await clear_log_channel(conn, guild_id)
             if change.set_log_channel is not None:
                 await set_log_channel(conn, guild_id, change.set_log_channel, change.actor_id, now)
+            for channel_id in change.quiet_removals:
+                await conn.execute("DELETE FROM alert_quiet_hours WHERE channel_id = %s", (channel_id,))
+            for q in change.quiet:
+                await conn.execute(
+                    "INSERT INTO alert_quiet_hours (channel_id, guild_id, start_minute, end_minute, timezone,"
+                    " breaking, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id,"
+                    " start_minute = excluded.start_minute, end_minute = excluded.end_minute,"
+                    " timezone = excluded.timezone, breaking = excluded.breaking, updated_at = excluded.updated_at",
+                    (q.channel_id, guild_id, q.start_minute, q.end_minute, q.timezone, q.breaking, now, now),
+                )
+            for c in change.channel_settings:
+                await conn.execute(
+                    "INSERT INTO living_channels (channel_id, dedupe, ping_heat) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (channel_id) DO UPDATE SET dedupe = excluded.dedupe, ping_heat = excluded.ping_heat",
+                    (c.channel_id, int(c.dedupe), c.ping_heat),
+                )
+            for channel_id, topic_id in change.digest_removals:
+                await remove_digest(conn, channel_id, topic_id, every_topic=False)
+            for digest in change.digests:
+                outcome = await upsert_digest(conn, digest_values(guild_id=guild_id, spec=digest, now=now))
+                await conn.execute(
+                    "UPDATE digest_subscriptions SET heat_percentile = %s, line_at = %s, line_basis = %s WHERE id = %s",
+                    (digest.heat_percentile, now if digest.heat_percentile is not None else None, digest.line_basis,
+                     outcome.subscription_id),
+                )
+            for topic_id in change.role_removals:
+                await conn.execute(
+                    "DELETE FROM topic_roles WHERE guild_id = %s AND topic_id = %s", (guild_id, topic_id)
+                )
+            for topic_id, role_id in change.roles:
+                await conn.execute(
+                    "INSERT INTO topic_roles (guild_id, topic_id, role_id, created_at) VALUES (%s, %s, %s, %s)"
+                    " ON CONFLICT (guild_id, topic_id) DO UPDATE SET role_id = excluded.role_id",
+                    (guild_id, topic_id, role_id, now),
+                )
 
         await self._db.transact(work)
 

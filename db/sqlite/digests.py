@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
 
 from db.digest_windows import candidate_pairs, group_by_period, picks
 from db.models import (
@@ -13,6 +16,7 @@ from db.models import (
     DigestEvery,
     DigestPick,
     DigestRecord,
+    DigestSpec,
     DigestWindow,
     UpsertOutcome,
 )
@@ -127,28 +131,7 @@ class SqliteDigests:
             "now": to_db(now),
         }
         async with self._db.write() as conn:
-            async with conn.execute(
-                "SELECT id FROM digest_subscriptions WHERE channel_id = :channel AND topic_key = :topic_key", values
-            ) as cur:
-                existing = await cur.fetchone()
-            if existing is not None:
-                await conn.execute(
-                    "UPDATE digest_subscriptions SET guild_id = :guild, kind = :kind, every = :every,"
-                    " minute = :minute, weekday = :weekday, timezone = :timezone, top = :top, min_heat = :min_heat,"
-                    " next_due_at = :next_due, updated_at = :now WHERE id = :id",
-                    {**values, "id": existing["id"]},
-                )
-                return UpsertOutcome(existing["id"], created=False)
-            async with conn.execute(
-                "INSERT INTO digest_subscriptions (guild_id, channel_id, kind, topic_id, topic_key, every, minute,"
-                " weekday, timezone, top, min_heat, next_due_at, covers_from, created_at, updated_at)"
-                " VALUES (:guild, :channel, :kind, :topic, :topic_key, :every, :minute, :weekday, :timezone, :top,"
-                " :min_heat, :next_due, :covers_from, :now, :now)",
-                values,
-            ) as cur:
-                new_id = cur.lastrowid
-        assert new_id is not None
-        return UpsertOutcome(new_id, created=True)
+            return await upsert_digest(conn, values)
 
     async def for_guild(self, guild_id: int) -> list[DigestRecord]:
         """Every digest of a guild, by channel then topic ("every topic" first)."""
@@ -167,21 +150,7 @@ class SqliteDigests:
     async def remove(self, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
         """Delete the (channel, topic) digest, or all of the channel's; digests queued for them are dropped."""
         async with self._db.write() as conn:
-            if every_topic:
-                cur = await conn.execute("DELETE FROM digest_subscriptions WHERE channel_id = ?", (channel_id,))
-            else:
-                cur = await conn.execute(
-                    "DELETE FROM digest_subscriptions WHERE channel_id = ? AND topic_key = ?",
-                    (channel_id, topic_id or 0),
-                )
-            removed = cur.rowcount
-            await conn.execute(
-                "UPDATE digest_deliveries SET status = 'failed', last_error = 'digest removed'"
-                " WHERE channel_id = ? AND status = 'queued'"
-                " AND subscription_id NOT IN (SELECT id FROM digest_subscriptions)",
-                (channel_id,),
-            )
-        return removed
+            return await remove_digest(conn, channel_id, topic_id, every_topic=every_topic)
 
     async def due(self, now: datetime, limit: int) -> list[DigestRecord]:
         """Digests whose next due time has come, earliest first."""
@@ -333,3 +302,60 @@ class SqliteDigests:
         """Every claim without a recorded outcome."""
         rows = await self._db.all(_DELIVERY_SELECT + " WHERE d.status = 'claimed' ORDER BY d.claimed_at")
         return [digest_delivery(r, from_db) for r in rows]
+
+
+def digest_values(
+    *, guild_id: int, spec: DigestSpec, now: datetime
+) -> dict[str, Any]:
+    """The named parameters of `upsert_digest` for an imported digest."""
+    return {
+        "guild": guild_id, "channel": spec.channel_id, "kind": spec.kind, "topic": spec.topic_id,
+        "topic_key": spec.topic_id or 0, "every": spec.every, "minute": spec.minute, "weekday": spec.weekday,
+        "timezone": spec.timezone, "top": spec.top, "min_heat": spec.min_heat, "next_due": to_db(spec.next_due_at),
+        "covers_from": to_db(spec.covers_from), "now": to_db(now),
+    }
+
+
+async def upsert_digest(conn: aiosqlite.Connection, values: dict[str, Any]) -> UpsertOutcome:
+    """Create the (channel, topic) digest or replace its schedule and rules (covers_from stays), in `conn`."""
+    async with conn.execute(
+        "SELECT id FROM digest_subscriptions WHERE channel_id = :channel AND topic_key = :topic_key", values
+    ) as cur:
+        existing = await cur.fetchone()
+    if existing is not None:
+        await conn.execute(
+            "UPDATE digest_subscriptions SET guild_id = :guild, kind = :kind, every = :every,"
+            " minute = :minute, weekday = :weekday, timezone = :timezone, top = :top, min_heat = :min_heat,"
+            " next_due_at = :next_due, updated_at = :now WHERE id = :id",
+            {**values, "id": existing["id"]},
+        )
+        return UpsertOutcome(existing["id"], created=False)
+    async with conn.execute(
+        "INSERT INTO digest_subscriptions (guild_id, channel_id, kind, topic_id, topic_key, every, minute,"
+        " weekday, timezone, top, min_heat, next_due_at, covers_from, created_at, updated_at)"
+        " VALUES (:guild, :channel, :kind, :topic, :topic_key, :every, :minute, :weekday, :timezone, :top,"
+        " :min_heat, :next_due, :covers_from, :now, :now)",
+        values,
+    ) as cur:
+        new_id = cur.lastrowid
+    assert new_id is not None
+    return UpsertOutcome(new_id, created=True)
+
+
+async def remove_digest(conn: aiosqlite.Connection, channel_id: int, topic_id: int | None, *, every_topic: bool) -> int:
+    """Delete the (channel, topic) digest, or all of the channel's, in `conn`; queued issues are dropped."""
+    if every_topic:
+        cur = await conn.execute("DELETE FROM digest_subscriptions WHERE channel_id = ?", (channel_id,))
+    else:
+        cur = await conn.execute(
+            "DELETE FROM digest_subscriptions WHERE channel_id = ? AND topic_key = ?",
+            (channel_id, topic_id or 0),
+        )
+    removed = cur.rowcount
+    await conn.execute(
+        "UPDATE digest_deliveries SET status = 'failed', last_error = 'digest removed'"
+        " WHERE channel_id = ? AND status = 'queued'"
+        " AND subscription_id NOT IN (SELECT id FROM digest_subscriptions)",
+        (channel_id,),
+    )
+    return removed

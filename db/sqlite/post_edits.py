@@ -158,6 +158,12 @@ class SqlitePostEdits:
         )
         return [int(r["story_id"]) for r in rows]
 
+    async def covered_by(self, channel_id: int, story_id: int) -> int | None:
+        row = await self._db.one(
+            "SELECT post_story_id FROM post_coverage WHERE channel_id = ? AND story_id = ?", (channel_id, story_id)
+        )
+        return None if row is None else int(row["post_story_id"])
+
     async def prune_words(self, before: datetime) -> int:
         async with self._db.write() as conn:
             cur = await conn.execute("DELETE FROM post_words WHERE shown_at < ?", (to_db(before),))

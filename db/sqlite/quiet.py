@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from db.models import QuietHours, SummaryItem, SummaryKind
-from db.records import quiet_hours, summary_item
+from db.records import quiet_hours, summary_item, summary_kind
 from db.sqlite.alert_sql import _GUILD_ACTIVE, _QUALIFIES
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.timefmt import from_db, to_db
@@ -158,6 +158,12 @@ class SqliteSummaries:
                 "DELETE FROM alert_summaries WHERE channel_id = ? AND story_id IN (SELECT value FROM json_each(?))",
                 (channel_id, json.dumps(list(story_ids))),
             )
+
+    async def kind_of(self, channel_id: int, story_id: int) -> SummaryKind | None:
+        row = await self._db.one(
+            "SELECT kind FROM alert_summaries WHERE channel_id = ? AND story_id = ?", (channel_id, story_id)
+        )
+        return None if row is None else summary_kind(str(row["kind"]))
 
     async def qualifying(self, channel_id: int, story_ids: Sequence[int]) -> list[int]:
         """Those of the stories some subscription of the channel still wants, hottest first."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -11,6 +12,7 @@ from bot.render import import_plan_text
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
 from bot.services.config_io import ConfigService, FoundChannel, ImportRefused, StaticDirectory, parse_config
+from bot.services.digests import DigestService
 from db.interfaces import Store
 from tests.support.alerts import StoryWriter
 
@@ -141,7 +143,7 @@ async def test_import_of_a_section_less_file_leaves_everything(
         (b"\xff\xfe", "the file is not valid JSON"),
         ('{"schema": "something else", "version": 1}', "this is not a Heatwave alerts export"),
         ('{"schema": "heatwave.alerts", "version": 7}', "schema version 7 is not supported"),
-        ('{"schema": "heatwave.alerts", "version": 1, "digests": []}', "unknown section digests"),
+        ('{"schema": "heatwave.alerts", "version": 1, "widgets": []}', "unknown section widgets"),
         ('{"schema": "heatwave.alerts", "version": 1, "subscriptions": {}}', "subscriptions: expected a list"),
         (
             '{"schema": "heatwave.alerts", "version": 1, "subscriptions": [{"channel": {"id": 12}, "min_heat": 900}]}',
@@ -183,3 +185,184 @@ async def test_import_refuses_unknown_channels_and_topics_and_changes_nothing(
     assert "log_channel: no channel with id 555 in this server" in text
     assert "subscriptions[4]" not in text
     assert await store.subscriptions.for_guild(TARGET) == []
+
+
+# ----- every section: percentile rules, channel settings, quiet hours, topic roles -------------------------------
+
+
+async def full_setup(alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter, store: Store,
+                     clock: ManualClock) -> int:
+    for heat in range(100, 200, 10):  # AI's last 30 days: 100 .. 190, so top 20% is 180 today
+        writer.add(heat, topics=("AI",))
+    await alert_service.add_subscription(guild_id=SOURCE, channel_id=100, channel_kind="text", min_heat=80)
+    await store.living.set_dedupe(100, False)  # what /alerts add … dedupe:false ping_heat:150 stores
+    await store.roles.set_ping_heat(100, 150)
+    await alert_service.add_subscription(guild_id=SOURCE, channel_id=101, channel_kind="announcement", topic="AI",
+                                         min_heat="top20%")
+    await alert_service.set_quiet(guild_id=SOURCE, channel_id=100, start="22:00", end="07:00",
+                                  timezone="Europe/Berlin", breaking=160)
+    topic = await store.lookups.topic_by_name("AI")
+    assert topic is not None
+    await store.roles.set_role(guild_id=SOURCE, topic_id=topic.id, role_id=777, now=clock.now())
+    await admin_log.set_channel(SOURCE, 102, 5)
+    digests = DigestService(store, clock, alerts=alert_service, rng=random.Random(3))
+    await digests.add(guild_id=SOURCE, channel_id=100, channel_kind="text", every="weekly", day="friday", at="17:30",
+                      timezone="Europe/Berlin", top=3, min_heat=90)
+    await digests.add(guild_id=SOURCE, channel_id=101, channel_kind="announcement", topic="AI", min_heat="top20%")
+    return topic.id
+
+
+async def test_export_writes_every_section(
+    config: ConfigService, store: Store, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter,
+    clock: ManualClock,
+) -> None:
+    await full_setup(alert_service, admin_log, writer, store, clock)
+    document = json.loads(await config.export(SOURCE, SOURCE_CHANNELS))
+    assert document["version"] == 1
+    assert [s["min_heat"] for s in document["subscriptions"]] == [80, "top20%"]
+    assert document["channels"] == [
+        {"channel": {"id": "100", "name": "news"}, "dedupe": False, "ping_heat": 150},
+        {"channel": {"id": "101", "name": "ai-desk"}, "dedupe": True, "ping_heat": None},
+    ]
+    assert document["quiet_hours"] == [
+        {"channel": {"id": "100", "name": "news"}, "start": "22:00", "end": "07:00", "timezone": "Europe/Berlin",
+         "breaking": 160}
+    ]
+    assert document["roles"] == [{"topic": "AI", "role": {"id": "777"}}]
+    assert document["digests"] == [
+        {"channel": {"id": "100", "name": "news"}, "kind": "text", "topic": None, "every": "weekly", "at": "17:30",
+         "day": "friday", "timezone": "Europe/Berlin", "top": 3, "min_heat": 90},
+        {"channel": {"id": "101", "name": "ai-desk"}, "kind": "announcement", "topic": "AI", "every": "daily",
+         "at": "09:00", "day": None, "timezone": "UTC", "top": 5, "min_heat": "top20%"},
+    ]
+
+
+async def test_round_trip_of_every_section_into_another_server(
+    config: ConfigService, store: Store, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter,
+    clock: ManualClock,
+) -> None:
+    topic_id = await full_setup(alert_service, admin_log, writer, store, clock)
+    exported = await config.export(SOURCE, SOURCE_CHANNELS)
+    dry = await config.plan(TARGET, exported, TARGET_CHANNELS)
+    shown = import_plan_text(dry, lambda c: f"<#{c}>", applied=False, markdown=True, how_to_apply="dry_run:False")
+    assert "+ add <#201> · AI (heat ≥ top 20% (180 today))" in shown
+    assert "~ channel <#200>: dedupe on, no pings → dedupe off, pings at heat ≥ 150" in shown
+    assert "+ quiet hours <#200>: 22:00–07:00 Europe/Berlin, breaking ≥ 160" in shown
+    assert "+ role AI: role 777" in shown
+    assert "+ digest <#200>: every topic · weekly on Friday at 17:30 Europe/Berlin, top 3, heat ≥ 90" in shown
+    assert "+ digest <#201>: AI · daily at 09:00 UTC, top 5, heat ≥ top 20% (180 today)" in shown
+    assert dry.changes == 8
+    assert await store.digests.for_guild(TARGET) == []
+    assert await store.quiet_hours.for_guild(TARGET) == []  # a dry run changes nothing
+    assert await store.roles.roles(TARGET) == []
+
+    await config.apply(dry)
+    subs = await store.subscriptions.for_guild(TARGET)
+    assert [(s.channel_id, s.topic_name, s.min_heat, s.heat_percentile) for s in subs] == [
+        (200, None, 80, None), (201, "AI", 180, 20)
+    ]
+    assert (await store.living.dedupe(200), await store.roles.ping_heat(200)) == (False, 150)
+    assert (await store.living.dedupe(201), await store.roles.ping_heat(201)) == (True, None)
+    [quiet] = await store.quiet_hours.for_guild(TARGET)
+    assert (quiet.channel_id, quiet.start_minute, quiet.end_minute, quiet.timezone, quiet.breaking) == (
+        200, 22 * 60, 7 * 60, "Europe/Berlin", 160
+    )
+    assert [(r.topic_id, r.role_id) for r in await store.roles.roles(TARGET)] == [(topic_id, 777)]
+    target_digests = await store.digests.for_guild(TARGET)
+    source_digests = await store.digests.for_guild(SOURCE)
+    assert [(d.channel_id, d.every, d.minute, d.weekday, d.timezone, d.top, d.min_heat, d.heat_percentile,
+             d.next_due_at) for d in target_digests] == [
+        (200, "weekly", 17 * 60 + 30, 4, "Europe/Berlin", 3, 90, None, source_digests[0].next_due_at),
+        (201, "daily", 9 * 60, None, "UTC", 5, 180, 20, source_digests[1].next_due_at),
+    ]
+    # The target now exports what the source did (its own channel ids).
+    again = json.loads(await config.export(TARGET, TARGET_CHANNELS))
+    source = json.loads(exported)
+    for section in ("channels", "quiet_hours", "subscriptions", "digests"):
+        for item in again[section] + source[section]:
+            del item["channel"]["id"]
+            item["channel"]["name"] = item["channel"]["name"].lower()
+        assert again[section] == source[section]
+    assert again["roles"] == source["roles"]
+    assert (await config.plan(TARGET, exported, TARGET_CHANNELS)).changes == 0
+
+
+async def test_import_sections_are_the_whole_truth_for_quiet_hours_roles_and_channels(
+    config: ConfigService, store: Store, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter,
+    clock: ManualClock,
+) -> None:
+    await full_setup(alert_service, admin_log, writer, store, clock)
+    file = {"schema": "heatwave.alerts", "version": 1, "channels": [], "quiet_hours": [], "roles": [],
+            "digests": [{"channel": {"name": "news"}, "every": "hourly", "at": "00:15", "top": 10}],
+            "subscriptions": [{"channel": {"name": "news"}, "min_heat": "top10%"},
+                              {"channel": {"name": "ai-desk"}, "topic": "AI", "min_heat": 90}]}
+    plan = await config.plan(SOURCE, json.dumps(file), SOURCE_CHANNELS)
+    text = import_plan_text(plan, lambda c: f"#{SOURCE_CHANNELS.name_of(c)}", applied=False, markdown=False,
+                            how_to_apply="--apply")
+    assert "- quiet hours #news (22:00–07:00 Europe/Berlin, breaking ≥ 160)" in text
+    assert "- role AI (role 777)" in text
+    assert ("~ digest #news: every topic · weekly on Friday at 17:30 Europe/Berlin, top 3, heat ≥ 90 → every topic"
+            " · hourly at :15 UTC, top 10, heat ≥ 70") in text
+    assert "- digest #ai-desk (AI · daily at 09:00 UTC, top 5, heat ≥ top 20% (180 today))" in text
+    assert "~ channel #news: dedupe off, pings at heat ≥ 150 → dedupe on, no pings" in text
+    assert "~ change #news · every topic: heat ≥ 80 → heat ≥ top 10% (" in text
+    assert "~ change #ai-desk · AI: heat ≥ top 20% (180 today) → heat ≥ 90" in text
+    await config.apply(plan)
+    assert await store.quiet_hours.for_guild(SOURCE) == []
+    assert await store.roles.roles(SOURCE) == []
+    assert [(d.channel_id, d.every, d.minute % 60, d.top, d.min_heat) for d in await store.digests.for_guild(SOURCE)
+            ] == [(100, "hourly", 15, 10, 70)]
+    assert (await store.living.dedupe(100), await store.roles.ping_heat(100)) == (True, None)
+    subs = await store.subscriptions.for_guild(SOURCE)
+    assert [(s.topic_name, s.heat_percentile) for s in subs] == [(None, 10), ("AI", None)]
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "message"),
+    [
+        ("subscriptions", [{"channel": {"id": "1"}, "min_heat": "top0%"}], "subscriptions[1].min_heat: "),
+        ("subscriptions", [{"channel": {"id": "1"}, "min_heat": "80"}], "a whole number, or a share such as"),
+        ("channels", [{"channel": {"id": "1"}, "dedupe": "yes"}], "channels[1].dedupe: true or false"),
+        ("channels", [{"channel": {"id": "1"}, "ping_heat": -4}], "channels[1].ping_heat: -4 is outside"),
+        ("channels", [{"channel": {"id": "1"}, "pings": 4}], "channels[1]: unknown field pings"),
+        ("quiet_hours", [{"channel": {"id": "1"}, "start": "25:00", "end": "07:00"}], "quiet_hours[1].start: "),
+        ("quiet_hours", [{"channel": {"id": "1"}, "start": "22:00", "end": "22:00"}], "start and end must differ"),
+        ("quiet_hours", [{"channel": {"id": "1"}, "start": "22:00", "end": "07:00", "timezone": "Mars/Base"}],
+         "quiet_hours[1].timezone: "),
+        ("quiet_hours", {}, "quiet_hours: expected a list"),
+        ("roles", [{"topic": "AI", "role": {"id": "abc"}}], "roles[1].role.id: “abc” is not a Discord id"),
+        ("roles", [{"topic": "", "role": {"id": "5"}}], "roles[1].topic: a topic name"),
+        ("digests", [{"channel": {"id": "1"}, "every": "monthly"}], "digests[1]: every must be one of"),
+        ("digests", [{"channel": {"id": "1"}, "every": "daily", "day": "monday"}], "day only applies to weekly"),
+        ("digests", [{"channel": {"id": "1"}, "top": 50}], "digests[1].top: 50 is outside 1-10"),
+        ("digests", [{"channel": {"id": "1"}, "at": 9}], "digests[1]: every, at, day and timezone are text"),
+        ("digests", [{"channel": {"id": "1"}, "min_heat": "top100%"}], "digests[1].min_heat: "),
+    ],
+)
+def test_parse_refuses_malformed_sections(section: str, value: object, message: str) -> None:
+    with pytest.raises(ImportRefused) as refused:
+        parse_config(json.dumps({"schema": "heatwave.alerts", "version": 1, section: value}))
+    assert message in refused.value.user_message
+
+
+async def test_import_refuses_unknown_channels_and_topics_in_every_section_and_changes_nothing(
+    config: ConfigService, store: Store, alert_service: AlertService, admin_log: AdminLog, writer: StoryWriter,
+    clock: ManualClock,
+) -> None:
+    await full_setup(alert_service, admin_log, writer, store, clock)
+    file = {
+        "schema": "heatwave.alerts", "version": 1,
+        "channels": [{"channel": {"name": "gone"}, "dedupe": False}],
+        "quiet_hours": [{"channel": {"name": "voice"}, "start": "22:00", "end": "07:00"}],
+        "roles": [{"topic": "Astrology", "role": {"id": "5"}}],
+        "digests": [{"channel": {"id": "999"}}, {"channel": {"name": "news"}, "topic": "Astrology"}],
+    }
+    with pytest.raises(ImportRefused) as refused:
+        await config.plan(TARGET, json.dumps(file), TARGET_CHANNELS)
+    text = refused.value.user_message
+    assert "channels[1]: no channel #gone in this server" in text
+    assert "quiet_hours[1]: #voice is not a text, announcement or forum channel" in text
+    assert "roles[1]: No topic 'Astrology'" in text
+    assert "digests[1]: no channel with id 999 in this server" in text
+    assert "digests[2]: No topic 'Astrology'" in text
+    assert await store.quiet_hours.for_guild(TARGET) == []
