@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bot.client import HeatwaveBot
     from bot.ingest.pipeline import IngestReport
     from bot.services.alerts import TickReport
+    from bot.services.digests import DigestTickReport
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,10 @@ class Operations:
         now = self._clock.now()
         self.health.last_tick = now
         self.metrics.tick_finished(report, now)
+
+    def digests_finished(self, report: DigestTickReport) -> None:
+        """A digest tick completed."""
+        self.metrics.digests_finished(report, self._clock.now())
 
     # --- wiring ---------------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 if TYPE_CHECKING:
     from bot.ingest.pipeline import IngestReport
     from bot.services.alerts import TickReport
+    from bot.services.digests import DigestTickReport
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ COMMAND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 
 # A rescan of an unchanged folder takes well under a second; a first ingest of a big folder minutes.
 SCAN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 DELIVERY_STATES = ("queued", "claimed")
+DIGEST_OUTCOMES = ("sent", "empty", "retrying", "failed", "skipped_late")
 
 
 class Metrics:
@@ -79,6 +81,31 @@ class Metrics:
         self.last_tick = Gauge(
             "heatwave_last_post_tick_timestamp_seconds", "When the last alert tick finished (Unix time)", registry=r
         )
+        self.alert_edits = Counter(
+            "heatwave_alert_edits", "Posted alerts edited to follow their story's heat (living posts)", registry=r
+        )
+        self.alerts_covered = Counter(
+            "heatwave_alerts_covered",
+            "Stories not posted because a recent post of the channel covers the same event (listed on that post)",
+            registry=r,
+        )
+        self.summaries_sent = Counter(
+            "heatwave_summaries_sent",
+            "Summary messages sent: away after quiet hours, catch-up after a pause, roll-up of a backlog",
+            registry=r,
+        )
+        self.digests = Counter(
+            "heatwave_digests",
+            "Digests due, by outcome: sent, empty (nothing to report: no message), retrying, failed, skipped_late "
+            "(fell due while the bot was down, more than one period ago)",
+            ["outcome"],
+            registry=r,
+        )
+        self.last_digest_tick = Gauge(
+            "heatwave_last_digest_tick_timestamp_seconds", "When the last digest tick finished (Unix time)", registry=r
+        )
+        for outcome in DIGEST_OUTCOMES:
+            self.digests.labels(outcome)
         for outcome in ("added", "updated", "rejected"):
             self.ingest_files.labels(outcome)
         for reason in ("channel", "transient", "rejected"):
@@ -95,7 +122,19 @@ class Metrics:
         self.alerts_failed.labels("rejected").inc(report.rejected)
         self.alerts_published.inc(report.crossposted)
         self.channels_auto_paused.inc(len(report.auto_paused))
+        self.alert_edits.inc(report.edited)
+        self.alerts_covered.inc(report.covered)
+        self.summaries_sent.inc(report.summaries)
         self.last_tick.set(at.timestamp())
+
+    def digests_finished(self, report: DigestTickReport, at: datetime) -> None:
+        """Count one digest tick's outcomes."""
+        self.digests.labels("sent").inc(report.sent)
+        self.digests.labels("empty").inc(report.empty)
+        self.digests.labels("retrying").inc(report.retrying)
+        self.digests.labels("failed").inc(report.failed)
+        self.digests.labels("skipped_late").inc(report.skipped_late)
+        self.last_digest_tick.set(at.timestamp())
 
     def scan_finished(self, report: IngestReport | None, at: datetime) -> None:
         """Count one rescan's files (None: the folder did not exist, so nothing was read)."""

@@ -112,6 +112,9 @@ class JobObserver(Protocol):
     def tick_finished(self, report: TickReport) -> None:
         """An alert tick completed."""
 
+    def digests_finished(self, report: DigestTickReport) -> None:
+        """A digest tick completed."""
+
 
 class IngestCancelled(Exception):
     """Raised from the ingest progress callback to stop a long ingest at shutdown."""
@@ -493,8 +496,11 @@ class PeriodicJobs:
                             await self._services.digests.recover(self._digest_poster, owns=self._owns)
                         self._digests_recovered = True
                     if self._owns is None:
-                        return await self._services.digests.tick(self._digest_poster)
-                    return await self._services.digests.tick(self._digest_poster, owns=self._owns)
+                        report = await self._services.digests.tick(self._digest_poster)
+                    else:
+                        report = await self._services.digests.tick(self._digest_poster, owns=self._owns)
+                self._tell(lambda observer: observer.digests_finished(report))
+                return report
             except asyncio.CancelledError:
                 if not self._stopping.is_set():
                     raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -195,3 +196,33 @@ async def test_heatwave_run_serves_healthz_and_metrics_and_logs_json_lines(tmp_p
     assert {"time", "level", "logger", "message"} <= set(entries[0])
     assert any(e["message"].startswith("metrics on http://127.0.0.1:") for e in entries)
     assert "json-SECRET-token" not in log.read_text()
+
+
+async def test_e2e_metrics_count_an_edited_post_and_a_digest(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    rising = Story(slug="rising", title="A story that keeps heating up", topics=("AI",), heat=90)
+    async with operated(tmp_path, clock) as (h, base, _):
+        news = h.standin.add_channel(h.guild.id, "news", ChannelType.TEXT)
+        await h.invoke("alerts add", {"channel": news, "min_heat": "80"}, user=h.admin)
+        await h.invoke("digest add", {"channel": news, "every": "hourly"}, user=h.admin)
+        await h.bot.jobs.post_alerts()
+        h.add_story(rising)
+        await h.rescan_now()
+        await h.bot.jobs.post_alerts()
+        await h.standin.wait_for_message(news.id)
+        clock.advance(timedelta(minutes=3))
+        h.add_story(dataclasses.replace(rising, heat=135))  # the post follows its heat: one edit
+        await h.rescan_now()
+        await h.bot.jobs.post_alerts()
+        clock.advance(timedelta(hours=1))
+        await h.bot.jobs.post_digests()
+        await until(lambda: len(h.standin.messages_in(news.id)) == 2, 10, "the hourly digest")
+        _, text = await fetch(f"{base}/metrics")
+
+    found = samples(text)
+    assert found[("heatwave_alerts_posted_total", ())] == 1
+    assert found[("heatwave_alert_edits_total", ())] == 1
+    assert found[("heatwave_digests_total", (("outcome", "sent"),))] == 1
+    assert found[("heatwave_digests_total", (("outcome", "failed"),))] == 0
+    assert found[("heatwave_last_digest_tick_timestamp_seconds", ())] == clock.now().timestamp()
