@@ -41,7 +41,7 @@ RESCAN_JOB_ID = "rescan"
 SCAN_LEASE_JOB_ID = "scan-lease"
 NEWS_CHECK_JOB_ID = "news-check"
 # How often a process looks for heat changes stored by someone else (another process, `heatwave ingest` from cron).
-NEWS_CHECK_SECONDS = 1.0
+NEWS_CHECK_SECONDS = 0.5
 POST_ALERTS_JOB_ID = "post-alerts"
 POST_DIGESTS_JOB_ID = "post-digests"
 # Digests are due at whole minutes; checking twice a minute sends each within 30 s of its time.
