@@ -485,6 +485,20 @@ def admin_log_recovered(channel_id: int) -> str:
     return f"✅ Alerts to <#{channel_id}> are posting again."
 
 
+def admin_log_source_failing(source: str, reason: str, failures: int) -> str:
+    """A news source (a git repository) cannot be synced (told at most once an hour)."""
+    return truncate(
+        f"⚠ The news source {escape(source)} is failing ({failures} in a row): {escape(reason)}. Its stories so far "
+        "stay; it is retried with backoff, and `heatwave stats` on the server shows its state.",
+        MESSAGE_CONTENT_LIMIT,
+    )
+
+
+def admin_log_source_recovered(source: str) -> str:
+    """A news source that was reported failing synced again."""
+    return truncate(f"✅ The news source {escape(source)} is syncing again.", MESSAGE_CONTENT_LIMIT)
+
+
 def admin_log_change(actor_id: int, what: str) -> str:
     """Someone changed the alerts (`what` is already rendered and escaped)."""
     return truncate(f"🛠 <@{actor_id}> {what}", MESSAGE_CONTENT_LIMIT)

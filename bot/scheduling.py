@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bot.ingest.git_source import SyncOutcome
     from bot.ingest.pipeline import IngestReport
     from bot.leadership import Leadership
+    from bot.services.admin_log import AdminLog
     from bot.services.alerts import Poster, TickReport
     from bot.services.digests import DigestPoster, DigestTickReport
 
@@ -574,9 +575,14 @@ class PeriodicJobs:
                     delay,
                 )
                 await self._save_source_status(source, failed)
+                await self._tell_admin_log(lambda admin_log: admin_log.source_failing(
+                    source.key, source.name, reason, failed.failures
+                ))
                 self._retry_in(job_id, delay)
                 return None
         self._source_backoff.pop(source.key, None)
+        if status.failures:
+            await self._tell_admin_log(lambda admin_log: admin_log.source_synced(source.key, source.name))
         if outcome.previous != outcome.commit or status.failures:
             log.info(
                 "git source %s: at %s, %d stories (%d history versions)%s",
@@ -599,6 +605,16 @@ class PeriodicJobs:
         if outcome.changed:
             self.request_post()
         return outcome
+
+    async def _tell_admin_log(self, tell: Callable[[AdminLog], Awaitable[None]]) -> None:
+        """Tell the servers' admin log channels about a source (a courtesy: its failure never stops a sync)."""
+        admin_log = getattr(self._services, "admin_log", None)
+        if admin_log is None:
+            return
+        try:
+            await tell(admin_log)
+        except Exception:
+            log.warning("could not tell the admin logs about a source", exc_info=True)
 
     async def _source_status(self, source: GitSource) -> SourceStatus:
         store = getattr(self._services, "store", None)

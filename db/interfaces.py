@@ -389,6 +389,9 @@ class AdminLogStore(Protocol):
 
     async def get(self, guild_id: int) -> LogChannelRecord | None: ...
 
+    async def logged_guilds(self) -> list[int]:
+        """Every guild that has a log channel, in id order (for problems that are not one guild's, like a source)."""
+
     async def set(self, guild_id: int, channel_id: int, set_by: int, now: datetime) -> None:
         """Make `channel_id` the guild's log channel (replacing any other)."""
 

@@ -13,7 +13,13 @@ from datetime import timedelta
 from typing import Protocol
 
 from bot.clock import Clock
-from bot.render import admin_log_failing, admin_log_paused, admin_log_recovered
+from bot.render import (
+    admin_log_failing,
+    admin_log_paused,
+    admin_log_recovered,
+    admin_log_source_failing,
+    admin_log_source_recovered,
+)
 from db.interfaces import Store
 from db.models import LogChannelRecord
 
@@ -35,6 +41,10 @@ def _failing(channel_id: int) -> str:
 
 def _paused(channel_id: int) -> str:
     return f"paused:{channel_id}"
+
+
+def _source(source_key: str) -> str:
+    return f"source:{source_key}"
 
 
 class AdminLog:
@@ -87,6 +97,18 @@ class AdminLog:
         )
         if resolved:
             await self._post(guild_id, admin_log_recovered(channel_id))
+
+    async def source_failing(self, source_key: str, source_name: str, reason: str, failures: int) -> None:
+        """A news source failed to sync: every server with a log hears of it (once an hour per server)."""
+        for guild_id in await self._log.logged_guilds():
+            if await self._claim(guild_id, _source(source_key)):
+                await self._post(guild_id, admin_log_source_failing(source_name, reason, failures))
+
+    async def source_synced(self, source_key: str, source_name: str) -> None:
+        """A news source synced: "syncing again" wherever its failure was told."""
+        for guild_id in await self._log.logged_guilds():
+            if await self._log.resolve_notices(guild_id, [_source(source_key)], self._clock.now()):
+                await self._post(guild_id, admin_log_source_recovered(source_name))
 
     async def _claim(self, guild_id: int, problem: str) -> bool:
         if await self._log.get(guild_id) is None:

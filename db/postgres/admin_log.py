@@ -15,6 +15,10 @@ class PgAdminLog:
     def __init__(self, database: PgDatabase) -> None:
         self._db = database
 
+    async def logged_guilds(self) -> list[int]:
+        rows = await self._db.all("SELECT guild_id FROM alert_log_channels ORDER BY guild_id")
+        return [int(r["guild_id"]) for r in rows]
+
     async def get(self, guild_id: int) -> LogChannelRecord | None:
         row = await self._db.one(
             "SELECT guild_id, channel_id, set_by, set_at FROM alert_log_channels WHERE guild_id = %s", (guild_id,)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,9 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.ingest.pipeline import ingest_paths
+from bot.render import escape
 from bot.scheduling import PeriodicJobs, source_job_id
+from bot.services.admin_log import AdminLog
 from bot.sources import GitSource
 from bot.stats_command import stats_command
 from db import StoreLocation
@@ -31,6 +33,7 @@ class JobServices:
     store: Store
     clock: ManualClock
     alerts: FakeAlerts
+    admin_log: AdminLog | None = None
 
     @property
     def store_location(self) -> StoreLocation:
@@ -54,7 +57,9 @@ async def make_jobs(
             "ingest": ingest_paths,
         }
         options.update(overrides)
-        jobs = PeriodicJobs(JobServices(store, clock, alerts), object(), **options)  # type: ignore[arg-type]
+        admin_log = options.pop("admin_log", None)
+        services = JobServices(store, clock, alerts, admin_log)
+        jobs = PeriodicJobs(services, object(), **options)  # type: ignore[arg-type]
         made.append(jobs)
         return jobs, alerts
 
@@ -170,3 +175,41 @@ async def test_a_source_that_comes_back_is_healthy_again(
     assert status["failures"] == 0
     assert status["last_error"] is None
     assert status["stories"] == 1
+
+
+
+@dataclass
+class LogPosts:
+    texts: list[tuple[int, str]] = field(default_factory=list)
+
+    async def post_text(self, channel_id: int, text: str) -> None:
+        self.texts.append((channel_id, text))
+
+
+async def test_a_failing_source_is_told_in_every_admin_log_once_an_hour_and_its_recovery_too(
+    make_jobs: Callable[..., tuple[PeriodicJobs, FakeAlerts]], tmp_path: Path, store: Store, clock: ManualClock
+) -> None:
+    admin_log = AdminLog(store, clock)
+    admin_log.poster = posts = LogPosts()
+    await admin_log.set_channel(guild_id=1, channel_id=11, actor_id=99)
+    await admin_log.set_channel(guild_id=2, channel_id=22, actor_id=99)
+    origin = hot_origin(tmp_path / "origin", clock, "told")
+    source = GitSource(url=origin.url, subdir="_news", every_seconds=600)
+    jobs, _ = make_jobs(git_sources=[source], admin_log=admin_log)
+    moved = tmp_path / "moved"
+    origin.path.rename(moved)
+
+    assert await jobs.sync_source(source) is None
+    told = list(posts.texts)
+    clock.advance(timedelta(minutes=10))
+    assert await jobs.sync_source(source) is None  # still failing, within the hour: not told again
+    again = list(posts.texts)
+    moved.rename(origin.path)
+    assert await jobs.sync_source(source) is not None
+
+    shown = escape(source.name)  # markdown in a URL is escaped, as in every message built from outside text
+    assert [channel for channel, _ in told] == [11, 22]
+    assert all(f"The news source {shown} is failing (1 in a row)" in text for _, text in told)
+    assert again == told
+    recovered = f"✅ The news source {shown} is syncing again."
+    assert posts.texts[2:] == [(11, recovered), (22, recovered)]
