@@ -103,6 +103,16 @@ class ChannelDirectory(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class _AlertTarget:
+    """A file's channel and topic, found in the importing server."""
+
+    channel_id: int
+    kind: ChannelKind
+    topic_id: int | None
+    topic_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionEntry:
     """One subscription as a file has it."""
 
@@ -674,8 +684,9 @@ class ConfigService:
         log_before = existing_log.channel_id if existing_log else None
         log_after = log_before
         if parsed.log_channel_given:
-            log_after = None if parsed.log_channel is None else self._log_target(parsed.log_channel, directory,
-                                                                                 problems)
+            log_after = None
+            if parsed.log_channel is not None:
+                log_after = self._channel_target(parsed.log_channel, "log_channel", directory, problems)
         settings: list[SettingDiff] = []
         channel_specs = await self._plan_channels(guild_id, parsed, directory, problems, settings)
         quiet, quiet_removals = await self._plan_quiet(guild_id, parsed, directory, problems, settings)
@@ -700,9 +711,11 @@ class ConfigService:
         return ImportPlan(guild_id, tuple(diffs), log_before, log_after, parsed.log_channel_given, change,
                           tuple(settings))
 
-    def _channel_target(
-        self, ref: ChannelRef, where: str, directory: ChannelDirectory, problems: list[str]
-    ) -> int | None:
+    @staticmethod
+    def _usable_channel(
+        ref: ChannelRef, where: str, directory: ChannelDirectory, problems: list[str]
+    ) -> FoundChannel | None:
+        """The channel a file names, when it is in this server and usable; else None and the problem noted."""
         found = directory.find(ref)
         if found is None:
             problems.append(f"{where}: no channel {ref.label()} in this server")
@@ -710,7 +723,39 @@ class ConfigService:
         if found.problem is not None:
             problems.append(f"{where}: {found.problem}")
             return None
-        return found.id
+        return found
+
+    def _channel_target(
+        self, ref: ChannelRef, where: str, directory: ChannelDirectory, problems: list[str]
+    ) -> int | None:
+        found = self._usable_channel(ref, where, directory, problems)
+        return None if found is None else found.id
+
+    async def _alert_target(
+        self,
+        where: str,
+        ref: ChannelRef,
+        kind: ChannelKind | None,
+        topic: str | None,
+        directory: ChannelDirectory,
+        problems: list[str],
+    ) -> _AlertTarget | None:
+        """Where a subscription or digest of a file goes: its channel (with the kind alerts need) and its topic."""
+        found = self._usable_channel(ref, where, directory, problems)
+        if found is None:
+            return None
+        kind = found.kind or kind
+        if kind is None:
+            problems.append(f"{where}: say the channel's kind ({', '.join(_ALERT_KINDS)})")
+            return None
+        if topic is None:
+            return _AlertTarget(found.id, kind, None, None)
+        try:
+            resolved = await self._alerts.resolve_topic(topic)
+        except HeatwaveError as exc:
+            problems.append(f"{where}: {exc.user_message}")
+            return None
+        return _AlertTarget(found.id, kind, resolved.id, resolved.name)
 
     async def _plan_channels(
         self, guild_id: int, parsed: ConfigFile, directory: ChannelDirectory, problems: list[str],
@@ -789,29 +834,16 @@ class ConfigService:
         names: dict[int | None, str | None] = {None: None}
         for number, entry in enumerate(parsed.digests, start=1):
             where = f"digests[{number}]"
-            found = directory.find(entry.channel)
-            if found is None:
-                problems.append(f"{where}: no channel {entry.channel.label()} in this server")
+            target = await self._alert_target(where, entry.channel, entry.kind, entry.topic, directory, problems)
+            if target is None:
                 continue
-            if found.problem is not None:
-                problems.append(f"{where}: {found.problem}")
-                continue
-            kind = found.kind or entry.kind
-            if kind is None:
-                problems.append(f"{where}: say the channel's kind ({', '.join(_ALERT_KINDS)})")
-                continue
-            topic_id: int | None = None
-            if entry.topic is not None:
-                try:
-                    topic = await self._alerts.resolve_topic(entry.topic)
-                except HeatwaveError as exc:
-                    problems.append(f"{where}: {exc.user_message}")
-                    continue
-                topic_id, names[topic.id] = topic.id, topic.name
-            if (found.id, topic_id) in wanted:
+            channel_id, kind, topic_id = target.channel_id, target.kind, target.topic_id
+            if topic_id is not None:
+                names[topic_id] = target.topic_name
+            if (channel_id, topic_id) in wanted:
                 problems.append(f"{where}: the channel lists {names[topic_id] or 'every topic'} a second time")
                 continue
-            old = current.get((found.id, topic_id))
+            old = current.get((channel_id, topic_id))
             min_heat, basis = entry.min_heat, None
             if entry.percentile is not None:
                 if old is not None and old.heat_percentile == entry.percentile:
@@ -821,8 +853,8 @@ class ConfigService:
                     min_heat = DEFAULT_MIN_HEAT if line is None else line
             schedule = entry.schedule
             next_due = schedule.next_after(now)
-            wanted[(found.id, topic_id)] = DigestSpec(
-                found.id, kind, topic_id, schedule.every, schedule.minute, schedule.weekday, schedule.timezone,
+            wanted[(channel_id, topic_id)] = DigestSpec(
+                channel_id, kind, topic_id, schedule.every, schedule.minute, schedule.weekday, schedule.timezone,
                 entry.top, min_heat, next_due, next_due - PERIOD[schedule.every], entry.percentile, basis,
             )
         sets = []
@@ -894,27 +926,11 @@ class ConfigService:
         wanted: dict[tuple[int, int | None], tuple[SubscriptionSpec, str | None]] = {}
         for number, entry in enumerate(entries, start=1):
             where = f"subscriptions[{number}]"
-            found = directory.find(entry.channel)
-            if found is None:
-                problems.append(f"{where}: no channel {entry.channel.label()} in this server")
+            target = await self._alert_target(where, entry.channel, entry.kind, entry.topic, directory, problems)
+            if target is None:
                 continue
-            if found.problem is not None:
-                problems.append(f"{where}: {found.problem}")
-                continue
-            kind = found.kind or entry.kind
-            if kind is None:
-                problems.append(f"{where}: say the channel's kind ({', '.join(_ALERT_KINDS)})")
-                continue
-            topic_id: int | None = None
-            topic_name: str | None = None
-            if entry.topic is not None:
-                try:
-                    topic = await self._alerts.resolve_topic(entry.topic)
-                except HeatwaveError as exc:
-                    problems.append(f"{where}: {exc.user_message}")
-                    continue
-                topic_id, topic_name = topic.id, topic.name
-            key = (found.id, topic_id)
+            kind, topic_id, topic_name = target.kind, target.topic_id, target.topic_name
+            key = (target.channel_id, topic_id)
             if key in wanted:
                 problems.append(f"{where}: the channel lists {topic_name or 'every topic'} a second time")
                 continue
@@ -923,21 +939,13 @@ class ConfigService:
                 line, basis = await self._alerts.line_for(topic_id, MinHeat(percentile=entry.percentile))
                 min_heat = DEFAULT_MIN_HEAT if line is None else line
             wanted[key] = (
-                SubscriptionSpec(found.id, kind, topic_id, min_heat, entry.min_quality, entry.percentile, basis),
+                SubscriptionSpec(
+                    target.channel_id, kind, topic_id, min_heat, entry.min_quality, entry.percentile, basis
+                ),
                 topic_name,
             )
         return wanted
 
-    @staticmethod
-    def _log_target(ref: ChannelRef, directory: ChannelDirectory, problems: list[str]) -> int | None:
-        found = directory.find(ref)
-        if found is None:
-            problems.append(f"log_channel: no channel {ref.label()} in this server")
-            return None
-        if found.problem is not None:
-            problems.append(f"log_channel: {found.problem}")
-            return None
-        return found.id
 
 
 @dataclass(frozen=True, slots=True)
