@@ -115,6 +115,18 @@ def missing_permissions(channel: discord.abc.GuildChannel, me: discord.Member, k
     return [label for attr, label in _NEEDED.get(kind, ()) if not getattr(perms, attr)]
 
 
+def postable_kind(channel: AlertChannel, command: str, what: str) -> ChannelKind:
+    """The channel's kind, once the bot may post `what` there; else PermissionDenied naming what it lacks."""
+    kind = channel_kind(channel)
+    missing = missing_permissions(channel, channel.guild.me, kind)
+    if missing:
+        raise PermissionDenied(
+            f"I can't post {what} in {channel.mention}: I'm missing {', '.join(missing)} there. "
+            f"Grant it to my role in that channel, then run `{command}` again."
+        )
+    return kind
+
+
 def _is_manager(interaction: discord.Interaction[Any]) -> bool:
     perms = interaction.permissions
     return bool(perms.manage_guild or perms.administrator)
@@ -374,14 +386,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
     ) -> None:
         """Post new hot stories to a channel (adding the same channel and topic again changes what is given)."""
         guild_id = _require_manager(interaction)
-        kind = channel_kind(channel)
-        me = channel.guild.me
-        missing = missing_permissions(channel, me, kind)
-        if missing:
-            raise PermissionDenied(
-                f"I can't post alerts in {channel.mention}: I'm missing {', '.join(missing)} there. "
-                "Grant it to my role in that channel, then run `/alerts add` again."
-            )
+        kind = postable_kind(channel, "/alerts add", "alerts")
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.alerts.add_subscription(
             guild_id=guild_id,

@@ -10,7 +10,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import PermissionDenied
 from bot.render import MESSAGE_CONTENT_LIMIT, NO_MENTIONS, digest_embed, escape, heat_rule, truncate
 from bot.services.alerts import DEFAULT_MIN_HEAT, MIN_HEAT_RANGE
 from bot.services.digests import DEFAULT_AT, DEFAULT_TOP, TOP_RANGE, DigestAddResult, DigestService, schedule_of
@@ -20,8 +19,7 @@ from cogs.alerts import (
     _channel_name,
     _is_manager,
     _require_manager,
-    channel_kind,
-    missing_permissions,
+    postable_kind,
 )
 from db.models import DigestRecord
 
@@ -157,13 +155,7 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Sched
     ) -> None:
         """One message with the hottest stories of each period (adding the same channel and topic again updates it)."""
         guild_id = _require_manager(interaction)
-        kind = channel_kind(channel)
-        missing = missing_permissions(channel, channel.guild.me, kind)
-        if missing:
-            raise PermissionDenied(
-                f"I can't post digests in {channel.mention}: I'm missing {', '.join(missing)} there. "
-                "Grant it to my role in that channel, then run `/digest add` again."
-            )
+        kind = postable_kind(channel, "/digest add", "digests")
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.digests.add(
             guild_id=guild_id,
