@@ -24,6 +24,7 @@ import discord
 import yarl
 
 from bot.clock import Clock, SystemClock
+from bot.permissions import ALERT_PERMISSIONS
 from bot.settings import Settings, SettingsError
 from bot.sources import FolderSource
 from db import DatabaseError, schema_status
@@ -41,31 +42,6 @@ MAX_CLOCK_SKEW_SECONDS = 10.0
 # A 429 on a doctor's handful of requests is waited out this many times before the check gives up.
 RATE_LIMIT_RETRIES = 3
 GATEWAY_HELLO = 10
-
-# What alerts need in a channel, per kind, as Discord names the permissions (mirrors cogs/alerts.py's table,
-# which a test keeps in step). Publishing the bot's *own* message in an announcement channel and starting a
-# forum post need nothing beyond Send Messages (Discord docs: "Crosspost Message", "Start Thread in Forum").
-NEEDED: Mapping[ChannelKind, tuple[tuple[str, str], ...]] = {
-    "text": (
-        ("view_channel", "View Channel"),
-        ("send_messages", "Send Messages"),
-        ("embed_links", "Embed Links"),
-        ("read_message_history", "Read Message History"),
-    ),
-    "announcement": (
-        ("view_channel", "View Channel"),
-        ("send_messages", "Send Messages"),
-        ("embed_links", "Embed Links"),
-        ("read_message_history", "Read Message History"),
-    ),
-    "forum": (
-        ("view_channel", "View Channel"),
-        ("send_messages", "Create Posts"),
-        ("embed_links", "Embed Links"),
-        ("read_message_history", "Read Message History"),
-    ),
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Check:
@@ -389,7 +365,7 @@ def channel_permissions(guild: Mapping[str, Any], member: Mapping[str, Any], cha
 def missing_permissions(kind: ChannelKind, permissions: int) -> list[str]:
     """Discord's names of what alerts of this kind need and `permissions` lacks."""
     have = discord.Permissions(permissions)
-    return [label for attr, label in NEEDED[kind] if not getattr(have, attr)]
+    return [label for attr, label in ALERT_PERMISSIONS[kind] if not getattr(have, attr)]
 
 
 async def _check_channels(api: _DiscordApi, settings: Settings, bot_id: int) -> list[Check]:

@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidArgument, PermissionDenied
+from bot.permissions import ALERT_PERMISSIONS
 from bot.render import (
     MESSAGE_CONTENT_LIMIT,
     NO_MENTIONS,
@@ -43,26 +44,6 @@ from bot.urls import safe_http_url
 from db.models import QuietHours
 
 log = logging.getLogger(__name__)
-
-# What the bot needs in an alert channel. Read Message History lets crash recovery find an alert it may already
-# have posted instead of posting it twice. A forum post needs Send Messages (shown as "Create Posts" there);
-# publishing the bot's *own* message in an announcement channel needs nothing more (Manage Messages is only
-# for other people's messages).
-_NEEDED: dict[str, tuple[tuple[str, str], ...]] = {
-    "text": (
-        ("view_channel", "View Channel"),
-        ("send_messages", "Send Messages"),
-        ("embed_links", "Embed Links"),
-        ("read_message_history", "Read Message History"),
-    ),
-    "forum": (
-        ("view_channel", "View Channel"),
-        ("send_messages", "Create Posts"),
-        ("embed_links", "Embed Links"),
-        ("read_message_history", "Read Message History"),
-    ),
-}
-_NEEDED["announcement"] = _NEEDED["text"]
 
 AlertChannel = discord.TextChannel | discord.ForumChannel
 
@@ -112,7 +93,7 @@ def channel_kind(channel: discord.abc.GuildChannel) -> ChannelKind:
 def missing_permissions(channel: discord.abc.GuildChannel, me: discord.Member, kind: ChannelKind) -> list[str]:
     """Names (as Discord shows them) of the permissions the bot lacks in `channel` for alerts of this kind."""
     perms = channel.permissions_for(me)
-    return [label for attr, label in _NEEDED.get(kind, ()) if not getattr(perms, attr)]
+    return [label for attr, label in ALERT_PERMISSIONS.get(kind, ()) if not getattr(perms, attr)]
 
 
 def postable_kind(channel: AlertChannel, command: str, what: str) -> ChannelKind:

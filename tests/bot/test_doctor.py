@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.clock import ManualClock, SystemClock
-from bot.doctor import NEEDED, Check, channel_permissions, doctor_command, run_checks
+from bot.doctor import Check, channel_permissions, doctor_command, run_checks
 from bot.settings import Settings, SettingsError
-from cogs.alerts import _NEEDED
 from db import StoreLocation, parse_location
 from tests.discord_standin import ChannelType, Perm, StandIn
 from tests.e2e.harness import Harness, start_harness
@@ -180,12 +179,6 @@ def test_doctor_a_setting_that_does_not_parse_is_a_failed_check() -> None:
     out = io.StringIO()
     assert doctor_command(out=out, load_settings=broken) == 1
     assert out.getvalue().startswith("✗ settings: HEATWAVE_SCAN_SECONDS must be a whole number")
-
-
-def test_doctor_needs_the_permissions_the_alerts_command_checks() -> None:
-    assert {kind: [label for _, label in needed] for kind, needed in NEEDED.items()} == {
-        kind: [label for _, label in needed] for kind, needed in _NEEDED.items()
-    }
 
 
 def _guild(owner: str = "1", everyone: int = 0, roles: dict[str, int] | None = None) -> dict[str, object]:
