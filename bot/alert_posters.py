@@ -344,16 +344,6 @@ _CONSOLE_USAGE = (
 )
 
 
-def _number(args: ConsoleArgs, key: str) -> int | None:
-    raw = args.named.get(key)
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise InvalidArgument(f"{key} must be a whole number, got “{truncate(clean_text(raw), 20)}”.") from None
-
-
 def _flag(args: ConsoleArgs, key: str) -> bool | None:
     raw = args.named.get(key)
     if raw is None or not raw.strip():
@@ -464,7 +454,7 @@ async def _console_quiet(alerts: AlertService, args: ConsoleArgs) -> str:
         start=start,
         end=end,
         timezone=args.named.get("timezone") or "UTC",
-        breaking=_number(args, "breaking"),
+        breaking=args.whole_number("breaking"),
     )
     sh, sm = divmod(window.start_minute, 60)
     eh, em = divmod(window.end_minute, 60)
@@ -513,8 +503,8 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
                 channel_kind="console",
                 topic=topic,
                 min_heat=args.named.get("min_heat") or None,
-                min_quality=_number(args, "min_quality"),
-                backfill=_number(args, "backfill") or 0,
+                min_quality=args.whole_number("min_quality"),
+                backfill=args.whole_number("backfill") or 0,
                 dedupe=_flag(args, "dedupe"),
             )
             session.write(_console_added(result))
@@ -533,7 +523,7 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
             change = alerts.pause if pausing else alerts.resume
             session.write(_console_pause(await change(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID), pausing=pausing))
         elif action == "preview":
-            backfill = _number(args, "backfill") or 0
+            backfill = args.whole_number("backfill") or 0
             session.write(_console_preview(await alerts.preview(**where, topic=topic, backfill=backfill)))
         elif action == "quiet":
             session.write(await _console_quiet(alerts, args))

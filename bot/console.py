@@ -108,6 +108,16 @@ class ConsoleArgs:
                 positional.append(word)
         return cls(raw.strip(), tuple(positional), named)
 
+    def whole_number(self, key: str) -> int | None:
+        """The `key:` value as a whole number (None when not given); InvalidArgument saying so otherwise."""
+        raw = self.named.get(key)
+        if raw is None or not raw.strip():
+            return None
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise InvalidArgument(f"{key} must be a whole number, got “{truncate(clean_text(raw), 20)}”.") from None
+
 
 Handler = Callable[["ConsoleSession", ConsoleArgs], Awaitable[None]]
 

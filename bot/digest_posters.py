@@ -143,16 +143,6 @@ _CONSOLE_USAGE = (
 )
 
 
-def _number(args: ConsoleArgs, key: str) -> int | None:
-    raw = args.named.get(key)
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise InvalidArgument(f"{key} must be a whole number, got “{truncate(clean_text(raw), 20)}”.") from None
-
-
 def _plain_when(moment: datetime | None, zone: str) -> str:
     if moment is None:
         return "never"
@@ -207,7 +197,7 @@ def console_commands(services: Any) -> list[ConsoleCommand]:
                 at=args.named.get("at") or "09:00",
                 day=args.named.get("day"),
                 timezone=args.named.get("timezone") or "UTC",
-                top=_number(args, "top") or 5,
+                top=args.whole_number("top") or 5,
                 min_heat=args.named.get("min_heat") or "70",
             )
             session.write(_console_added(result))
