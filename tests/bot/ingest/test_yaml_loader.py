@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -115,12 +116,23 @@ def _block(text: str) -> str:
     return match.group(1)
 
 
-def test_yaml_loader_matches_safe_load_on_the_corpus_and_seeds() -> None:
-    paths = sorted(CORPUS_DIR.rglob("*.md"))[:800] + sorted(SEEDS_DIR.glob("*.md"))
-    assert len(paths) > 100
+def _assert_same_as_safe_load(paths: list[Path]) -> None:
     for path in paths:
         block = _block(path.read_text(encoding="utf-8"))
         assert _ours(block) == _safe(block), path
+
+
+def test_yaml_loader_matches_safe_load_on_the_seeds() -> None:
+    paths = sorted(SEEDS_DIR.glob("*.md"))
+    assert len(paths) > 20
+    _assert_same_as_safe_load(paths)
+
+
+@pytest.mark.skipif(not CORPUS_DIR.is_dir(), reason=f"shared corpus not found at {CORPUS_DIR}")
+def test_yaml_loader_matches_safe_load_on_the_corpus() -> None:
+    paths = sorted(CORPUS_DIR.rglob("*.md"))[:800]
+    assert len(paths) > 100
+    _assert_same_as_safe_load(paths)
 
 
 def test_yaml_loader_is_what_parse_story_reads_with() -> None:
