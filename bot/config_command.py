@@ -17,7 +17,7 @@ import aiohttp
 
 from bot.clock import SystemClock
 from bot.errors import HeatwaveError
-from bot.render import import_plan_text
+from bot.render.config import import_plan_text
 from bot.services.config_io import ConfigService, FoundChannel, ImportPlan, StaticDirectory, parse_config
 from bot.settings import Settings
 from db import DatabaseError

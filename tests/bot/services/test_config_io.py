@@ -8,7 +8,7 @@ import random
 import pytest
 
 from bot.clock import ManualClock
-from bot.render import import_plan_text
+from bot.render.config import import_plan_text
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
 from bot.services.config_io import ConfigService, FoundChannel, ImportRefused, StaticDirectory, parse_config

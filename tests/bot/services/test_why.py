@@ -9,7 +9,7 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.errors import NotFound
-from bot.render import why_reply, why_text
+from bot.render.why import why_reply, why_text
 from bot.services.alerts import AlertService, DeliveryFailed
 from bot.services.digests import DigestService
 from bot.services.living_posts import LivingPosts
