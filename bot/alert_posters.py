@@ -20,8 +20,8 @@ from bot.pacing import RestPacer
 from bot.render import alerts as alerts_text
 from bot.render.limits import NO_MENTIONS, clean_text, role_mentions, truncate
 from bot.render.message import Names, Reply
-from bot.render.stories import LivingPost, forum_title, living_embed, living_text, story_embed, story_text
-from bot.render.summaries import SUMMARY_TITLES, summary_messages, summary_text
+from bot.render.stories import LivingPost, alert_printed, alert_reprinted, forum_title, living_embed, story_embed
+from bot.render.summaries import SUMMARY_TITLES, summary_messages, summary_printed
 from bot.render.why import why_text
 from bot.services.alerts import AlertService, DeliveryFailed
 from bot.services.living_posts import EditFailed
@@ -275,7 +275,7 @@ class ConsolePoster:
     async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
         """Print the alert; returns a console message number (the console has no roles to ping)."""
         message_id = next(self._ids)
-        self._write(f"\n🔥 alert in {self._label(channel_id)}:\n{story_text(story)}")
+        self._write(alert_printed(self._label(channel_id), story))
         self._posted[(channel_id, story.url)] = message_id
         return message_id
 
@@ -284,14 +284,14 @@ class ConsolePoster:
 
     async def edit(self, channel_id: int, message_id: int, post: LivingPost) -> None:
         """Print the alert again as it reads now (a terminal cannot rewrite what it printed)."""
-        self._write(f"\n✏️ alert updated in {self._label(channel_id)}:\n{living_text(post)}")
+        self._write(alert_reprinted(self._label(channel_id), post))
 
     async def send_summary(
         self, channel_id: int, kind: SummaryKind, stories: Sequence[StoryView]
     ) -> list[tuple[int, tuple[int, ...]]]:
         """Print several stories as one block."""
         message_id = next(self._ids)
-        self._write(f"\n🔥 in {self._label(channel_id)}:\n{summary_text(kind, stories)}")
+        self._write(summary_printed(self._label(channel_id), kind, stories))
         for story in stories:
             self._posted[(channel_id, story.url)] = message_id
         return [(message_id, tuple(s.id for s in stories))]
@@ -397,7 +397,7 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
     async def why(session: ConsoleSession, args: ConsoleArgs) -> None:
         story = args.named.get("story") or " ".join(args.positional)
         explanation = await services.why.explain(guild_id=CONSOLE_GUILD_ID, channel_id=CONSOLE_CHANNEL_ID, story=story)
-        session.write(why_text(explanation, channel="#console"))
+        session.write(why_text(explanation, names=CONSOLE_NAMES))
 
     return [
         ConsoleCommand(

@@ -29,6 +29,7 @@ from bot.render.digests import (
     digest_embed,
     digest_listing,
     digest_preview,
+    digest_printed,
     digest_removed,
     digest_text,
     digest_title,
@@ -133,7 +134,7 @@ class ConsoleDigestPoster:
     async def send_digest(self, channel_id: int, digest: Digest) -> int:
         """Print the digest; returns a console message number."""
         message_id = next(self._ids)
-        self._write(f"\n🗞 digest in #console:\n{digest_text(digest)}")
+        self._write(digest_printed("#console", digest))
         self._posted[(channel_id, digest.marker)] = message_id
         return message_id
 

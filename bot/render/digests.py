@@ -195,3 +195,8 @@ def digest_preview(record: DigestRecord, digest: Digest, channel_id: int) -> Rep
             "; nothing is sent):",
         )
     )
+
+
+def digest_printed(where: str, digest: Digest) -> str:
+    """A digest as the console prints it above the prompt."""
+    return f"\n🗞 digest in {where}:\n{digest_text(digest)}"

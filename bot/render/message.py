@@ -71,6 +71,15 @@ class UserRef:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageRef:
+    """One of our messages: a jump link on Discord, its number at the console (which has no links to jump to)."""
+
+    guild_id: int
+    channel_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Moment:
     """A point in time: a Discord timestamp (each reader sees it in their own zone; "R" relative, "f" date and
     time), at the console the time in `zone` (UTC by default). None reads "never"."""
@@ -90,7 +99,7 @@ class Link:
     card: bool = True
 
 
-Span = str | Untrusted | Strong | Quote | Code | ChannelRef | RoleRef | UserRef | Moment | Link
+Span = str | Untrusted | Strong | Quote | Code | ChannelRef | RoleRef | UserRef | MessageRef | Moment | Link
 Line = tuple[Span, ...]
 
 
@@ -168,6 +177,8 @@ def markdown(line: Line | Span) -> str:
         return f"<@&{span.id}>"
     if isinstance(span, UserRef):
         return f"<@{span.id}>"
+    if isinstance(span, MessageRef):
+        return f"[the message](<https://discord.com/channels/{span.guild_id}/{span.channel_id}/{span.message_id}>)"
     if isinstance(span, Moment):
         return "never" if span.at is None else discord.utils.format_dt(span.at, span.style)
     return masked_link(markdown(span.title), span.url, embed_preview=span.card)
@@ -195,6 +206,8 @@ def plain(line: Line | Span, names: Names) -> str:
         return f"role {span.id}"
     if isinstance(span, UserRef):
         return f"member {span.id}"
+    if isinstance(span, MessageRef):
+        return f"message {span.message_id}"
     if isinstance(span, Moment):
         return _plain_moment(span)
     title, url = plain(span.title, names), safe_http_url(span.url)

@@ -233,3 +233,13 @@ def living_text(post: LivingPost) -> str:
     if post.updated_at is not None:
         lines.append(f"   updated {post.updated_at:%H:%M} UTC")
     return "\n".join(lines)
+
+
+def alert_printed(where: str, story: StoryView) -> str:
+    """An alert as the console prints it above the prompt."""
+    return f"\n🔥 alert in {where}:\n{story_text(story)}"
+
+
+def alert_reprinted(where: str, post: LivingPost) -> str:
+    """An edited alert as the console prints it again (a terminal cannot rewrite what it printed)."""
+    return f"\n✏️ alert updated in {where}:\n{living_text(post)}"

@@ -68,3 +68,8 @@ SUMMARY_TITLES: dict[str, str] = {
     "paused": "While alerts were paused",
     "rollup": "More stories above your line",
 }
+
+
+def summary_printed(where: str, kind: str, stories: Sequence[StoryView]) -> str:
+    """A summary as the console prints it above the prompt."""
+    return f"\n🔥 in {where}:\n{summary_text(kind, stories)}"

@@ -292,5 +292,5 @@ async def test_console_why_explains_a_story_in_console_like_discord(
 
     assert "in #console: stopped at heat." in text
     assert "✗ heat [every topic]: heat 50 < line 70 (20 short)" in text
-    assert "✓ ledger: posted at 2026-11-26 12:00 UTC (message 1)" in text
+    assert "✓ ledger: posted at 2026-11-26 12:00 UTC · message 1" in text
     assert "! The playground has one channel, #console; there is no channel “#other” here." in text
