@@ -19,6 +19,7 @@ from bot.render.admin_log import admin_log_change
 from bot.render.config import import_plan_text
 from bot.render.limits import escape, truncate
 from bot.render.message import Line, Reply, Untrusted, markdown
+from bot.render.refusals import cannot_post
 from bot.schedules import zone_choices
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import (
@@ -70,10 +71,7 @@ def postable_kind(channel: AlertChannel, command: str, what: str) -> ChannelKind
     kind = channel_kind(channel)
     missing = missing_permissions(channel, channel.guild.me, kind)
     if missing:
-        raise PermissionDenied(
-            f"I can't post {what} in {channel.mention}: I'm missing {', '.join(missing)} there. "
-            f"Grant it to my role in that channel, then run `{command}` again."
-        )
+        raise PermissionDenied(cannot_post(what, channel.id, missing, command))
     return kind
 
 
@@ -354,10 +352,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
                 if not getattr(channel.permissions_for(channel.guild.me), attr)
             ]
             if missing:
-                raise PermissionDenied(
-                    f"I can't post the alerts log in {channel.mention}: I'm missing {', '.join(missing)} there. "
-                    "Grant it to my role in that channel, then run `/alerts log` again."
-                )
+                raise PermissionDenied(cannot_post("the alerts log", channel.id, missing, "/alerts log"))
         await interaction.response.defer(ephemeral=True, thinking=True)
         if off:
             text = alerts_text.log_off(await admin_log.turn_off(guild_id))

@@ -15,6 +15,7 @@ from bot.errors import InvalidArgument, PermissionDenied
 from bot.render import roles as roles_text
 from bot.render.limits import NO_MENTIONS, truncate
 from bot.render.message import Reply
+from bot.render.refusals import cannot_post
 from bot.render.roles import PANEL_TEXT, RoleProblem
 from bot.services.roles import RoleService
 
@@ -169,7 +170,7 @@ class RolesCog(commands.GroupCog, group_name="roles", group_description="Roles t
             if not getattr(perms, attr)
         ]
         if missing:
-            raise PermissionDenied(f"I can't post in {channel.mention}: I'm missing {', '.join(missing)} there.")
+            raise PermissionDenied(cannot_post("the role panel", channel.id, missing, "/roles panel"))
         view = discord.ui.View(timeout=None)
         for entry in mapped:
             view.add_item(TopicRoleButton(entry.role_id, entry.topic_name))

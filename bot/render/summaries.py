@@ -4,42 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.render.limits import MESSAGE_CONTENT_LIMIT, fit, masked_link_url, truncate
+from bot.render.limits import MESSAGE_CONTENT_LIMIT, masked_link_url
+from bot.render.message import Entry, Line, Link, Names, Strong, Untrusted, markdown, reply
 from bot.render.stories import heat_label, provider_label, title_text
 from bot.urls import safe_http_url
 from db.models import StoryView
 
-_SUMMARY_HEADINGS = {
-    "away": "🌙 **While you were away** · the hottest {n} held during quiet hours:",
-    "paused": "⏸ **While alerts were paused** · the hottest {n} that turned hot meanwhile:",
-    "rollup": "📚 **{n} more stories above your line:**",
-}
 _SUMMARY_TITLE = 120  # a summary line's title share; long titles are cut so more stories fit a message
+_PROVIDER = 40
+# A URL too long to share a message with its neighbours is left out rather than cut (a cut URL is a broken link).
+_URL_LIMIT = 400
 
 
-def _summary_line(number: int, story: StoryView) -> str:
-    meta = [f"heat {heat_label(story.heat)}"]
+def _heading(kind: str, count: int) -> Line:
+    if kind == "away":
+        return ("🌙 ", Strong("While you were away"), f" · the hottest {count} held during quiet hours:")
+    if kind == "paused":
+        return ("⏸ ", Strong("While alerts were paused"), f" · the hottest {count} that turned hot meanwhile:")
+    if kind == "rollup":
+        return ("📚 ", Strong(f"{count} more stories above your line:"))
+    return (f"{count} stories:",)
+
+
+def _summary_line(number: int, story: StoryView) -> Line:
+    url = safe_http_url(story.link_url)
+    shown = url if url is not None and len(masked_link_url(url) or "") <= _URL_LIMIT else None
+    # card=False: <...> keeps Discord from unfurling a preview card for every line.
+    line: Line = (f"{number}. ", Link(Untrusted(title_text(story), _SUMMARY_TITLE), shown, card=False))
+    line = (*line, f" · heat {heat_label(story.heat)}")
     provider = provider_label(story)
-    if provider:
-        meta.append(fit(provider, 40))
-    title = fit(title_text(story), _SUMMARY_TITLE)
-    url = masked_link_url(safe_http_url(story.link_url))
-    # <...> keeps Discord from unfurling a preview card for every line; a URL too long to share a message with
-    # its neighbours is left out rather than cut (a cut URL is a broken link).
-    shown = f"[{title}](<{url}>)" if url and len(url) <= 400 else title
-    return f"{number}. {shown} · {' · '.join(meta)}"
+    return (*line, " · ", Untrusted(provider, _PROVIDER)) if provider else line
 
 
 def summary_messages(kind: str, stories: Sequence[StoryView]) -> list[tuple[str, tuple[int, ...]]]:
     """One message (or, only when one cannot hold them all, several) of numbered, linked stories under a heading;
     each with the ids of the stories it carries. Content text, so every link is in the message itself (crash
     recovery finds a story by its URL there)."""
-    heading = _SUMMARY_HEADINGS.get(kind, "{n} stories:").format(n=len(stories))
     messages: list[tuple[str, tuple[int, ...]]] = []
-    lines = [heading]
+    lines = [markdown(_heading(kind, len(stories)))]
     carried: list[int] = []
     for number, story in enumerate(stories, start=1):
-        line = _summary_line(number, story)
+        line = markdown(_summary_line(number, story))
         if len("\n".join([*lines, line])) > MESSAGE_CONTENT_LIMIT:
             messages.append(("\n".join(lines), tuple(carried)))
             lines, carried = [], []
@@ -51,15 +56,9 @@ def summary_messages(kind: str, stories: Sequence[StoryView]) -> list[tuple[str,
 
 
 def summary_text(kind: str, stories: Sequence[StoryView]) -> str:
-    """A summary as plain text for the console."""
-    heading = _SUMMARY_HEADINGS.get(kind, "{n} stories:").format(n=len(stories)).replace("**", "")
-    lines = [heading]
-    for number, story in enumerate(stories, start=1):
-        lines.append(f"  {number}. {truncate(title_text(story), 200)} · heat {heat_label(story.heat)}")
-        link = safe_http_url(story.link_url)
-        if link:
-            lines.append(f"     {link}")
-    return "\n".join(lines)
+    """The same summary as console text."""
+    entries = [Entry(_summary_line(n, s)) for n, s in enumerate(stories, start=1)]
+    return reply(_heading(kind, len(stories)), entries=entries).plain(Names())
 
 
 # A forum post needs a title: a summary's is its kind.

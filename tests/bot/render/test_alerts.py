@@ -93,3 +93,26 @@ def test_digest_list_with_nothing_says_how_to_add_one() -> None:
     from bot.render.digests import digest_listing
 
     assert "`/digest add`" in digest_listing([]).markdown()
+
+
+def test_every_permission_refusal_names_the_channel_what_is_missing_and_the_command_to_rerun() -> None:
+    from bot.render.refusals import cannot_post
+
+    text = cannot_post("the role panel", 5, ["View Channel", "Send Messages"], "/roles panel")
+    assert text == (
+        "I can't post the role panel in <#5>: I'm missing View Channel, Send Messages there. Grant it to my role in"
+        " that channel, then run `/roles panel` again."
+    )
+
+
+def test_summary_lines_read_the_same_on_discord_and_at_the_console() -> None:
+    from bot.render.summaries import summary_messages, summary_text
+    from tests.bot.render.test_stories import make_view
+
+    stories = [make_view(id=n, title=f"Story {n}", link_url=f"https://news.example/{n}") for n in (1, 2)]
+    ((content, carried),) = summary_messages("away", stories)
+    assert carried == (1, 2)
+    assert content.splitlines()[1] == "1. [Story 1](<https://news.example/1>) · heat 104 · Forbes"
+    console = summary_text("away", stories).splitlines()
+    assert console[0] == "🌙 While you were away · the hottest 2 held during quiet hours:"
+    assert console[1] == "  1. Story 1 · https://news.example/1 · heat 104 · Forbes"
