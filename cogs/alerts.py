@@ -16,7 +16,7 @@ from bot.permissions import ALERT_PERMISSIONS
 from bot.render import NO_MENTIONS
 from bot.render import alerts as alerts_text
 from bot.render.admin_log import admin_log_change
-from bot.render.config import import_plan_text
+from bot.render.config import RERUN_TO_APPLY, import_plan
 from bot.render.limits import escape, truncate
 from bot.render.message import Line, Reply, Untrusted, markdown
 from bot.render.refusals import cannot_post
@@ -402,16 +402,10 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         except (discord.HTTPException, discord.NotFound) as exc:
             raise InvalidArgument("I could not download the file from Discord; attach it again.") from exc
         plan = await config.plan(guild_id, data, GuildDirectory(interaction.guild), actor_id=interaction.user.id)
-
-        def mention(channel_id: int) -> str:
-            return f"<#{channel_id}>"
-
         if dry_run:
-            text = import_plan_text(plan, mention, applied=False, markdown=True,
-                                    how_to_apply="run it again with `dry_run:False`")
-            await self._reply(interaction, text)
+            await self._reply(interaction, import_plan(plan, applied=False, how_to_apply=RERUN_TO_APPLY))
             return
-        text = import_plan_text(plan, mention, applied=True, markdown=True, how_to_apply="")
+        text = import_plan(plan, applied=True).markdown()
         # `text` is already Discord markdown; only the file's name is untrusted here.
         what = markdown(("imported an alerts file (", Untrusted(file.filename), "): ")) + text
         told = admin_log_change(interaction.user.id, what)

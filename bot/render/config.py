@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.render.limits import MESSAGE_CONTENT_LIMIT, clean_text, escape, truncate
+from bot.render.message import ChannelRef, Code, Entry, Line, Reply, Span, Untrusted, reply
 
 if TYPE_CHECKING:
     from bot.services.config_io import ImportPlan
@@ -17,46 +16,48 @@ def _rule(values: tuple[int, int | None], percentile: int | None = None) -> str:
     return f"heat ≥ {line}" + (f", quality ≥ {quality}" if quality is not None else "")
 
 
-def import_plan_text(
-    plan: ImportPlan, channel: Callable[[int], str], *, applied: bool, markdown: bool, how_to_apply: str
-) -> str:
-    """What an import changes (dry run) or changed (applied); `channel` names a channel id (<#id> or #name)."""
-    show = escape if markdown else clean_text
-    lines = []
+# How /alerts import is told to apply what a dry run showed.
+RERUN_TO_APPLY: Line = ("run it again with ", Code("dry_run:False"))
+
+
+def import_plan(plan: ImportPlan, *, applied: bool, how_to_apply: Line = ()) -> Reply:
+    """What an import changes (dry run) or changed (applied): one line per change, `+ add`, `~ change`, `- remove`."""
+    entries: list[Entry] = []
     for diff in plan.subscriptions:
-        topic = show(diff.topic) if diff.topic else "every topic"
-        where = f"{channel(diff.channel_id)} · {topic}"
+        topic: Span = Untrusted(diff.topic) if diff.topic else "every topic"
+        where: Line = (ChannelRef(diff.channel_id), " · ", topic)
         before = None if diff.before is None else _rule(diff.before, diff.percentile_before)
         after = None if diff.after is None else _rule(diff.after, diff.percentile_after)
         if diff.action == "add" and after is not None:
-            lines.append(f"+ add {where} ({after})")
+            entries.append(Entry(("+ add ", *where, f" ({after})")))
         elif diff.action == "change" and before is not None and after is not None:
-            lines.append(f"~ change {where}: {before} → {after}")
+            entries.append(Entry(("~ change ", *where, f": {before} → {after}")))
         elif diff.action == "remove" and before is not None:
-            lines.append(f"- remove {where} ({before})")
+            entries.append(Entry(("- remove ", *where, f" ({before})")))
         elif after is not None:
-            lines.append(f"= keep {where} ({after})")
+            entries.append(Entry(("= keep ", *where, f" ({after})")))
     if plan.log_given and plan.log_before != plan.log_after:
-        log_before = channel(plan.log_before) if plan.log_before is not None else "off"
-        log_after = channel(plan.log_after) if plan.log_after is not None else "off"
-        lines.append(f"~ alerts log: {log_before} → {log_after}")
+        log_before: Span = ChannelRef(plan.log_before) if plan.log_before is not None else "off"
+        log_after: Span = ChannelRef(plan.log_after) if plan.log_after is not None else "off"
+        entries.append(Entry(("~ alerts log: ", log_before, " → ", log_after)))
     for setting in plan.settings:
-        what = channel(setting.channel_id) if setting.channel_id is not None else show(setting.label or "")
-        where = f"{setting.section} {what}"
-        if setting.before is None and setting.after is not None:
-            lines.append(f"+ {where}: {show(setting.after)}")
-        elif setting.after is None and setting.before is not None:
-            lines.append(f"- {where} ({show(setting.before)})")
-        elif setting.before is not None and setting.after is not None:
-            lines.append(f"~ {where}: {show(setting.before)} → {show(setting.after)}")
-    count = plan.changes
-    if count == 0:
-        head = "The file matches this server's alerts: nothing to change."
-    elif applied:
-        head = f"Imported: {count} {'change' if count == 1 else 'changes'} made."
-    else:
-        head = (
-            f"Dry run: {count} {'change' if count == 1 else 'changes'} would be made (nothing was changed yet; "
-            f"{how_to_apply} to apply)."
+        what: Span = (
+            ChannelRef(setting.channel_id) if setting.channel_id is not None else Untrusted(setting.label or "")
         )
-    return truncate("\n".join([head, *lines]), MESSAGE_CONTENT_LIMIT)
+        where = (f"{setting.section} ", what)
+        if setting.before is None and setting.after is not None:
+            entries.append(Entry(("+ ", *where, ": ", Untrusted(setting.after))))
+        elif setting.after is None and setting.before is not None:
+            entries.append(Entry(("- ", *where, " (", Untrusted(setting.before), ")")))
+        elif setting.before is not None and setting.after is not None:
+            entries.append(Entry(("~ ", *where, ": ", Untrusted(setting.before), " → ", Untrusted(setting.after))))
+    count = plan.changes
+    changes = "change" if count == 1 else "changes"
+    head: Line
+    if count == 0:
+        head = ("The file matches this server's alerts: nothing to change.",)
+    elif applied:
+        head = (f"Imported: {count} {changes} made.",)
+    else:
+        head = (f"Dry run: {count} {changes} would be made (nothing was changed yet; ", *how_to_apply, " to apply).")
+    return reply(head, entries=entries)
