@@ -15,11 +15,26 @@ from bot.render.limits import (
     FORUM_TITLE_LIMIT,
     TITLE_LIMIT,
     clean_text,
-    fit,
     masked_link_url,
     truncate,
 )
-from bot.render.message import ChannelRef, Code, Entry, Line, Moment, Reply, Span, Strong, Untrusted, joined, reply
+from bot.render.message import (
+    ChannelRef,
+    Code,
+    Entry,
+    Line,
+    Link,
+    Moment,
+    Names,
+    Reply,
+    Span,
+    Strong,
+    Untrusted,
+    joined,
+    markdown,
+    plain,
+    reply,
+)
 from bot.render.stories import heat_colour, heat_label, provider_label, title_text
 from bot.schedules import load_zone
 from bot.services.digests import schedule_of
@@ -40,26 +55,32 @@ def digest_title(digest: Digest) -> str:
     return truncate(f"{_DIGEST_TITLES.get(digest.every, 'Digest')} · {topic}", FORUM_TITLE_LIMIT)
 
 
-def _digest_line(number: int, item: DigestItem, budget: int) -> str:
+def _digest_line(number: int, item: DigestItem, budget: int) -> Line:
     story = item.story
-    meta = [f"heat {heat_label(story.heat)}"]
+    meta: list[Line] = []
     provider = provider_label(story)
     if provider:
-        meta.insert(0, fit(provider, 60))
+        meta.append((Untrusted(provider, 60),))
+    meta.append((f"heat {heat_label(story.heat)}",))
     topics = ", ".join(clean_text(t) for t in story.topics if clean_text(t))
     if topics:
-        meta.append(fit(topics, 80))
+        meta.append((Untrusted(topics, 80),))
     if item.alerted:
-        meta.append("already posted here as an alert")
-    tail = " · ".join(meta)
-    url = masked_link_url(safe_http_url(story.link_url))
+        meta.append(("already posted here as an alert",))
+    tail = joined(meta)
+    url = safe_http_url(story.link_url)
+    encoded = len(masked_link_url(url) or "")
     # The title gets what is left of this line's share; a link too long for the share is left out, not cut.
-    room = budget - len(tail) - len(f"{number}. [](<>) — ") - 2
-    if url is not None and len(url) > room - 20:
-        url = None
-    title = fit(title_text(story), max(20, room - (len(url) if url else 0)))
-    shown = f"[{title}]({url})" if url else title
-    return f"{number}. {shown} — {tail}"
+    room = budget - len(markdown(tail)) - len(f"{number}. [](<>) — ") - 2
+    if encoded > room - 20:
+        url, encoded = None, 0
+    title = Untrusted(title_text(story), max(20, room - encoded))
+    return (f"{number}. ", Link(title, url), " — ", *tail)
+
+
+def _digest_lines(digest: Digest) -> list[Line]:
+    share = _DIGEST_DESCRIPTION // max(1, len(digest.items))
+    return [_digest_line(number, item, share) for number, item in enumerate(digest.items, start=1)]
 
 
 def _period(digest: Digest) -> str:
@@ -77,11 +98,10 @@ def _period(digest: Digest) -> str:
 def digest_embed(digest: Digest) -> discord.Embed:
     """A digest as one embed within Discord's limits: numbered lines, each with the title linked (http(s)
     only), provider, heat and topics; the footer carries the digest's marker (crash recovery looks for it)."""
-    share = _DIGEST_DESCRIPTION // max(1, len(digest.items))
     lines: list[str] = []
     used = 0
-    for number, item in enumerate(digest.items, start=1):
-        line = _digest_line(number, item, share)
+    for number, shown in enumerate(_digest_lines(digest), start=1):
+        line = markdown(shown)
         if used + len(line) + 1 > _DIGEST_DESCRIPTION:
             lines.append(f"… and {len(digest.items) - number + 1} more")
             break
@@ -100,18 +120,7 @@ def digest_embed(digest: Digest) -> discord.Embed:
 def digest_text(digest: Digest) -> str:
     """A digest as plain text for the console."""
     lines = [f"{digest_title(digest)} · {_period(digest)}"]
-    for number, item in enumerate(digest.items, start=1):
-        story = item.story
-        meta = [m for m in (provider_label(story), f"heat {heat_label(story.heat)}") if m]
-        topics = ", ".join(clean_text(t) for t in story.topics if clean_text(t))
-        if topics:
-            meta.append(truncate(topics, 80))
-        if item.alerted:
-            meta.append("already posted here as an alert")
-        lines.append(f"  {number}. {truncate(title_text(story), 200)} — {' · '.join(meta)}")
-        link = safe_http_url(story.link_url)
-        if link:
-            lines.append(f"     {link}")
+    lines.extend(f"  {plain(line, Names())}" for line in _digest_lines(digest))
     if not digest.items:
         lines.append("  Nothing to report: no story reached the line in this period (no message is sent).")
     return "\n".join(lines)

@@ -16,13 +16,14 @@ from zoneinfo import ZoneInfo
 
 import discord
 
-from bot.render.limits import MESSAGE_CONTENT_LIMIT, clean_text, escape, masked_link, truncate
+from bot.render.limits import MESSAGE_CONTENT_LIMIT, clean_text, escape, fit, masked_link, truncate
 from bot.urls import safe_http_url
 
 
 @dataclass(frozen=True, slots=True)
 class Untrusted:
-    """Text from a story, a member or Discord (names, titles, error reasons): shown literally, cut to `limit`."""
+    """Text from a story, a member or Discord (names, titles, error reasons): shown literally, cut to `limit`
+    characters (on Discord: after escaping)."""
 
     text: str
     limit: int | None = None
@@ -165,8 +166,8 @@ def markdown(line: Line | Span) -> str:
     if isinstance(span, str):
         return span
     if isinstance(span, Untrusted):
-        text = clean_text(span.text)
-        return escape(truncate(text, span.limit) if span.limit is not None else text)
+        # The limit holds for the escaped text (escaping makes it longer), as every Discord limit does.
+        return fit(span.text, span.limit) if span.limit is not None else escape(clean_text(span.text))
     if isinstance(span, Strong | Quote):
         return f"**{markdown(span.span)}**"
     if isinstance(span, Code):

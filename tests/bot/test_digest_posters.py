@@ -63,7 +63,25 @@ async def test_console_digest_poster_prints_the_digest() -> None:
     message_id = await poster.send_digest(1, digest)
     assert await poster.find_digest(1, digest) == message_id
     assert "Daily digest · every topic" in printed[0]
-    assert "1. Vacation Home Boon Expected Due To Self-Driving Cars — Forbes · heat 104" in printed[0]
+    assert (
+        "1. Vacation Home Boon Expected Due To Self-Driving Cars · https://news.example/a — Forbes · heat 104"
+        " · AI in Autos, AI" in printed[0]
+    )
+
+
+def test_a_digest_line_reads_the_same_in_the_embed_and_at_the_console() -> None:
+    story = make_view(title="Odd **title** @everyone", link_url="https://news.example/a_(b)")
+    digest = digest_of(DigestItem(story, True))
+    (embed_line,) = (render_digests.digest_embed(digest).description or "").splitlines()
+    console_line = render_digests.digest_text(digest).splitlines()[1]
+    assert embed_line == (
+        "1. [Odd \\*\\*title\\*\\* @\u200beveryone](https://news.example/a_%28b%29) — Forbes · heat 104"
+        " · AI in Autos, AI · already posted here as an alert"
+    )
+    assert console_line == (
+        "  1. Odd **title** @everyone · https://news.example/a_(b) — Forbes · heat 104 · AI in Autos, AI"
+        " · already posted here as an alert"
+    )
 
 
 @pytest.fixture
