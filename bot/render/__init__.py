@@ -3,7 +3,7 @@
 One module per kind of message, each building its Discord form and its console form from the same wording:
 
     limits      Discord's limits, cleaning/escaping/truncating untrusted text, allowed_mentions, http(s) links
-    message     the plain data of a message (lines of spans) and its two renderings: markdown and console text
+    message     a message as plain data (lines of spans) and its two renderings: Discord markdown, console text
     stories     one story: embed, forum title, console text; living posts (heat marker, "Also covered by")
     lists       the lookups: /topic, /topics, /search, /trending, /related
     summaries   several alerts in one message (quiet hours, catch-up after a pause, roll-up)
@@ -13,6 +13,7 @@ One module per kind of message, each building its Discord form and its console f
     why         /why
     config      what an alerts import changes
     roles       the /roles replies and panel
+    refusals    the bot refusing a command for want of its own permissions in a channel
 
 Callers import from the module that owns the message. The names below are the story basics most messages
 share, re-exported so that `from bot.render import story_embed, NO_MENTIONS` keeps working.

@@ -123,7 +123,7 @@ class Reply:
         """The reply as Discord message content, within `limit` characters."""
         head = [markdown(line) for line in self.heading]
         blocks = ["\n".join([markdown(e.line), *("  " + markdown(d) for d in e.details)]) for e in self.entries]
-        return fit_lines([*head, *blocks], limit=limit, counted=len(blocks))
+        return fit_lines([*head, *blocks], limit=limit)
 
     def plain(self, names: Names) -> str:
         """The reply as console text: entries under a heading are indented."""
@@ -225,15 +225,20 @@ def joined(parts: Sequence[Line], separator: str = " · ") -> Line:
     return tuple(out)
 
 
-def fit_lines(lines: Sequence[str], *, limit: int = MESSAGE_CONTENT_LIMIT, counted: int | None = None) -> str:
-    """Join lines into one message, dropping the tail (and saying how many were left out) at `limit`."""
+def fit_lines(lines: Sequence[str], *, limit: int = MESSAGE_CONTENT_LIMIT) -> str:
+    """Join lines into one message, dropping the tail (and saying how many were left out) at `limit`. Whole lines
+    only, so no markdown or link is cut in half; a first line too long on its own is cut (a message is never
+    empty)."""
     room = limit - 40
     kept: list[str] = []
     used = 0
-    for line in lines:
+    for index, line in enumerate(lines):
         if used + len(line) + 1 > room:
-            left = len(lines) - len(kept)
-            kept.append(f"… and {min(left, counted) if counted is not None else left} more")
+            if not kept:
+                kept.append(truncate(line, room))
+                index += 1
+            if index < len(lines):
+                kept.append(f"… and {len(lines) - index} more")
             break
         kept.append(line)
         used += len(line) + 1
