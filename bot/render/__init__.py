@@ -1,4 +1,5 @@
-"""Presentation: every message the bot sends or the console prints is built here, and nowhere else.
+"""Presentation: the messages the bot sends and the console prints are built here (error texts raised by checks
+stay with the check that raises them).
 
 One module per kind of message, each building its Discord form and its console form from the same wording:
 
