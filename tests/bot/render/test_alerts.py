@@ -52,19 +52,33 @@ async def test_add_of_a_re_add_states_the_thresholds_now_and_what_changed(
 ) -> None:
     writer.add(80, topics=["AI"])
     added = await alert_service.add_subscription(
-        guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_heat=100,
+        guild_id=1,
+        channel_id=100,
+        channel_kind="text",
+        topic="AI",
+        min_heat=100,
     )
-    assert alerts_text.added(added, 100).markdown().startswith(
-        "<#100> will now get new stories on **AI** with heat ≥ 100 and no quality filter."
+    assert (
+        alerts_text.added(added, 100)
+        .markdown()
+        .startswith("<#100> will now get new stories on **AI** with heat ≥ 100 and no quality filter.")
     )
     again = await alert_service.add_subscription(
-        guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_quality=50,
+        guild_id=1,
+        channel_id=100,
+        channel_kind="text",
+        topic="AI",
+        min_quality=50,
     )
     text = alerts_text.added(again, 100).markdown()
     assert text.startswith("<#100> now gets new stories on **AI** with heat ≥ 100 and quality ≥ 50.")
     assert "Changed: min_quality off → 50." in text
     cleared = await alert_service.add_subscription(
-        guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_quality=0,
+        guild_id=1,
+        channel_id=100,
+        channel_kind="text",
+        topic="AI",
+        min_quality=0,
     )
     cleared_text = alerts_text.added(cleared, 100).markdown()
     assert "with heat ≥ 100 and no quality filter. Changed: min_quality 50 → off." in cleared_text
