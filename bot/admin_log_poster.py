@@ -6,7 +6,7 @@ import asyncio
 
 import discord
 
-from bot.render import NO_MENTIONS
+from bot.render.limits import NO_MENTIONS
 
 # The log is told from inside an alert tick: a hung send must not hold the tick up for long.
 SEND_TIMEOUT_SECONDS = 15.0

@@ -10,7 +10,6 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -18,29 +17,13 @@ import discord
 
 from bot.errors import InvalidArgument
 from bot.pacing import RestPacer
-from bot.render import (
-    NO_MENTIONS,
-    clean_text,
-    forum_title,
-    heat_rule,
-    story_embed,
-    story_text,
-    summary_messages,
-    summary_text,
-    truncate,
-    why_text,
-)
-from bot.render_living import LivingPost, living_embed, living_text
-from bot.services.alerts import (
-    AddResult,
-    AlertService,
-    DeliveryFailed,
-    GuildAlerts,
-    PauseResult,
-    Preview,
-    PreviewItem,
-    SubscriptionRecord,
-)
+from bot.render import alerts as alerts_text
+from bot.render.limits import NO_MENTIONS, clean_text, role_mentions, truncate
+from bot.render.message import Names, Reply
+from bot.render.stories import LivingPost, alert_printed, alert_reprinted, forum_title, living_embed, story_embed
+from bot.render.summaries import SUMMARY_TITLES, summary_messages, summary_printed
+from bot.render.why import why_text
+from bot.services.alerts import AlertService, DeliveryFailed
 from bot.services.living_posts import EditFailed
 from bot.urls import safe_http_url
 from db.models import StoryView, SummaryKind
@@ -125,21 +108,8 @@ def edit_failure(exc: BaseException) -> EditFailed:
     return EditFailed(failed.reason, gone=failed.permanent, retry_after=failed.retry_after)
 
 
-def role_pings(role_ids: Sequence[int]) -> tuple[str | None, discord.AllowedMentions]:
-    """Message content mentioning these roles, and allowed_mentions that lets exactly them ping."""
-    if not role_ids:
-        return None, NO_MENTIONS
-    content = " ".join(f"<@&{int(r)}>" for r in role_ids)
-    return content, discord.AllowedMentions(
-        everyone=False, users=False, roles=[discord.Object(id=int(r)) for r in role_ids], replied_user=False
-    )
 
 
-_SUMMARY_TITLES: dict[str, str] = {
-    "away": "While you were away",
-    "paused": "While alerts were paused",
-    "rollup": "More stories above your line",
-}
 
 
 def _carries(message: discord.Message, story: StoryView) -> bool:
@@ -191,7 +161,7 @@ class DiscordPoster:
         mentioned, and allowed_mentions lists exactly them: nobody else is ever pinged."""
         channel = await self._channel(channel_id)
         embed = story_embed(story)
-        content, allowed = role_pings(ping_roles)
+        content, allowed = role_mentions(ping_roles)
         await self._turn(channel_id, story, message=True)
         try:
             async with asyncio.timeout(self._timeout):
@@ -260,7 +230,7 @@ class DiscordPoster:
                 async with asyncio.timeout(self._timeout):
                     if isinstance(channel, discord.ForumChannel):
                         created = await channel.create_thread(
-                            name=_SUMMARY_TITLES[kind], content=text, allowed_mentions=NO_MENTIONS
+                            name=SUMMARY_TITLES[kind], content=text, allowed_mentions=NO_MENTIONS
                         )
                         channel = created.thread
                         sent.append((created.message.id, carried))
@@ -305,7 +275,7 @@ class ConsolePoster:
     async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
         """Print the alert; returns a console message number (the console has no roles to ping)."""
         message_id = next(self._ids)
-        self._write(f"\n🔥 alert in {self._label(channel_id)}:\n{story_text(story)}")
+        self._write(alert_printed(self._label(channel_id), story))
         self._posted[(channel_id, story.url)] = message_id
         return message_id
 
@@ -314,14 +284,14 @@ class ConsolePoster:
 
     async def edit(self, channel_id: int, message_id: int, post: LivingPost) -> None:
         """Print the alert again as it reads now (a terminal cannot rewrite what it printed)."""
-        self._write(f"\n✏️ alert updated in {self._label(channel_id)}:\n{living_text(post)}")
+        self._write(alert_reprinted(self._label(channel_id), post))
 
     async def send_summary(
         self, channel_id: int, kind: SummaryKind, stories: Sequence[StoryView]
     ) -> list[tuple[int, tuple[int, ...]]]:
         """Print several stories as one block."""
         message_id = next(self._ids)
-        self._write(f"\n🔥 in {self._label(channel_id)}:\n{summary_text(kind, stories)}")
+        self._write(summary_printed(self._label(channel_id), kind, stories))
         for story in stories:
             self._posted[(channel_id, story.url)] = message_id
         return [(message_id, tuple(s.id for s in stories))]
@@ -333,6 +303,10 @@ class ConsolePoster:
 
 def _console_label(channel_id: int) -> str:
     return "#console" if channel_id == CONSOLE_CHANNEL_ID else f"channel {channel_id}"
+
+
+# How console text names what Discord mentions: the playground's one channel is #console.
+CONSOLE_NAMES = Names(channel=_console_label)
 
 
 # ----- console playground: /alerts at the prompt --------------------------------------------------------------
@@ -356,94 +330,10 @@ def _flag(args: ConsoleArgs, key: str) -> bool | None:
     raise InvalidArgument(f"{key} must be true or false, got “{truncate(clean_text(raw), 20)}”.")
 
 
-def _plain_when(moment: datetime | None) -> str:
-    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
-
-def _console_listing(listing: GuildAlerts) -> str:
-    if not listing.subscriptions:
-        return "No alerts yet. Try /alerts add AI min_heat:80 backfill:3"
-    lines = ["Alerts in #console" + (" (paused for the whole server)" if listing.guild_paused else "") + ":"]
-    for sub in listing.subscriptions:
-        topic = clean_text(sub.topic_name) if sub.topic_name else "every topic"
-        line = f"  {topic} · {heat_rule(sub.min_heat, sub.heat_percentile)}"
-        if sub.min_quality is not None:
-            line += f" · quality ≥ {sub.min_quality}"
-        line += f" · last post {_plain_when(sub.last_post_at)} · {sub.queued} queued"
-        if sub.channel_paused_at is not None:
-            line += " · paused"
-        if sub.last_error:
-            line += f" · last error: {clean_text(sub.last_error)}"
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def _console_topic(sub: SubscriptionRecord) -> str:
-    return clean_text(sub.topic_name) if sub.topic_name else "every topic"
-
-
-def _console_why(item: PreviewItem) -> str:
-    if item.queued_for is None:
-        return ""
-    how = {"crossing": f" (crossed heat {item.queued_for.min_heat})", "backfill": " (backfill)", None: ""}
-    return f" · for {_console_topic(item.queued_for)}{how[item.queued_by]}"
-
-
-def _console_preview(preview: Preview) -> str:
-    lines = ["What #console would post next (nothing is sent):"]
-    if preview.paused_reason:
-        lines.append(f"  (paused: {preview.paused_reason})")
-    for number, item in enumerate(preview.queued, start=1):
-        when = "next tick" if item.next_tick else "later"
-        title = truncate(clean_text(item.story.title), 100)
-        lines.append(f"  {number}. heat {item.story.heat} · {title} · {when}{_console_why(item)}")
-    backfill = preview.backfill
-    if not preview.queued:
-        lines.append(
-            "  Nothing is queued; new stories crossing the threshold post as they arrive"
-            + ("." if backfill is not None else " (backfill:N shows what a backfill would queue now).")
-        )
-    if backfill is not None:
-        sub = backfill.subscription
-        rule = f"heat ≥ {sub.min_heat}" + (f", quality ≥ {sub.min_quality}" if sub.min_quality is not None else "")
-        count = len(backfill.stories)
-        if count:
-            lines.append(
-                f"  backfill:{backfill.asked} on the {_console_topic(sub)} subscription would queue {count}"
-                f" {'story' if count == 1 else 'stories'}: the hottest that qualify now ({rule}) and were never"
-                " posted here."
-            )
-            for story in backfill.stories:
-                lines.append(f"    heat {story.heat} · {truncate(clean_text(story.title), 100)}")
-        else:
-            lines.append(
-                f"  backfill:{backfill.asked} on the {_console_topic(sub)} subscription would queue nothing: no"
-                f" story that qualifies now ({rule}) is missing from #console."
-            )
-    return "\n".join(lines)
-
-
-def _console_pause(result: PauseResult, *, pausing: bool) -> str:
-    # The playground has one channel; naming it says what was paused or resumed.
-    if pausing:
-        return (
-            f"Paused alerts in #console. {result.queued} queued stories wait for /alerts resume; the hottest that turn"
-            " hot meanwhile come in one message then."
-            if result.changed
-            else "Alerts in #console are already paused."
-        )
-    return (
-        f"Resumed alerts in #console; {result.queued} queued stories will post, hottest first"
-        + (f", and {result.catch_up} that turned hot meanwhile in one message." if result.catch_up else ".")
-        if result.changed
-        else "Alerts in #console are not paused."
-    )
-
-
-async def _console_quiet(alerts: AlertService, args: ConsoleArgs) -> str:
+async def _console_quiet(alerts: AlertService, args: ConsoleArgs) -> Reply:
     if [w.casefold() for w in args.positional[1:]] == ["off"]:
-        removed = await alerts.quiet_off(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID)
-        return "Quiet hours in #console are off." if removed else "#console had no quiet hours."
+        return alerts_text.quiet_off(await alerts.quiet_off(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID), CONSOLE_CHANNEL_ID)
     start, end = args.named.get("start"), args.named.get("end")
     if not start or not end:
         raise InvalidArgument("Usage: /alerts quiet start:22:00 end:07:00 [timezone:Europe/Berlin] [breaking:150]"
@@ -456,35 +346,7 @@ async def _console_quiet(alerts: AlertService, args: ConsoleArgs) -> str:
         timezone=args.named.get("timezone") or "UTC",
         breaking=args.whole_number("breaking"),
     )
-    sh, sm = divmod(window.start_minute, 60)
-    eh, em = divmod(window.end_minute, 60)
-    breaking = f"stories with heat ≥ {window.breaking} still print" if window.breaking is not None else "nothing prints"
-    return (
-        f"Quiet hours in #console: {sh:02d}:{sm:02d}–{eh:02d}:{em:02d} {window.timezone}; meanwhile {breaking}."
-        f" When they end, one “While you were away” block brings the {alerts.max_posts_per_tick} hottest held"
-        " stories."
-    )
-
-
-def _console_added(result: AddResult) -> str:
-    sub = result.subscription
-    what = clean_text(sub.topic_name) if sub.topic_name else "every topic"
-    rule = heat_rule(sub.min_heat, sub.heat_percentile)
-    text = f"#console {'now follows' if result.created else 'follows'} {what} at {rule}"
-    if sub.min_quality is not None:
-        text += f" and quality ≥ {sub.min_quality}"
-    if not result.created:
-
-        def shown(value: int | None) -> str:
-            return "off" if value is None else str(value)
-
-        if sub.min_quality is None:
-            text += ", no quality filter"
-        changes = ", ".join(f"{c.name} {shown(c.before)} → {shown(c.after)}" for c in result.changes)
-        text += f" (changed: {changes})" if changes else " (nothing changed)"
-    if result.dedupe is False:
-        text += "; every provider's story of an event is printed (dedupe off)"
-    return text + f"; {result.backfilled} stories queued by backfill. Alerts print here as they happen."
+    return alerts_text.quiet_set(window, CONSOLE_CHANNEL_ID, alerts.max_posts_per_tick)
 
 
 def console_commands(services: Any) -> Iterable[ConsoleCommand]:
@@ -507,26 +369,26 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
                 backfill=args.whole_number("backfill") or 0,
                 dedupe=_flag(args, "dedupe"),
             )
-            session.write(_console_added(result))
+            session.write(alerts_text.added(result, CONSOLE_CHANNEL_ID).plain(CONSOLE_NAMES))
         elif action == "list":
-            text = _console_listing(await alerts.list_subscriptions(CONSOLE_GUILD_ID))
-            for window in await alerts.quiet_hours(CONSOLE_GUILD_ID):
-                sh, sm = divmod(window.start_minute, 60)
-                eh, em = divmod(window.end_minute, 60)
-                text += f"\n  quiet hours {sh:02d}:{sm:02d}–{eh:02d}:{em:02d} {window.timezone}"
-            session.write(text)
+            listing = await alerts.list_subscriptions(CONSOLE_GUILD_ID)
+            quiet = await alerts.quiet_hours(CONSOLE_GUILD_ID)
+            session.write(alerts_text.listing(listing, quiet).plain(CONSOLE_NAMES))
         elif action == "remove":
             removed = await alerts.remove_subscription(**where, topic=topic)
-            session.write(f"Removed {removed.removed} subscription(s) from #console.")
+            session.write(alerts_text.removed(removed.removed, removed.topic, CONSOLE_CHANNEL_ID).plain(CONSOLE_NAMES))
         elif action in ("pause", "resume"):
             pausing = action == "pause"
             change = alerts.pause if pausing else alerts.resume
-            session.write(_console_pause(await change(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID), pausing=pausing))
+            outcome = await change(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID)
+            session.write(alerts_text.paused(outcome, CONSOLE_CHANNEL_ID, pausing=pausing).plain(CONSOLE_NAMES))
         elif action == "preview":
             backfill = args.whole_number("backfill") or 0
-            session.write(_console_preview(await alerts.preview(**where, topic=topic, backfill=backfill)))
+            queue = await alerts.preview(**where, topic=topic, backfill=backfill)
+            shown = alerts_text.preview(queue, CONSOLE_CHANNEL_ID, alerts.max_posts_per_tick)
+            session.write(shown.plain(CONSOLE_NAMES))
         elif action == "quiet":
-            session.write(await _console_quiet(alerts, args))
+            session.write((await _console_quiet(alerts, args)).plain(CONSOLE_NAMES))
         else:
             raise InvalidArgument(
                 f"Unknown /alerts action “{truncate(clean_text(action), 20)}”. Usage: {_CONSOLE_USAGE}"
@@ -535,7 +397,7 @@ def console_commands(services: Any) -> Iterable[ConsoleCommand]:
     async def why(session: ConsoleSession, args: ConsoleArgs) -> None:
         story = args.named.get("story") or " ".join(args.positional)
         explanation = await services.why.explain(guild_id=CONSOLE_GUILD_ID, channel_id=CONSOLE_CHANNEL_ID, story=story)
-        session.write(why_text(explanation, channel="#console"))
+        session.write(why_text(explanation, names=CONSOLE_NAMES))
 
     return [
         ConsoleCommand(

@@ -17,7 +17,8 @@ import aiohttp
 
 from bot.clock import SystemClock
 from bot.errors import HeatwaveError
-from bot.render import import_plan_text
+from bot.render.config import import_plan
+from bot.render.message import Names
 from bot.services.config_io import ConfigService, FoundChannel, ImportPlan, StaticDirectory, parse_config
 from bot.settings import Settings
 from db import DatabaseError
@@ -128,7 +129,7 @@ def _plan_text(plan: ImportPlan, directory: StaticDirectory, *, applied: bool) -
         known = directory.name_of(channel_id)
         return f"#{known}" if known else f"channel {channel_id}"
 
-    return import_plan_text(plan, name, applied=applied, markdown=False, how_to_apply="run it again with --apply")
+    return import_plan(plan, applied=applied, how_to_apply=("run it again with --apply",)).plain(Names(channel=name))
 
 
 def _run(settings: Settings, store: StoreLocation, work: Any) -> int:

@@ -28,17 +28,9 @@ from typing import Any, Protocol, TextIO
 
 from bot.console_prompt import Terminal, open_terminal
 from bot.errors import HeatwaveError, InvalidArgument
-from bot.render import clean_text, provider_label, story_text, truncate
-from bot.services.lookups import (
-    LookupService,
-    Page,
-    RelatedResult,
-    SearchResult,
-    StorySort,
-    TopicResult,
-    TopicsResult,
-    TrendingResult,
-)
+from bot.render.limits import clean_text, truncate
+from bot.render.lists import related_text, search_text, topic_text, topics_text, trending_text
+from bot.services.lookups import LookupService, Page, StorySort
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +47,6 @@ __all__ = [
 # Modules that contribute console commands (see the module docstring). A module that is not there yet is skipped.
 CONSOLE_EXTENSIONS: tuple[str, ...] = ("bot.alert_posters", "bot.digest_posters")
 
-_RULE = "─" * 60
 _HELP_WIDTH = 80  # /help fits an 80-column terminal
 _HELP_USAGE_COLUMN = 30  # a longer usage line gets its description on the lines below it
 
@@ -164,83 +155,6 @@ class ConsoleSession:
         text, page = await self._pages(self._page.number + step)
         self._page = page
         self.write(text)
-
-
-# ----- plain-text replies -------------------------------------------------------------------------------------
-
-
-def _plural(count: int, singular: str, plural: str, *, capped: bool = False) -> str:
-    """`1 story`, `2 stories`, `100+ stories`."""
-    return f"{count}{'+' if capped else ''} {singular if count == 1 and not capped else plural}"
-
-
-def _page_footer(page: Page[Any]) -> str:
-    hints = [h for h, ok in (("prev", page.has_previous), ("next", page.has_next)) if ok]
-    return f"{page.label}" + (f" · type {' or '.join(hints)}" if hints else "")
-
-
-def _stories_block(header: str, page: Page[Any]) -> str:
-    body = f"\n{_RULE}\n".join(story_text(s) for s in page.items)
-    return f"{header}\n{_RULE}\n{body}\n{_RULE}\n{_page_footer(page)}"
-
-
-def topic_text(result: TopicResult) -> str:
-    """/topic as console text."""
-    order = "hottest first" if result.sort is StorySort.HOT else "newest first"
-    count = _plural(result.page.total, "story", "stories")
-    return _stories_block(f"Topic {result.topic.name} · {order} · {count}", result.page)
-
-
-def topics_text(result: TopicsResult) -> str:
-    """/topics as console text."""
-    page = result.page
-    lines = [
-        f"{page.first_position + i:>4}. {clean_text(t.name)} ({t.story_count})" for i, t in enumerate(page.items)
-    ]
-    return "\n".join([f"Topics · {page.total} in all", *lines, _page_footer(page)])
-
-
-def search_text(result: SearchResult) -> str:
-    """/search as console text."""
-    page = result.page
-    query = truncate(clean_text(result.query), 100)
-    lead = f"Search “{query}”" if result.matched_all else f"No story has every word of “{query}”; closest matches"
-    count = _plural(page.total, "match", "matches", capped=page.capped)
-    return _stories_block(f"{lead} · most relevant first · {count}", page)
-
-
-def trending_text(result: TrendingResult) -> str:
-    """/trending as console text."""
-    page = result.page
-    where = f" on {result.topic.name}" if result.topic else ""
-    count = _plural(page.total, "story", "stories", capped=page.capped)
-    return _stories_block(f"Trending{where} · first seen in the last {result.hours} h · {count}", page)
-
-
-def related_text(result: RelatedResult) -> str:
-    """/related as console text."""
-    parts = [story_text(result.story)]
-    if result.entries:
-        lines = []
-        for entry in result.entries:
-            ours = f" [our story #{entry.story.id}]" if entry.story else ""
-            provider = clean_text(entry.provider_name) or clean_text(entry.provider_domain)
-            lines.append(f"  • {truncate(clean_text(entry.title), 120)} · {provider}{ours}\n    {entry.link_url}")
-        parts.append("From the story's own related list:\n" + "\n".join(lines))
-    if result.also_covered:
-        parts.append("Also covered by:\n" + "\n".join(_short(s) for s in result.also_covered))
-    if result.linking:
-        parts.append("Stories that list this one as related:\n" + "\n".join(_short(s) for s in result.linking))
-    if result.similar:
-        parts.append("Similar stories:\n" + "\n".join(_short(s) for s in result.similar))
-    if len(parts) == 1:
-        parts.append("No related or similar stories found for this one yet.")
-    return f"\n{_RULE}\n".join(parts)
-
-
-def _short(story: Any) -> str:
-    provider = provider_label(story) or ""
-    return f"  • #{story.id} {truncate(clean_text(story.title), 120)} · {provider}\n    {story.link_url}"
 
 
 # ----- the lookup commands ------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -19,16 +18,25 @@ import discord
 from bot.alert_posters import (
     CONSOLE_CHANNEL_ID,
     CONSOLE_GUILD_ID,
+    CONSOLE_NAMES,
     HISTORY_LIMIT,
     SEND_TIMEOUT_SECONDS,
     delivery_failure,
 )
 from bot.errors import InvalidArgument
-from bot.render import NO_MENTIONS, clean_text, digest_embed, digest_text, digest_title, heat_rule, truncate
-from bot.schedules import Schedule
+from bot.render.digests import (
+    digest_added,
+    digest_embed,
+    digest_listing,
+    digest_preview,
+    digest_printed,
+    digest_removed,
+    digest_text,
+    digest_title,
+)
+from bot.render.limits import NO_MENTIONS, clean_text, truncate
 from bot.services.alerts import DeliveryFailed
-from bot.services.digests import Digest, DigestAddResult, DigestService, schedule_of
-from db.models import DigestRecord
+from bot.services.digests import Digest, DigestService
 
 if TYPE_CHECKING:
     from bot.console import ConsoleArgs, ConsoleCommand, ConsoleSession
@@ -126,7 +134,7 @@ class ConsoleDigestPoster:
     async def send_digest(self, channel_id: int, digest: Digest) -> int:
         """Print the digest; returns a console message number."""
         message_id = next(self._ids)
-        self._write(f"\n🗞 digest in #console:\n{digest_text(digest)}")
+        self._write(digest_printed("#console", digest))
         self._posted[(channel_id, digest.marker)] = message_id
         return message_id
 
@@ -141,38 +149,6 @@ _CONSOLE_USAGE = (
     "/digest add [topic] [every:hourly|daily|weekly] [at:HH:MM] [day:monday…] [timezone:Area/City] [top:N]"
     " [min_heat:N|topN%] | list | remove [topic] | preview [topic]"
 )
-
-
-def _plain_when(moment: datetime | None, zone: str) -> str:
-    if moment is None:
-        return "never"
-    local = moment.astimezone(Schedule("daily", 0, None, zone).zone)
-    return f"{local:%Y-%m-%d %H:%M} {zone}"
-
-
-def console_digest_line(record: DigestRecord) -> str:
-    """One /digest list line for the console."""
-    topic = clean_text(record.topic_name) if record.topic_name else "every topic"
-    line = (
-        f"  {topic} · {schedule_of(record).label()} · top {record.top}"
-        f" · {heat_rule(record.min_heat, record.heat_percentile)}"
-        f" · next {_plain_when(record.next_due_at, record.timezone)}"
-        f" · last sent {_plain_when(record.last_sent_at, record.timezone)}"
-    )
-    if record.last_error:
-        line += f" · last error: {clean_text(record.last_error)}"
-    return line
-
-
-def _console_added(result: DigestAddResult) -> str:
-    record = result.digest
-    topic = clean_text(record.topic_name) if record.topic_name else "every topic"
-    verb = "will get" if result.created else "now gets"
-    return (
-        f"#console {verb} a digest of the {record.top} hottest stories on {topic} with"
-        f" {heat_rule(record.min_heat, record.heat_percentile)},"
-        f" {result.schedule.label()}; the next one is due {_plain_when(record.next_due_at, record.timezone)}."
-    )
 
 
 def console_commands(services: Any) -> list[ConsoleCommand]:
@@ -200,19 +176,16 @@ def console_commands(services: Any) -> list[ConsoleCommand]:
                 top=args.whole_number("top") or 5,
                 min_heat=args.named.get("min_heat") or "70",
             )
-            session.write(_console_added(result))
+            session.write(digest_added(result, CONSOLE_CHANNEL_ID).plain(CONSOLE_NAMES))
         elif action == "list":
-            records = await digests.list_digests(CONSOLE_GUILD_ID)
-            if not records:
-                session.write("No digests yet. Try /digest add AI every:daily at:09:00 timezone:Europe/Berlin")
-            else:
-                session.write("\n".join(["Digests in #console:", *(console_digest_line(r) for r in records)]))
+            session.write(digest_listing(await digests.list_digests(CONSOLE_GUILD_ID)).plain(CONSOLE_NAMES))
         elif action == "remove":
             removed = await digests.remove(**where, topic=topic)
-            session.write(f"Removed {removed} digest(s) from #console.")
+            session.write(digest_removed(removed, topic, CONSOLE_CHANNEL_ID).plain(CONSOLE_NAMES))
         elif action == "preview":
-            _, digest = await digests.preview(**where, topic=topic)
-            session.write("What the next digest would say now (nothing is sent):\n" + digest_text(digest))
+            record, digest = await digests.preview(**where, topic=topic)
+            said = digest_preview(record, digest, CONSOLE_CHANNEL_ID).plain(CONSOLE_NAMES)
+            session.write(f"{said}\n{digest_text(digest)}" if digest.items else said)
         else:
             raise InvalidArgument(
                 f"Unknown /digest action “{truncate(clean_text(action), 20)}”. Usage: {_CONSOLE_USAGE}"

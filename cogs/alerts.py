@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import discord
@@ -15,61 +13,33 @@ from discord.ext import commands
 
 from bot.errors import InvalidArgument, PermissionDenied
 from bot.permissions import ALERT_PERMISSIONS
-from bot.render import (
-    MESSAGE_CONTENT_LIMIT,
-    NO_MENTIONS,
-    admin_log_change,
-    escape,
-    heat_rule,
-    import_plan_text,
-    truncate,
-)
+from bot.render import NO_MENTIONS
+from bot.render import alerts as alerts_text
+from bot.render.admin_log import admin_log_change
+from bot.render.config import RERUN_TO_APPLY, import_plan
+from bot.render.limits import escape, truncate
+from bot.render.message import Line, Reply, Untrusted, markdown
+from bot.render.refusals import cannot_post
 from bot.schedules import zone_choices
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import (
     BACKFILL_RANGE,
     DEFAULT_MIN_HEAT,
     MIN_HEAT_RANGE,
-    AddResult,
     AlertService,
     ChannelKind,
-    GuildAlerts,
-    PauseResult,
-    Preview,
-    PreviewItem,
-    SubscriptionRecord,
 )
 from bot.services.config_io import MAX_FILE_BYTES, ChannelRef, ConfigService, FoundChannel
-from bot.urls import safe_http_url
-from db.models import QuietHours
 
 log = logging.getLogger(__name__)
 
 AlertChannel = discord.TextChannel | discord.ForumChannel
 
 
-def _when(moment: datetime | None) -> str:
-    return "never" if moment is None else discord.utils.format_dt(moment, "R")
 
 
-def _linked(title: str, url: str) -> str:
-    # Only http(s) links leave the bot; <...> keeps Discord from unfurling a preview card for every line.
-    safe = safe_http_url(url)
-    return f"[{title}](<{safe}>)" if safe else title
 
 
-def _fit(lines: list[str], footer: str = "") -> str:
-    """Join lines into one message, dropping the tail (and saying so) when Discord's 2000 limit is reached."""
-    room = MESSAGE_CONTENT_LIMIT - len(footer) - 40
-    kept: list[str] = []
-    used = 0
-    for line in lines:
-        if used + len(line) + 1 > room:
-            kept.append(f"… and {len(lines) - len(kept)} more")
-            break
-        kept.append(line)
-        used += len(line) + 1
-    return "\n".join(kept) + footer
 
 
 def channel_kind(channel: discord.abc.GuildChannel) -> ChannelKind:
@@ -101,10 +71,7 @@ def postable_kind(channel: AlertChannel, command: str, what: str) -> ChannelKind
     kind = channel_kind(channel)
     missing = missing_permissions(channel, channel.guild.me, kind)
     if missing:
-        raise PermissionDenied(
-            f"I can't post {what} in {channel.mention}: I'm missing {', '.join(missing)} there. "
-            f"Grant it to my role in that channel, then run `{command}` again."
-        )
+        raise PermissionDenied(cannot_post(what, channel.id, missing, command))
     return kind
 
 
@@ -145,170 +112,24 @@ def _require_manager(interaction: discord.Interaction[Any]) -> int:
     return interaction.guild_id
 
 
-def describe_subscription(sub: SubscriptionRecord) -> str:
-    """One /alerts list line: where, what, thresholds, last post, last error, state."""
-    topic = escape(sub.topic_name) if sub.topic_name else "every topic"
-    parts = [f"<#{sub.channel_id}>", f"**{topic}**", heat_rule(sub.min_heat, sub.heat_percentile)]
-    if sub.min_quality is not None:
-        parts.append(f"quality ≥ {sub.min_quality}")
-    parts.append(f"last post {_when(sub.last_post_at)}")
-    if sub.queued:
-        parts.append(f"{sub.queued} queued")
-    line = " · ".join(parts)
-    if sub.auto_paused_reason:
-        line += f"\n  ⏸ paused automatically after repeated failures: {escape(sub.auto_paused_reason)}"
-    elif sub.channel_paused_at is not None:
-        line += "\n  ⏸ paused"
-    elif sub.failure_count:
-        line += f"\n  ⚠ failing ({sub.failure_count}×): {escape(sub.last_error or '?')}"
-    if sub.last_error and not sub.failure_count and not sub.auto_paused_reason:
-        line += f"\n  last error {_when(sub.last_error_at)}: {escape(sub.last_error)}"
-    return line
 
 
-def describe_listing(listing: GuildAlerts, quiet: Sequence[QuietHours] = ()) -> str:
-    """The whole /alerts list reply (with each channel's quiet hours)."""
-    if not listing.subscriptions:
-        return "No alerts in this server yet. Add one with `/alerts add`."
-    header = (
-        ["⏸ **Alerts are paused for the whole server** (`/alerts resume` to restart)."] if listing.guild_paused else []
-    )
-    windows = [f"🌙 <#{q.channel_id}> quiet {quiet_label(q)}" for q in quiet]
-    return _fit(header + [describe_subscription(s) for s in listing.subscriptions] + windows)
 
 
-def quiet_label(window: QuietHours) -> str:
-    """'22:00–07:00 Europe/Berlin, breaking ≥ 150'."""
-    start, end = divmod(window.start_minute, 60), divmod(window.end_minute, 60)
-    text = f"{start[0]:02d}:{start[1]:02d}–{end[0]:02d}:{end[1]:02d} {window.timezone}"
-    return text + (f", breaking ≥ {window.breaking}" if window.breaking is not None else ", nothing breaks through")
 
 
-def describe_quiet(window: QuietHours, where: str, per_tick: int) -> str:
-    """The /alerts quiet reply: the window and what happens during and after it."""
-    breaking = (
-        f"stories with heat ≥ {window.breaking} still post at once"
-        if window.breaking is not None
-        else "nothing posts"
-    )
-    return (
-        f"Quiet hours in {where}: {quiet_label(window)}. Alerts are held meanwhile ({breaking}); when quiet hours"
-        f" end, one “While you were away” message brings the {per_tick} hottest held stories that still qualify,"
-        " and the rest are not posted one by one."
-    )
 
 
-def _threshold(value: int | None) -> str:
-    return "off" if value is None else str(value)
 
 
-def describe_add(result: AddResult, channel: AlertChannel) -> str:
-    """The /alerts add reply: the subscription's thresholds now and, on a re-add, what changed."""
-    sub = result.subscription
-    what = f"stories on **{escape(sub.topic_name)}**" if sub.topic_name else "stories on every topic"
-    quality = f"quality ≥ {sub.min_quality}" if sub.min_quality is not None else "no quality filter"
-    verb = "will now get" if result.created else "now gets"
-    text = f"{channel.mention} {verb} new {what} with {heat_rule(sub.min_heat, sub.heat_percentile)} and {quality}."
-    if result.created:
-        text += " Stories that are already hot are not posted"
-        text += f", except the {result.backfilled} hottest (backfill)." if result.backfilled else "."
-    else:
-        changes = ", ".join(f"{c.name} {_threshold(c.before)} → {_threshold(c.after)}" for c in result.changes)
-        text += f" Changed: {changes}." if changes else " Nothing changed."
-        if result.backfilled:
-            text += f" {result.backfilled} more already-hot stories are queued (backfill)."
-    if result.dedupe is False:
-        text += " Every provider's story of an event is posted (dedupe off)."
-    if result.ping_heat is not None:
-        text += f" Stories with heat ≥ {result.ping_heat} ping their topics' roles (`/roles list`)."
-    if sub.guild_paused or sub.channel_paused_at is not None:
-        text += "\n⏸ Alerts there are paused; `/alerts resume` to start posting."
-    return text
 
 
-def describe_pause(result: PauseResult, channel: AlertChannel | None, *, pausing: bool) -> str:
-    """The /alerts pause or resume reply, saying what happens to queued and new stories."""
-    where = channel.mention if channel is not None else "this server"
-    if pausing:
-        if not result.changed:
-            return f"Alerts in {where} were already paused."
-        return (
-            f"Paused alerts in {where}. {result.queued} stories already queued will wait and post after "
-            "`/alerts resume`; of the stories that turn hot meanwhile, the hottest come in one message then."
-        )
-    if not result.changed and not result.still_paused:
-        return f"Alerts in {where} were not paused."
-    text = f"Resumed alerts in {where}."
-    if result.queued:
-        text += f" {result.queued} queued stories will post over the next few minutes, hottest first."
-    if result.catch_up:
-        text += (
-            f" The {result.catch_up} hottest that turned hot meanwhile come in one “While alerts were paused”"
-            " message."
-        )
-    if result.still_paused:
-        names = ", ".join(f"<#{c.channel_id}>" for c in result.still_paused)
-        text += f"\nStill paused on their own: {names} (`/alerts resume channel:` each)."
-    return text
 
 
-def _topic_of(sub: SubscriptionRecord) -> str:
-    return f"**{escape(sub.topic_name)}**" if sub.topic_name else "**every topic**"
 
 
-def _why_queued(item: PreviewItem) -> str:
-    """Which subscription queued a story and how: ' · for **AI** (backfill)', or '' when the ledger cannot say."""
-    if item.queued_for is None:
-        return ""
-    why = {"crossing": f" (crossed heat {item.queued_for.min_heat})", "backfill": " (backfill)", None: ""}
-    return f" · for {_topic_of(item.queued_for)}{why[item.queued_by]}"
 
 
-def describe_preview(preview: Preview, channel: AlertChannel, per_tick: int) -> str:
-    """The /alerts preview reply: the queue in posting order with why each story is there, then what a backfill
-    would add, when one was asked for."""
-    lines = [f"What {channel.mention} would post next (nothing was sent):"]
-    if preview.paused_reason:
-        lines.append(f"⏸ Nothing posts until resumed: {escape(preview.paused_reason)}.")
-    for number, item in enumerate(preview.queued, start=1):
-        title = escape(truncate(item.story.title, 120))
-        if item.next_tick:
-            when = "next tick"
-        elif item.backing_off:
-            when = f"retry {_when(item.not_before)}"
-        elif preview.paused_reason:
-            when = "when resumed"
-        else:
-            when = f"a later tick ({per_tick} per tick)"
-        line = f"{number}. heat {item.story.heat} · {_linked(title, item.story.link_url)} · {when}{_why_queued(item)}"
-        if item.last_error:
-            line += f" · last try failed: {escape(item.last_error)}"
-        lines.append(line)
-    backfill = preview.backfill
-    if not preview.queued:
-        lines.append(
-            "Nothing is queued. New stories crossing the threshold will post when they arrive"
-            + ("." if backfill is not None else " (`backfill:N` shows what a backfill would queue now).")
-        )
-    if backfill is not None:
-        sub = backfill.subscription
-        rule = f"heat ≥ {sub.min_heat}" + (f", quality ≥ {sub.min_quality}" if sub.min_quality is not None else "")
-        count = len(backfill.stories)
-        if count:
-            lines.append(
-                f"`backfill:{backfill.asked}` on the {_topic_of(sub)} subscription would queue {count}"
-                f" {'story' if count == 1 else 'stories'}: the hottest that qualify now ({rule}) and were never"
-                " posted here."
-            )
-            lines.extend(
-                f"• heat {s.heat} · {_linked(escape(truncate(s.title, 120)), s.link_url)}" for s in backfill.stories
-            )
-        else:
-            lines.append(
-                f"`backfill:{backfill.asked}` on the {_topic_of(sub)} subscription would queue nothing: no story"
-                f" that qualifies now ({rule}) is missing from this channel."
-            )
-    return _fit(lines)
 
 
 @app_commands.guild_only()
@@ -324,12 +145,13 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         self.config = config
         super().__init__()
 
-    async def _tell_log(self, interaction: discord.Interaction[Any], guild_id: int, what: str) -> None:
+    async def _tell_log(self, interaction: discord.Interaction[Any], guild_id: int, what: Line) -> None:
         """Tell the server's alerts log (if it has one) who changed what."""
         if self.admin_log is not None:
-            await self.admin_log.changed(guild_id, admin_log_change(interaction.user.id, what))
+            await self.admin_log.changed(guild_id, admin_log_change(interaction.user.id, markdown(what)))
 
-    async def _reply(self, interaction: discord.Interaction[Any], text: str) -> None:
+    async def _reply(self, interaction: discord.Interaction[Any], message: Reply | str) -> None:
+        text = message.markdown() if isinstance(message, Reply) else message
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         else:
@@ -380,8 +202,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
             dedupe=dedupe,
             ping_heat=ping_heat,
         )
-        await self._reply(interaction, describe_add(result, channel))
-        await self._tell_log(interaction, guild_id, describe_add_change(result, channel.id))
+        await self._reply(interaction, alerts_text.added(result, channel.id))
+        await self._tell_log(interaction, guild_id, alerts_text.add_change(result, channel.id))
 
     async def alert_channel_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -410,17 +232,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         channel_id = _channel_id(interaction, channel)
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.alerts.remove_subscription(guild_id=guild_id, channel_id=channel_id, topic=topic)
-        if result.topic is not None:
-            text = f"<#{channel_id}> no longer gets alerts for **{escape(result.topic)}**."
-        else:
-            text = f"Removed {result.removed} alert subscription(s) from <#{channel_id}>; nothing more will post there."
-        await self._reply(interaction, text)
-        what = (
-            f"removed the alerts for **{escape(result.topic)}** from <#{channel_id}>"
-            if result.topic is not None
-            else f"removed every alert subscription of <#{channel_id}>"
-        )
-        await self._tell_log(interaction, guild_id, what)
+        await self._reply(interaction, alerts_text.removed(result.removed, result.topic, channel_id))
+        await self._tell_log(interaction, guild_id, alerts_text.remove_change(result.topic, channel_id))
 
     @app_commands.command(name="list")
     async def list_(self, interaction: discord.Interaction[Any]) -> None:
@@ -428,7 +241,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         guild_id = _require_manager(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         listing = await self.alerts.list_subscriptions(guild_id)
-        await self._reply(interaction, describe_listing(listing, await self.alerts.quiet_hours(guild_id)))
+        await self._reply(interaction, alerts_text.listing(listing, await self.alerts.quiet_hours(guild_id)))
 
     @app_commands.command(name="pause")
     @app_commands.describe(channel="Only this channel (leave out for the whole server)")
@@ -437,9 +250,10 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         guild_id = _require_manager(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.alerts.pause(guild_id, channel.id if channel is not None else None)
-        await self._reply(interaction, describe_pause(result, channel, pausing=True))
+        channel_id = channel.id if channel is not None else None
+        await self._reply(interaction, alerts_text.paused(result, channel_id, pausing=True))
         if result.changed:
-            await self._tell_log(interaction, guild_id, f"paused alerts in {_where(channel)}")
+            await self._tell_log(interaction, guild_id, alerts_text.pause_change(channel_id, pausing=True))
 
     @app_commands.command(name="resume")
     @app_commands.describe(channel="Only this channel (leave out for the whole server)")
@@ -448,9 +262,10 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         guild_id = _require_manager(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.alerts.resume(guild_id, channel.id if channel is not None else None)
-        await self._reply(interaction, describe_pause(result, channel, pausing=False))
+        channel_id = channel.id if channel is not None else None
+        await self._reply(interaction, alerts_text.paused(result, channel_id, pausing=False))
         if result.changed:
-            await self._tell_log(interaction, guild_id, f"resumed alerts in {_where(channel)}")
+            await self._tell_log(interaction, guild_id, alerts_text.pause_change(channel_id, pausing=False))
 
     async def timezone_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
@@ -483,12 +298,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         if off:
             await interaction.response.defer(ephemeral=True, thinking=True)
             removed = await self.alerts.quiet_off(guild_id, channel.id)
-            text = (
-                f"Quiet hours in {channel.mention} are off; held alerts post as usual."
-                if removed
-                else f"{channel.mention} had no quiet hours."
-            )
-            await self._reply(interaction, text)
+            await self._reply(interaction, alerts_text.quiet_off(removed, channel.id))
             return
         if start is None or end is None:
             raise InvalidArgument(
@@ -498,7 +308,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         window, _created = await self.alerts.set_quiet(
             guild_id=guild_id, channel_id=channel.id, start=start, end=end, timezone=timezone, breaking=breaking
         )
-        await self._reply(interaction, describe_quiet(window, channel.mention, self.alerts.max_posts_per_tick))
+        await self._reply(interaction, alerts_text.quiet_set(window, channel.id, self.alerts.max_posts_per_tick))
 
     @app_commands.command(name="preview")
     @app_commands.describe(
@@ -518,7 +328,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         guild_id = _require_manager(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         preview = await self.alerts.preview(guild_id=guild_id, channel_id=channel.id, topic=topic, backfill=backfill)
-        await self._reply(interaction, describe_preview(preview, channel, self.alerts.max_posts_per_tick))
+        await self._reply(interaction, alerts_text.preview(preview, channel.id, self.alerts.max_posts_per_tick))
 
     @app_commands.command(name="log")
     @app_commands.describe(
@@ -542,29 +352,16 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
                 if not getattr(channel.permissions_for(channel.guild.me), attr)
             ]
             if missing:
-                raise PermissionDenied(
-                    f"I can't post the alerts log in {channel.mention}: I'm missing {', '.join(missing)} there. "
-                    "Grant it to my role in that channel, then run `/alerts log` again."
-                )
+                raise PermissionDenied(cannot_post("the alerts log", channel.id, missing, "/alerts log"))
         await interaction.response.defer(ephemeral=True, thinking=True)
         if off:
-            was_on = await admin_log.turn_off(guild_id)
-            text = (
-                "The alerts log is off. Failing channels still show in `/alerts list`."
-                if was_on
-                else "There was no alerts log to turn off."
-            )
+            text = alerts_text.log_off(await admin_log.turn_off(guild_id))
         elif channel is not None:
             await admin_log.set_channel(guild_id, channel.id, interaction.user.id)
-            await self._tell_log(interaction, guild_id, f"made <#{channel.id}> the alerts log")
-            text = describe_log_channel(channel.id)
+            await self._tell_log(interaction, guild_id, alerts_text.log_change(channel.id))
+            text = alerts_text.log_set(channel.id)
         else:
-            current = await admin_log.current(guild_id)
-            text = (
-                f"The alerts log goes to <#{current.channel_id}> (set by <@{current.set_by}> {_when(current.set_at)})."
-                if current is not None
-                else "There is no alerts log. `/alerts log channel:` picks a channel for it."
-            )
+            text = alerts_text.log_current(await admin_log.current(guild_id))
         await self._reply(interaction, text)
 
 
@@ -578,7 +375,7 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         text = await config.export(guild_id, GuildDirectory(interaction.guild))
         upload = discord.File(io.BytesIO(text.encode("utf-8")), filename=f"heatwave-alerts-{guild_id}.json")
         await interaction.followup.send(
-            "This server's alerts; `/alerts import` reads the file back (here or in another server).",
+            alerts_text.export_note().markdown(),
             file=upload,
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
@@ -605,17 +402,13 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         except (discord.HTTPException, discord.NotFound) as exc:
             raise InvalidArgument("I could not download the file from Discord; attach it again.") from exc
         plan = await config.plan(guild_id, data, GuildDirectory(interaction.guild), actor_id=interaction.user.id)
-
-        def mention(channel_id: int) -> str:
-            return f"<#{channel_id}>"
-
         if dry_run:
-            text = import_plan_text(plan, mention, applied=False, markdown=True,
-                                    how_to_apply="run it again with `dry_run:False`")
-            await self._reply(interaction, text)
+            await self._reply(interaction, import_plan(plan, applied=False, how_to_apply=RERUN_TO_APPLY))
             return
-        text = import_plan_text(plan, mention, applied=True, markdown=True, how_to_apply="")
-        told = admin_log_change(interaction.user.id, f"imported an alerts file ({escape(file.filename)}): {text}")
+        text = import_plan(plan, applied=True).markdown()
+        # `text` is already Discord markdown; only the file's name is untrusted here.
+        what = markdown(("imported an alerts file (", Untrusted(file.filename), "): ")) + text
+        told = admin_log_change(interaction.user.id, what)
         await config.apply(plan, told=told if plan.changes else None)
         await self._reply(interaction, text)
 
@@ -653,28 +446,10 @@ class GuildDirectory:
         return FoundChannel(channel.id, channel.name, kind, problem)
 
 
-def _where(channel: AlertChannel | None) -> str:
-    return channel.mention if channel is not None else "the whole server"
 
 
-def describe_add_change(result: AddResult, channel_id: int) -> str:
-    """What /alerts add changed, for the alerts log."""
-    sub = result.subscription
-    what = f"**{escape(sub.topic_name)}**" if sub.topic_name else "every topic"
-    rule = f"heat ≥ {sub.min_heat}" + (f", quality ≥ {sub.min_quality}" if sub.min_quality is not None else "")
-    if result.created:
-        return f"added alerts for {what} in <#{channel_id}> ({rule})"
-    changes = ", ".join(f"{c.name} {_threshold(c.before)} → {_threshold(c.after)}" for c in result.changes)
-    return f"changed the alerts for {what} in <#{channel_id}>: {changes or 'nothing changed'} ({rule})"
 
 
-def describe_log_channel(channel_id: int) -> str:
-    """The /alerts log reply once a channel is set."""
-    return (
-        f"Problems and changes of this server's alerts now go to <#{channel_id}>: a channel failing (deleted, a "
-        "missing permission), paused after repeated failures, or posting again, and who changed which alerts. Each "
-        "problem is told at most once an hour; nothing is posted while all is well. `/alerts log off:True` stops it."
-    )
 
 
 async def setup(bot: commands.Bot) -> None:

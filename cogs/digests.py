@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.render import MESSAGE_CONTENT_LIMIT, NO_MENTIONS, digest_embed, escape, heat_rule, truncate
+from bot.render.digests import digest_added, digest_embed, digest_listing, digest_preview, digest_removed
+from bot.render.limits import NO_MENTIONS, truncate
+from bot.render.message import Reply
 from bot.services.alerts import DEFAULT_MIN_HEAT, MIN_HEAT_RANGE
-from bot.services.digests import DEFAULT_AT, DEFAULT_TOP, TOP_RANGE, DigestAddResult, DigestService, schedule_of
+from bot.services.digests import DEFAULT_AT, DEFAULT_TOP, TOP_RANGE, DigestService
 from cogs.alerts import (
     AlertChannel,
     _channel_id,
@@ -21,7 +22,6 @@ from cogs.alerts import (
     _require_manager,
     postable_kind,
 )
-from db.models import DigestRecord
 
 log = logging.getLogger(__name__)
 
@@ -29,60 +29,14 @@ Every = Literal["hourly", "daily", "weekly"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
-def _when(moment: datetime | None) -> str:
-    return "never" if moment is None else discord.utils.format_dt(moment, "R")
 
 
-def _at(moment: datetime) -> str:
-    return discord.utils.format_dt(moment, "f")
 
 
-def describe_digest(record: DigestRecord) -> str:
-    """One /digest list line: where, what, when, next and last digest, last error."""
-    topic = escape(record.topic_name) if record.topic_name else "every topic"
-    parts = [
-        f"<#{record.channel_id}>",
-        f"**{topic}**",
-        schedule_of(record).label(),
-        f"top {record.top}",
-        heat_rule(record.min_heat, record.heat_percentile),
-        f"next {_at(record.next_due_at)}",
-        f"last sent {_when(record.last_sent_at)}",
-    ]
-    line = " · ".join(parts)
-    if record.last_error:
-        line += f"\n  ⚠ last error {_when(record.last_error_at)}: {escape(record.last_error)}"
-    return line
 
 
-def describe_digests(records: list[DigestRecord]) -> str:
-    """The whole /digest list reply (within one message)."""
-    if not records:
-        return "No digests in this server yet. Add one with `/digest add`."
-    lines = [describe_digest(r) for r in records]
-    room = MESSAGE_CONTENT_LIMIT - 40
-    kept: list[str] = []
-    used = 0
-    for line in lines:
-        if used + len(line) + 1 > room:
-            kept.append(f"… and {len(lines) - len(kept)} more")
-            break
-        kept.append(line)
-        used += len(line) + 1
-    return "\n".join(kept)
 
 
-def describe_digest_add(result: DigestAddResult, channel: AlertChannel) -> str:
-    """The /digest add reply: what the channel gets, when, and when the first one comes."""
-    record = result.digest
-    what = f"**{escape(record.topic_name)}**" if record.topic_name else "every topic"
-    verb = "will get" if result.created else "now gets"
-    return (
-        f"{channel.mention} {verb} a digest of the {record.top} hottest stories on {what} with"
-        f" {heat_rule(record.min_heat, record.heat_percentile)}, {result.schedule.label()}."
-        f" Next: {_at(record.next_due_at)}"
-        f" ({_when(record.next_due_at)}). Nothing to report → no message."
-    )
 
 
 @app_commands.guild_only()
@@ -94,7 +48,8 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Sched
         self.digests = digests
         super().__init__()
 
-    async def _reply(self, interaction: discord.Interaction[Any], text: str, **extra: Any) -> None:
+    async def _reply(self, interaction: discord.Interaction[Any], message: Reply, **extra: Any) -> None:
+        text = message.markdown()
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **extra)
         else:
@@ -169,14 +124,14 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Sched
             top=top,
             min_heat=min_heat,
         )
-        await self._reply(interaction, describe_digest_add(result, channel))
+        await self._reply(interaction, digest_added(result, channel.id))
 
     @app_commands.command(name="list")
     async def list_(self, interaction: discord.Interaction[Any]) -> None:
         """Every digest in this server, with its schedule, next and last digest."""
         guild_id = _require_manager(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self._reply(interaction, describe_digests(await self.digests.list_digests(guild_id)))
+        await self._reply(interaction, digest_listing(await self.digests.list_digests(guild_id)))
 
     @app_commands.command(name="remove")
     @app_commands.describe(
@@ -190,8 +145,7 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Sched
         channel_id = _channel_id(interaction, channel)
         await interaction.response.defer(ephemeral=True, thinking=True)
         removed = await self.digests.remove(guild_id=guild_id, channel_id=channel_id, topic=topic)
-        what = f" for **{escape(topic)}**" if topic is not None else ""
-        await self._reply(interaction, f"Removed {removed} digest(s){what} from <#{channel_id}>.")
+        await self._reply(interaction, digest_removed(removed, topic, channel_id))
 
     @app_commands.command(name="preview")
     @app_commands.describe(channel="The digest channel", topic="That channel's digest for this topic")
@@ -203,18 +157,8 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Sched
         guild_id = _require_manager(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         record, digest = await self.digests.preview(guild_id=guild_id, channel_id=channel.id, topic=topic)
-        if not digest.items:
-            await self._reply(
-                interaction,
-                f"The next digest in {channel.mention} would have nothing to report yet (no message is sent then):"
-                f" no story at heat ≥ {record.min_heat} first seen since {_at(record.covers_from)}.",
-            )
-            return
-        await self._reply(
-            interaction,
-            f"What the next digest in {channel.mention} would say now (due {_at(record.next_due_at)}):",
-            embed=digest_embed(digest),
-        )
+        extra = {"embed": digest_embed(digest)} if digest.items else {}
+        await self._reply(interaction, digest_preview(record, digest, channel.id), **extra)
 
 
 async def setup(bot: commands.Bot) -> None:
@@ -226,4 +170,4 @@ async def setup(bot: commands.Bot) -> None:
     await bot.add_cog(DigestCog(digests))
 
 
-__all__ = ["DigestCog", "describe_digest", "describe_digests", "setup"]
+__all__ = ["DigestCog", "setup"]

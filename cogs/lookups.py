@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import discord
@@ -17,18 +16,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import HeatwaveError
-from bot.render import (
-    DESCRIPTION_LIMIT,
-    MESSAGE_CONTENT_LIMIT,
-    MESSAGE_EMBED_CHARS,
-    NO_MENTIONS,
-    clean_text,
-    escape,
-    fit,
-    provider_label,
-    stories_embeds,
-    story_embed,
-    truncate,
+from bot.render.limits import NO_MENTIONS
+from bot.render.lists import (
+    LookupReply,
+    not_your_pages,
+    related_reply,
+    search_reply,
+    topic_reply,
+    topics_reply,
+    trending_reply,
 )
 from bot.services.lookups import (
     MAX_HOURS,
@@ -36,15 +32,7 @@ from bot.services.lookups import (
     Choice,
     LookupService,
     Page,
-    RelatedResult,
-    SearchResult,
-    StorySort,
-    TopicResult,
-    TopicsResult,
-    TrendingResult,
 )
-from bot.urls import safe_http_url
-from db.models import StoryView
 
 log = logging.getLogger(__name__)
 
@@ -55,129 +43,6 @@ PAGE_TIMEOUT_SECONDS = 180.0
 _DEFER_AFTER_SECONDS = 1.5
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """What one lookup message shows; `page` is set when there is more than one page."""
-
-    content: str
-    embeds: list[discord.Embed]
-    page: Page[Any] | None = None
-
-
-# ----- rendering results into messages ----------------------------------------------------------------------
-
-
-def _content(*parts: str) -> str:
-    return truncate(" · ".join(p for p in parts if p), MESSAGE_CONTENT_LIMIT)
-
-
-_PLURALS = {"story": "stories", "match": "matches", "topic": "topics"}
-
-
-def _count(total: int, capped: bool, noun: str) -> str:
-    word = noun if total == 1 and not capped else _PLURALS[noun]
-    return f"{total}{'+' if capped else ''} {word}"
-
-
-def topic_reply(result: TopicResult) -> Reply:
-    """The message for one page of /topic."""
-    order = "hottest first" if result.sort is StorySort.HOT else "newest first"
-    page = result.page
-    content = _content(
-        f"**{escape(result.topic.name)}**", order, _count(page.total, page.capped, "story"), page.label
-    )
-    return Reply(content, stories_embeds(page.items), page)
-
-
-def search_reply(result: SearchResult) -> Reply:
-    """The message for one page of /search."""
-    page = result.page
-    query = escape(truncate(clean_text(result.query), 100))
-    lead = f"Search **{query}**" if result.matched_all else f"No story has every word of **{query}**; closest matches"
-    content = _content(lead, "most relevant first", _count(page.total, page.capped, "match"), page.label)
-    return Reply(content, stories_embeds(page.items), page)
-
-
-def trending_reply(result: TrendingResult) -> Reply:
-    """The message for one page of /trending."""
-    page = result.page
-    where = f" on **{escape(result.topic.name)}**" if result.topic else ""
-    window = "hour" if result.hours == 1 else f"{result.hours} hours"
-    content = _content(
-        f"Trending{where}: first seen in the last {window}", "hottest first",
-        _count(page.total, page.capped, "story"), page.label,
-    )
-    return Reply(content, stories_embeds(page.items), page)
-
-
-def topics_reply(result: TopicsResult) -> Reply:
-    """The message for one page of /topics: one embed listing names and story counts."""
-    page = result.page
-    lines = [
-        f"{page.first_position + i}. **{escape(t.name)}** · {_count(t.story_count, False, 'story')}"
-        for i, t in enumerate(page.items)
-    ]
-    embed = discord.Embed(title="Topics", description=truncate("\n".join(lines), DESCRIPTION_LIMIT))
-    embed.set_footer(text=f"{_count(page.total, False, 'topic')} · {page.label} · /topic name:<topic>")
-    return Reply("", [embed], page)
-
-
-def _link_line(title: str, url: str | None, extra: str) -> str:
-    # Parentheses would end a masked link early; percent-encoding keeps the URL the same for a browser.
-    shown = fit(title, 180) or "Untitled"
-    link = safe_http_url(url)
-    head = f"[{shown}]({link.replace('(', '%28').replace(')', '%29')})" if link else shown
-    return f"• {head}{' · ' + extra if extra else ''}"
-
-
-def _story_line(story: StoryView) -> str:
-    extra = [escape(provider_label(story) or ""), f"story {story.id}"]
-    return _link_line(story.title, story.link_url, " · ".join(x for x in extra if x))
-
-
-def related_reply(result: RelatedResult) -> Reply:
-    """The /related message: the story itself, then its own related list, stories linking to it, similar ones."""
-    sections: list[tuple[str, list[str]]] = []
-    if result.entries:
-        lines = []
-        for entry in result.entries:
-            ours = f"our story {entry.story.id}" if entry.story else ""
-            provider = clean_text(entry.provider_name) or clean_text(entry.provider_domain)
-            link = entry.story.link_url if entry.story else entry.link_url
-            lines.append(_link_line(entry.title, link, " · ".join(x for x in (escape(provider), ours) if x)))
-        sections.append(("From the story's own related list", lines))
-    if result.also_covered:
-        sections.append(("Also covered by", [_story_line(s) for s in result.also_covered]))
-    if result.linking:
-        sections.append(("Stories that list this one as related", [_story_line(s) for s in result.linking]))
-    if result.similar:
-        sections.append(("Similar stories", [_story_line(s) for s in result.similar]))
-    embeds = [story_embed(result.story, budget=MESSAGE_EMBED_CHARS // 2)]
-    if sections:
-        room = MESSAGE_EMBED_CHARS - len(embeds[0]) - 100
-        text = "\n\n".join(f"**{title}**\n" + "\n".join(lines) for title, lines in sections)
-        related = discord.Embed(title="Related stories", description=_cut_lines(text, min(room, DESCRIPTION_LIMIT)))
-        embeds.append(related)
-        content = ""
-    else:
-        content = "No related or similar stories found for this one yet."
-    return Reply(content, embeds, None)
-
-
-def _cut_lines(text: str, limit: int) -> str:
-    # Cutting mid-line could split a masked link and show raw markdown; drop whole lines instead.
-    if len(text) <= limit:
-        return text
-    kept: list[str] = []
-    used = 0
-    for line in text.split("\n"):
-        if used + len(line) + 2 > limit:
-            break
-        kept.append(line)
-        used += len(line) + 1
-    return "\n".join([*kept, "…"])
 
 
 def to_app_choices(choices: list[Choice]) -> list[app_commands.Choice[str]]:
@@ -194,7 +59,7 @@ class Pager(discord.ui.View):
     def __init__(
         self,
         owner: discord.abc.User,
-        fetch: Callable[[int], Awaitable[Reply]],
+        fetch: Callable[[int], Awaitable[LookupReply]],
         page: Page[Any],
         *,
         timeout: float = PAGE_TIMEOUT_SECONDS,
@@ -217,7 +82,7 @@ class Pager(discord.ui.View):
         if interaction.user.id == self.owner_id:
             return True
         await interaction.response.send_message(
-            f"Only {escape(self.owner_name)} can page this list; run the command yourself to get your own.",
+            not_your_pages(self.owner_name),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -271,7 +136,7 @@ class Pager(discord.ui.View):
 
 
 async def _answer(
-    interaction: discord.Interaction[Any], build: Callable[[int], Awaitable[Reply]], *, page: int = 0
+    interaction: discord.Interaction[Any], build: Callable[[int], Awaitable[LookupReply]], *, page: int = 0
 ) -> None:
     """Run the lookup, defer only if it is slow, then send the reply (with a pager when it has pages)."""
     task = asyncio.ensure_future(build(page))
@@ -332,7 +197,7 @@ class LookupsCog(commands.Cog, name="Lookups"):
     ) -> None:
         """Stories on a topic, hottest first (or newest)."""
 
-        async def build(page: int) -> Reply:
+        async def build(page: int) -> LookupReply:
             return topic_reply(await self.lookups.topic(name, sort=sort, page=page))
 
         await _answer(interaction, build)
@@ -341,7 +206,7 @@ class LookupsCog(commands.Cog, name="Lookups"):
     async def topics(self, interaction: discord.Interaction[Any]) -> None:
         """Every topic with its number of stories."""
 
-        async def build(page: int) -> Reply:
+        async def build(page: int) -> LookupReply:
             return topics_reply(await self.lookups.topics(page=page))
 
         await _answer(interaction, build)
@@ -352,7 +217,7 @@ class LookupsCog(commands.Cog, name="Lookups"):
     async def related(self, interaction: discord.Interaction[Any], story: app_commands.Range[str, 1, 300]) -> None:
         """A story with its related and similar stories."""
 
-        async def build(_page: int) -> Reply:
+        async def build(_page: int) -> LookupReply:
             return related_reply(await self.lookups.related(story))
 
         await _answer(interaction, build)
@@ -362,7 +227,7 @@ class LookupsCog(commands.Cog, name="Lookups"):
     async def search(self, interaction: discord.Interaction[Any], query: app_commands.Range[str, 1, 300]) -> None:
         """Search story titles and excerpts, most relevant first."""
 
-        async def build(page: int) -> Reply:
+        async def build(page: int) -> LookupReply:
             return search_reply(await self.lookups.search(query, page=page))
 
         await _answer(interaction, build)
@@ -378,7 +243,7 @@ class LookupsCog(commands.Cog, name="Lookups"):
     ) -> None:
         """The hottest stories first seen recently."""
 
-        async def build(page: int) -> Reply:
+        async def build(page: int) -> LookupReply:
             return trending_reply(await self.lookups.trending(hours=hours, topic=topic, page=page))
 
         await _answer(interaction, build)

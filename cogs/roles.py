@@ -12,8 +12,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidArgument, PermissionDenied
-from bot.render import NO_MENTIONS, escape, truncate
-from bot.services.roles import RoleMapping, RoleService, TopicRole
+from bot.render import roles as roles_text
+from bot.render.limits import NO_MENTIONS, truncate
+from bot.render.message import Reply
+from bot.render.refusals import cannot_post
+from bot.render.roles import PANEL_TEXT, RoleProblem
+from bot.services.roles import RoleService
 
 log = logging.getLogger(__name__)
 
@@ -28,46 +32,17 @@ def _require_role_manager(interaction: discord.Interaction[Any]) -> discord.Guil
     return interaction.guild
 
 
-def role_warnings(guild: discord.Guild, role: discord.Role) -> list[str]:
-    """What keeps the bot from pinging or handing out `role`, in words a server manager can act on."""
+def role_problems(guild: discord.Guild, role: discord.Role) -> list[RoleProblem]:
+    """What keeps the bot from pinging or handing out `role`."""
     me = guild.me
-    notes = []
+    problems: list[RoleProblem] = []
     if not role.mentionable and not me.guild_permissions.mention_everyone:
-        notes.append(
-            f"{role.mention} is not mentionable and I lack Mention @everyone, @here, and All Roles, so alerts "
-            "would name it without pinging anyone: make it mentionable in Server Settings → Roles."
-        )
+        problems.append("not mentionable")
     if role >= me.top_role:
-        notes.append(
-            f"My role sits below {role.mention}: move my role above it (Server Settings → Roles) so I can give "
-            "it to members."
-        )
+        problems.append("above me")
     if not me.guild_permissions.manage_roles:
-        notes.append("I need the Manage Roles permission to give the role to members.")
-    return notes
-
-
-def describe_mapping(mapping: RoleMapping, role: discord.Role, created: bool, notes: list[str]) -> str:
-    topic = f"**{escape(mapping.topic.name)}**"
-    text = (
-        f"Created {role.mention} for {topic}." if created else f"{topic} stories now ping {role.mention}."
-    )
-    if mapping.previous_role_id is not None and mapping.previous_role_id != role.id:
-        text += f" (It was <@&{mapping.previous_role_id}>.)"
-    text += " Channels ping it for stories at or above their `ping_heat` (`/alerts add … ping_heat:N`)."
-    for note in notes:
-        text += f"\n⚠ {note}"
-    return text
-
-
-def describe_roles(roles: list[TopicRole]) -> str:
-    if not roles:
-        return "No topic has a role yet. Map one with `/roles add topic:<topic>`."
-    lines = [f"• **{escape(r.topic_name)}** → <@&{r.role_id}>" for r in roles]
-    return truncate("Topic roles in this server:\n" + "\n".join(lines), 2000)
-
-
-PANEL_TEXT = "Pick the topics whose breaking stories should ping you (press again to stop):"
+        problems.append("no manage roles")
+    return problems
 
 
 _ROLE_BUTTON = r"heatwave:role:(?P<role_id>[0-9]{1,20})"
@@ -80,7 +55,9 @@ class TopicRoleButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_
     def __init__(self, role_id: int, label: str = "topic") -> None:
         super().__init__(
             discord.ui.Button(
-                label=truncate(label, 80), style=discord.ButtonStyle.secondary, custom_id=f"heatwave:role:{role_id}"
+                label=roles_text.button_label(label),
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"heatwave:role:{role_id}",
             )
         )
         self.role_id = role_id
@@ -94,20 +71,20 @@ class TopicRoleButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Give the member the role, or take it away; only they see the answer."""
-        text = await toggle_role(interaction, self.role_id)
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        answer = await toggle_role(interaction, self.role_id)
+        await interaction.response.send_message(answer.markdown(), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-async def toggle_role(interaction: discord.Interaction[Any], role_id: int) -> str:
+async def toggle_role(interaction: discord.Interaction[Any], role_id: int) -> Reply:
     """The toggle itself, and the confirmation (or the reason it could not be done) in words."""
     guild, member = interaction.guild, interaction.user
     if guild is None or not isinstance(member, discord.Member):
-        return "These buttons work inside the server."
+        return roles_text.toggle_refused(None)
     roles: RoleService | None = getattr(getattr(interaction.client, "services", None), "roles", None)
     mapped = await roles.list(guild.id) if roles is not None else []
     role = guild.get_role(role_id)
     if role is None or all(m.role_id != role_id for m in mapped):
-        return "That topic no longer has a role here; ask a manager to post a new panel with `/roles panel`."
+        return roles_text.toggle_unmapped()
     having = member.get_role(role_id) is not None
     try:
         if having:
@@ -115,13 +92,8 @@ async def toggle_role(interaction: discord.Interaction[Any], role_id: int) -> st
         else:
             await member.add_roles(role, reason="/roles panel")
     except discord.Forbidden:
-        return (
-            f"I can't change {role.mention} for you: I need Manage Roles and my role must sit above it. "
-            "Please tell a server manager."
-        )
-    if having:
-        return f"You no longer have {role.mention}: its breaking stories won't ping you."
-    return f"You now have {role.mention}: its breaking stories will ping you."
+        return roles_text.toggle_refused(role_id)
+    return roles_text.toggled(role_id, now_has=not having)
 
 
 @app_commands.guild_only()
@@ -134,7 +106,8 @@ class RolesCog(commands.GroupCog, group_name="roles", group_description="Roles t
         self._topic_choices = alerts_topics
         super().__init__()
 
-    async def _reply(self, interaction: discord.Interaction[Any], text: str) -> None:
+    async def _reply(self, interaction: discord.Interaction[Any], message: Reply) -> None:
+        text = message.markdown()
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         else:
@@ -153,9 +126,7 @@ class RolesCog(commands.GroupCog, group_name="roles", group_description="Roles t
         role="The role to ping (leave out to create a mentionable role named after the topic)",
     )
     @app_commands.autocomplete(topic=topic_autocomplete)
-    async def add(
-        self, interaction: discord.Interaction[Any], topic: str, role: discord.Role | None = None
-    ) -> None:
+    async def add(self, interaction: discord.Interaction[Any], topic: str, role: discord.Role | None = None) -> None:
         """Map a topic to a role."""
         guild = _require_role_manager(interaction)
         found = await self.roles.resolve_topic(topic)
@@ -173,7 +144,7 @@ class RolesCog(commands.GroupCog, group_name="roles", group_description="Roles t
             )
             created = True
         mapping = await self.roles.add(guild_id=guild.id, topic=found, role_id=role.id)
-        await self._reply(interaction, describe_mapping(mapping, role, created, role_warnings(guild, role)))
+        await self._reply(interaction, roles_text.mapped(mapping, role.id, created, role_problems(guild, role)))
 
     @app_commands.command(name="remove")
     @app_commands.describe(topic="The topic whose role mapping to remove (the role itself is kept)")
@@ -182,9 +153,7 @@ class RolesCog(commands.GroupCog, group_name="roles", group_description="Roles t
         """Stop pinging a topic's role."""
         guild = _require_role_manager(interaction)
         found, role_id = await self.roles.remove(guild_id=guild.id, topic=topic)
-        await self._reply(
-            interaction, f"**{escape(found.name)}** stories no longer ping <@&{role_id}> (the role itself is kept)."
-        )
+        await self._reply(interaction, roles_text.unmapped(found.name, role_id))
 
     @app_commands.command(name="panel")
     @app_commands.describe(channel="Where to post the panel: one toggle button per mapped topic")
@@ -195,24 +164,25 @@ class RolesCog(commands.GroupCog, group_name="roles", group_description="Roles t
         if not mapped:
             raise InvalidArgument("No topic has a role yet; map one with `/roles add topic:<topic>` first.")
         perms = channel.permissions_for(guild.me)
-        missing = [label for attr, label in (("view_channel", "View Channel"), ("send_messages", "Send Messages"))
-                   if not getattr(perms, attr)]
+        missing = [
+            label
+            for attr, label in (("view_channel", "View Channel"), ("send_messages", "Send Messages"))
+            if not getattr(perms, attr)
+        ]
         if missing:
-            raise PermissionDenied(f"I can't post in {channel.mention}: I'm missing {', '.join(missing)} there.")
+            raise PermissionDenied(cannot_post("the role panel", channel.id, missing, "/roles panel"))
         view = discord.ui.View(timeout=None)
         for entry in mapped:
             view.add_item(TopicRoleButton(entry.role_id, entry.topic_name))
         await channel.send(PANEL_TEXT, view=view, allowed_mentions=NO_MENTIONS)
-        text = f"Posted a panel with {len(mapped)} topic button(s) in {channel.mention}."
-        if not guild.me.guild_permissions.manage_roles:
-            text += "\n⚠ I need the Manage Roles permission before the buttons can give roles."
-        await self._reply(interaction, text)
+        posted = roles_text.panel_posted(len(mapped), channel.id, guild.me.guild_permissions.manage_roles)
+        await self._reply(interaction, posted)
 
     @app_commands.command(name="list")
     async def list_roles(self, interaction: discord.Interaction[Any]) -> None:
         """Which role each topic pings."""
         guild = _require_role_manager(interaction)
-        await self._reply(interaction, describe_roles(await self.roles.list(guild.id)))
+        await self._reply(interaction, roles_text.role_listing(await self.roles.list(guild.id)))
 
 
 async def setup(bot: commands.Bot) -> None:

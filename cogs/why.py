@@ -8,7 +8,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.render import NO_MENTIONS, why_reply
+from bot.render.limits import NO_MENTIONS
+from bot.render.why import why_reply
 from bot.services.why import WhyService
 from cogs.alerts import AlertChannel, _require_manager
 from cogs.lookups import _suggest

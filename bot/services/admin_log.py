@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from bot.clock import Clock
-from bot.render import (
+from bot.render.admin_log import (
     admin_log_failing,
     admin_log_paused,
     admin_log_recovered,

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from bot.clock import Clock
-from bot.render_living import LivingPost
+from bot.render.stories import LivingPost
 from bot.services.alerts import retry_delay
 from bot.services.same_event import TitleKey, same_event_title, title_key
 from db.interfaces import Store

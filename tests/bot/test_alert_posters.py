@@ -78,14 +78,15 @@ async def test_console_alerts_commands_run_the_whole_loop(alert_service: AlertSe
     out = io.StringIO()
     await run_console(SimpleNamespace(alerts=alert_service, lookups=None), stdin=io.StringIO(script + "\n"), stdout=out)
     text = out.getvalue()
-    assert "#console now follows AI at heat ≥ 80; 1 stories queued by backfill" in text
-    assert "AI · heat ≥ 80" in text
-    assert "heat 120 · Already hot · next tick" in text
+    assert "#console will now get new stories on AI with heat ≥ 80 and no quality filter. Stories that are already hot"\
+        " are not posted, except the 1 hottest (backfill)." in text
+    assert "#console · AI · heat ≥ 80" in text
+    assert "1. heat 120 · Already hot · https://news.example/1 · next tick · for AI (backfill)" in text
     assert "min_heat takes a heat from 0 to 500 (e.g. 80) or a share of the topic's stories like top10%" in text
-    assert "Paused alerts in #console. 1 queued stories wait" in text
-    assert "Resumed alerts in #console; 1 queued stories will post" in text
-    assert "Removed 1 subscription(s)" in text
-    assert "No alerts yet" in text
+    assert "Paused alerts in #console. 1 stories already queued will wait and post after /alerts resume" in text
+    assert "Resumed alerts in #console. 1 queued stories will post" in text
+    assert "#console no longer gets alerts for AI." in text
+    assert "No alerts in this server yet. Add one with /alerts add." in text
 
 
 async def console(alert_service: AlertService, *commands: str) -> str:
@@ -102,8 +103,8 @@ async def test_console_list_counts_on_each_subscription_only_what_it_queued(
     for heat in (100, 110, 120):
         writer.add(heat, topics=["AI"])
     text = await console(alert_service, "/alerts add", "/alerts add AI backfill:3", "/alerts list")
-    assert "  every topic · heat ≥ 70 · last post never · 0 queued" in text
-    assert "  AI · heat ≥ 70 · last post never · 3 queued" in text
+    assert "#console · every topic · heat ≥ 70 · last post never\n" in text
+    assert "#console · AI · heat ≥ 70 · last post never · 3 queued" in text
 
 
 async def test_console_preview_shows_backfill_only_when_asked(
@@ -120,13 +121,13 @@ async def test_console_preview_shows_backfill_only_when_asked(
     await alert_service.tick(poster)
     queue = await console(alert_service, "/alerts preview")
     lines = {line.split(" · ")[1]: line for line in queue.splitlines() if " · " in line}
-    assert lines["AI story from the backfill"].endswith(" · for AI (backfill)")
-    assert lines["Crossed the line later"].endswith(" · for every topic (crossed heat 70)")
+    assert " · for AI (backfill) · last try failed: " in lines["AI story from the backfill"]
+    assert " · for every topic (crossed heat 70)" in lines["Crossed the line later"]
     assert "Hot before anyone followed" not in queue
     asked = await console(alert_service, "/alerts preview backfill:2")
     assert (
         "  backfill:2 on the every topic subscription would queue 1 story: the hottest that qualify now (heat ≥ 70)"
-        " and were never posted here.\n    heat 130 · Hot before anyone followed" in asked
+        " and were never posted here.\n  • heat 130 · Hot before anyone followed · https://" in asked
     )
 
 
@@ -140,8 +141,8 @@ async def test_console_list_drops_the_old_error_once_a_post_goes_through_after_r
         await alert_service.tick(poster)
         clock.advance(timedelta(minutes=15))
     failing = await console(alert_service, "/alerts list", "/alerts resume")
-    assert "paused · last error: Unknown Channel" in failing
-    assert "Resumed alerts in #console; 1 queued stories will post" in failing
+    assert "\n  ⏸ paused automatically after repeated failures: Unknown Channel\n" in failing
+    assert "Resumed alerts in #console. 1 queued stories will post" in failing
     await alert_service.tick(poster)
     healthy = await console(alert_service, "/alerts list")
     assert "every topic · heat ≥ 70 · last post 2026-11-26" in healthy

@@ -60,8 +60,8 @@ async def test_console_named_parameters_like_discord(services: SimpleNamespace, 
 async def test_console_topics_lists_counts(services: SimpleNamespace, store: Store) -> None:
     await add_stories(store, [Story("a", topics=("AI", "Ethics")), Story("b", topics=("AI",))])
     text = await run(services, "/topics")
-    assert "1. AI (2)" in text
-    assert "2. Ethics (1)" in text
+    assert "1. AI · 2 stories" in text
+    assert "2. Ethics · 1 story" in text
 
 
 async def test_console_related_by_title_shows_linked_and_similar(services: SimpleNamespace, store: Store) -> None:
@@ -74,8 +74,8 @@ async def test_console_related_by_title_shows_linked_and_similar(services: Simpl
     )
     text = await run(services, "/related delhi airport")
     assert "Delhi airport tracks passengers" in text
-    assert "From the story's own related list:" in text
-    assert "[our story #" in text
+    assert "From the story's own related list\n• Airport tracking · https://b.example/x" in text
+    assert "· our story 2" in text
 
 
 async def test_console_search_and_trending(services: SimpleNamespace, store: Store) -> None:
@@ -83,8 +83,8 @@ async def test_console_search_and_trending(services: SimpleNamespace, store: Sto
     text = await run(services, '/search "quantum* (computing', "/trending 24 AI", "/trending hours:2")
     assert "Search “\"quantum* (computing”" in text
     assert "Quantum computing leaps" in text
-    assert "Trending on AI · first seen in the last 24 h" in text
-    assert "Trending · first seen in the last 2 h" in text
+    assert "Trending on AI: first seen in the last 24 hours · hottest first" in text
+    assert "Trending: first seen in the last 2 hours · hottest first" in text
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,7 @@ async def test_console_counts_say_1_match_and_1_story(services: SimpleNamespace,
     assert "· 1 match\n" in text
     assert "1 matches" not in text
     assert "Topic AI · hottest first · 1 story\n" in text
-    assert "Trending · first seen in the last 24 h · 1 story\n" in text
+    assert "Trending: first seen in the last 24 hours · hottest first · 1 story\n" in text
     assert "1 stories" not in text
 
 
@@ -247,9 +247,9 @@ async def test_console_alerts_add_with_the_readme_syntax_follows_the_topic(
 
     text = await run(services, "/alerts add channel:#console AI", "/alerts list", extensions=("bot.alert_posters",))
 
-    assert "#console now follows AI at heat ≥ 70" in text
+    assert "#console will now get new stories on AI with heat ≥ 70 and no quality filter." in text
     assert "No topic" not in text
-    assert "  AI · heat ≥ 70" in text
+    assert "#console · AI · heat ≥ 70 · last post never" in text
 
 
 async def test_console_alerts_names_the_channel_it_acts_on_and_refuses_another(
@@ -265,7 +265,7 @@ async def test_console_alerts_names_the_channel_it_acts_on_and_refuses_another(
 
     assert "Paused alerts in #console." in text
     assert "! The playground has one channel, #console; there is no channel “#other” here." in text
-    assert "Resumed alerts in #console;" in text
+    assert "Resumed alerts in #console." in text
 
 
 async def test_console_why_explains_a_story_in_console_like_discord(
@@ -292,5 +292,5 @@ async def test_console_why_explains_a_story_in_console_like_discord(
 
     assert "in #console: stopped at heat." in text
     assert "✗ heat [every topic]: heat 50 < line 70 (20 short)" in text
-    assert "✓ ledger: posted at 2026-11-26 12:00 UTC (message 1)" in text
+    assert "✓ ledger: posted at 2026-11-26 12:00 UTC · message 1" in text
     assert "! The playground has one channel, #console; there is no channel “#other” here." in text

@@ -61,9 +61,9 @@ def test_playground_keeps_its_alerts_out_of_the_real_bots_store(
     first = heatwave_run(monkeypatch, capsys, "/alerts add channel:#console AI")
     again = heatwave_run(monkeypatch, capsys, "/alerts list")
 
-    assert "#console now follows AI" in first
+    assert "#console will now get new stories on AI" in first
     assert "Store: data/playground.db, the playground's own. The real bot uses data/heatwave.db" in flat(first)
-    assert "  AI · heat ≥ 70" in again  # the playground remembers its own subscription...
+    assert "#console · AI · heat ≥ 70" in again  # the playground remembers its own subscription...
     assert query_one(parse_location(project / "data/playground.db"), SUBSCRIPTIONS) == (1,)
     # ...and the real bot's store holds nothing it would try to post to "channel 1".
     assert query_one(parse_location(project / "data/heatwave.db"), SUBSCRIPTIONS) is None
@@ -160,7 +160,7 @@ async def test_heatwave_run_at_a_terminal_prints_a_dropped_storys_alert_above_th
         await screen.wait_for("Your own stories: put .md files in drop/", within=30)
         await screen.wait_for(lambda: screen.before_cursor == "heatwave> ", what="the prompt")
         screen.type(f"/alerts add min_heat:100{ENTER}")
-        await screen.wait_for("#console now follows every topic at heat ≥ 100")
+        await screen.wait_for("#console will now get new stories on every topic with heat ≥ 100")
         # Keys typed before the next prompt is drawn are echoed by the terminal itself: type at the prompt.
         await screen.wait_for(lambda: screen.before_cursor == "heatwave> ", what="the next prompt")
         screen.type("/topic Fus")

@@ -12,15 +12,8 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.errors import PermissionDenied
-from bot.services.alerts import AlertService, GuildAlerts, PauseResult
-from cogs.alerts import (
-    AlertsCog,
-    _require_manager,
-    describe_add,
-    describe_listing,
-    describe_pause,
-    describe_subscription,
-)
+from bot.services.alerts import AlertService
+from cogs.alerts import AlertsCog, _require_manager
 from db.models import SubscriptionRecord
 from tests.support.alerts import FakePoster, StoryWriter, permanent, transient
 
@@ -89,62 +82,6 @@ def test_require_manager_refuses_a_member_without_manage_server() -> None:
 def test_require_manager_accepts_an_administrator() -> None:
     interaction = SimpleNamespace(guild_id=5, permissions=discord.Permissions(administrator=True))
     assert _require_manager(cast(Any, interaction)) == 5
-
-
-def test_describe_subscription_shows_failing_reason() -> None:
-    line = describe_subscription(record(failure_count=2, last_error="the channel no longer exists"))
-    assert "failing (2×): the channel no longer exists" in line
-
-
-def test_describe_subscription_shows_auto_pause_reason() -> None:
-    line = describe_subscription(
-        record(channel_paused_at=NOW, auto_paused_reason="the bot lacks a permission there", failure_count=5)
-    )
-    assert "paused automatically after repeated failures: the bot lacks a permission there" in line
-
-
-def test_describe_subscription_escapes_hostile_topic_names() -> None:
-    line = describe_subscription(record(topic_name="@everyone **bold**"))
-    assert "**bold**" not in line.replace("\\*", "")
-    assert "@everyone" not in line
-
-
-def test_describe_listing_fits_in_one_message() -> None:
-    subs = tuple(record(id=i, channel_id=1000 + i, topic_name=f"Topic {i}" * 5) for i in range(200))
-    text = describe_listing(GuildAlerts(False, subs))
-    assert len(text) <= 2000
-    assert "more" in text
-
-
-def test_describe_pause_explains_what_happens_to_new_stories() -> None:
-    text = describe_pause(PauseResult("guild", True, 3), None, pausing=True)
-    assert "3 stories already queued will wait" in text
-    assert "the hottest come in one message" in text
-
-
-async def test_describe_add_of_a_re_add_states_the_thresholds_now_and_what_changed(
-    alert_service: AlertService, writer: StoryWriter
-) -> None:
-    writer.add(80, topics=["AI"])
-    channel = cast(Any, SimpleNamespace(mention="<#100>"))
-    added = await alert_service.add_subscription(
-        guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_heat=100,
-    )
-    assert describe_add(added, channel).startswith(
-        "<#100> will now get new stories on **AI** with heat ≥ 100 and no quality filter."
-    )
-    again = await alert_service.add_subscription(
-        guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_quality=50,
-    )
-    text = describe_add(again, channel)
-    assert text.startswith("<#100> now gets new stories on **AI** with heat ≥ 100 and quality ≥ 50.")
-    assert "Changed: min_quality off → 50." in text
-    cleared = await alert_service.add_subscription(
-        guild_id=1, channel_id=100, channel_kind="text", topic="AI", min_quality=0,
-    )
-    assert "with heat ≥ 100 and no quality filter. Changed: min_quality 50 → off." in describe_add(cleared, channel)
-    same = await alert_service.add_subscription(guild_id=1, channel_id=100, channel_kind="text", topic="AI")
-    assert "Nothing changed." in describe_add(same, channel)
 
 
 def test_alerts_add_help_says_how_to_remove_the_quality_filter(alert_service: AlertService) -> None:

@@ -10,7 +10,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.services.alerts import AlertService
 from bot.services.digests import DigestService
-from cogs.digests import DigestCog, describe_digests
+from cogs.digests import DigestCog
 from db.interfaces import Store
 
 
@@ -41,16 +41,3 @@ def test_digest_add_options_match_the_issue(payload: dict[str, Any]) -> None:
     assert (options["top"]["min_value"], options["top"]["max_value"]) == (1, 10)
     assert options["timezone"]["autocomplete"] is True
     assert options["channel"]["required"] is True
-
-
-def test_describe_digests_with_nothing_says_how_to_add_one() -> None:
-    assert "`/digest add`" in describe_digests([])
-
-
-def test_alerts_list_shows_a_percentile_rule_and_todays_line() -> None:
-    from cogs.alerts import describe_subscription
-    from tests.cogs.test_alerts import record
-
-    line = describe_subscription(record(min_heat=112, heat_percentile=10, topic_name="AI"))
-    assert "heat ≥ 112 (top 10% of the last 30 days)" in line
-    assert "heat ≥ 70 ·" in describe_subscription(record(min_heat=70))

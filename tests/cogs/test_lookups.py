@@ -14,18 +14,10 @@ from discord.ext import commands
 from bot.clock import ManualClock
 from bot.errors import NotFound
 from bot.render import NO_MENTIONS
+from bot.render.lists import LookupReply as Reply
+from bot.render.lists import related_reply, search_reply, topic_reply, topics_reply, trending_reply
 from bot.services.lookups import LookupService, Page
-from cogs.lookups import (
-    LookupsCog,
-    Pager,
-    Reply,
-    related_reply,
-    search_reply,
-    setup,
-    topic_reply,
-    topics_reply,
-    trending_reply,
-)
+from cogs.lookups import LookupsCog, Pager, setup
 from db.interfaces import Store
 from tests.support.storydb import Related, Story, add_stories
 
@@ -51,7 +43,7 @@ def hostile_story(i: int) -> Story:
 async def test_topic_reply_header_and_one_embed_per_story(service: LookupService, store: Store) -> None:
     await add_stories(store, [Story(f"Story {i}", heat=100 - i) for i in range(7)])
     reply = topic_reply(await service.topic("ai"))
-    assert reply.content == "**AI** · hottest first · 7 stories · page 1/2"
+    assert reply.content == "Topic **AI** · hottest first · 7 stories · page 1/2"
     assert [e.title for e in reply.embeds] == [f"Story {i}" for i in range(5)]
 
 

@@ -527,7 +527,7 @@ def rewind_to_before_living_posts(location: StoreLocation) -> None:
 async def test_alerts_posted_in_the_days_before_the_upgrade_follow_their_story_after_it(
     location: StoreLocation, clock: ManualClock
 ) -> None:
-    from bot.render_living import LivingPost
+    from bot.render.stories import LivingPost
     from bot.services.living_posts import LivingPosts
 
     edited: list[tuple[int, int | None]] = []

@@ -8,7 +8,8 @@ import random
 import pytest
 
 from bot.clock import ManualClock
-from bot.render import import_plan_text
+from bot.render.config import import_plan
+from bot.render.message import Names
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
 from bot.services.config_io import ConfigService, FoundChannel, ImportRefused, StaticDirectory, parse_config
@@ -85,7 +86,7 @@ async def test_round_trip_into_another_server_dry_run_then_apply(
     admin_log.poster = recorder
 
     dry = await config.plan(TARGET, exported, TARGET_CHANNELS, actor_id=9)
-    shown = import_plan_text(dry, lambda c: f"<#{c}>", applied=False, markdown=True, how_to_apply="dry_run:False")
+    shown = import_plan(dry, applied=False, how_to_apply=("dry_run:False",)).markdown()
     assert await store.subscriptions.for_guild(TARGET) == []  # a dry run changes nothing
     assert dry.changes == 3
     assert "Dry run: 3 changes would be made" in shown
@@ -104,7 +105,7 @@ async def test_round_trip_into_another_server_dry_run_then_apply(
     assert recorder.posts == [(202, "imported the alerts")]
     again = await config.plan(TARGET, exported, TARGET_CHANNELS)
     assert again.changes == 0
-    assert "nothing to change" in import_plan_text(again, str, applied=False, markdown=False, how_to_apply="")
+    assert "nothing to change" in import_plan(again, applied=False).plain(Names(channel=str))
 
 
 async def test_import_changes_and_removes_what_the_file_says(
@@ -117,8 +118,9 @@ async def test_import_changes_and_removes_what_the_file_says(
         "log_channel": None,
     }
     plan = await config.plan(SOURCE, json.dumps(file), SOURCE_CHANNELS)
-    text = import_plan_text(plan, lambda c: f"#{SOURCE_CHANNELS.name_of(c)}", applied=True, markdown=False,
-                            how_to_apply="--apply")
+    text = import_plan(plan, applied=True, how_to_apply=("--apply",)).plain(
+        Names(channel=lambda c: f"#{SOURCE_CHANNELS.name_of(c)}")
+    )
     assert "~ change #news · every topic: heat ≥ 80 → heat ≥ 90" in text
     assert "- remove #ai-desk · AI (heat ≥ 60, quality ≥ 40)" in text
     assert "~ alerts log: #mod-log → off" in text
@@ -244,7 +246,7 @@ async def test_round_trip_of_every_section_into_another_server(
     topic_id = await full_setup(alert_service, admin_log, writer, store, clock)
     exported = await config.export(SOURCE, SOURCE_CHANNELS)
     dry = await config.plan(TARGET, exported, TARGET_CHANNELS)
-    shown = import_plan_text(dry, lambda c: f"<#{c}>", applied=False, markdown=True, how_to_apply="dry_run:False")
+    shown = import_plan(dry, applied=False, how_to_apply=("dry_run:False",)).markdown()
     assert "+ add <#201> · AI (heat ≥ top 20% (180 today))" in shown
     assert "~ channel <#200>: dedupe on, no pings → dedupe off, pings at heat ≥ 150" in shown
     assert "+ quiet hours <#200>: 22:00–07:00 Europe/Berlin, breaking ≥ 160" in shown
@@ -297,8 +299,9 @@ async def test_import_sections_are_the_whole_truth_for_quiet_hours_roles_and_cha
             "subscriptions": [{"channel": {"name": "news"}, "min_heat": "top10%"},
                               {"channel": {"name": "ai-desk"}, "topic": "AI", "min_heat": 90}]}
     plan = await config.plan(SOURCE, json.dumps(file), SOURCE_CHANNELS)
-    text = import_plan_text(plan, lambda c: f"#{SOURCE_CHANNELS.name_of(c)}", applied=False, markdown=False,
-                            how_to_apply="--apply")
+    text = import_plan(plan, applied=False, how_to_apply=("--apply",)).plain(
+        Names(channel=lambda c: f"#{SOURCE_CHANNELS.name_of(c)}")
+    )
     assert "- quiet hours #news (22:00–07:00 Europe/Berlin, breaking ≥ 160)" in text
     assert "- role AI (role 777)" in text
     assert ("~ digest #news: every topic · weekly on Friday at 17:30 Europe/Berlin, top 3, heat ≥ 90 → every topic"

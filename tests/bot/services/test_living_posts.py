@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import ManualClock
-from bot.render_living import LivingPost, living_embed
+from bot.render.stories import LivingPost, living_embed
 from bot.services.alerts import AlertService
 from bot.services.living_posts import EDIT_INTERVAL, EditFailed, LivingPosts
 from bot.services.lookups import LookupService

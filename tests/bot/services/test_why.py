@@ -9,7 +9,8 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.errors import NotFound
-from bot.render import why_reply, why_text
+from bot.render.message import Names
+from bot.render.why import why_reply, why_text
 from bot.services.alerts import AlertService, DeliveryFailed
 from bot.services.digests import DigestService
 from bot.services.living_posts import LivingPosts
@@ -61,7 +62,7 @@ async def test_why_posted_links_the_message(
     assert "heat 90 ≥ line 70" in text_of(result, "heat")
     message_id = poster.sent[0].message_id
     assert f"https://discord.com/channels/{GUILD}/{NEWS}/{message_id}" in why_reply(result)
-    assert f"(message {message_id})" in why_text(result, channel="#console")
+    assert f" · message {message_id}" in why_text(result, names=Names(channel=lambda _: "#console"))
 
 
 async def test_why_queued_gives_position_tick_and_the_failed_try(

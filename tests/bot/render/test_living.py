@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 
 from bot.alert_posters import ConsolePoster
-from bot.render_living import LivingPost, heat_change, living_embed, living_text
-from tests.bot.test_render import HOSTILE, huge_view, make_view
+from bot.render.stories import LivingPost, heat_change, living_embed, living_text
+from tests.bot.render.test_stories import HOSTILE, huge_view, make_view
 
 AT = datetime(2026, 11, 26, 17, 42, tzinfo=UTC)
 
