@@ -244,7 +244,7 @@ def _draw(ax: Axes, chart: HeatChart) -> None:
     values += [float(chart.breaking.heat)] if chart.breaking is not None else []
     values += [chart.median.median] if chart.median is not None else []
     ax.set_ylim(0, max(values, default=100.0) * 1.12 + 5)
-    locator = mdates.AutoDateLocator(tz=UTC, maxticks=8)  # type: ignore[no-untyped-call]
+    locator = mdates.AutoDateLocator(tz=UTC)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))  # type: ignore[no-untyped-call]
     ax.set_ylabel("heat")
