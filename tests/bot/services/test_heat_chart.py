@@ -11,6 +11,8 @@ from bot.errors import NotFound
 from bot.services.heat_chart import HeatChartService
 from bot.services.lookups import LookupService
 from db.interfaces import Store
+from db.sqlite.heat_charts import TOPIC_MEDIAN_SQL
+from db.sqlite.store import SqliteStore
 from tests.support.alerts import StoryWriter
 from tests.support.storydb import Story, add_stories
 
@@ -195,3 +197,16 @@ async def test_breaking_lines_come_highest_first(store: Store, clock: ManualCloc
     lines = await store.heat_charts.breaking_lines(GUILD)
 
     assert [(line.channel_id, line.kind, line.heat) for line in lines] == [(OTHER, "ping", 160), (DESK, "quiet", 110)]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"])
+async def test_topic_median_walks_the_topics_newest_index_not_the_table(store: Store) -> None:
+    # Bounded by its LIMIT only while it reads story_topics_new in published order (bench/heat_chart.py times it).
+    assert isinstance(store, SqliteStore)
+    params = {"topic": 1, "since": "2026-11-01", "until": "2026-11-05", "story": 1, "cap": 1000}
+    async with store._database.conn.execute("EXPLAIN QUERY PLAN " + TOPIC_MEDIAN_SQL, params) as cursor:
+        plan = [row[3] for row in await cursor.fetchall()]
+    assert any(
+        "SEARCH x USING INDEX story_topics_new (topic_id=? AND published_at>? AND published_at<?)" in p for p in plan
+    ), plan
+    assert not any(p.startswith("SCAN x") or "stories" in p for p in plan), plan
