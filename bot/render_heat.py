@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -39,6 +40,9 @@ _DPI = 100
 # Discord refuses attachments over 8 MiB on servers without boosts (10 MiB since 2024); a chart is far below
 # either, and one that is not (a bug) is refused here rather than by Discord.
 MAX_PNG_BYTES = 8 * 1024 * 1024
+# One drawing at a time: matplotlib does not promise thread safety across figures, and a burst of /heat should
+# queue for one core rather than take every core from the bot.
+_DRAWING = threading.Lock()
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 40
 _TITLE = 150
@@ -255,17 +259,18 @@ def _draw(ax: Axes, chart: HeatChart) -> None:
 
 
 def chart_png(chart: HeatChart) -> bytes:
-    """The chart as a CHART_WIDTH×CHART_HEIGHT PNG. CPU work (tens of ms): call it off the event loop."""
+    """The chart as a CHART_WIDTH×CHART_HEIGHT PNG. CPU work (0.1–1 s): call it off the event loop."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(CHART_WIDTH / _DPI, CHART_HEIGHT / _DPI), dpi=_DPI)
-    FigureCanvasAgg(figure)
-    # Fixed margins that fit the labels: a tight layout measures every text first and doubles the drawing time.
-    figure.subplots_adjust(left=0.08, right=0.98, top=0.92, bottom=0.16)
-    _draw(figure.add_subplot(), chart)
-    out = io.BytesIO()
-    figure.savefig(out, format="png", dpi=_DPI, metadata={"Software": None})
+    with _DRAWING:
+        figure = Figure(figsize=(CHART_WIDTH / _DPI, CHART_HEIGHT / _DPI), dpi=_DPI)
+        FigureCanvasAgg(figure)
+        # Fixed margins that fit the labels: a tight layout measures every text first and doubles the drawing time.
+        figure.subplots_adjust(left=0.08, right=0.98, top=0.92, bottom=0.16)
+        _draw(figure.add_subplot(), chart)
+        out = io.BytesIO()
+        figure.savefig(out, format="png", dpi=_DPI, metadata={"Software": None})
     data = out.getvalue()
     if len(data) > MAX_PNG_BYTES:
         raise ValueError(f"a heat chart of {len(data):,} bytes is over Discord's attachment limit")
