@@ -69,8 +69,9 @@ def _reading(point: HeatPoint) -> str:
     return f"{point.heat} at {_when(point.at)}"
 
 
-def _numbers(chart: HeatChart, *, channel_name: Callable[[int], str]) -> list[str]:
-    """The chart's figures in words, one line each (the same for Discord and the console)."""
+def _numbers(chart: HeatChart, *, channel_name: Callable[[int], str], shown: Callable[[str], str]) -> list[str]:
+    """The chart's figures in words, one line each (the same for Discord and the console); `shown` makes story text
+    (the topic's name) safe where it goes."""
     lines: list[str] = []
     first, peak, latest = chart.first, chart.peak, chart.latest
     readings = sum(1 for p in chart.points if p.heat is not None)
@@ -93,7 +94,7 @@ def _numbers(chart: HeatChart, *, channel_name: Callable[[int], str]) -> list[st
     median = chart.median
     if median is not None:
         lines.append(
-            f"Median of {truncate(clean_text(median.topic), 60)}: {_number(median.median)} over "
+            f"Median of {shown(truncate(clean_text(median.topic), 60))}: {_number(median.median)} over "
             f"{median.stories:,} {'story' if median.stories == 1 else 'stories'} published "
             f"{_when(median.since)} – {_when(median.until)}."
         )
@@ -112,7 +113,10 @@ def heat_message(chart: HeatChart) -> str:
     story = chart.story
     title = escape(truncate(clean_text(story.title), _TITLE)) or "Untitled"
     # A channel mention pings nobody (and allowed_mentions is none anyway); Discord shows it as its name.
-    lines = [f"**Heat of story {story.id}**: {title}", *_numbers(chart, channel_name=lambda cid: f"<#{cid}>")]
+    lines = [
+        f"**Heat of story {story.id}**: {title}",
+        *_numbers(chart, channel_name=lambda cid: f"<#{cid}>", shown=escape),
+    ]
     return truncate("\n".join(lines), MESSAGE_CONTENT_LIMIT)
 
 
@@ -120,7 +124,7 @@ def heat_console_text(chart: HeatChart, path: str, channel_name: Callable[[int],
     """The console's /heat: the numbers, a sparkline of the history and where the PNG was saved."""
     story = chart.story
     title = truncate(clean_text(story.title), _TITLE) or "Untitled"
-    lines = [f"Heat of story #{story.id}: {title}", *_numbers(chart, channel_name=channel_name)]
+    lines = [f"Heat of story #{story.id}: {title}", *_numbers(chart, channel_name=channel_name, shown=str)]
     lines.append(f"{sparkline(chart)}  (first reading → {_when(chart.end)})")
     lines.append(f"Chart saved to {path}")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from datetime import timedelta
 
@@ -104,7 +105,11 @@ def test_message_of_a_single_reading_and_of_a_suppressed_story() -> None:
 
 
 def test_message_escapes_story_text_and_fits_discord() -> None:
-    text = heat_message(chart([(0, 88)], title="@everyone **bold** <@&123> " + "x" * 3000))
+    hostile = chart([(0, 88)], title="@everyone **bold** <@&123> " + "x" * 3000, median=50)
+    assert hostile.median is not None
+    hostile = dataclasses.replace(hostile, median=dataclasses.replace(hostile.median, topic="<@&9> **AI**"))
+    text = heat_message(hostile)
+    assert "**AI**" not in text
     assert "@everyone" not in text.replace("@\u200beveryone", "")
     assert "<@&" not in text
     assert len(text) <= MESSAGE_CONTENT_LIMIT
