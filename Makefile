@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(if $(BENCH_DB),,$(BIN)/python bench/ingest_profile.py)
 	$(BIN)/python bench/commands.py $(if $(BENCH_DB),--db $(BENCH_DB))
+	$(BIN)/python bench/heat_chart.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(BIN)/python bench/alerts.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(BIN)/python bench/digests.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(BIN)/python bench/fanout.py

@@ -10,6 +10,7 @@ from bot.services.admin_log import AdminLog
 from bot.services.alerts import AlertService
 from bot.services.config_io import ConfigService
 from bot.services.digests import DigestService
+from bot.services.heat_chart import HeatChartService
 from bot.services.living_posts import LivingPosts
 from bot.services.lookups import LookupService
 from bot.services.roles import RoleService
@@ -33,6 +34,7 @@ class Services:
     why: WhyService
     config: ConfigService
     roles: RoleService
+    heat_charts: HeatChartService
 
     @property
     def store_location(self) -> StoreLocation:
@@ -64,6 +66,7 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
         )
         config = ConfigService(opened, alerts, admin_log, clock)
         roles = RoleService(opened, clock, alerts)
+        heat_charts = HeatChartService(opened, lookups, clock)
     except BaseException:
         await opened.close()
         raise
@@ -78,4 +81,5 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
         why=why,
         config=config,
         roles=roles,
+        heat_charts=heat_charts,
     )

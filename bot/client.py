@@ -40,7 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Explicit, so a stray file in cogs/ never becomes a live feature; each module ends in `async def setup(bot)`.
-EXTENSIONS: tuple[str, ...] = ("cogs.lookups", "cogs.alerts", "cogs.digests", "cogs.why", "cogs.roles")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.lookups", "cogs.alerts", "cogs.digests", "cogs.why", "cogs.roles", "cogs.heat"
+)
 
 # The least the bot needs (Discord docs, "Permissions" and the routes it calls):
 # - View Channel + Send Messages + Embed Links: post an alert embed in a text or announcement channel. Send Messages

@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 # Modules that contribute console commands (see the module docstring). A module that is not there yet is skipped.
-CONSOLE_EXTENSIONS: tuple[str, ...] = ("bot.alert_posters", "bot.digest_posters")
+CONSOLE_EXTENSIONS: tuple[str, ...] = ("bot.alert_posters", "bot.digest_posters", "bot.heat_console")
 
 _HELP_WIDTH = 80  # /help fits an 80-column terminal
 _HELP_USAGE_COLUMN = 30  # a longer usage line gets its description on the lines below it

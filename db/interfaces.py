@@ -15,6 +15,7 @@ from typing import Literal, Protocol, Self
 from db.ingest_rows import KnownFile, RunCounts, ScannedFile
 from db.location import StoreLocation
 from db.models import (
+    BreakingLine,
     ChannelKind,
     ChannelRecord,
     ClaimedItem,
@@ -44,6 +45,7 @@ from db.models import (
     SummaryItem,
     SummaryKind,
     TopicInfo,
+    TopicMedian,
     TopicRole,
     UpsertOutcome,
 )
@@ -384,6 +386,20 @@ class HeatLineStore(Protocol):
         """Today's number for a percentile rule."""
 
 
+class HeatChartStore(Protocol):
+    """/heat: what a story's heat chart is compared with (its history is `DeliveryLedger.heat_events`)."""
+
+    async def topic_median(
+        self, topic_id: int, *, since: datetime, until: datetime, exclude_story: int, cap: int
+    ) -> TopicMedian:
+        """The median heat now of the topic's stories published from `since` to `until` (both included), the
+        latest `cap` of them when there are more; suppressed and unknown heat and `exclude_story` left out. The
+        mean of the two middle heats when their number is even. Bounded by `cap`, whatever the topic's size."""
+
+    async def breaking_lines(self, guild_id: int) -> list[BreakingLine]:
+        """Every breaking line of the guild's channels (quiet-hours `breaking`, `ping_heat`), highest first."""
+
+
 class AdminLogStore(Protocol):
     """The admin log channel of each guild, and when each problem was last told there."""
 
@@ -553,6 +569,9 @@ class Store(Protocol):
 
     @property
     def heat_lines(self) -> HeatLineStore: ...
+
+    @property
+    def heat_charts(self) -> HeatChartStore: ...
 
     @property
     def admin_log(self) -> AdminLogStore: ...

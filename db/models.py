@@ -522,3 +522,21 @@ class DueEdit:
     heat: int | None
     version: int
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class BreakingLine:
+    """A heat at which a guild's channel treats a story as breaking: its quiet-hours `breaking` (posts through
+    quiet hours) or its `ping_heat` (pings the topic roles)."""
+
+    channel_id: int
+    kind: Literal["quiet", "ping"]
+    heat: int
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMedian:
+    """The median heat of a topic's stories over a period (`median` None: no story with a known heat)."""
+
+    median: float | None
+    stories: int  # how many stories the median is over

@@ -15,6 +15,7 @@ One module per kind of message, each building its Discord form and its console f
     config      what an alerts import changes
     roles       the /roles replies and panel
     refusals    the bot refusing a command for want of its own permissions in a channel
+    heat        /heat: the PNG chart (matplotlib, imported on first use), its text, the sparkline
 
 Callers import from the module that owns the message. The names below are the story basics most messages
 share, re-exported so that `from bot.render import story_embed, NO_MENTIONS` keeps working.

@@ -9,6 +9,7 @@ from db.postgres.channels import PgChannels
 from db.postgres.crossposts import PgCrossposts
 from db.postgres.database import PgDatabase
 from db.postgres.digests import PgDigests
+from db.postgres.heat_charts import PgHeatCharts
 from db.postgres.heat_lines import PgHeatLines
 from db.postgres.leases import PgLeases
 from db.postgres.ledger import PgLedger
@@ -38,6 +39,7 @@ class PostgresStore:
         self.quiet_hours = PgQuietHours(database)
         self.summaries = PgSummaries(database)
         self.heat_lines = PgHeatLines(database)
+        self.heat_charts = PgHeatCharts(database)
         self.admin_log = PgAdminLog(database)
 
     @classmethod

@@ -9,6 +9,7 @@ from db.sqlite.channels import SqliteChannels
 from db.sqlite.crossposts import SqliteCrossposts
 from db.sqlite.database import SqliteDatabase
 from db.sqlite.digests import SqliteDigests
+from db.sqlite.heat_charts import SqliteHeatCharts
 from db.sqlite.heat_lines import SqliteHeatLines
 from db.sqlite.leases import SqliteLeases
 from db.sqlite.ledger import SqliteLedger
@@ -38,6 +39,7 @@ class SqliteStore:
         self.quiet_hours = SqliteQuietHours(database)
         self.summaries = SqliteSummaries(database)
         self.heat_lines = SqliteHeatLines(database)
+        self.heat_charts = SqliteHeatCharts(database)
         self.admin_log = SqliteAdminLog(database)
 
     @classmethod
