@@ -7,11 +7,11 @@ every message fits Discord's 2,000 characters (the poster sends them with allowe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.render import MESSAGE_CONTENT_LIMIT, clean_text, escape, forum_title, truncate
 from bot.urls import safe_http_url
-from db.models import RelatedLink, StoryView
+from db.models import ChannelKind, RelatedLink, StoryView, ThreadOptions
 
 __all__ = [
     "RELATED_HEADING",
@@ -23,6 +23,8 @@ __all__ = [
     "tag_name",
     "tags_skipped_text",
     "thread_name",
+    "threads_added_text",
+    "threads_listing_lines",
 ]
 
 # The related list is the one message in a thread that starts with this; crash recovery looks for it.
@@ -106,3 +108,37 @@ def tags_skipped_text(forum_id: int, skipped: Sequence[str], limit: int) -> str:
         f"forum {forum_id}: no tag created for {names} (the forum has Discord's {limit} tags, or a name is longer"
         f" than {TAG_NAME_LIMIT} characters)"
     )
+
+
+def threads_added_text(options: ThreadOptions | None, kind: ChannelKind) -> str:
+    """What /alerts add says about the channel's threads and tags ('' when neither is on)."""
+    if options is None:
+        return ""
+    text = ""
+    if options.threads:
+        text += (
+            " Each post gets its related stories, and later coverage of the same event, in its own thread."
+            if kind == "forum"
+            else " Each post gets a thread with its related stories, and later coverage of the same event goes there."
+        )
+    if kind == "forum":
+        text += " Posts carry the forum's tags named like their topics"
+        text += (
+            f"; missing tags are created while the forum has fewer than 20 (topics over {TAG_NAME_LIMIT} characters"
+            " get none)."
+            if options.create_tags
+            else "."
+        )
+    return text
+
+
+def threads_listing_lines(options: Mapping[int, ThreadOptions]) -> list[str]:
+    """/alerts list: one line per channel with threads or tag creation on."""
+    lines = []
+    for channel_id, option in options.items():
+        parts = [
+            p for p, on in (("related-story threads", option.threads), ("creates forum tags", option.create_tags)) if on
+        ]
+        if parts:
+            lines.append(f"🧵 <#{channel_id}>: {', '.join(parts)}")
+    return lines

@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidArgument, PermissionDenied
-from bot.permissions import ALERT_PERMISSIONS
+from bot.permissions import needed_permissions
 from bot.render import (
     MESSAGE_CONTENT_LIMIT,
     NO_MENTIONS,
@@ -24,6 +24,7 @@ from bot.render import (
     import_plan_text,
     truncate,
 )
+from bot.render_threads import threads_added_text, threads_listing_lines
 from bot.schedules import zone_choices
 from bot.services.admin_log import AdminLog
 from bot.services.alerts import (
@@ -90,16 +91,27 @@ def channel_kind(channel: discord.abc.GuildChannel) -> ChannelKind:
     raise InvalidArgument("Alerts can go to a text, announcement or forum channel.")
 
 
-def missing_permissions(channel: discord.abc.GuildChannel, me: discord.Member, kind: ChannelKind) -> list[str]:
-    """Names (as Discord shows them) of the permissions the bot lacks in `channel` for alerts of this kind."""
+def missing_permissions(
+    channel: discord.abc.GuildChannel,
+    me: discord.Member,
+    kind: ChannelKind,
+    *,
+    threads: bool = False,
+    create_tags: bool = False,
+) -> list[str]:
+    """Names (as Discord shows them) of the permissions the bot lacks in `channel` for alerts of this kind (and
+    the features turned on)."""
     perms = channel.permissions_for(me)
-    return [label for attr, label in ALERT_PERMISSIONS.get(kind, ()) if not getattr(perms, attr)]
+    wanted = needed_permissions(kind, threads=threads, create_tags=create_tags)
+    return [label for attr, label in wanted if not getattr(perms, attr)]
 
 
-def postable_kind(channel: AlertChannel, command: str, what: str) -> ChannelKind:
+def postable_kind(
+    channel: AlertChannel, command: str, what: str, *, threads: bool = False, create_tags: bool = False
+) -> ChannelKind:
     """The channel's kind, once the bot may post `what` there; else PermissionDenied naming what it lacks."""
     kind = channel_kind(channel)
-    missing = missing_permissions(channel, channel.guild.me, kind)
+    missing = missing_permissions(channel, channel.guild.me, kind, threads=threads, create_tags=create_tags)
     if missing:
         raise PermissionDenied(
             f"I can't post {what} in {channel.mention}: I'm missing {', '.join(missing)} there. "
@@ -174,7 +186,8 @@ def describe_listing(listing: GuildAlerts, quiet: Sequence[QuietHours] = ()) -> 
         ["⏸ **Alerts are paused for the whole server** (`/alerts resume` to restart)."] if listing.guild_paused else []
     )
     windows = [f"🌙 <#{q.channel_id}> quiet {quiet_label(q)}" for q in quiet]
-    return _fit(header + [describe_subscription(s) for s in listing.subscriptions] + windows)
+    threads = threads_listing_lines(listing.threads)
+    return _fit(header + [describe_subscription(s) for s in listing.subscriptions] + windows + threads)
 
 
 def quiet_label(window: QuietHours) -> str:
@@ -221,6 +234,7 @@ def describe_add(result: AddResult, channel: AlertChannel) -> str:
         text += " Every provider's story of an event is posted (dedupe off)."
     if result.ping_heat is not None:
         text += f" Stories with heat ≥ {result.ping_heat} ping their topics' roles (`/roles list`)."
+    text += threads_added_text(result.threads, sub.channel_kind)
     if sub.guild_paused or sub.channel_paused_at is not None:
         text += "\n⏸ Alerts there are paused; `/alerts resume` to start posting."
     return text
@@ -352,6 +366,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         backfill=f"Also post the N hottest stories that already qualify ({BACKFILL_RANGE[0]}-{BACKFILL_RANGE[1]})",
         dedupe="One post per event: other providers' stories of it are listed on the first post (default: true)",
         ping_heat="Stories at least this hot ping their topics' roles (/roles); 0 = no pings (default: none)",
+        threads="Start a thread on each post with the story's related stories and later coverage (default: false)",
+        create_tags="Forums: create a tag for each story topic the forum has no tag for, up to 20 (default: false)",
     )
     @app_commands.autocomplete(topic=topic_autocomplete)
     async def add(
@@ -364,10 +380,12 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         backfill: int = 0,
         dedupe: bool | None = None,
         ping_heat: int | None = None,
+        threads: bool | None = None,
+        create_tags: bool | None = None,
     ) -> None:
         """Post new hot stories to a channel (adding the same channel and topic again changes what is given)."""
         guild_id = _require_manager(interaction)
-        kind = postable_kind(channel, "/alerts add", "alerts")
+        kind = postable_kind(channel, "/alerts add", "alerts", threads=bool(threads), create_tags=bool(create_tags))
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.alerts.add_subscription(
             guild_id=guild_id,
@@ -379,6 +397,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
             backfill=backfill,
             dedupe=dedupe,
             ping_heat=ping_heat,
+            threads=threads,
+            create_tags=create_tags,
         )
         await self._reply(interaction, describe_add(result, channel))
         await self._tell_log(interaction, guild_id, describe_add_change(result, channel.id))

@@ -268,6 +268,15 @@ class ChannelSettingsSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadSettingsSpec:
+    """A channel's related-story threads and forum-tag creation as an import sets them."""
+
+    channel_id: int
+    threads: bool
+    create_tags: bool
+
+
+@dataclass(frozen=True, slots=True)
 class DigestSpec:
     """A digest as an import sets it (schedule worked out by the service; min_heat is today's number)."""
 
@@ -302,6 +311,7 @@ class GuildConfigChange:
     role_removals: tuple[int, ...] = ()  # topic ids whose role mapping goes
     digests: tuple[DigestSpec, ...] = ()  # create or replace
     digest_removals: tuple[tuple[int, int | None], ...] = ()  # (channel_id, topic_id) of digests to delete
+    thread_settings: tuple[ThreadSettingsSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,7 +571,7 @@ class DueThreadPost:
     thread_id: int
     heat: int | None
     attempts: int
-    unsure: bool  # an earlier attempt was claimed and never recorded: it may have reached Discord
+    unsure: bool  # an earlier attempt failed or was never recorded: it may have reached Discord
 
 
 @dataclass(frozen=True, slots=True)

@@ -453,6 +453,8 @@ class AlertService:
         _check_range("backfill", backfill, BACKFILL_RANGE, " stories")
         if ping_heat is not None:
             _check_range("ping_heat", ping_heat, MIN_HEAT_RANGE, " (0 = no pings)")
+        if create_tags and channel_kind != "forum":
+            raise InvalidArgument("create_tags is for forum channels: their posts carry tags, messages do not.")
         topic_ref = await self.resolve_topic(topic) if topic is not None else None
         topic_id = topic_ref.id if topic_ref else None
         now = self._clock.now()

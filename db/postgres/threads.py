@@ -145,7 +145,7 @@ class PgThreads:
     async def due_posts(self, now: datetime, *, limit: int) -> list[DueThreadPost]:
         rows = await self._db.all(
             "SELECT p.channel_id, p.post_story_id, p.story_id, p.kind, t.guild_id, t.thread_id, t.heat, p.attempts,"
-            " p.claimed_at IS NOT NULL AS unsure FROM thread_posts p"
+            " (p.claimed_at IS NOT NULL OR p.attempts > 0) AS unsure FROM thread_posts p"
             " JOIN alert_threads t ON t.channel_id = p.channel_id AND t.story_id = p.post_story_id"
             " WHERE p.state = 'queued' AND t.state = 'open' AND (p.not_before IS NULL OR p.not_before <= %s)"
             " ORDER BY t.heat DESC NULLS LAST, p.added_at, p.story_id LIMIT %s",
