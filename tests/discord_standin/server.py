@@ -1117,6 +1117,9 @@ class StandIn:
         struck = self.faults.take(method, api_path)
         for fault in struck:
             if fault.kind == "delay":
+                # Discord holds a request it has received whole: the body is read first, so a client that hangs
+                # up meanwhile does not stop the request from taking effect.
+                await request.read()
                 await asyncio.sleep(fault.seconds)
         for fault in struck:
             if fault.kind == "rate_limit":
@@ -1160,7 +1163,8 @@ class StandIn:
         return _json({"message": "404: Not Found", "code": 0}, status=404)
 
     async def _body(self, request: web.Request) -> Any:
-        if not request.can_read_body:
+        # body_exists, not can_read_body: a held request's body was read already (and is kept by aiohttp).
+        if not request.body_exists:
             return None
         if request.content_type.startswith("multipart/"):
             return await self._multipart_body(request)
