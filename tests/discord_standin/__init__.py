@@ -95,7 +95,8 @@ Recording and queries:
 Faults (routes are "METHOD /path-glob" without /api/v10, or just "/path-glob" for any method; `*` spans slashes):
     standin.faults.fail("POST /channels/*/messages", status=500, times=1) -> Fault (.fired counts strikes)
     standin.faults.rate_limit(route, retry_after=1.5, times=1, global_=False)   # 429 + Retry-After/X-RateLimit-*/Via
-    standin.faults.delay(route, seconds, times=None);  standin.faults.clear();  standin.faults.fired
+    standin.faults.delay(route, seconds, times=None, received=False) (received: the held request takes effect even
+        if the client hangs up);  standin.faults.clear();  standin.faults.fired
     standin.faults.disconnect(route, times=1)   # the connection drops unanswered (network cut); logged as status 0
     Note discord.py retries 500/502/504 (sleeping 1 s, 3 s, ...) but raises at once on 503; interaction webhooks
     retry every 5xx. Normal responses carry X-RateLimit-* headers (StandIn(rate_limit=(50, 1.0)) per route bucket,

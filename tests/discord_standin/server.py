@@ -1117,9 +1117,9 @@ class StandIn:
         struck = self.faults.take(method, api_path)
         for fault in struck:
             if fault.kind == "delay":
-                # Discord holds a request it has received whole: the body is read first, so a client that hangs
-                # up meanwhile does not stop the request from taking effect.
-                await request.read()
+                if fault.received:
+                    # Discord has the whole request: a client that hangs up meanwhile does not stop it.
+                    await request.read()
                 await asyncio.sleep(fault.seconds)
         for fault in struck:
             if fault.kind == "rate_limit":

@@ -162,7 +162,7 @@ async def test_e2e_a_restart_between_starting_the_thread_and_recording_it_makes_
     )
     async with alerts_harness(tmp_path, clock) as h:
         news = await _follow(h, "news", ChannelType.TEXT, threads=True)
-        held = h.standin.faults.delay("POST /channels/*/messages/*/threads", seconds=1.0, times=1)
+        held = h.standin.faults.delay("POST /channels/*/messages/*/threads", seconds=1.0, times=1, received=True)
         h.add_story(story)
         await h.rescan_now()
         tick = asyncio.create_task(h.bot.jobs.post_alerts())
