@@ -65,14 +65,11 @@ def related_message(links: Sequence[RelatedLink]) -> str | None:
         return None
     lines = [RELATED_HEADING]
     used = len(RELATED_HEADING)
+    room = MESSAGE_CONTENT_LIMIT - len("\n… and 100 more")
     for number, link in enumerate(links):
         line = _related_line(link)
-        more = f"… and {len(links) - number} more"
-        if used + 1 + len(line) + 1 + len(more) > MESSAGE_CONTENT_LIMIT and number < len(links) - 1:
-            lines.append(more)
-            break
-        if used + 1 + len(line) > MESSAGE_CONTENT_LIMIT:
-            lines.append(more)
+        if used + 1 + len(line) > room:
+            lines.append(f"… and {len(links) - number} more")
             break
         lines.append(line)
         used += 1 + len(line)

@@ -287,3 +287,26 @@ def test_created_tags_stay_within_discords_twenty_and_name_limits() -> None:
     assert plan.skipped == ("Space", "A topic name far over twenty characters")
     moderated = plan_tags(["usable"], ["Quantum"], create=True, taken=20)
     assert (moderated.create, moderated.skipped) == ((), ("Quantum",))
+
+
+async def test_a_thread_deleted_before_later_coverage_is_left_alone_after_one_try(
+    store: Store, service: AlertService, writer: StoryWriter, poster: ThreadingPoster, clock: ManualClock
+) -> None:
+    await _follow(service, writer)
+    first = writer.add(90, title="Chip maker unveils a new accelerator", url="https://a.example/chip")
+    await service.tick(poster)
+    [post] = poster.sent
+    poster.thread_failures.append(ThreadFailed("the thread or channel no longer exists", gone=True))
+    writer.add(95, title="What the new silicon means", related=["https://a.example/chip"])
+    await service.tick(poster)
+    clock.advance(timedelta(hours=1))
+    writer.add(95, title="Cloud prices after the chip", related=["https://a.example/chip"])
+    report = await service.tick(poster)
+    thread = await store.threads.thread(CHANNEL, first)
+
+    assert report.covered == 1  # still listed on the post, but nothing more is owed to the gone thread
+    assert thread is not None
+    assert (thread.thread_id, thread.state) == (post.message_id, "gone")
+    assert poster.thread_failures == []
+    assert poster.texts(post.message_id) == []
+    assert await store.threads.due_posts(clock.now(), limit=10) == []
