@@ -208,3 +208,29 @@ async def test_e2e_alerts_add_names_a_missing_thread_permission(tmp_path: Path, 
 def _tag_count(h: Harness, forum_id: int) -> int:
     channel = h.bot.get_channel(forum_id)
     return len(channel.available_tags) if isinstance(channel, discord.ForumChannel) else -1
+
+
+async def test_e2e_a_deleted_alert_gets_no_thread_and_is_not_tried_again(tmp_path: Path, clock: ManualClock) -> None:
+    story = Story(
+        slug="gone",
+        title="An alert a moderator deleted at once",
+        topics=("AI",),
+        heat=120,
+        related=(Related(title="Background", url="https://elsewhere.example/background"),),
+    )
+    async with alerts_harness(tmp_path, clock) as h:
+        news = await _follow(h, "news", ChannelType.TEXT, threads=True)
+        h.standin.faults.fail("POST /channels/*/messages/*/threads", status=503, times=1)
+        h.add_story(story)
+        await post_now(h)  # posted; starting its thread fails for now
+        posted = await h.standin.wait_for_message(news)
+        posted.deleted = True  # a moderator removes the alert before the retry
+        for _ in range(3):
+            clock.advance(timedelta(hours=1))
+            await h.bot.jobs.post_alerts()
+        starts = h.standin.requests_to(f"POST /channels/{news}/messages/*/threads")
+        listed = await h.invoke("alerts list", user=h.admin)
+
+    assert [s.status for s in starts] == [503, 404]
+    assert h.standin.threads_in(news) == []
+    assert "failing" not in listed.content  # a deleted alert is not a fault of the channel
