@@ -4,7 +4,7 @@ stories, and later coverage of the same event is posted in it; forum posts get t
 - `posted` owes a new alert message its thread (a forum post is its own thread) and its related list;
   `covered` owes the thread of the post that lists a story as "also covered" a message about it.
 - `thread_pass` runs after each alert tick: it starts the owed threads, then sends the owed messages, hottest
-  story first, `PER_TICK` of each at most, through the poster (which spends the same REST budget as posts).
+  story first, `PER_TICK` of each at most per tick, through the poster (which spends the same REST budget as posts).
 - Every step goes through the thread ledger (`db` ThreadStore): claimed before Discord is asked, recorded
   after. Discord gives a message's thread the message's id and refuses a second thread (160004), so a crash
   between starting a thread and recording it is resolved by asking again; a message claimed and never
@@ -45,8 +45,9 @@ __all__ = [
 # Discord: a forum has at most 20 available tags, and a post carries at most 5 of them.
 FORUM_TAGS_LIMIT = 20
 APPLIED_TAGS_LIMIT = 5
-# Threads started, and messages sent in threads, per tick at most (each kind).
-PER_TICK = 25
+# Threads started, and messages sent in threads, per tick at most (each kind). Threads keep pace with posts (a
+# fan-out of one story to 200 channels owes 200 threads at once); the REST pacer spreads the requests out.
+PER_TICK = 250
 # A claim holds the step this long; a crash leaves it held until then (or until the next start releases it).
 CLAIM_HOLD = timedelta(minutes=10)
 ATTEMPTS = 6
