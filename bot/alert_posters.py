@@ -22,9 +22,17 @@ from bot.render.limits import NO_MENTIONS, clean_text, role_mentions, truncate
 from bot.render.message import Names, Reply
 from bot.render.stories import LivingPost, alert_printed, alert_reprinted, forum_title, living_embed, story_embed
 from bot.render.summaries import SUMMARY_TITLES, summary_messages, summary_printed
+from bot.render.threads import tags_skipped_text
 from bot.render.why import why_text
 from bot.services.alerts import AlertService, DeliveryFailed
 from bot.services.living_posts import EditFailed
+from bot.services.threads import (
+    APPLIED_TAGS_LIMIT,
+    AUTO_ARCHIVE_MINUTES,
+    FORUM_TAGS_LIMIT,
+    ThreadFailed,
+    plan_tags,
+)
 from bot.urls import safe_http_url
 from db.models import StoryView, SummaryKind
 
@@ -41,6 +49,7 @@ __all__ = [
     "console_commands",
     "delivery_failure",
     "edit_failure",
+    "thread_failure",
 ]
 
 # The console playground has one "server" with one channel: the terminal.
@@ -108,8 +117,22 @@ def edit_failure(exc: BaseException) -> EditFailed:
     return EditFailed(failed.reason, gone=failed.permanent, retry_after=failed.retry_after)
 
 
+# Discord: "A thread has already been created for this message"; that thread has the message's id.
+_THREAD_EXISTS = 160004
+_GONE_CODES = {
+    10003: "the thread or channel no longer exists",
+    10008: "the message was deleted",
+    50083: "the thread is archived and the bot cannot reopen it",
+}
 
 
+def thread_failure(exc: BaseException) -> ThreadFailed:
+    """Classify a failed thread step like a failed post: the message, thread or channel gone or unusable for
+    good (never retried), or transient."""
+    if isinstance(exc, discord.HTTPException) and exc.code in _GONE_CODES:
+        return ThreadFailed(_GONE_CODES[exc.code], gone=True)
+    failed = delivery_failure(exc)
+    return ThreadFailed(failed.reason, gone=failed.permanent, retry_after=failed.retry_after)
 
 
 def _carries(message: discord.Message, story: StoryView) -> bool:
@@ -141,10 +164,13 @@ class DiscordPoster:
         self._timeout = timeout
         self._pacer = pacer
 
-    async def _turn(self, channel_id: int, story: StoryView | None = None, *, message: bool = False) -> None:
+    async def _turn(
+        self, channel_id: int, story: StoryView | None = None, *, message: bool = False, heat: int | None = None
+    ) -> None:
         if self._pacer is not None:
-            heat = story.heat if story is not None and story.heat is not None else 0
-            await self._pacer.acquire(channel_id, priority=heat, message=message)
+            if story is not None:
+                heat = story.heat
+            await self._pacer.acquire(channel_id, priority=heat or 0, message=message)
 
     async def _channel(self, channel_id: int) -> Any:
         channel = self._client.get_channel(channel_id)
@@ -156,18 +182,28 @@ class DiscordPoster:
                 raise delivery_failure(exc) from exc
         return channel
 
-    async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
-        """Post the story's embed (forums: a post titled by the story); return the message id. `ping_roles` are
+    async def send(
+        self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = (), create_tags: bool = False
+    ) -> int:
+        """Post the story's embed (forums: a post titled by the story, with the forum's tags of its topics;
+        `create_tags`: missing ones are added to the forum first); return the message id. `ping_roles` are
         mentioned, and allowed_mentions lists exactly them: nobody else is ever pinged."""
         channel = await self._channel(channel_id)
         embed = story_embed(story)
         content, allowed = role_mentions(ping_roles)
+        tags: list[discord.ForumTag] = []
+        if isinstance(channel, discord.ForumChannel):
+            channel, tags = await self._forum_tags(channel, story, create=create_tags)
         await self._turn(channel_id, story, message=True)
         try:
             async with asyncio.timeout(self._timeout):
                 if isinstance(channel, discord.ForumChannel):
                     created = await channel.create_thread(
-                        name=forum_title(story), content=content, embed=embed, allowed_mentions=allowed
+                        name=forum_title(story),
+                        content=content,
+                        embed=embed,
+                        allowed_mentions=allowed,
+                        applied_tags=tags,
                     )
                     return created.message.id
                 if isinstance(channel, discord.TextChannel | discord.Thread):
@@ -176,6 +212,89 @@ class DiscordPoster:
         except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise delivery_failure(exc) from exc
         raise DeliveryFailed(_CHANNEL_CODES[50024], permanent=True)
+
+    async def _forum_tags(
+        self, forum: discord.ForumChannel, story: StoryView, *, create: bool
+    ) -> tuple[discord.ForumChannel, list[discord.ForumTag]]:
+        """The forum (as it is after any tags were added) and the tags a post of `story` gets there."""
+        me = forum.guild.me
+        # A moderated tag can only be applied by members with Manage Threads.
+        moderator = me is not None and forum.permissions_for(me).manage_threads
+        usable = [t for t in forum.available_tags if moderator or not t.moderated]
+        plan = plan_tags([t.name for t in usable], story.topics, create=create, taken=len(forum.available_tags))
+        if plan.skipped:
+            log.warning(tags_skipped_text(forum.id, plan.skipped, FORUM_TAGS_LIMIT))
+        if plan.create:
+            await self._turn(forum.id, story)
+            try:
+                async with asyncio.timeout(self._timeout):
+                    edited = await forum.edit(
+                        available_tags=[*forum.available_tags, *(discord.ForumTag(name=n) for n in plan.create)]
+                    )
+                if isinstance(edited, discord.ForumChannel):
+                    forum = edited
+                    usable = [t for t in forum.available_tags if moderator or not t.moderated]
+            except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
+                # The post goes out with the tags the forum has; creating them is tried again with the next post.
+                log.warning(
+                    "forum %d: could not create tags %s: %s",
+                    forum.id,
+                    ", ".join(plan.create),
+                    delivery_failure(exc).reason,
+                )
+        by_name = {t.name.casefold(): t for t in usable}
+        wanted = [by_name[n.casefold()] for n in (*plan.apply, *plan.create) if n.casefold() in by_name]
+        return forum, list(dict.fromkeys(wanted))[:APPLIED_TAGS_LIMIT]
+
+    async def start_thread(self, channel_id: int, message_id: int, name: str, *, heat: int | None) -> int:
+        """Start a public thread on our message (POST /channels/{channel}/messages/{message}/threads)."""
+        try:
+            channel = await self._channel(channel_id)
+        except DeliveryFailed as exc:
+            raise ThreadFailed(exc.reason, gone=exc.permanent, retry_after=exc.retry_after) from exc
+        if not isinstance(channel, discord.TextChannel):
+            raise ThreadFailed(_CHANNEL_CODES[50024], gone=True)
+        await self._turn(channel_id, heat=heat)
+        try:
+            async with asyncio.timeout(self._timeout):
+                thread = await channel.get_partial_message(message_id).create_thread(
+                    name=name, auto_archive_duration=AUTO_ARCHIVE_MINUTES
+                )
+                return thread.id
+        except discord.HTTPException as exc:
+            if exc.code == _THREAD_EXISTS:
+                # Started by an attempt whose answer was lost (a crash, a timeout): it is the one we want.
+                return message_id
+            raise thread_failure(exc) from exc
+        except (discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise thread_failure(exc) from exc
+
+    async def post_in_thread(self, thread_id: int, text: str, *, heat: int | None) -> int:
+        """Send a plain message (no mentions) in a thread; its id."""
+        thread = self._client.get_partial_messageable(thread_id)
+        await self._turn(thread_id, message=True, heat=heat)
+        try:
+            async with asyncio.timeout(self._timeout):
+                message = await thread.send(text, allowed_mentions=NO_MENTIONS)
+                return message.id
+        except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise thread_failure(exc) from exc
+
+    async def find_in_thread(self, thread_id: int, marker: str) -> int | None:
+        """Our recent message in the thread whose text contains `marker`."""
+        me = self._client.user
+        if me is None or not marker:
+            return None
+        thread = self._client.get_partial_messageable(thread_id)
+        await self._turn(thread_id)
+        try:
+            async with asyncio.timeout(self._timeout):
+                async for message in thread.history(limit=self._history_limit):
+                    if message.author.id == me.id and marker in message.content:
+                        return message.id
+        except (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise thread_failure(exc) from exc
+        return None
 
     async def publish(self, channel_id: int, message_id: int) -> None:
         """Crosspost the message to the announcement channel's followers."""
@@ -272,8 +391,10 @@ class ConsolePoster:
         self._ids = itertools.count(1)
         self._posted: dict[tuple[int, str], int] = {}
 
-    async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
-        """Print the alert; returns a console message number (the console has no roles to ping)."""
+    async def send(
+        self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = (), create_tags: bool = False
+    ) -> int:
+        """Print the alert; returns a console message number (the console has no roles to ping, nor tags)."""
         message_id = next(self._ids)
         self._write(alert_printed(self._label(channel_id), story))
         self._posted[(channel_id, story.url)] = message_id
@@ -330,14 +451,14 @@ def _flag(args: ConsoleArgs, key: str) -> bool | None:
     raise InvalidArgument(f"{key} must be true or false, got “{truncate(clean_text(raw), 20)}”.")
 
 
-
 async def _console_quiet(alerts: AlertService, args: ConsoleArgs) -> Reply:
     if [w.casefold() for w in args.positional[1:]] == ["off"]:
         return alerts_text.quiet_off(await alerts.quiet_off(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID), CONSOLE_CHANNEL_ID)
     start, end = args.named.get("start"), args.named.get("end")
     if not start or not end:
-        raise InvalidArgument("Usage: /alerts quiet start:22:00 end:07:00 [timezone:Europe/Berlin] [breaking:150]"
-                              " or /alerts quiet off")
+        raise InvalidArgument(
+            "Usage: /alerts quiet start:22:00 end:07:00 [timezone:Europe/Berlin] [breaking:150] or /alerts quiet off"
+        )
     window, _ = await alerts.set_quiet(
         guild_id=CONSOLE_GUILD_ID,
         channel_id=CONSOLE_CHANNEL_ID,

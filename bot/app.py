@@ -14,6 +14,7 @@ from bot.services.heat_chart import HeatChartService
 from bot.services.living_posts import LivingPosts
 from bot.services.lookups import LookupService
 from bot.services.roles import RoleService
+from bot.services.threads import RelatedThreads
 from bot.services.why import WhyService
 from bot.settings import Settings
 from db import StoreLocation, open_store
@@ -52,7 +53,11 @@ async def build_services(settings: Settings, *, store: StoreLocation, clock: Clo
     try:
         lookups = LookupService(opened.lookups, clock, living=opened.living)
         alerts = AlertService(
-            opened, clock, max_posts_per_tick=settings.max_posts_per_tick, living=LivingPosts(opened, clock)
+            opened,
+            clock,
+            max_posts_per_tick=settings.max_posts_per_tick,
+            living=LivingPosts(opened, clock),
+            threads=RelatedThreads(opened, clock),
         )
         digests = DigestService(opened, clock, alerts=alerts)
         admin_log = AdminLog(opened, clock)

@@ -24,11 +24,11 @@ import discord
 import yarl
 
 from bot.clock import Clock, SystemClock
-from bot.permissions import ALERT_PERMISSIONS
+from bot.permissions import needed_permissions
 from bot.settings import Settings, SettingsError
 from bot.sources import FolderSource
 from db import DatabaseError, schema_status
-from db.models import ChannelKind, ChannelRecord
+from db.models import ChannelKind, ChannelRecord, ThreadOptions
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -362,10 +362,14 @@ def channel_permissions(guild: Mapping[str, Any], member: Mapping[str, Any], cha
     return base
 
 
-def missing_permissions(kind: ChannelKind, permissions: int) -> list[str]:
-    """Discord's names of what alerts of this kind need and `permissions` lacks."""
+def missing_permissions(
+    kind: ChannelKind, permissions: int, *, threads: bool = False, create_tags: bool = False
+) -> list[str]:
+    """Discord's names of what alerts of this kind (and the channel's thread options) need and `permissions`
+    lacks."""
     have = discord.Permissions(permissions)
-    return [label for attr, label in ALERT_PERMISSIONS[kind] if not getattr(have, attr)]
+    wanted = needed_permissions(kind, threads=threads, create_tags=create_tags)
+    return [label for attr, label in wanted if not getattr(have, attr)]
 
 
 async def _check_channels(api: _DiscordApi, settings: Settings, bot_id: int) -> list[Check]:
@@ -374,6 +378,7 @@ async def _check_channels(api: _DiscordApi, settings: Settings, bot_id: int) -> 
     store = await open_store(settings.store)
     try:
         channels = await store.channels.every_channel()
+        options = await store.threads.options([c.channel_id for c in channels])
     finally:
         await store.close()
     if not channels:
@@ -382,7 +387,7 @@ async def _check_channels(api: _DiscordApi, settings: Settings, bot_id: int) -> 
     checks = []
     for record in channels:
         try:
-            checks.append(await _check_channel(api, record, bot_id, guilds))
+            checks.append(await _check_channel(api, record, bot_id, guilds, options.get(record.channel_id)))
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             checks.append(Check(False, f"channel {record.channel_id}", f"cannot be checked ({exc})", None))
     return checks
@@ -407,6 +412,7 @@ async def _check_channel(
     record: ChannelRecord,
     bot_id: int,
     guilds: dict[int, tuple[dict[str, Any], dict[str, Any]] | Check],
+    options: ThreadOptions | None = None,
 ) -> Check:
     if record.guild_id not in guilds:
         guilds[record.guild_id] = await _guild_and_member(api, record.guild_id, bot_id)
@@ -426,7 +432,12 @@ async def _check_channel(
     if status != 200 or not isinstance(channel, dict):
         return Check(False, name, f"{where}: GET /channels answered {status}", None)
     label = f"#{channel.get('name', record.channel_id)} ({record.kind}) {where}"
-    missing = missing_permissions(record.kind, channel_permissions(guild, member, channel))
+    missing = missing_permissions(
+        record.kind,
+        channel_permissions(guild, member, channel),
+        threads=options is not None and options.threads,
+        create_tags=options is not None and options.create_tags,
+    )
     if missing:
         return Check(False, label, f"missing {', '.join(missing)}",
                      f"grant the bot's role {', '.join(missing)} in #{channel.get('name')} "

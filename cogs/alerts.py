@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidArgument, PermissionDenied
-from bot.permissions import ALERT_PERMISSIONS
+from bot.permissions import needed_permissions
 from bot.render import NO_MENTIONS
 from bot.render import alerts as alerts_text
 from bot.render.admin_log import admin_log_change
@@ -36,12 +36,6 @@ log = logging.getLogger(__name__)
 AlertChannel = discord.TextChannel | discord.ForumChannel
 
 
-
-
-
-
-
-
 def channel_kind(channel: discord.abc.GuildChannel) -> ChannelKind:
     """text | announcement | forum for a channel alerts may go to; InvalidArgument for anything else."""
     if isinstance(channel, discord.TextChannel):
@@ -60,16 +54,27 @@ def channel_kind(channel: discord.abc.GuildChannel) -> ChannelKind:
     raise InvalidArgument("Alerts can go to a text, announcement or forum channel.")
 
 
-def missing_permissions(channel: discord.abc.GuildChannel, me: discord.Member, kind: ChannelKind) -> list[str]:
-    """Names (as Discord shows them) of the permissions the bot lacks in `channel` for alerts of this kind."""
+def missing_permissions(
+    channel: discord.abc.GuildChannel,
+    me: discord.Member,
+    kind: ChannelKind,
+    *,
+    threads: bool = False,
+    create_tags: bool = False,
+) -> list[str]:
+    """Names (as Discord shows them) of the permissions the bot lacks in `channel` for alerts of this kind (and
+    the features turned on)."""
     perms = channel.permissions_for(me)
-    return [label for attr, label in ALERT_PERMISSIONS.get(kind, ()) if not getattr(perms, attr)]
+    wanted = needed_permissions(kind, threads=threads, create_tags=create_tags)
+    return [label for attr, label in wanted if not getattr(perms, attr)]
 
 
-def postable_kind(channel: AlertChannel, command: str, what: str) -> ChannelKind:
+def postable_kind(
+    channel: AlertChannel, command: str, what: str, *, threads: bool = False, create_tags: bool = False
+) -> ChannelKind:
     """The channel's kind, once the bot may post `what` there; else PermissionDenied naming what it lacks."""
     kind = channel_kind(channel)
-    missing = missing_permissions(channel, channel.guild.me, kind)
+    missing = missing_permissions(channel, channel.guild.me, kind, threads=threads, create_tags=create_tags)
     if missing:
         raise PermissionDenied(cannot_post(what, channel.id, missing, command))
     return kind
@@ -110,26 +115,6 @@ def _require_manager(interaction: discord.Interaction[Any]) -> int:
     if not _is_manager(interaction):
         raise PermissionDenied("You need the Manage Server permission to change alerts.")
     return interaction.guild_id
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 @app_commands.guild_only()
@@ -174,6 +159,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         backfill=f"Also post the N hottest stories that already qualify ({BACKFILL_RANGE[0]}-{BACKFILL_RANGE[1]})",
         dedupe="One post per event: other providers' stories of it are listed on the first post (default: true)",
         ping_heat="Stories at least this hot ping their topics' roles (/roles); 0 = no pings (default: none)",
+        threads="Start a thread on each post with the story's related stories and later coverage (default: false)",
+        create_tags="Forums: create a tag for each story topic the forum has no tag for, up to 20 (default: false)",
     )
     @app_commands.autocomplete(topic=topic_autocomplete)
     async def add(
@@ -186,10 +173,12 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         backfill: int = 0,
         dedupe: bool | None = None,
         ping_heat: int | None = None,
+        threads: bool | None = None,
+        create_tags: bool | None = None,
     ) -> None:
         """Post new hot stories to a channel (adding the same channel and topic again changes what is given)."""
         guild_id = _require_manager(interaction)
-        kind = postable_kind(channel, "/alerts add", "alerts")
+        kind = postable_kind(channel, "/alerts add", "alerts", threads=bool(threads), create_tags=bool(create_tags))
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.alerts.add_subscription(
             guild_id=guild_id,
@@ -201,6 +190,8 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
             backfill=backfill,
             dedupe=dedupe,
             ping_heat=ping_heat,
+            threads=threads,
+            create_tags=create_tags,
         )
         await self._reply(interaction, alerts_text.added(result, channel.id))
         await self._tell_log(interaction, guild_id, alerts_text.add_change(result, channel.id))
@@ -364,7 +355,6 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
             text = alerts_text.log_current(await admin_log.current(guild_id))
         await self._reply(interaction, text)
 
-
     @app_commands.command(name="export")
     async def export(self, interaction: discord.Interaction[Any]) -> None:
         """This server's alerts (subscriptions, log channel) as a JSON file for /alerts import or a backup."""
@@ -394,8 +384,10 @@ class AlertsCog(commands.GroupCog, group_name="alerts", group_description="Post 
         config = self._config()
         assert interaction.guild is not None
         if file.size > MAX_FILE_BYTES:
-            raise InvalidArgument(f"{escape(file.filename)} is larger than {MAX_FILE_BYTES // 1024} KB; pick the "
-                                  "JSON file /alerts export wrote.")
+            raise InvalidArgument(
+                f"{escape(file.filename)} is larger than {MAX_FILE_BYTES // 1024} KB; pick the "
+                "JSON file /alerts export wrote."
+            )
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             data = await file.read()
@@ -444,12 +436,6 @@ class GuildDirectory:
         missing = missing_permissions(channel, self._guild.me, kind)
         problem = f"I'm missing {', '.join(missing)} in #{channel.name}" if missing else None
         return FoundChannel(channel.id, channel.name, kind, problem)
-
-
-
-
-
-
 
 
 async def setup(bot: commands.Bot) -> None:

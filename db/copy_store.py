@@ -150,6 +150,19 @@ TABLES: tuple[Table, ...] = (
     _table("topic_roles", "guild_id topic_id role_id created_at", "created_at"),
     _table("role_pings", "channel_id role_id pinged_at", "pinged_at"),
     _table("post_words", "channel_id word shown_at story_id", "shown_at"),
+    _table("thread_channels", "channel_id threads create_tags"),
+    _table(
+        "alert_threads",
+        "channel_id story_id guild_id message_id thread_id state heat created_at not_before claimed_at attempts "
+        "last_error",
+        "created_at not_before claimed_at",
+    ),
+    _table(
+        "thread_posts",
+        "channel_id post_story_id story_id kind state message_id added_at not_before claimed_at attempts last_error "
+        "sent_at",
+        "added_at not_before claimed_at sent_at",
+    ),
 )
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 # Migrations seed this one row; a store holding only it (and nothing else) is empty.

@@ -15,6 +15,7 @@ from typing import Literal, Protocol, Self
 from db.ingest_rows import KnownFile, RunCounts, ScannedFile
 from db.location import StoreLocation
 from db.models import (
+    AlertThread,
     BreakingLine,
     ChannelKind,
     ChannelRecord,
@@ -27,6 +28,8 @@ from db.models import (
     DigestWindow,
     DueEdit,
     DueItem,
+    DueThread,
+    DueThreadPost,
     FailureOutcome,
     GuildConfigChange,
     HeatEvent,
@@ -35,6 +38,7 @@ from db.models import (
     PostedStory,
     QueuedStory,
     QuietHours,
+    RelatedLink,
     RelatedStories,
     SearchHits,
     StoreStats,
@@ -44,6 +48,7 @@ from db.models import (
     SubscriptionRecord,
     SummaryItem,
     SummaryKind,
+    ThreadOptions,
     TopicInfo,
     TopicMedian,
     TopicRole,
@@ -488,6 +493,85 @@ class LivingPostStore(Protocol):
         """A failed edit: tried again from `retry_at`, or never again when it is None (the message is gone)."""
 
 
+class ThreadStore(Protocol):
+    """Related-story threads: each channel's options, the thread ledger of alert messages, and the messages
+    owed in those threads (the related list, later coverage). Every step is claimed before Discord is asked
+    and recorded after, like the alert ledger."""
+
+    async def set_options(self, channel_id: int, *, threads: bool | None, create_tags: bool | None) -> ThreadOptions:
+        """Change the options given (None: leave it); the channel's options now."""
+
+    async def options(self, channel_ids: Sequence[int]) -> dict[int, ThreadOptions]:
+        """The options of these channels (a channel never set has both off and is left out)."""
+
+    async def open_thread(
+        self,
+        *,
+        channel_id: int,
+        story_id: int,
+        guild_id: int,
+        message_id: int,
+        thread_id: int | None,
+        heat: int | None,
+        now: datetime,
+    ) -> bool:
+        """Owe the message a thread (`thread_id` given: it already is one, a forum post) and its related list;
+        False when the message already had a row."""
+
+    async def queue_coverage(self, channel_id: int, story_id: int, now: datetime) -> bool:
+        """Owe the thread of the channel's post that lists `story_id` as "also covered" a message about it;
+        False when that post has no thread (or it is gone) or it is owed already."""
+
+    async def due_threads(self, now: datetime, *, limit: int) -> list[DueThread]:
+        """Messages owed a thread and not held (claimed, or waiting after a failure), hottest first."""
+
+    async def claim_thread(self, channel_id: int, story_id: int, now: datetime, *, until: datetime) -> bool: ...
+
+    async def thread_opened(self, channel_id: int, story_id: int, thread_id: int, now: datetime) -> None: ...
+
+    async def thread_failed(
+        self, channel_id: int, story_id: int, *, error: str, retry_at: datetime | None, now: datetime
+    ) -> None:
+        """Try again from `retry_at`; None: the message or channel is gone, never again (nor its thread's posts)."""
+
+    async def due_posts(self, now: datetime, *, limit: int) -> list[DueThreadPost]:
+        """Messages owed in open threads and not held, hottest post first, each thread's in the order owed."""
+
+    async def claim_post(
+        self, channel_id: int, post_story_id: int, story_id: int, now: datetime, *, until: datetime
+    ) -> bool: ...
+
+    async def post_done(
+        self, channel_id: int, post_story_id: int, story_id: int, *, message_id: int | None, now: datetime
+    ) -> None:
+        """Sent as `message_id` (None: there was nothing to say, e.g. no related stories)."""
+
+    async def post_failed(
+        self,
+        channel_id: int,
+        post_story_id: int,
+        story_id: int,
+        *,
+        error: str,
+        retry_at: datetime | None,
+        thread_gone: bool,
+        now: datetime,
+    ) -> None:
+        """Try again from `retry_at`; None: never again. `thread_gone`: the whole thread is gone."""
+
+    async def claimed_guilds(self) -> list[int]:
+        """Guilds with thread work claimed and never recorded (a crash, a cancelled tick)."""
+
+    async def release_claims(self, guild_ids: Sequence[int], now: datetime) -> int:
+        """Make those guilds' claimed work due at once (marked unsure: it may have reached Discord); how many."""
+
+    async def thread(self, channel_id: int, story_id: int) -> AlertThread | None: ...
+
+    async def related_links(self, story_id: int, *, channel_id: int, guild_id: int, limit: int) -> list[RelatedLink]:
+        """The first `limit` entries of the story's own related list, each with our message about it when the
+        guild has one (a post or summary of `channel_id` first, else of another of the guild's channels)."""
+
+
 class TopicRoleStore(Protocol):
     """/roles and breaking pings: a guild's topic roles, each channel's ping line, and the last ping per role."""
 
@@ -585,6 +669,8 @@ class Store(Protocol):
     @property
     def roles(self) -> TopicRoleStore: ...
 
+    @property
+    def threads(self) -> ThreadStore: ...
 
     async def close(self) -> None: ...
 

@@ -268,6 +268,15 @@ class ChannelSettingsSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadSettingsSpec:
+    """A channel's related-story threads and forum-tag creation as an import sets them."""
+
+    channel_id: int
+    threads: bool
+    create_tags: bool
+
+
+@dataclass(frozen=True, slots=True)
 class DigestSpec:
     """A digest as an import sets it (schedule worked out by the service; min_heat is today's number)."""
 
@@ -302,6 +311,7 @@ class GuildConfigChange:
     role_removals: tuple[int, ...] = ()  # topic ids whose role mapping goes
     digests: tuple[DigestSpec, ...] = ()  # create or replace
     digest_removals: tuple[tuple[int, int | None], ...] = ()  # (channel_id, topic_id) of digests to delete
+    thread_settings: tuple[ThreadSettingsSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,3 +550,68 @@ class TopicMedian:
 
     median: float | None
     stories: int  # how many stories the median is over
+
+
+# ----- related-story threads and forum tags ---------------------------------------------------------------
+
+ThreadPostKind = Literal["related", "coverage"]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadOptions:
+    """A channel's thread options (/alerts add … threads, create_tags); both off unless turned on."""
+
+    threads: bool = False
+    create_tags: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DueThread:
+    """An alert message that is owed a thread (text and announcement channels; a forum post is its own)."""
+
+    channel_id: int
+    story_id: int
+    guild_id: int
+    message_id: int
+    heat: int | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class DueThreadPost:
+    """A message owed in a post's thread: the post story's related list, or later coverage of its event."""
+
+    channel_id: int
+    post_story_id: int
+    story_id: int  # the related list: the post's own story; coverage: the story that covers the event too
+    kind: ThreadPostKind
+    guild_id: int
+    thread_id: int
+    heat: int | None
+    attempts: int
+    unsure: bool  # an earlier attempt failed or was never recorded: it may have reached Discord
+
+
+@dataclass(frozen=True, slots=True)
+class AlertThread:
+    """The thread of one alert message, as the ledger knows it."""
+
+    channel_id: int
+    story_id: int
+    message_id: int
+    thread_id: int | None
+    state: Literal["owed", "open", "gone"]
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedLink:
+    """One entry of a story's own `related` list, with where the server shows our copy of it (if anywhere)."""
+
+    title: str
+    url: str  # as published
+    provider_name: str | None
+    story_id: int | None  # our copy, when we have the story
+    guild_id: int
+    jump_channel_id: int | None  # where our message about it lives (a forum post: its thread)
+    jump_message_id: int | None

@@ -21,6 +21,7 @@ from bot.render.message import (
     joined,
     reply,
 )
+from bot.render.threads import threads_added_text, threads_entries
 from db.models import QuietHours
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ def listing(alerts: GuildAlerts, quiet: Sequence[QuietHours] = ()) -> Reply:
         )
     entries = [subscription_entry(s) for s in alerts.subscriptions]
     entries += [Entry(("🌙 ", ChannelRef(q.channel_id), f" quiet {quiet_label(q)}")) for q in quiet]
+    entries += threads_entries(alerts.threads)
     return reply(*heading, entries=entries)
 
 
@@ -116,6 +118,9 @@ def added(result: AddResult, channel_id: int) -> Reply:
         line.append(" Every provider's story of an event is posted (dedupe off).")
     if result.ping_heat is not None:
         line.extend([f" Stories with heat ≥ {result.ping_heat} ping their topics' roles (", Code("/roles list"), ")."])
+    threads = threads_added_text(result.threads, sub.channel_kind)
+    if threads:
+        line.append(threads)
     lines: list[Line] = [tuple(line)]
     if sub.guild_paused or sub.channel_paused_at is not None:
         lines.append(("⏸ Alerts there are paused; ", Code("/alerts resume"), " to start posting."))

@@ -19,7 +19,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.clock import Clock
 from bot.errors import InvalidArgument, NotFound
@@ -37,12 +37,14 @@ from db.models import (
     SubscriptionRecord,
     SummaryItem,
     SummaryKind,
+    ThreadOptions,
     TopicInfo,
 )
 from db.text import topic_key
 
 if TYPE_CHECKING:
     from bot.services.living_posts import LivingPosts
+    from bot.services.threads import RelatedThreads
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +117,12 @@ class DeliveryFailed(Exception):
 class Poster(Protocol):
     """Where alerts go: Discord (bot.alert_posters.DiscordPoster), the console, or a test double."""
 
-    async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
-        """Post the story to the channel (a forum gets a new post), mentioning exactly `ping_roles` (and pinging
-        nobody else); return the message id or raise DeliveryFailed."""
+    async def send(
+        self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = (), create_tags: bool = False
+    ) -> int:
+        """Post the story to the channel (a forum gets a new post, tagged with the forum's tags of its topics;
+        `create_tags`: missing ones are created first), mentioning exactly `ping_roles` (and pinging nobody
+        else); return the message id or raise DeliveryFailed. Callers pass the options only when they are used."""
         ...
 
     async def publish(self, channel_id: int, message_id: int) -> None:
@@ -171,6 +176,8 @@ class TickReport:
     held: int = 0  # queued alerts not posted because their channel is in quiet hours
     summaries: int = 0  # summary messages sent (away, paused catch-up, roll-up)
     rolled_up: int = 0  # stories moved into a roll-up this tick
+    threads_started: int = 0  # threads started on alert messages (related-story threads)
+    thread_messages: int = 0  # related lists and later coverage posted in those threads
     sent_ids: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # (channel_id, story_id) in send order
 
 
@@ -201,6 +208,7 @@ class AddResult:
     previous: SubscriptionRecord | None = None
     dedupe: bool | None = None  # one post per event in the channel (living posts); None: not in use
     ping_heat: int | None = None  # stories at or above it ping their topics' roles (living posts); None: never
+    threads: ThreadOptions | None = None  # the channel's related-story threads and forum tags; None: not in use
 
     @property
     def changes(self) -> tuple[ThresholdChange, ...]:
@@ -229,6 +237,7 @@ class GuildAlerts:
 
     guild_paused: bool
     subscriptions: tuple[SubscriptionRecord, ...]
+    threads: dict[int, ThreadOptions] = field(default_factory=dict)  # per channel; empty: threads not in use
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +362,7 @@ class AlertService:
         auto_pause_after: int = AUTO_PAUSE_AFTER,
         rng: random.Random | None = None,
         living: LivingPosts | None = None,
+        threads: RelatedThreads | None = None,
     ) -> None:
         if max_posts_per_tick < 1:
             raise ValueError("max_posts_per_tick must be >= 1")
@@ -370,6 +380,7 @@ class AlertService:
         self._auto_pause_after = auto_pause_after
         self._rng = rng if rng is not None else random.Random()
         self._living = living
+        self._threads = threads
         self._listeners: list[AlertListener] = []
 
     def add_listener(self, listener: AlertListener) -> None:
@@ -427,6 +438,8 @@ class AlertService:
         backfill: int = 0,
         dedupe: bool | None = None,
         ping_heat: int | None = None,
+        threads: bool | None = None,
+        create_tags: bool | None = None,
     ) -> AddResult:
         """Create the (channel, topic) subscription, or change only the thresholds given of an existing one;
         queue the `backfill` hottest qualifying stories. A threshold left out (None) keeps its stored value, or
@@ -440,6 +453,8 @@ class AlertService:
         _check_range("backfill", backfill, BACKFILL_RANGE, " stories")
         if ping_heat is not None:
             _check_range("ping_heat", ping_heat, MIN_HEAT_RANGE, " (0 = no pings)")
+        if create_tags and channel_kind != "forum":
+            raise InvalidArgument("create_tags is for forum channels: their posts carry tags, messages do not.")
         topic_ref = await self.resolve_topic(topic) if topic is not None else None
         topic_id = topic_ref.id if topic_ref else None
         now = self._clock.now()
@@ -480,8 +495,11 @@ class AlertService:
             # Left out: as it was (dedupe on, no pings for a channel that never said otherwise).
             deduping = await self._living.set_dedupe(channel_id, dedupe)
             pinging = await self._living.set_ping_heat(channel_id, ping_heat)
+        options = None
+        if self._threads is not None:
+            options = await self._threads.set_options(channel_id, threads=threads, create_tags=create_tags)
         return AddResult(
-            record, outcome.created, backfilled, None if outcome.created else previous, deduping, pinging
+            record, outcome.created, backfilled, None if outcome.created else previous, deduping, pinging, options
         )
 
     async def remove_subscription(self, *, guild_id: int, channel_id: int, topic: str | None = None) -> RemoveResult:
@@ -503,7 +521,8 @@ class AlertService:
     async def list_subscriptions(self, guild_id: int) -> GuildAlerts:
         """Every subscription of the guild with thresholds, last post, last error and pause state."""
         subs = await self._subscriptions.for_guild(guild_id)
-        return GuildAlerts(await self._channels.guild_paused(guild_id), tuple(subs))
+        options = await self._threads.options_of([s.channel_id for s in subs]) if self._threads is not None else {}
+        return GuildAlerts(await self._channels.guild_paused(guild_id), tuple(subs), options)
 
     async def pause(self, guild_id: int, channel_id: int | None = None) -> PauseResult:
         """Pause the whole guild or one channel: queued stories wait; stories that turn hot meanwhile are skipped."""
@@ -884,6 +903,9 @@ class AlertService:
         await self._crossposts.prune(self._clock.now() - CROSSPOST_WINDOW)
         if self._living is not None:
             tally.add(TickReport(edited=(await self._living.edit_pass(poster)).edited))
+        if self._threads is not None:
+            done = await self._threads.thread_pass(poster, owns=owns)
+            tally.add(TickReport(threads_started=done.started, thread_messages=done.posted))
         report = tally.report
         if batch or queued:
             log.info(
@@ -915,6 +937,8 @@ class AlertService:
             post_id = await self._living.absorb(item.channel_id, story)
             if post_id is not None:
                 await self._ledger.mark_sent(item.story_id, item.channel_id, post_id, self._clock.now())
+                if self._threads is not None:
+                    await self._threads.covered(item.channel_id, story.id)
                 tally.add(TickReport(covered=1))
                 return True
         existing = False
@@ -926,11 +950,18 @@ class AlertService:
                 existing = message_id is not None
             if message_id is None:
                 roles = await self._living.pings_for(item.channel_id, item.guild_id, story) if self._living else []
+                extra: dict[str, Any] = {}
+                if roles:
+                    extra["ping_roles"] = roles
+                if (
+                    item.kind == "forum"
+                    and self._threads is not None
+                    and (await self._threads.options(item.channel_id)).create_tags
+                ):
+                    extra["create_tags"] = True
+                message_id = await poster.send(item.channel_id, story, **extra)
                 if roles and self._living is not None:
-                    message_id = await poster.send(item.channel_id, story, ping_roles=roles)
                     await self._living.pinged(item.channel_id, roles)
-                else:
-                    message_id = await poster.send(item.channel_id, story)
         except DeliveryFailed as exc:
             return await self._failed(item, exc, tally)
         except asyncio.CancelledError:
@@ -942,6 +973,10 @@ class AlertService:
         await self._ledger.mark_sent(item.story_id, item.channel_id, message_id, self._clock.now())
         if self._living is not None:
             await self._living.posted(item.channel_id, item.kind, story, message_id)
+        if self._threads is not None:
+            await self._threads.posted(
+                channel_id=item.channel_id, guild_id=item.guild_id, kind=item.kind, story=story, message_id=message_id
+            )
         log.debug("story %d posted to channel %d of server %d", item.story_id, item.channel_id, item.guild_id)
         await self._tell(lambda listener: listener.channel_delivered(item.guild_id, item.channel_id))
         tally.add(TickReport(sent=1, found_existing=int(existing), sent_ids=((item.channel_id, item.story_id),)))
@@ -1038,10 +1073,20 @@ class AlertService:
                 await self._ledger.mark_sent(item.story_id, item.channel_id, message_id, now)
                 if self._living is not None:
                     await self._living.posted(item.channel_id, item.kind, stories[0], message_id)
+                if self._threads is not None:
+                    await self._threads.posted(
+                        channel_id=item.channel_id,
+                        guild_id=item.guild_id,
+                        kind=item.kind,
+                        story=stories[0],
+                        message_id=message_id,
+                    )
                 found_existing += 1
             else:
                 await self._ledger.release_claim(item.story_id, item.channel_id, now)
                 requeued += 1
+        if self._threads is not None:
+            await self._threads.recover(owns=owns)
         if found_existing or requeued:
             log.info("alert recovery: %d already posted, %d queued again", found_existing, requeued)
         return RecoveryReport(found_existing, requeued)

@@ -4,7 +4,8 @@ The file is JSON with a versioned schema (README: "Configuration files"):
 
     {"schema": "heatwave.alerts", "version": 1, "guild": {"id": "…"}, "exported_at": "…",
      "subscriptions": [{"channel": {"id": "…", "name": "news"}, "kind": "text", "topic": "AI" | null,
-                        "min_heat": 70 | "top10%", "min_quality": 40 | null}, …],
+                        "min_heat": 70 | "top10%", "min_quality": 40 | null,
+                        "threads": true, "create_tags": true (optional; the channel's, off when left out)}, …],
      "log_channel": {"id": "…", "name": "alerts-log"} | null,
      "channels": [{"channel": {…}, "dedupe": true, "ping_heat": 150 | null}, …],
      "quiet_hours": [{"channel": {…}, "start": "22:00", "end": "07:00", "timezone": "Europe/Berlin",
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -53,6 +54,8 @@ from db.models import (
     QuietSpec,
     SubscriptionRecord,
     SubscriptionSpec,
+    ThreadOptions,
+    ThreadSettingsSpec,
 )
 
 log = logging.getLogger(__name__)
@@ -122,6 +125,9 @@ class SubscriptionEntry:
     min_heat: int
     min_quality: int | None
     percentile: int | None = None  # min_heat was "topN%": the rule (min_heat is then only a placeholder)
+    # The channel's related-story threads and forum-tag creation (None: not in the entry, which means off).
+    threads: bool | None = None
+    create_tags: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +302,7 @@ def _parse_subscriptions(raw: Any, problems: list[str]) -> tuple[SubscriptionEnt
         if not isinstance(item, dict):
             problems.append(f"{where}: expected an object")
             continue
-        unknown = sorted(set(item) - {"channel", "kind", "topic", "min_heat", "min_quality"})
+        unknown = sorted(set(item) - {"channel", "kind", "topic", "min_heat", "min_quality", "threads", "create_tags"})
         if unknown:
             problems.append(f"{where}: unknown field {', '.join(unknown)}")
         channel = _channel_ref(item.get("channel"), f"{where}.channel", problems)
@@ -320,9 +326,15 @@ def _parse_subscriptions(raw: Any, problems: list[str]) -> tuple[SubscriptionEnt
         min_quality = (
             None if raw_quality is None else _whole(raw_quality, f"{where}.min_quality", MIN_QUALITY_RANGE, problems)
         )
+        flags = {key: item.get(key) for key in ("threads", "create_tags")}
+        for key, value in flags.items():
+            if value is not None and not isinstance(value, bool):
+                problems.append(f"{where}.{key}: true or false")
+                flags[key] = None
         if channel is not None and min_heat is not None:
             entries.append(SubscriptionEntry(channel, kind, topic.strip() if topic else None, min_heat,
-                                             min_quality or None, percentile))
+                                             min_quality or None, percentile, flags["threads"],
+                                             flags["create_tags"]))
     return tuple(entries)
 
 
@@ -568,6 +580,18 @@ def _channel_text(dedupe: bool, ping_heat: int | None) -> str:
                                                          else ", no pings")
 
 
+def _threads_text(threads: bool, create_tags: bool) -> str:
+    parts = [p for p, on in (("threads on", threads), ("creates forum tags", create_tags)) if on]
+    return ", ".join(parts) or "threads off"
+
+
+def _thread_fields(options: ThreadOptions | None) -> dict[str, bool]:
+    """The optional thread fields of an exported subscription (left out while off, as files before them)."""
+    if options is None:
+        return {}
+    return {key: True for key, on in (("threads", options.threads), ("create_tags", options.create_tags)) if on}
+
+
 def _ref_json(channel_id: int, directory: ChannelDirectory) -> dict[str, str | None]:
     return {"id": str(channel_id), "name": directory.name_of(channel_id)}
 
@@ -586,6 +610,7 @@ class ConfigService:
         subs = await self._store.subscriptions.for_guild(guild_id)
         log_channel = await self._store.admin_log.get(guild_id)
         channel_ids = sorted({s.channel_id for s in subs})
+        threads = await self._store.threads.options(channel_ids)
         document: dict[str, Any] = {
             "schema": SCHEMA,
             "version": VERSION,
@@ -598,6 +623,7 @@ class ConfigService:
                     "topic": s.topic_name,
                     "min_heat": s.min_heat if s.heat_percentile is None else f"top{s.heat_percentile}%",
                     "min_quality": s.min_quality,
+                    **_thread_fields(threads.get(s.channel_id)),
                 }
                 for s in subs
             ],
@@ -650,10 +676,13 @@ class ConfigService:
         problems: list[str] = []
         current = await self._store.subscriptions.for_guild(guild_id)
         diffs: list[SubscriptionDiff] = []
+        settings: list[SettingDiff] = []
         upserts: list[SubscriptionSpec] = []
         removals: list[tuple[int, int | None]] = []
+        thread_specs: tuple[ThreadSettingsSpec, ...] = ()
         if parsed.subscriptions is not None:
-            wanted = await self._wanted(parsed.subscriptions, directory, problems)
+            thread_wanted: dict[int, tuple[ChannelKind, bool, bool]] = {}
+            wanted = await self._wanted(parsed.subscriptions, directory, problems, thread_wanted)
             by_key = {(s.channel_id, s.topic_id): s for s in current}
             for key, (spec, topic_name) in wanted.items():
                 old = by_key.get(key)
@@ -680,6 +709,8 @@ class ConfigService:
                 if (old.channel_id, old.topic_id) not in wanted:
                     diffs.append(self._removal(old))
                     removals.append((old.channel_id, old.topic_id))
+        if parsed.subscriptions is not None:
+            thread_specs = await self._plan_threads(current, thread_wanted, settings)
         existing_log = await self._store.admin_log.get(guild_id)
         log_before = existing_log.channel_id if existing_log else None
         log_after = log_before
@@ -687,7 +718,6 @@ class ConfigService:
             log_after = None
             if parsed.log_channel is not None:
                 log_after = self._channel_target(parsed.log_channel, "log_channel", directory, problems)
-        settings: list[SettingDiff] = []
         channel_specs = await self._plan_channels(guild_id, parsed, directory, problems, settings)
         quiet, quiet_removals = await self._plan_quiet(guild_id, parsed, directory, problems, settings)
         roles, role_removals = await self._plan_roles(guild_id, parsed, problems, settings)
@@ -707,6 +737,7 @@ class ConfigService:
             role_removals=role_removals,
             digests=digests,
             digest_removals=digest_removals,
+            thread_settings=thread_specs,
         )
         return ImportPlan(guild_id, tuple(diffs), log_before, log_after, parsed.log_channel_given, change,
                           tuple(settings))
@@ -920,9 +951,34 @@ class ConfigService:
     def _removal(old: SubscriptionRecord) -> SubscriptionDiff:
         return SubscriptionDiff("remove", old.channel_id, old.topic_name, (old.min_heat, old.min_quality), None)
 
+    async def _plan_threads(
+        self,
+        current: Sequence[SubscriptionRecord],
+        wanted: Mapping[int, tuple[ChannelKind, bool, bool]],
+        settings: list[SettingDiff],
+    ) -> tuple[ThreadSettingsSpec, ...]:
+        """Each subscribed channel's thread options as the file's subscriptions say (off where none says on)."""
+        channels = sorted({s.channel_id for s in current} | set(wanted))
+        stored = await self._store.threads.options(channels)
+        specs = []
+        for channel_id in channels:
+            _, threads, create_tags = wanted.get(channel_id, ("text", False, False))
+            old = stored.get(channel_id, ThreadOptions())
+            if (old.threads, old.create_tags) != (threads, create_tags):
+                settings.append(SettingDiff("threads", channel_id, None, _threads_text(old.threads, old.create_tags),
+                                            _threads_text(threads, create_tags)))
+                specs.append(ThreadSettingsSpec(channel_id, threads, create_tags))
+        return tuple(specs)
+
     async def _wanted(
-        self, entries: tuple[SubscriptionEntry, ...], directory: ChannelDirectory, problems: list[str]
+        self,
+        entries: tuple[SubscriptionEntry, ...],
+        directory: ChannelDirectory,
+        problems: list[str],
+        threads: dict[int, tuple[ChannelKind, bool, bool]],
     ) -> dict[tuple[int, int | None], tuple[SubscriptionSpec, str | None]]:
+        """The subscriptions the file wants, by (channel, topic); `threads` gets each channel's thread options
+        (on when any of its entries turns them on)."""
         wanted: dict[tuple[int, int | None], tuple[SubscriptionSpec, str | None]] = {}
         for number, entry in enumerate(entries, start=1):
             where = f"subscriptions[{number}]"
@@ -934,6 +990,12 @@ class ConfigService:
             if key in wanted:
                 problems.append(f"{where}: the channel lists {topic_name or 'every topic'} a second time")
                 continue
+            if entry.create_tags and kind != "forum":
+                problems.append(f"{where}.create_tags: only forum channels have tags")
+            _, had_threads, had_tags = threads.get(target.channel_id, (kind, False, False))
+            threads[target.channel_id] = (
+                kind, had_threads or bool(entry.threads), had_tags or bool(entry.create_tags)
+            )
             min_heat, basis = entry.min_heat, None
             if entry.percentile is not None:
                 line, basis = await self._alerts.line_for(topic_id, MinHeat(percentile=entry.percentile))

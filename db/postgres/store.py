@@ -17,6 +17,7 @@ from db.postgres.lookups import PgLookups
 from db.postgres.post_edits import PgPostEdits
 from db.postgres.quiet import PgQuietHours, PgSummaries
 from db.postgres.subscriptions import PgSubscriptions
+from db.postgres.threads import PgThreads
 from db.postgres.topic_roles import PgTopicRoles
 
 
@@ -33,6 +34,7 @@ class PostgresStore:
         self.crossposts = PgCrossposts(database)
         self.leases = PgLeases(database)
         self.living = PgPostEdits(database)
+        self.threads = PgThreads(database)
         self.roles = PgTopicRoles(database)
         self.app_state = PgAppState(database)
         self.digests = PgDigests(database)

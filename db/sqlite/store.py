@@ -17,6 +17,7 @@ from db.sqlite.lookups import SqliteLookups
 from db.sqlite.post_edits import SqlitePostEdits
 from db.sqlite.quiet import SqliteQuietHours, SqliteSummaries
 from db.sqlite.subscriptions import SqliteSubscriptions
+from db.sqlite.threads import SqliteThreads
 from db.sqlite.topic_roles import SqliteTopicRoles
 
 
@@ -33,6 +34,7 @@ class SqliteStore:
         self.crossposts = SqliteCrossposts(database)
         self.leases = SqliteLeases(database)
         self.living = SqlitePostEdits(database)
+        self.threads = SqliteThreads(database)
         self.roles = SqliteTopicRoles(database)
         self.app_state = SqliteAppState(database)
         self.digests = SqliteDigests(database)

@@ -125,6 +125,13 @@ class SqliteSubscriptions:
                     " ON CONFLICT (channel_id) DO UPDATE SET dedupe = excluded.dedupe, ping_heat = excluded.ping_heat",
                     (c.channel_id, int(c.dedupe), c.ping_heat),
                 )
+            for t in change.thread_settings:
+                await conn.execute(
+                    "INSERT INTO thread_channels (channel_id, threads, create_tags) VALUES (?, ?, ?)"
+                    " ON CONFLICT (channel_id) DO UPDATE SET threads = excluded.threads,"
+                    " create_tags = excluded.create_tags",
+                    (t.channel_id, int(t.threads), int(t.create_tags)),
+                )
             for channel_id, topic_id in change.digest_removals:
                 await remove_digest(conn, channel_id, topic_id, every_topic=False)
             for digest in change.digests:

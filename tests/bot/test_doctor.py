@@ -260,3 +260,17 @@ async def test_doctor_checks_every_source_of_the_settings_file(tmp_path: Path) -
     unreachable = found[f"source {(tmp_path / 'nowhere').as_uri()}"]
     assert not unreachable.ok
     assert "cannot be read" in unreachable.detail
+
+
+async def test_doctor_checks_the_thread_permissions_of_a_channel_with_threads_on(harness: Harness) -> None:
+    threaded = harness.standin.add_channel(harness.guild.id, "threaded")
+    reply = await harness.invoke("alerts add", {"channel": threaded.id, "threads": True}, user=harness.admin)
+    assert "will now get" in reply.content, reply.content
+    await subscribe(harness, harness.channel.id)
+    for channel_id in (threaded.id, harness.channel.id):
+        harness.standin.deny_bot(channel_id, "create_public_threads")
+
+    found = await checks(harness.settings)
+
+    assert by_prefix(found, "#threaded (text)").detail == "missing Create Public Threads"
+    assert by_prefix(found, "#general (text)").ok  # no threads there: not needed

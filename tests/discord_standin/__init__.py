@@ -65,7 +65,7 @@ Interactions (each waits for the answer the user sees, else raises NoReply, an A
 Recording and queries:
     standin.sent: list[SentEvent(kind, body, channel_id, message_id, interaction_id, at)] in order; kinds: message,
         message_edit, message_delete, callback, original_edit, original_delete, followup, followup_edit,
-        followup_delete, thread, crosspost, command_sync, role_create, member_roles.
+        followup_delete, thread, thread_start, channel_edit, crosspost, command_sync, role_create, member_roles.
     messages_in(channel_id, *, include_ephemeral=False, include_deleted=False) -> list[Message] (oldest first)
     Message: .id .channel_id .data (JSON as Discord returns it) .sent (last body the bot sent: allowed_mentions...)
         .content .embeds .components .flags .ephemeral .crossposted .deleted .edits .allowed_mentions
@@ -74,7 +74,14 @@ Recording and queries:
         .text()
     member_roles(guild_id, user_id) -> list[int]   (after the bot's PUT/DELETE .../members/{id}/roles/{id})
     threads_in(forum_id) -> list[Channel] (forum posts; the starter message is messages_in(thread.id)[0] and, as on
-        Discord, has the thread's id; GET /guilds/{id}/threads/active lists them)
+        Discord, has the thread's id; GET /guilds/{id}/threads/active lists them). Also the threads started on a
+        text/announcement channel's messages (POST .../messages/{mid}/threads: type 11, or 10 in an announcement
+        channel, with the message's id; a second one is 400 160004; needs Create Public Threads; not in forums
+        50024); posting in any thread needs Send Messages in Threads.
+    add_forum_tags(forum_id, *names, moderated=False) -> the tags added (a forum's available_tags); tag_names(thread_id)
+        -> the names of a forum post's applied_tags. POST /channels/{forum}/threads takes applied_tags (<= 5, each a
+        tag of the forum, else 400 50035); PATCH /channels/{id} (Manage Channels) sets a name and a forum's
+        available_tags (<= 20, names 1..20; a tag without an id gets one) and dispatches CHANNEL_UPDATE.
     events_for(interaction_id); standin.interactions: dict[int, InteractionRecord]
     standin.global_commands / standin.guild_commands[guild_id] (synced JSON with ids) / standin.command_syncs
     standin.violations: list[Violation] (400s for broken limits); standin.unknown_routes; problems(); assert_clean()
@@ -88,7 +95,8 @@ Recording and queries:
 Faults (routes are "METHOD /path-glob" without /api/v10, or just "/path-glob" for any method; `*` spans slashes):
     standin.faults.fail("POST /channels/*/messages", status=500, times=1) -> Fault (.fired counts strikes)
     standin.faults.rate_limit(route, retry_after=1.5, times=1, global_=False)   # 429 + Retry-After/X-RateLimit-*/Via
-    standin.faults.delay(route, seconds, times=None);  standin.faults.clear();  standin.faults.fired
+    standin.faults.delay(route, seconds, times=None, received=False) (received: the held request takes effect even
+        if the client hangs up);  standin.faults.clear();  standin.faults.fired
     standin.faults.disconnect(route, times=1)   # the connection drops unanswered (network cut); logged as status 0
     Note discord.py retries 500/502/504 (sleeping 1 s, 3 s, ...) but raises at once on 503; interaction webhooks
     retry every 5xx. Normal responses carry X-RateLimit-* headers (StandIn(rate_limit=(50, 1.0)) per route bucket,
@@ -116,7 +124,8 @@ Gateway:
     standin.gateway.accepting = False   # an outage: new connections get HTTP 503 (counted in .refused) until True
     Events dispatched while the bot is disconnected are replayed on RESUME, as Discord does. The bot also receives
     MESSAGE_CREATE/UPDATE/DELETE for its own visible messages (GUILD_MESSAGES intent), THREAD_CREATE for forum
-    posts, CHANNEL_CREATE/UPDATE/DELETE and GUILD_ROLE_* for world changes. Transport compression: zlib-stream
+    posts and started threads (with MESSAGE_UPDATE of the message, which gets a `thread`),
+    CHANNEL_CREATE/UPDATE/DELETE and GUILD_ROLE_* for world changes. Transport compression: zlib-stream
     (Z_SYNC_FLUSH per payload) or zstd-stream, whichever discord.py asks for.
 
 Roles: POST /guilds/{id}/roles needs Manage Roles (403 50013), creates the role at position 1 (the bottom, below

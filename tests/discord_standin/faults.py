@@ -33,6 +33,7 @@ class Fault:
     retry_after: float = 0.0
     global_: bool = False
     seconds: float = 0.0
+    received: bool = False  # delay: the request reached Discord whole and takes effect even if the client hangs up
     fired: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -76,10 +77,11 @@ class Faults:
         self.armed.append(fault)
         return fault
 
-    def delay(self, route: str, seconds: float, times: int | None = None) -> Fault:
-        """Hold matching requests for `seconds` before handling them normally."""
+    def delay(self, route: str, seconds: float, times: int | None = None, *, received: bool = False) -> Fault:
+        """Hold matching requests for `seconds` before handling them normally. A client that hangs up meanwhile
+        cancels the request, unless `received`: Discord had all of it and acts on it with nobody waiting."""
         method, path = _split(route)
-        fault = Fault("delay", method, path, times, seconds=seconds)
+        fault = Fault("delay", method, path, times, seconds=seconds, received=received)
         self.armed.append(fault)
         return fault
 

@@ -22,6 +22,9 @@ MAX_AUTHOR = 256
 MAX_CHOICES = 25
 MAX_CHOICE_TEXT = 100
 MAX_THREAD_NAME = 100
+# A forum has at most 20 available tags, each named with 1-20 characters.
+MAX_FORUM_TAGS = 20
+MAX_TAG_NAME = 20
 MAX_ROWS = 5
 MAX_ROW_BUTTONS = 5
 MAX_CUSTOM_ID = 100
@@ -292,6 +295,43 @@ def validate_thread(payload: Any, *, require_allowed_mentions: bool = True) -> l
     else:
         for prob in validate_message(message, interaction=False, require_allowed_mentions=require_allowed_mentions):
             out.append(Problem(("message", *prob.path), prob.code, prob.message))
+    return out
+
+
+def validate_thread_start(payload: Any) -> list[Problem]:
+    """Start Thread from Message: name 1..100 and, if given, one of Discord's archive durations."""
+    if not isinstance(payload, dict):
+        return [Problem((), "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")]
+    out: list[Problem] = []
+    _max_len(out, ("name",), payload.get("name"), MAX_THREAD_NAME, required=True)
+    duration = payload.get("auto_archive_duration")
+    if duration is not None and duration not in _AUTO_ARCHIVE:
+        out.append(Problem(("auto_archive_duration",), "BASE_TYPE_CHOICES",
+                           "Value must be one of {60, 1440, 4320, 10080}."))
+    return out
+
+
+def validate_channel_edit(payload: Any) -> list[Problem]:
+    """Modify Channel, the fields the stand-in supports: a name and a forum's available_tags (at most 20, each
+    named 1..20 characters)."""
+    if not isinstance(payload, dict):
+        return [Problem((), "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")]
+    out: list[Problem] = []
+    if "name" in payload:
+        _max_len(out, ("name",), payload.get("name"), 100, required=True)
+    tags = payload.get("available_tags")
+    if tags is not None:
+        if not isinstance(tags, list):
+            return [*out, Problem(("available_tags",), "BASE_TYPE_ARRAY", "Must be an array.")]
+        if len(tags) > MAX_FORUM_TAGS:
+            out.append(Problem(("available_tags",), "BASE_TYPE_MAX_LENGTH",
+                               f"Must be {MAX_FORUM_TAGS} or fewer in length."))
+        for i, tag in enumerate(tags):
+            if not isinstance(tag, dict):
+                out.append(Problem(("available_tags", i), "DICT_TYPE_CONVERT",
+                                   "Only dictionaries may be used in a DictType"))
+                continue
+            _max_len(out, ("available_tags", i, "name"), tag.get("name"), MAX_TAG_NAME, required=True)
     return out
 
 

@@ -227,6 +227,11 @@ class Channel:
     owner_id: int | None = None
     deleted: bool = False
     publishes: list[float] = field(default_factory=list)
+    # Forums: the tags posts may carry ({"id", "name", "moderated", "emoji_id", "emoji_name"}); threads: the ids
+    # of the tags applied to the post.
+    available_tags: list[JSON] = field(default_factory=list)
+    applied_tags: list[str] = field(default_factory=list)
+    auto_archive_duration: int = 1440
 
     @property
     def is_thread(self) -> bool:
@@ -252,10 +257,10 @@ class Channel:
                 message_count=1,
                 member_count=1,
                 total_message_sent=1,
-                applied_tags=[],
+                applied_tags=list(self.applied_tags),
                 thread_metadata={
                     "archived": False,
-                    "auto_archive_duration": 1440,
+                    "auto_archive_duration": self.auto_archive_duration,
                     "archive_timestamp": iso_now(),
                     "locked": False,
                 },
@@ -266,7 +271,7 @@ class Channel:
         data["last_message_id"] = None
         if self.type == ChannelType.FORUM:
             data.update(
-                available_tags=[],
+                available_tags=[dict(t) for t in self.available_tags],
                 default_reaction_emoji=None,
                 default_sort_order=None,
                 default_forum_layout=0,

@@ -24,10 +24,12 @@ from .limits import (
     EPHEMERAL,
     Problem,
     error_body,
+    validate_channel_edit,
     validate_choices,
     validate_commands,
     validate_message,
     validate_thread,
+    validate_thread_start,
 )
 from .model import (
     DEFAULT_BOT,
@@ -518,6 +520,22 @@ class StandIn:
         channel.overwrites.append(Overwrite(target_id, 1 if member else 0, allow, deny))
         self._later(self._dispatch_if("CHANNEL_UPDATE", channel.to_json()))
 
+    def add_forum_tags(self, forum_id: int, *names: str, moderated: bool = False) -> list[JSON]:
+        """Give a forum more available tags (dispatches CHANNEL_UPDATE); the tags added."""
+        forum = self.channels[forum_id]
+        added = [{"id": str(self.ids.next()), "name": name, "moderated": moderated, "emoji_id": None,
+                  "emoji_name": None} for name in names]
+        forum.available_tags.extend(added)
+        self._later(self._dispatch_if("CHANNEL_UPDATE", forum.to_json()))
+        return added
+
+    def tag_names(self, thread_id: int) -> list[str]:
+        """The names of the tags applied to a forum post, in the order applied."""
+        thread = self.channels[thread_id]
+        forum = self.channels[thread.parent_id] if thread.parent_id is not None else None
+        names = {t["id"]: t["name"] for t in forum.available_tags} if forum is not None else {}
+        return [names.get(t, t) for t in thread.applied_tags]
+
     def deny_bot(self, channel_id: int, *permissions: str) -> None:
         """Deny the bot named permissions on a channel, e.g. deny_bot(cid, "send_messages", "embed_links")."""
         bits = 0
@@ -986,6 +1004,8 @@ class StandIn:
         r.add_delete(f"{p}/channels/{{cid}}/messages/{{mid}}", self._delete_message)
         r.add_post(f"{p}/channels/{{cid}}/messages/{{mid}}/crosspost", self._crosspost)
         r.add_post(f"{p}/channels/{{cid}}/threads", self._create_thread)
+        r.add_post(f"{p}/channels/{{cid}}/messages/{{mid}}/threads", self._start_thread_from_message)
+        r.add_patch(f"{p}/channels/{{cid}}", self._edit_channel)
         r.add_get(f"{p}/guilds/{{guild}}", self._get_guild)
         r.add_get(f"{p}/guilds/{{guild}}/channels", self._get_guild_channels)
         r.add_get(f"{p}/guilds/{{guild}}/members/{{uid}}", self._get_member)
@@ -1097,6 +1117,9 @@ class StandIn:
         struck = self.faults.take(method, api_path)
         for fault in struck:
             if fault.kind == "delay":
+                if fault.received:
+                    # Discord has the whole request: a client that hangs up meanwhile does not stop it.
+                    await request.read()
                 await asyncio.sleep(fault.seconds)
         for fault in struck:
             if fault.kind == "rate_limit":
@@ -1140,7 +1163,8 @@ class StandIn:
         return _json({"message": "404: Not Found", "code": 0}, status=404)
 
     async def _body(self, request: web.Request) -> Any:
-        if not request.can_read_body:
+        # body_exists, not can_read_body: a held request's body was read already (and is kept by aiohttp).
+        if not request.body_exists:
             return None
         if request.content_type.startswith("multipart/"):
             return await self._multipart_body(request)
@@ -1625,8 +1649,11 @@ class StandIn:
     async def _create_message(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         embeds = isinstance(body, dict) and bool(body.get("embeds"))
-        checked = self._check_channel(request.match_info["cid"],
-                                      need=Perm.SEND_MESSAGES | (Perm.EMBED_LINKS if embeds else 0))
+        cid = request.match_info["cid"]
+        target = self.channels.get(int(cid)) if cid.isdigit() else None
+        # In a thread Discord asks for Send Messages in Threads instead of Send Messages.
+        send = Perm.SEND_MESSAGES_IN_THREADS if target is not None and target.is_thread else Perm.SEND_MESSAGES
+        checked = self._check_channel(cid, need=send | (Perm.EMBED_LINKS if embeds else 0))
         if isinstance(checked, web.Response):
             return checked
         if checked.type == ChannelType.FORUM:
@@ -1722,8 +1749,16 @@ class StandIn:
         if message_body.get("embeds") and not self.permissions(checked.guild_id, self.bot_user.id, checked.id) & \
                 Perm.EMBED_LINKS:
             return self._error(403, 50013, "Missing Permissions")
+        known = {str(t["id"]) for t in checked.available_tags}
+        applied = [str(t) for t in body.get("applied_tags") or []]
+        unknown = [i for i, t in enumerate(applied) if t not in known]
+        if unknown:
+            problems = [Problem(("applied_tags", i), "TAG_NOT_FOUND", "Unknown tag") for i in unknown]
+            return self._reject(request, problems, body)
         thread = Channel(id=self.ids.next(), guild_id=checked.guild_id, name=body["name"],
-                         type=ChannelType.PUBLIC_THREAD, parent_id=checked.id, owner_id=self.bot_user.id)
+                         type=ChannelType.PUBLIC_THREAD, parent_id=checked.id, owner_id=self.bot_user.id,
+                         applied_tags=list(dict.fromkeys(applied)),
+                         auto_archive_duration=int(body.get("auto_archive_duration") or 1440))
         self.channels[thread.id] = thread
         self.guilds[checked.guild_id].channels[thread.id] = thread
         # As on Discord, a forum post's starter message has the thread's id.
@@ -1736,6 +1771,67 @@ class StandIn:
         data["member"] = {"id": str(thread.id), "user_id": str(self.bot_user.id), "join_timestamp": iso_now(),
                           "flags": 0}
         return _json(data, status=201)
+
+    async def _start_thread_from_message(self, request: web.Request) -> web.Response:
+        """Start Thread from Message: a public thread (an announcement thread in an announcement channel) whose id
+        is the message's, so a message has one thread at most (160004 after that). Not in forums."""
+        checked = self._check_channel(request.match_info["cid"], need=Perm.CREATE_PUBLIC_THREADS)
+        if isinstance(checked, web.Response):
+            return checked
+        if checked.type not in (ChannelType.TEXT, ChannelType.ANNOUNCEMENT):
+            return self._error(400, 50024, "Cannot execute action on this channel type")
+        mid = request.match_info["mid"]
+        msg = self.messages.get(int(mid)) if mid.isdigit() else None
+        if msg is None or msg.deleted or msg.channel_id != checked.id or msg.ephemeral:
+            return self._error(404, 10008, "Unknown Message")
+        existing = self.channels.get(msg.id)
+        if existing is not None:
+            return self._error(400, 160004, "A thread has already been created for this message")
+        body = await self._body(request)
+        problems = validate_thread_start(body)
+        if problems:
+            return self._reject(request, problems, body)
+        announcement = checked.type == ChannelType.ANNOUNCEMENT
+        kind = ChannelType.ANNOUNCEMENT_THREAD if announcement else ChannelType.PUBLIC_THREAD
+        thread = Channel(id=msg.id, guild_id=checked.guild_id, name=body["name"], type=kind, parent_id=checked.id,
+                         owner_id=self.bot_user.id,
+                         auto_archive_duration=int(body.get("auto_archive_duration") or 1440))
+        self.channels[thread.id] = thread
+        self.guilds[checked.guild_id].channels[thread.id] = thread
+        msg.data["thread"] = thread.to_json()
+        self._record("thread_start", body, thread.id, msg.id)
+        await self._dispatch_if("THREAD_CREATE", {**thread.to_json(), "newly_created": True})
+        await self._dispatch_if("MESSAGE_UPDATE", msg.data, intent=INTENT_GUILD_MESSAGES)
+        return _json(thread.to_json(), status=201)
+
+    async def _edit_channel(self, request: web.Request) -> web.Response:
+        """Modify Channel (Manage Channels): its name, and a forum's available_tags (the list is the whole truth;
+        a tag without an id is new and gets one)."""
+        checked = self._check_channel(request.match_info["cid"], need=Perm.MANAGE_CHANNELS)
+        if isinstance(checked, web.Response):
+            return checked
+        body = await self._body(request)
+        problems = validate_channel_edit(body)
+        if problems:
+            return self._reject(request, problems, body)
+        if "available_tags" in body:
+            if checked.type != ChannelType.FORUM:
+                return self._error(400, 50024, "Cannot execute action on this channel type")
+            tags = []
+            for tag in body["available_tags"]:
+                tags.append({
+                    "id": str(tag.get("id") or self.ids.next()),
+                    "name": tag["name"],
+                    "moderated": bool(tag.get("moderated")),
+                    "emoji_id": tag.get("emoji_id"),
+                    "emoji_name": tag.get("emoji_name"),
+                })
+            checked.available_tags = tags
+        if "name" in body:
+            checked.name = body["name"]
+        self._record("channel_edit", body, checked.id, None)
+        await self._dispatch_if("CHANNEL_UPDATE", checked.to_json())
+        return _json(checked.to_json())
 
     async def _get_guild(self, request: web.Request) -> web.Response:
         gid = request.match_info["guild"]

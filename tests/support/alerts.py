@@ -17,7 +17,17 @@ from db.models import StoryView
 from tests.support.seed import Seeder, SeedRelated, SeedStory
 
 # The tables of the living-posts migration: a test that rewinds a store to an older schema drops them too.
-LIVING_TABLES = ("post_coverage", "living_posts", "post_words", "living_channels", "topic_roles", "role_pings")
+LIVING_TABLES = (
+    "thread_posts",  # the related-threads migration's tables point at stories, so they go first
+    "alert_threads",
+    "thread_channels",
+    "post_coverage",
+    "living_posts",
+    "post_words",
+    "living_channels",
+    "topic_roles",
+    "role_pings",
+)
 
 
 class StoryWriter:
@@ -109,7 +119,9 @@ class FakePoster:
     def fail(self, channel_id: int, *errors: DeliveryFailed) -> None:
         self.failures.setdefault(channel_id, []).extend(errors)
 
-    async def send(self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = ()) -> int:
+    async def send(
+        self, channel_id: int, story: StoryView, *, ping_roles: Sequence[int] = (), create_tags: bool = False
+    ) -> int:
         queue = self.failures.get(channel_id)
         if queue:
             raise queue.pop(0)

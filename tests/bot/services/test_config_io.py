@@ -369,3 +369,54 @@ async def test_import_refuses_unknown_channels_and_topics_in_every_section_and_c
     assert "digests[1]: no channel with id 999 in this server" in text
     assert "digests[2]: No topic 'Astrology'" in text
     assert await store.quiet_hours.for_guild(TARGET) == []
+
+
+THREAD_SOURCE = StaticDirectory((FoundChannel(100, "news", "text"), FoundChannel(104, "stories", "forum")))
+THREAD_TARGET = StaticDirectory((FoundChannel(200, "news", "text"), FoundChannel(204, "Stories", "forum")))
+
+
+async def test_thread_options_travel_as_optional_subscription_fields(
+    config: ConfigService, store: Store, alert_service: AlertService, writer: StoryWriter
+) -> None:
+    writer.add(10, topics=("AI",))
+    await alert_service.add_subscription(guild_id=SOURCE, channel_id=100, channel_kind="text", min_heat=80)
+    await alert_service.add_subscription(guild_id=SOURCE, channel_id=104, channel_kind="forum", min_heat=90)
+    await store.threads.set_options(100, threads=True, create_tags=None)
+    await store.threads.set_options(104, threads=None, create_tags=True)
+    document = json.loads(await config.export(SOURCE, THREAD_SOURCE))
+    by_channel = {s["channel"]["id"]: dict(s) for s in document["subscriptions"]}
+
+    plan = await config.plan(TARGET, json.dumps(document), THREAD_TARGET)
+    shown = import_plan(plan, applied=False).plain(Names(channel=lambda c: f"#{THREAD_TARGET.name_of(c)}"))
+    await config.apply(plan)
+    imported = await store.threads.options([200, 204])
+    for entry in document["subscriptions"]:  # a file without the fields: both off again
+        entry.pop("threads", None)
+        entry.pop("create_tags", None)
+    await config.apply(await config.plan(TARGET, json.dumps(document), THREAD_TARGET))
+    cleared = await store.threads.options([200, 204])
+
+    assert (by_channel["100"].get("threads"), by_channel["100"].get("create_tags")) == (True, None)
+    assert (by_channel["104"].get("threads"), by_channel["104"].get("create_tags")) == (None, True)
+    assert "+ threads #news: threads on" in shown or "~ threads #news: threads off → threads on" in shown
+    assert "threads #Stories: threads off → creates forum tags" in shown
+    assert (imported[200].threads, imported[200].create_tags) == (True, False)
+    assert (imported[204].threads, imported[204].create_tags) == (False, True)
+    assert all(not o.threads and not o.create_tags for o in cleared.values())
+
+
+async def test_import_refuses_create_tags_on_a_channel_without_tags(
+    config: ConfigService, writer: StoryWriter
+) -> None:
+    writer.add(10, topics=("AI",))
+
+    def document(**fields: object) -> str:
+        entry = {"channel": {"id": "200"}, "min_heat": 80, **fields}
+        return json.dumps({"schema": "heatwave.alerts", "version": 1, "subscriptions": [entry]})
+
+    with pytest.raises(ImportRefused) as malformed:
+        await config.plan(TARGET, document(threads="yes"), THREAD_TARGET)
+    with pytest.raises(ImportRefused) as tagless:
+        await config.plan(TARGET, document(create_tags=True), THREAD_TARGET)
+    assert malformed.value.problems == ("subscriptions[1].threads: true or false",)
+    assert tagless.value.problems == ("subscriptions[1].create_tags: only forum channels have tags",)
