@@ -189,36 +189,43 @@ class SqliteLookups:
         """The story's own related list (each entry with our copy when we have its URL), stories whose lists
         name this one, and similar stories not already among those. Stories are read in one batch at the end:
         each round trip to the database thread costs as much as a small query."""
-        # One round trip: the story's own entries (kind 0), then the stories whose lists name it (kind 1).
-        rows = await self._all(
+        # One round trip: the story's own entries (kind 0), the stories whose lists name it (kind 1), and its
+        # topics with their story counts (kind 2, with the highest story id: the store's size).
+        listed = await self._all(
             "SELECT 0 AS kind, r.position, r.url, r.link_url, r.title, r.excerpt, r.published_at, r.provider_name, "
-            "r.provider_domain, r.quality, r.image_url, s.id AS ours "
-            "FROM related_entries r LEFT JOIN stories s ON s.url = r.url WHERE r.story_id = :id "
-            "UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, l.story_id "
+            "r.provider_domain, r.quality, r.image_url, s.id AS ours, NULL AS topic_id, NULL AS story_count, "
+            "NULL AS size FROM related_entries r LEFT JOIN stories s ON s.url = r.url WHERE r.story_id = :id "
+            "UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, l.story_id, NULL, NULL, "
+            "NULL "
             "FROM (SELECT DISTINCT story_id FROM related_entries WHERE url = :url AND story_id != :id "
             "ORDER BY story_id LIMIT :limit) l "
+            "UNION ALL SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, st.topic_id, "
+            "t.story_count, (SELECT max(id) FROM stories) "
+            "FROM story_topics st JOIN topics t ON t.id = st.topic_id WHERE st.story_id = :id "
             "ORDER BY kind, position, ours",
             {"id": story.id, "url": story.url, "limit": linking_limit},
         )
-        linking_ids = [r["ours"] for r in rows if r["kind"] == 1]
-        rows = [r for r in rows if r["kind"] == 0]
+        rows = [r for r in listed if r["kind"] == 0]
+        linking_ids = [r["ours"] for r in listed if r["kind"] == 1]
+        topics = [r for r in listed if r["kind"] == 2]
         ours_ids = [r["ours"] for r in rows if r["ours"] is not None and r["ours"] != story.id]
         shown = frozenset({story.id, *ours_ids, *linking_ids})
-        similar_ids = await self._similar_ids(story, limit=similar_limit, exclude=shown)
+        similar_ids = await self._similar_ids(
+            story,
+            {r["topic_id"]: r["story_count"] for r in topics},
+            topics[0]["size"] if topics else 0,
+            limit=similar_limit,
+            exclude=shown,
+        )
         views = {s.id: s for s in await self.stories([*ours_ids, *linking_ids, *similar_ids])}
         return related_stories(story.id, rows, linking_ids, similar_ids, views, from_db)
 
-    async def _similar_ids(self, story: StoryView, *, limit: int, exclude: frozenset[int]) -> list[int]:
+    async def _similar_ids(
+        self, story: StoryView, topic_counts: dict[int, int], stories: int, *, limit: int, exclude: frozenset[int]
+    ) -> list[int]:
         """Stories like this one (never a suppressed one): those sharing its rarest title/excerpt words, ranked
-        by bm25, and those sharing its topics, near it in time, ranked by how rare the shared topics are
-        (`db.similar`)."""
-        topics = await self._all(
-            "SELECT st.topic_id, t.story_count, (SELECT max(id) FROM stories) FROM story_topics st "
-            "JOIN topics t ON t.id = st.topic_id WHERE st.story_id = ?",
-            (story.id,),
-        )
-        stories = topics[0][2] if topics else 0
-        topic_counts = {r[0]: r[1] for r in topics}
+        by bm25, and those sharing its topics (`topic_counts`: its topics' story counts), near it in time,
+        ranked by how rare the shared topics are (`db.similar`, with `stories` the store's size)."""
         terms = await self._rarest(_STORIES, distinctive_terms(story.title, story.excerpt))
         sources = similar_topic_sources(topic_counts, stories)
         if not sources and not terms:
