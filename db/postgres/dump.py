@@ -8,12 +8,17 @@ excerpt_words) are made here from the copied text, exactly as the ingester makes
 
 from __future__ import annotations
 
+import itertools
 import logging
+import multiprocessing
+import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import cast
 
 import psycopg
 from psycopg import sql
@@ -34,6 +39,10 @@ _INTERNAL_TABLES = ("schema_version",)
 # app_state keys ("copy-store:restore:<rank>:<table>:<name>") holding the DDL that puts back what a load dropped.
 _RESTORE = "copy-store:restore:"
 _RESTORE_WORKERS = 2
+# Worker processes that make the stories' full-text words and vectors (most of the copying process's time per
+# story): one per core the copying process does not use itself, and batches in flight per worker.
+_WORD_WORKERS = max(1, min(4, (os.cpu_count() or 2) - 1))
+_WORD_BATCHES_AHEAD = 2
 # The order restore statements go back in: the longest builds first, foreign keys after the keys they need.
 _GIN, _INDEX, _KEY, _FOREIGN_KEY = 0, 1, 2, 3
 
@@ -289,7 +298,6 @@ class PgDumpWriter:
     def write_table(self, table: Table, batches: Batches) -> None:
         derived = _DERIVED.get(table.name, ())
         columns = [*table.columns, *derived]
-        words = [table.columns.index("title"), table.columns.index("excerpt")] if derived else []
         # FREEZE writes rows already frozen and visible to all (no VACUUM pass before index-only scans work);
         # PostgreSQL allows it only into a table emptied in the same transaction, and app_state holds the marker.
         bulk = table.name != "app_state"
@@ -303,15 +311,13 @@ class PgDumpWriter:
                 with self._conn.cursor().copy(query) as copy:
                     copy.set_types(types)
                     write_row = copy.write_row
-                    for batch in batches:
-                        if words:
-                            title, excerpt = words
-                            for row in batch:
-                                title_words = index_words(row[title])  # type: ignore[arg-type]
-                                excerpt_words = index_words(row[excerpt])  # type: ignore[arg-type]
-                                vectors = search_binary(title_words, excerpt_words)
-                                write_row((*row, title_words, excerpt_words, *vectors))
-                        else:
+                    if derived:
+                        text = (table.columns.index("title"), table.columns.index("excerpt"))
+                        for batch, words in _with_words(batches, text):
+                            for row, extra in zip(batch, words, strict=True):
+                                write_row((*row, *extra))
+                    else:
+                        for batch in batches:
                             for row in batch:
                                 write_row(row)
             # Only this table's indexes: they lock nothing the next tables' loads need.
@@ -371,6 +377,51 @@ class PgDumpWriter:
             (f"{_RESTORE}%:{table}:%", first, last),
         ).fetchall()
         return [(str(key), str(value)) for key, value in rows]
+
+
+# A story's derived columns: title_words, excerpt_words, search, title_search.
+Words = tuple[str, str, bytes, bytes]
+
+
+def story_words(texts: list[tuple[str, str]]) -> list[Words]:
+    """Each (title, excerpt)'s derived columns, as the ingester makes them: title_words, excerpt_words, and the
+    `search` and `title_search` vectors (binary). Runs in worker processes (a module-level function)."""
+    out = []
+    for title, excerpt in texts:
+        title_words, excerpt_words = index_words(title), index_words(excerpt)
+        out.append((title_words, excerpt_words, *search_binary(title_words, excerpt_words)))
+    return out
+
+
+def _with_words(batches: Batches, text: tuple[int, int]) -> Iterator[tuple[list[Row], list[Words]]]:
+    """Each batch with its stories' derived columns. A store of one batch has them made here (no process is
+    started); a bigger one has worker processes make them while earlier batches are written."""
+    title, excerpt = text
+
+    def texts(batch: list[Row]) -> list[tuple[str, str]]:
+        return [(cast(str, row[title]), cast(str, row[excerpt])) for row in batch]
+
+    remaining = iter(batches)
+    first = next(remaining, None)
+    if first is None:
+        return
+    second = next(remaining, None)
+    if second is None:
+        yield first, story_words(texts(first))
+        return
+    pending: deque[tuple[list[Row], Future[list[Words]]]] = deque()
+    pool = ProcessPoolExecutor(_WORD_WORKERS, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        for batch in itertools.chain((first, second), remaining):
+            pending.append((batch, pool.submit(story_words, texts(batch))))
+            while len(pending) > _WORD_WORKERS * _WORD_BATCHES_AHEAD:
+                done, words = pending.popleft()
+                yield done, words.result()
+        while pending:
+            done, words = pending.popleft()
+            yield done, words.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _setup_session(conn: psycopg.Connection) -> None:
