@@ -15,10 +15,7 @@ Safety, in order:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,8 +31,6 @@ BOOKKEEPING_KEYS = "copy-store:%"  # a LIKE pattern
 # Rows per batch handed from reader to writer: big enough that per-batch costs vanish, small enough that
 # memory stays flat (a batch of stories is a few MB).
 BATCH_ROWS = 10_000
-# Batches read ahead of the writer (memory: this many batches more).
-READ_AHEAD = 2
 
 Row = Sequence[object]
 Batches = Iterable[list[Row]]
@@ -171,8 +166,7 @@ class Facts:
 
 
 class DumpReader(Protocol):
-    """The source side, implemented by `db/<engine>/dump.py`. Never writes. `batches` runs on a reading thread
-    of its own (one table at a time, nothing else in between), so the connection must allow that."""
+    """The source side, implemented by `db/<engine>/dump.py`. Never writes."""
 
     def begin_snapshot(self) -> None:
         """Start the one read transaction every later call reads in."""
@@ -391,49 +385,9 @@ def _copy_tables(
     timings: dict[str, float] = {}
     for table in TABLES:
         started = time.perf_counter()
-        writer.write_table(table, counted(_read_ahead(reader.batches(table, batch_rows))))
+        writer.write_table(table, counted(reader.batches(table, batch_rows)))
         timings[table.name] = time.perf_counter() - started
     return timings
-
-
-def _read_ahead(batches: Iterator[list[Row]]) -> Iterator[list[Row]]:
-    """The same batches, read on a thread of their own while the caller writes the previous ones.
-
-    Both sides spend much of their time in C that lets other threads run (SQLite stepping through pages,
-    libpq sending COPY data, PostgreSQL answering), so reading and writing overlap. Stopping early (the writer
-    failed, or the progress callback stopped the copy) stops the reading thread before this returns."""
-    # A batch, None at the end, or what the reading failed with.
-    ready: queue.Queue[list[Row] | BaseException | None] = queue.Queue(maxsize=READ_AHEAD)
-    stop = threading.Event()
-
-    def read() -> None:
-        try:
-            for batch in batches:
-                if stop.is_set():
-                    return
-                ready.put(batch)
-            ready.put(None)
-        except BaseException as exc:  # handed to the caller, raised there
-            ready.put(exc)
-        finally:
-            close = getattr(batches, "close", None)
-            if close is not None:
-                close()
-
-    reading = threading.Thread(target=read, name="copy-store-read", daemon=True)
-    reading.start()
-    try:
-        while (item := ready.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while reading.is_alive():
-            # Unblock a reader waiting to put a batch the writer will never take.
-            with contextlib.suppress(queue.Empty):
-                ready.get(timeout=0.05)
-        reading.join()
 
 
 def _check_columns(found: dict[str, list[str]], location: StoreLocation) -> None:

@@ -40,14 +40,12 @@ def _connect_read_only(location: StoreLocation) -> sqlite3.Connection:
     if not location.path.is_file():
         raise DatabaseError(f"no database at {location}")
     with _reported(location, "open"):
-        # mode=ro: the copy never writes to its source, whatever goes wrong. Tables are read on a thread of
-        # their own (db.copy_store reads ahead of the writer), never two at once.
+        # mode=ro: the copy never writes to its source, whatever goes wrong.
         return sqlite3.connect(
             f"{location.path.resolve().as_uri()}?mode=ro",
             uri=True,
             isolation_level=None,
             timeout=BUSY_TIMEOUT_MS / 1000,
-            check_same_thread=False,
         )
 
 
