@@ -8,15 +8,11 @@ excerpt_words) are made here from the copied text, exactly as the ingester makes
 
 from __future__ import annotations
 
-import itertools
 import logging
-import multiprocessing
-import os
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import cast
 
@@ -39,10 +35,7 @@ _INTERNAL_TABLES = ("schema_version",)
 # app_state keys ("copy-store:restore:<rank>:<table>:<name>") holding the DDL that puts back what a load dropped.
 _RESTORE = "copy-store:restore:"
 _RESTORE_WORKERS = 2
-# Worker processes that make the stories' full-text words and vectors (most of the copying process's time per
-# story): one per core the copying process does not use itself, and batches in flight per worker.
-_WORD_WORKERS = max(1, min(4, (os.cpu_count() or 2) - 1))
-_WORD_BATCHES_AHEAD = 2
+BUILD_MEMORY = "256MB"  # per restoring session (see _Restorer._run)
 # The order restore statements go back in: the longest builds first, foreign keys after the keys they need.
 _GIN, _INDEX, _KEY, _FOREIGN_KEY = 0, 1, 2, 3
 
@@ -312,10 +305,10 @@ class PgDumpWriter:
                     copy.set_types(types)
                     write_row = copy.write_row
                     if derived:
-                        text = (table.columns.index("title"), table.columns.index("excerpt"))
-                        for batch, words in _with_words(batches, text):
-                            for row, extra in zip(batch, words, strict=True):
-                                write_row((*row, *extra))
+                        title, excerpt = table.columns.index("title"), table.columns.index("excerpt")
+                        for batch in batches:
+                            for row in batch:
+                                write_row((*row, *story_words(cast(str, row[title]), cast(str, row[excerpt]))))
                     else:
                         for batch in batches:
                             for row in batch:
@@ -379,49 +372,11 @@ class PgDumpWriter:
         return [(str(key), str(value)) for key, value in rows]
 
 
-# A story's derived columns: title_words, excerpt_words, search, title_search.
-Words = tuple[str, str, bytes, bytes]
-
-
-def story_words(texts: list[tuple[str, str]]) -> list[Words]:
-    """Each (title, excerpt)'s derived columns, as the ingester makes them: title_words, excerpt_words, and the
-    `search` and `title_search` vectors (binary). Runs in worker processes (a module-level function)."""
-    out = []
-    for title, excerpt in texts:
-        title_words, excerpt_words = index_words(title), index_words(excerpt)
-        out.append((title_words, excerpt_words, *search_binary(title_words, excerpt_words)))
-    return out
-
-
-def _with_words(batches: Batches, text: tuple[int, int]) -> Iterator[tuple[list[Row], list[Words]]]:
-    """Each batch with its stories' derived columns. A store of one batch has them made here (no process is
-    started); a bigger one has worker processes make them while earlier batches are written."""
-    title, excerpt = text
-
-    def texts(batch: list[Row]) -> list[tuple[str, str]]:
-        return [(cast(str, row[title]), cast(str, row[excerpt])) for row in batch]
-
-    remaining = iter(batches)
-    first = next(remaining, None)
-    if first is None:
-        return
-    second = next(remaining, None)
-    if second is None:
-        yield first, story_words(texts(first))
-        return
-    pending: deque[tuple[list[Row], Future[list[Words]]]] = deque()
-    pool = ProcessPoolExecutor(_WORD_WORKERS, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        for batch in itertools.chain((first, second), remaining):
-            pending.append((batch, pool.submit(story_words, texts(batch))))
-            while len(pending) > _WORD_WORKERS * _WORD_BATCHES_AHEAD:
-                done, words = pending.popleft()
-                yield done, words.result()
-        while pending:
-            done, words = pending.popleft()
-            yield done, words.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+def story_words(title: str, excerpt: str) -> tuple[str, str, bytes, bytes]:
+    """A story's derived columns, as the ingester makes them: title_words, excerpt_words, and the `search` and
+    `title_search` vectors (binary)."""
+    title_words, excerpt_words = index_words(title), index_words(excerpt)
+    return (title_words, excerpt_words, *search_binary(title_words, excerpt_words))
 
 
 def _setup_session(conn: psycopg.Connection) -> None:
@@ -466,6 +421,14 @@ class _Restorer:
         if conn is None:
             conn = connect_sync(self._location)
             _setup_session(conn)
+            # Index builds work in memory up to maintenance_work_mem, then spill (GIN: in many small batches).
+            # The server's default (64 MB) made the full-text index alone take ~17 s at 1M stories. Raised (never
+            # lowered) for these sessions only, while the copy runs.
+            conn.execute(
+                "SELECT set_config('maintenance_work_mem', %(memory)s, false) "
+                "WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes(%(memory)s)",
+                {"memory": BUILD_MEMORY},
+            )
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)

@@ -202,8 +202,7 @@ async def test_sqlite_copy_posts_nothing_twice_and_takes_new_stories(source: Sou
 
 
 async def test_a_copy_in_many_small_batches_answers_every_lookup_the_same(source: Source, pg_url: str) -> None:
-    # Batches of a few rows: worker processes make the stories' full-text words and vectors while earlier batches
-    # are written.
+    # Batches of a few rows: every table, and each story's full-text words and vectors, go over many batches.
     target = parse_location(pg_url)
     report = copy_store(source.location, target, batch_rows=7)
     assert report.ok
