@@ -398,8 +398,7 @@ class SqliteLookups:
             key, order = "s.id", "s.heat DESC, s.id"
         elif narrow:
             source = (
-                "stories s INDEXED BY stories_first_seen WHERE s.first_seen_at >= ? AND s.heat >= 0 "
-                f"AND {_ON_TOPIC}"
+                f"stories s INDEXED BY stories_first_seen WHERE s.first_seen_at >= ? AND s.heat >= 0 AND {_ON_TOPIC}"
             )
             params = (cutoff, topic.id)
             key, order = "s.id", "s.heat DESC, s.id"
