@@ -47,6 +47,7 @@ from bot.services.lookups import LookupService  # noqa: E402
 from db import StoreLocation, open_store, parse_location  # noqa: E402
 from db.postgres.connection import connect_sync as pg_connect  # noqa: E402
 from db.postgres.migrate import migrate as pg_migrate  # noqa: E402
+from db.postgres.vectors import search_text  # noqa: E402
 from db.sqlite.connection import connect_sync  # noqa: E402
 from db.sqlite.migrate import migrate  # noqa: E402
 from db.sqlite.store import SqliteStore  # noqa: E402
@@ -304,10 +305,13 @@ def build_postgres(location: StoreLocation, stories: int, *, seed: int = 7) -> N
             with cur.copy(
                 "COPY stories (id, url, title, excerpt, published_at, kind, provider_name, provider_domain, "
                 "link_url, image_url, heat, quality, content_hash, source_path, first_seen_at, updated_at, "
-                "title_words, excerpt_words) FROM STDIN"
+                "title_words, excerpt_words, search, title_search) FROM STDIN"
             ) as copy:
+                # The store writes its own full-text vectors (migration 0005): without them every full-text
+                # lookup would find nothing and time nothing.
                 for row in data.stories():
-                    copy.write_row((*row, index_words(row[2]), index_words(row[3])))
+                    title_words, excerpt_words = index_words(row[2]), index_words(row[3])
+                    copy.write_row((*row, title_words, excerpt_words, *search_text(title_words, excerpt_words)))
             links, related = data.links_and_related()
             # Topic counts follow from the statement-level trigger on story_topics (one UPDATE for the COPY).
             with cur.copy(
@@ -339,9 +343,9 @@ def build_postgres(location: StoreLocation, stories: int, *, seed: int = 7) -> N
         conn.close()
 
 
-def cached_postgres(server: str, stories: int, seed: int) -> StoreLocation:
+def cached_postgres(server: str, stories: int, seed: int, name: str | None = None) -> StoreLocation:
     """The PostgreSQL benchmark database for this size and seed on the server at `server`, built on first use."""
-    name = f"heatwave_bench_commands_{stories}_{seed}"
+    name = name or f"heatwave_bench_commands_{stories}_{seed}"
     building = name + "_partial"
     with psycopg.connect(server, autocommit=True) as admin:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
@@ -489,17 +493,22 @@ def _baselines(
 
 
 async def run(
-    target: str | None, stories: int, runs: int, baseline_runs: int, seed: int, *, mmap: bool, drop: bool
+    target: str | None, stories: int, runs: int, baseline_runs: int, seed: int, *, mmap: bool, drop: bool,
+    database: str | None = None, build_only: bool = False,
 ) -> None:
     raw: Any
     if target is not None and parse_location(target).engine == "postgres":
-        location = cached_postgres(target, stories, seed)
+        location = cached_postgres(target, stories, seed, database)
+        if build_only:
+            return
         assert location.url is not None
         raw = psycopg.connect(location.url, autocommit=True)
         _warm_postgres(raw)
         dialect = _POSTGRES
     else:
         path = cached_sqlite(None if target is None else Path(target), stories, seed)
+        if build_only:
+            return
         _warm(path)
         location = parse_location(path)
         raw = sqlite3.connect(path)
@@ -590,8 +599,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--mmap", action="store_true", help="also set PRAGMA mmap_size/cache_size (SQLite only)")
     parser.add_argument("--drop", action="store_true", help="PostgreSQL: drop the benchmark database afterwards")
+    parser.add_argument("--database", help="PostgreSQL: the benchmark database's name (default: by size and seed)")
+    parser.add_argument("--build-only", action="store_true", help="build (or find) the store, time nothing")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.db, args.stories, args.runs, args.baseline_runs, args.seed, mmap=args.mmap, drop=args.drop))
+    asyncio.run(run(args.db, args.stories, args.runs, args.baseline_runs, args.seed, mmap=args.mmap, drop=args.drop,
+                    database=args.database, build_only=args.build_only))
     return 0
 
 

@@ -7,9 +7,10 @@
 The source is bench/commands.py's synthetic store (stories, topics, links, related entries) plus what ingest and
 the alert engine add around them: a heat_history row per story (a quarter have a second), a source_files row
 per story, an ingest run, subscriptions and a ledger of sent deliveries. It is cached under bench/.data/.
-The target is a database of its own, `heatwave_bench_copy_store`, on the server `--db` names (dropped and
-created for every run, dropped afterwards unless `--keep`). Prints stories/s for the whole copy (verification
-included) and the seconds each table took.
+The target is a database of its own, `heatwave_bench_copy_store` (`--target-db`), on the server `--db` names
+(dropped and created for every run, dropped afterwards unless `--keep`). Prints stories/s for the whole copy
+(verification included) and the seconds each table took. `--before DIR` also times the copy made by another
+checkout's code (in a process of its own, in the same rounds: the baseline); `--rounds N` repeats both.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import logging
 import random
 import shutil
+import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -136,11 +138,33 @@ def _with_database(url: str, dbname: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
 
 
-def _recreate_database(server: str, *, drop_only: bool = False) -> None:
+def _recreate_database(server: str, name: str, *, drop_only: bool = False) -> None:
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TARGET_DB)))
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         if not drop_only:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TARGET_DB)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+# Runs in a process of its own with another checkout first on sys.path: that checkout's copy, timed.
+_BEFORE = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from db import parse_location
+from db.copy_store import copy_store
+started = time.perf_counter()
+report = copy_store(parse_location(sys.argv[2]), parse_location(sys.argv[3]), force=True)
+print(time.perf_counter() - started, report.stories, report.ok)
+"""
+
+
+def _run_before(code: Path, source: str, target: str) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", _BEFORE, str(code), source, target], check=True, capture_output=True, text=True
+    ).stdout.split()
+    seconds, stories, ok = float(out[0]), int(out[1]), out[2] == "True"
+    rate = stories / seconds
+    print(f"\nbefore ({code}): {stories:,} stories in {seconds:.1f} s = {rate:,.0f} stories/s, verified: {ok}")
+    return seconds
 
 
 def _warm(path: Path) -> None:
@@ -174,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--db", default=DEFAULT_SERVER, help="a PostgreSQL URL naming the server to use")
     parser.add_argument("--back", action="store_true", help="also copy PostgreSQL -> SQLite")
-    parser.add_argument("--keep", action="store_true", help=f"leave the {TARGET_DB} database in place")
+    parser.add_argument("--keep", action="store_true", help="leave the target database in place")
+    parser.add_argument("--target-db", default=TARGET_DB, help="the target database's name")
+    parser.add_argument("--before", type=Path, help="also time this checkout's copy (the baseline), same rounds")
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="log how long each index and key took to rebuild")
     args = parser.parse_args(argv)
     if args.verbose:
@@ -183,11 +210,18 @@ def main(argv: list[str] | None = None) -> int:
 
     source = cached_source(args.stories, args.seed)
     _warm(source)
-    target = _with_database(args.db, TARGET_DB)
+    target = _with_database(args.db, args.target_db)
     print(f"source {source} ({source.stat().st_size / 1e9:.2f} GB), {len(TABLES)} tables")
-    _recreate_database(args.db)
     try:
-        report = _run(str(source), target, "SQLite -> PostgreSQL")
+        for round_number in range(1, args.rounds + 1):
+            if args.before is not None:
+                _recreate_database(args.db, args.target_db)
+                before = _run_before(args.before, str(source), target)
+            _recreate_database(args.db, args.target_db)
+            started = time.perf_counter()
+            report = _run(str(source), target, f"SQLite -> PostgreSQL (round {round_number})")
+            if args.before is not None:
+                print(f"  ratio: {before / (time.perf_counter() - started):.2f}x the baseline's stories/s")
         if args.back:
             back = source.with_name(f"copy-store-back-{args.stories}.db")
             for leftover in back.parent.glob(back.name + "*"):
@@ -197,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                 leftover.unlink()
     finally:
         if not args.keep:
-            _recreate_database(args.db, drop_only=True)
+            _recreate_database(args.db, args.target_db, drop_only=True)
     return 0 if report.ok else 1
 
 

@@ -14,6 +14,7 @@ counts for almost nothing and a rare one for a lot. A shared title word scores a
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Mapping, Sequence
 
@@ -49,9 +50,18 @@ def rank_similar(
     that may be shown), by bm25 (`text`, 0 when absent) plus TOPIC_WEIGHT times the shared topics' idf; the
     newer story first on a tie."""
 
+    # Each topic's idf once, not once per candidate sharing it (a lookup scores a few hundred candidates).
+    idfs: dict[int, float] = {}
+
+    def idf(topic: int) -> float:
+        value = idfs.get(topic)
+        if value is None:
+            value = idfs[topic] = topic_idf(stories, topic_counts.get(topic, 0))
+        return value
+
     def score(story_id: int) -> float:
-        topics = sum(topic_idf(stories, topic_counts.get(t, 0)) for t in shared[story_id])
+        topics = sum(idf(t) for t in shared[story_id])
         return text.get(story_id, 0.0) + TOPIC_WEIGHT * topics
 
-    scored = [(score(i), i) for i in shared]
-    return [i for value, i in sorted(scored, key=lambda r: (-r[0], -r[1])) if value > 0][:limit]
+    scored = [(value, i) for i in shared if (value := score(i)) > 0]
+    return [i for _value, i in heapq.nsmallest(limit, scored, key=lambda r: (-r[0], -r[1]))]

@@ -18,6 +18,7 @@ Where this differs from SQLite, and why (all of it only shows on large stores):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -222,65 +223,73 @@ class PgLookups:
         """The story's own related list (each entry with our copy when we have its URL), stories whose lists
         name this one, and similar stories not already among those. Linked by URL at read time, so the link
         appears whichever of the two stories arrived first."""
-        # One round trip: the story's own entries (kind 0), then the stories whose lists name it (kind 1).
-        rows = await self._db.all(
-            "SELECT 0 AS kind, r.position, r.url, r.link_url, r.title, r.excerpt, r.published_at, r.provider_name, "
-            "r.provider_domain, r.quality, r.image_url, s.id AS ours "
-            "FROM related_entries r LEFT JOIN stories s ON s.url = r.url WHERE r.story_id = %(id)s "
-            "UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, l.story_id "
-            "FROM (SELECT story_id FROM related_entries WHERE url = %(url)s AND story_id <> %(id)s "
-            "GROUP BY story_id ORDER BY story_id LIMIT %(limit)s) l "
-            "ORDER BY kind, position, ours",
-            {"id": story.id, "url": story.url, "limit": linking_limit},
-        )
-        linking_ids = [r["ours"] for r in rows if r["kind"] == 1]
-        rows = [r for r in rows if r["kind"] == 0]
-        ours_ids = [r["ours"] for r in rows if r["ours"] is not None and r["ours"] != story.id]
-        shown = frozenset({story.id, *ours_ids, *linking_ids})
-        similar_ids = await self._similar_ids(story, limit=similar_limit, exclude=shown)
-        views = {s.id: s for s in await self.stories([*ours_ids, *linking_ids, *similar_ids])}
-        return related_stories(story.id, rows, linking_ids, similar_ids, views, as_is)
-
-    async def _similar_ids(self, story: StoryView, *, limit: int, exclude: frozenset[int]) -> list[int]:
-        """Stories like this one (never a suppressed one): those sharing its rarest words and those near it in
-        time on its rarer topics, ranked by `db.similar` (SQLite's rule)."""
-        topics = await self._db.all(
-            "SELECT st.topic_id, t.story_count FROM story_topics st JOIN topics t ON t.id = st.topic_id "
-            "WHERE st.story_id = %s",
-            (story.id,),
-        )
-        topic_counts = {r["topic_id"]: r["story_count"] for r in topics}
+        # Round trips, not the queries, are most of the time here (each ~0.1 ms on an idle machine, a few ms on
+        # a busy one): the text candidates need nothing but the story, so they are found on a second pooled
+        # connection while the lists, the story's topics and then its topic neighbours are read on the first.
         corpus = await self._corpus.get()
-        stories = round(corpus.rows)
+        async with asyncio.TaskGroup() as group:
+            text_task = group.create_task(self._text_matches(story, corpus))
+            listed, topic_counts, near = await self._listed_and_near(story, linking_limit, round(corpus.rows))
+        rows = [r for r in listed if r["kind"] == 0]
+        linking_ids = [r["ours"] for r in listed if r["kind"] == 1]
+        ours_ids = [r["ours"] for r in rows if r["ours"] is not None and r["ours"] != story.id]
+        exclude = frozenset({story.id, *ours_ids, *linking_ids})
+        # Stories like this one, never a suppressed one: those sharing its rarest words and those near it in
+        # time on its rarer topics, ranked by `db.similar` (SQLite's rule).
         shared: dict[int, list[int]] = {}
         text: dict[int, float] = {}
-        for found, score in await self._text_matches(story, corpus):
+        for found, score in text_task.result():
             if found.heat != SUPPRESSED and found.id not in exclude:
                 shared[found.id] = list(found.shared_topics)
                 text[found.id] = score
+        for r in near:
+            if r["heat"] != SUPPRESSED and r["story_id"] not in exclude and r["story_id"] not in shared:
+                shared[r["story_id"]] = list(r["shared"])
+        similar_ids = rank_similar(shared, text, topic_counts, round(corpus.rows), limit=similar_limit)
+        views = {s.id: s for s in await self.stories([*ours_ids, *linking_ids, *similar_ids])}
+        return related_stories(story.id, rows, linking_ids, similar_ids, views, as_is)
+
+    async def _listed_and_near(
+        self, story: StoryView, linking_limit: int, stories: int
+    ) -> tuple[list[Any], dict[int, int], list[Any]]:
+        """The story's own entries (kind 0), the stories whose lists name it (kind 1) and its topics with their
+        story counts (kind 2), in one round trip; then its topic neighbours."""
+        listed = await self._db.all(
+            "SELECT 0 AS kind, r.position, r.url, r.link_url, r.title, r.excerpt, r.published_at, r.provider_name, "
+            "r.provider_domain, r.quality, r.image_url, s.id AS ours, NULL::bigint AS topic_id, "
+            "NULL::int AS story_count FROM related_entries r LEFT JOIN stories s ON s.url = r.url "
+            "WHERE r.story_id = %(id)s "
+            "UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, l.story_id, NULL, NULL "
+            "FROM (SELECT story_id FROM related_entries WHERE url = %(url)s AND story_id <> %(id)s "
+            "GROUP BY story_id ORDER BY story_id LIMIT %(limit)s) l "
+            "UNION ALL SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, st.topic_id, "
+            "t.story_count FROM story_topics st JOIN topics t ON t.id = st.topic_id WHERE st.story_id = %(id)s "
+            "ORDER BY kind, position, ours",
+            {"id": story.id, "url": story.url, "limit": linking_limit},
+        )
+        topic_counts = {r["topic_id"]: r["story_count"] for r in listed if r["kind"] == 2}
         sources = similar_topic_sources(topic_counts, stories)
-        if sources:
-            # The stories near this one in time on each source topic (a short walk down the covering
-            # (topic_id, published_at, story_id) index each), with their heat and the topics they share with it.
-            near = " UNION ".join(
-                f"(SELECT story_id FROM story_topics WHERE topic_id = %(t{n})s AND published_at <= %(at)s "
-                f"ORDER BY published_at DESC, story_id DESC LIMIT %(near)s) UNION "
-                f"(SELECT story_id FROM story_topics WHERE topic_id = %(t{n})s AND published_at > %(at)s "
-                f"ORDER BY published_at, story_id LIMIT %(near)s)"
-                for n in range(len(sources))
-            )
-            params: dict[str, Any] = {f"t{n}": topic for n, topic in enumerate(sources)}
-            params.update(at=story.published_at, near=NEAR_PER_SIDE, mine=list(topic_counts))
-            rows = await self._db.all(
-                f"SELECT st.story_id, max(st.heat) AS heat, "
-                "array_agg(st.topic_id) FILTER (WHERE st.topic_id = ANY(%(mine)s)) AS shared "
-                f"FROM story_topics st WHERE st.story_id IN ({near}) GROUP BY st.story_id",
-                params,
-            )
-            for r in rows:
-                if r["heat"] != SUPPRESSED and r["story_id"] not in exclude and r["story_id"] not in shared:
-                    shared[r["story_id"]] = list(r["shared"] or ())
-        return rank_similar(shared, text, topic_counts, stories, limit=limit)
+        if not sources:
+            return listed, topic_counts, []
+        # The stories near this one in time on each source topic, with their heat: a short walk down the
+        # covering (topic_id, published_at, story_id) INCLUDE (heat) index each (migration 0013), then the
+        # topics each shares with this story from the primary key. Every read is index-only.
+        near = " UNION ALL ".join(
+            f"(SELECT story_id, heat FROM story_topics WHERE topic_id = %(t{n})s AND published_at <= %(at)s "
+            f"ORDER BY published_at DESC, story_id DESC LIMIT %(near)s) UNION ALL "
+            f"(SELECT story_id, heat FROM story_topics WHERE topic_id = %(t{n})s AND published_at > %(at)s "
+            f"ORDER BY published_at, story_id LIMIT %(near)s)"
+            for n in range(len(sources))
+        )
+        params: dict[str, Any] = {f"t{n}": topic for n, topic in enumerate(sources)}
+        params.update(at=story.published_at, near=NEAR_PER_SIDE, mine=list(topic_counts))
+        rows = await self._db.all(
+            "SELECT n.story_id, n.heat, ARRAY(SELECT st.topic_id FROM story_topics st "
+            "WHERE st.story_id = n.story_id AND st.topic_id = ANY(%(mine)s)) AS shared "
+            f"FROM (SELECT story_id, max(heat) AS heat FROM ({near}) u GROUP BY story_id) n",
+            params,
+        )
+        return listed, topic_counts, rows
 
     async def _text_matches(self, story: StoryView, corpus: Corpus) -> list[tuple[Match, float]]:
         """The newest stories sharing this one's rarest words (with the topics they share with it), each with

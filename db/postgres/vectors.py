@@ -63,18 +63,21 @@ def search_binary(title_words: str, excerpt_words: str) -> tuple[bytes, bytes]:
     """(`search`, `title_search`) in tsvector's binary form: a count, then each lexeme NUL-terminated with its
     positions (a count, then each as weight << 14 | position)."""
     in_title, in_excerpt, short = _split(title_words, excerpt_words)
-    parts = []
-    for lexeme in _fitting(in_title | in_excerpt, short=short):
-        parts.append(lexeme)
-        if lexeme not in in_title:
-            parts.append(_AFTER_EXCERPT_ONLY)
-        elif lexeme in in_excerpt:
-            parts.append(_AFTER_BOTH)
-        else:
-            parts.append(_AFTER_TITLE_ONLY)
-    search = _COUNT.pack(len(parts) // 2) + b"".join(parts)
+    # One comprehension and one join per vector: copy-store makes a million of these (~40 lexemes each).
+    ordered = _fitting(in_title | in_excerpt, short=short)
+    search = _COUNT.pack(len(ordered)) + b"".join(
+        [
+            lexeme
+            + (
+                (_AFTER_BOTH if lexeme in in_excerpt else _AFTER_TITLE_ONLY)
+                if lexeme in in_title
+                else _AFTER_EXCERPT_ONLY
+            )
+            for lexeme in ordered
+        ]
+    )
     titles = _fitting(in_title, short=short)
-    title_search = _COUNT.pack(len(titles)) + b"".join(lexeme + _AFTER_BARE for lexeme in titles)
+    title_search = _COUNT.pack(len(titles)) + (_AFTER_BARE.join(titles) + _AFTER_BARE if titles else b"")
     return search, title_search
 
 

@@ -189,75 +189,76 @@ class SqliteLookups:
         """The story's own related list (each entry with our copy when we have its URL), stories whose lists
         name this one, and similar stories not already among those. Stories are read in one batch at the end:
         each round trip to the database thread costs as much as a small query."""
-        rows = await self._all(
-            "SELECT r.position, r.url, r.link_url, r.title, r.excerpt, r.published_at, r.provider_name, "
-            "r.provider_domain, r.quality, r.image_url, s.id AS ours "
-            "FROM related_entries r LEFT JOIN stories s ON s.url = r.url "
-            "WHERE r.story_id = ? ORDER BY r.position",
-            (story.id,),
+        # One round trip: the story's own entries (kind 0), the stories whose lists name it (kind 1), and its
+        # topics with their story counts (kind 2, with the highest story id: the store's size).
+        listed = await self._all(
+            "SELECT 0 AS kind, r.position, r.url, r.link_url, r.title, r.excerpt, r.published_at, r.provider_name, "
+            "r.provider_domain, r.quality, r.image_url, s.id AS ours, NULL AS topic_id, NULL AS story_count, "
+            "NULL AS size FROM related_entries r LEFT JOIN stories s ON s.url = r.url WHERE r.story_id = :id "
+            "UNION ALL SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, l.story_id, NULL, NULL, "
+            "NULL "
+            "FROM (SELECT DISTINCT story_id FROM related_entries WHERE url = :url AND story_id != :id "
+            "ORDER BY story_id LIMIT :limit) l "
+            "UNION ALL SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, st.topic_id, "
+            "t.story_count, (SELECT max(id) FROM stories) "
+            "FROM story_topics st JOIN topics t ON t.id = st.topic_id WHERE st.story_id = :id "
+            "ORDER BY kind, position, ours",
+            {"id": story.id, "url": story.url, "limit": linking_limit},
         )
-        listing = await self._all(
-            "SELECT DISTINCT story_id FROM related_entries WHERE url = ? AND story_id != ? LIMIT ?",
-            (story.url, story.id, linking_limit),
-        )
-        linking_ids = [r[0] for r in listing]
+        rows = [r for r in listed if r["kind"] == 0]
+        linking_ids = [r["ours"] for r in listed if r["kind"] == 1]
+        topics = [r for r in listed if r["kind"] == 2]
         ours_ids = [r["ours"] for r in rows if r["ours"] is not None and r["ours"] != story.id]
         shown = frozenset({story.id, *ours_ids, *linking_ids})
-        similar_ids = await self._similar_ids(story, limit=similar_limit, exclude=shown)
+        similar_ids = await self._similar_ids(
+            story,
+            {r["topic_id"]: r["story_count"] for r in topics},
+            topics[0]["size"] if topics else 0,
+            limit=similar_limit,
+            exclude=shown,
+        )
         views = {s.id: s for s in await self.stories([*ours_ids, *linking_ids, *similar_ids])}
         return related_stories(story.id, rows, linking_ids, similar_ids, views, from_db)
 
-    async def _similar_ids(self, story: StoryView, *, limit: int, exclude: frozenset[int]) -> list[int]:
+    async def _similar_ids(
+        self, story: StoryView, topic_counts: dict[int, int], stories: int, *, limit: int, exclude: frozenset[int]
+    ) -> list[int]:
         """Stories like this one (never a suppressed one): those sharing its rarest title/excerpt words, ranked
-        by bm25, and those sharing its topics, near it in time, ranked by how rare the shared topics are
-        (`db.similar`)."""
-        topics = await self._all(
-            "SELECT st.topic_id, t.story_count, (SELECT max(id) FROM stories) FROM story_topics st "
-            "JOIN topics t ON t.id = st.topic_id WHERE st.story_id = ?",
-            (story.id,),
-        )
-        stories = topics[0][2] if topics else 0
-        topic_counts = {r[0]: r[1] for r in topics}
-        text = await self._text_matches(story)
+        by bm25, and those sharing its topics (`topic_counts`: its topics' story counts), near it in time,
+        ranked by how rare the shared topics are (`db.similar`, with `stories` the store's size)."""
+        terms = await self._rarest(_STORIES, distinctive_terms(story.title, story.excerpt))
         sources = similar_topic_sources(topic_counts, stories)
-        if not sources and not text:
+        if not sources and not terms:
             return []
-        # One statement: the stories near this one in time on each source topic (a short walk down the covering
-        # (topic_id, published_at, story_id) index each), with the text matches, then each candidate's heat and
-        # the topics it shares with this story.
-        near = " UNION ".join(part for _ in sources for part in (_NEAR_BEFORE, _NEAR_AFTER))
+        # One statement gathers every candidate: the stories near this one in time on each source topic (a short
+        # walk down the (topic_id, published_at, story_id) index each) and the newest stories holding its rarest
+        # words with their bm25 scores; then each candidate's topic links (story_topics is clustered by story,
+        # and every link carries its story's heat), so no candidate is read from `stories` unless it has no
+        # topic at all. Heat only rules out suppressed stories; the topics shared with this one score.
         published = to_db(story.published_at)
+        parts = [part for _ in sources for part in (_NEAR_BEFORE, _NEAR_AFTER)]
         params: list[Any] = [v for topic in sources for v in (topic, published, NEAR_PER_SIDE) * 2]
-        listed = " UNION ".join(filter(None, [near, f"VALUES {','.join(['(?)'] * len(text))}" if text else ""]))
-        params.extend(text)
-        mine = ",".join("?" * len(topic_counts)) or "NULL"
-        params.extend(topic_counts)
+        if terms:
+            parts.append(_TEXT_MATCHES.format(weights=_STORIES.weights))
+            params.extend((fts_query(terms, any_term=True), SIMILAR_CANDIDATES))
         rows = await self._all(
-            f"WITH pool(id) AS ({listed}) SELECT s.id, s.heat, st.topic_id FROM pool JOIN stories s ON s.id = pool.id "
-            f"LEFT JOIN story_topics st ON st.story_id = s.id AND st.topic_id IN ({mine})",
+            f"WITH pool(id, score) AS ({' UNION ALL '.join(parts)}), "
+            "candidates(id, score) AS (SELECT id, max(score) FROM pool GROUP BY id) "
+            "SELECT c.id, c.score, st.topic_id, coalesce(st.heat, (SELECT heat FROM stories WHERE id = c.id)) "
+            "FROM candidates c LEFT JOIN story_topics st ON st.story_id = c.id",
             tuple(params),
         )
         shared: dict[int, list[int]] = {}
-        for story_id, heat, topic_id in rows:
+        text: dict[int, float] = {}
+        for story_id, score, topic_id, heat in rows:
             if heat == SUPPRESSED or story_id in exclude:
                 continue
             found = shared.setdefault(story_id, [])
-            if topic_id is not None:
+            if score is not None:
+                text[story_id] = score
+            if topic_id in topic_counts:
                 found.append(topic_id)
         return rank_similar(shared, text, topic_counts, stories, limit=limit)
-
-    async def _text_matches(self, story: StoryView) -> dict[int, float]:
-        """The newest stories sharing this one's rarest words, with their bm25 scores (higher is better)."""
-        terms = await self._rarest(_STORIES, distinctive_terms(story.title, story.excerpt))
-        if not terms:
-            return {}
-        rows = await self._all(
-            f"SELECT rowid, bm25(stories_fts, {_STORIES.weights}) FROM stories_fts "
-            "WHERE stories_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
-            (fts_query(terms, any_term=True), SIMILAR_CANDIDATES),
-        )
-        # FTS5's bm25 is negated (more negative = better).
-        return {r[0]: -float(r[1]) for r in rows}
 
     # ----- full-text ranking ------------------------------------------------------------------------------
 
@@ -397,8 +398,7 @@ class SqliteLookups:
             key, order = "s.id", "s.heat DESC, s.id"
         elif narrow:
             source = (
-                "stories s INDEXED BY stories_first_seen WHERE s.first_seen_at >= ? AND s.heat >= 0 "
-                f"AND {_ON_TOPIC}"
+                f"stories s INDEXED BY stories_first_seen WHERE s.first_seen_at >= ? AND s.heat >= 0 AND {_ON_TOPIC}"
             )
             params = (cutoff, topic.id)
             key, order = "s.id", "s.heat DESC, s.id"
@@ -416,14 +416,21 @@ class SqliteLookups:
         return await self.stories([r[0] for r in rows]), int(total[0])
 
 
-# A topic's stories published at or before (then after) a moment, nearest first: similar-story candidates.
+# A topic's stories published at or before (then after) a moment, nearest first: similar-story candidates (with
+# no text score).
 _NEAR_BEFORE = (
-    "SELECT story_id FROM (SELECT story_id FROM story_topics INDEXED BY story_topics_new "
+    "SELECT story_id, NULL FROM (SELECT story_id FROM story_topics INDEXED BY story_topics_new "
     "WHERE topic_id = ? AND published_at <= ? ORDER BY published_at DESC, story_id DESC LIMIT ?)"
 )
 _NEAR_AFTER = (
-    "SELECT story_id FROM (SELECT story_id FROM story_topics INDEXED BY story_topics_new "
+    "SELECT story_id, NULL FROM (SELECT story_id FROM story_topics INDEXED BY story_topics_new "
     "WHERE topic_id = ? AND published_at > ? ORDER BY published_at, story_id LIMIT ?)"
+)
+# The newest stories holding any of the words, with their bm25 scores (FTS5's are negated: more negative is
+# better, so higher is better here).
+_TEXT_MATCHES = (
+    "SELECT id, score FROM (SELECT rowid AS id, -bm25(stories_fts, {weights}) AS score FROM stories_fts "
+    "WHERE stories_fts MATCH ? ORDER BY rowid DESC LIMIT ?)"
 )
 _ON_TOPIC = "EXISTS (SELECT 1 FROM story_topics st WHERE st.story_id = s.id AND st.topic_id = ?)"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
@@ -20,32 +20,26 @@ STORY_COLUMNS = (
 _CHUNK = 500
 
 
-async def topics_for(conn: aiosqlite.Connection, story_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    """Display names of each story's topics, in the order the file listed them."""
+async def fetch_stories(conn: aiosqlite.Connection, story_ids: Sequence[int]) -> list[StoryView]:
+    """The stories with these ids, in the order given (missing ids are skipped).
+
+    One statement (one hop to the connection's thread) per chunk: a row per topic link, each story's topics in
+    the order its file listed them, and one row with no topic for a story without any."""
     ids = list(dict.fromkeys(story_ids))
-    result: dict[int, list[str]] = {i: [] for i in ids}
+    rows: dict[int, Any] = {}
+    topics: dict[int, list[str]] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         marks = ",".join("?" * len(chunk))
         sql = (
-            "SELECT st.story_id, t.name FROM story_topics st JOIN topics t ON t.id = st.topic_id "
-            f"WHERE st.story_id IN ({marks}) ORDER BY st.story_id, st.position"
+            f"SELECT {STORY_COLUMNS}, t.name AS topic FROM stories s "
+            "LEFT JOIN story_topics st ON st.story_id = s.id LEFT JOIN topics t ON t.id = st.topic_id "
+            f"WHERE s.id IN ({marks}) ORDER BY s.id, st.position"
         )
-        async with conn.execute(sql, chunk) as cursor:
-            async for story_id, name in cursor:
-                result[story_id].append(name)
-    return {k: tuple(v) for k, v in result.items()}
-
-
-async def fetch_stories(conn: aiosqlite.Connection, story_ids: Sequence[int]) -> list[StoryView]:
-    """The stories with these ids, in the order given (missing ids are skipped)."""
-    ids = list(dict.fromkeys(story_ids))
-    rows: dict[int, Any] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        async with conn.execute(f"SELECT {STORY_COLUMNS} FROM stories s WHERE s.id IN ({marks})", chunk) as cur:
-            async for row in cur:
-                rows[row["id"]] = row
-    topics = await topics_for(conn, rows)
-    return [story_view(rows[i], topics[i], from_db) for i in ids if i in rows]
+        for row in await conn.execute_fetchall(sql, chunk):
+            story_id = row["id"]
+            rows.setdefault(story_id, row)
+            names = topics.setdefault(story_id, [])
+            if row["topic"] is not None:
+                names.append(row["topic"])
+    return [story_view(rows[i], tuple(topics[i]), from_db) for i in ids if i in rows]

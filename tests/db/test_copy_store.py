@@ -201,6 +201,15 @@ async def test_sqlite_copy_posts_nothing_twice_and_takes_new_stories(source: Sou
     await _check_moved_alerts_and_ids(target, source)
 
 
+async def test_a_copy_in_many_small_batches_answers_every_lookup_the_same(source: Source, pg_url: str) -> None:
+    # Batches of a few rows: every table, and each story's full-text words and vectors, go over many batches.
+    target = parse_location(pg_url)
+    report = copy_store(source.location, target, batch_rows=7)
+    assert report.ok
+    assert report.stories > 7 * 3
+    assert await _answers(target) == await _answers(source.location)
+
+
 def _table_lines(out: str) -> dict[str, tuple[int, int]]:
     rows = {}
     for line in out.splitlines():
