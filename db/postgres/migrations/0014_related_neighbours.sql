@@ -1,4 +1,4 @@
--- 0013: /related's topic neighbours come from an index alone.
+-- 0014: /related's topic neighbours come from an index alone.
 -- Why: /related takes, on each of a story's rarer topics, the stories published just before and after it
 -- (db/postgres/lookups.py), and needs each one's heat to leave out suppressed stories. story_topics_new gave
 -- the story ids, and the heat was read from the table: one scattered heap read per link (~70 a lookup), about
