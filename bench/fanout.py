@@ -49,6 +49,8 @@ class Outcome:
     global_limited: int
     # Two processes: each one's messages/s from its own first message to its last.
     per_process: tuple[float, ...] = ()
+    # Two processes: how long after the first process's first message the other one sent its first.
+    start_gap: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -167,6 +169,7 @@ async def fan_out_processes(channels: int, rate: float | None, db: str | None) -
                 requests = standin.requests[already:]
     posts = sorted(r.at for r in requests if r.status == 200 and r.method == "POST")
     per_process = []
+    firsts = []
     for shard in (0, 1):
         own = sorted(
             r.at
@@ -175,6 +178,8 @@ async def fan_out_processes(channels: int, rate: float | None, db: str | None) -
         )
         if len(own) > 1:
             per_process.append((len(own) - 1) / (own[-1] - own[0]))
+        if own:
+            firsts.append(own[0])
     return Outcome(
         sent=len(posts),
         seconds=(posts[-1] - posts[0]) * len(posts) / max(1, len(posts) - 1),
@@ -182,6 +187,7 @@ async def fan_out_processes(channels: int, rate: float | None, db: str | None) -
         rate_limited=sum(r.status == 429 for r in requests),
         global_limited=sum(r.scope == "global" for r in requests),
         per_process=tuple(per_process),
+        start_gap=max(firsts) - min(firsts) if len(firsts) == 2 else None,
     )
 
 
@@ -194,6 +200,11 @@ def _line(label: str, outcome: Outcome) -> str:
             f"; per process while it sends: {' + '.join(f'{r:.1f}' for r in outcome.per_process)}"
             f" = {sum(outcome.per_process):.1f}/s"
             if outcome.per_process
+            else ""
+        )
+        + (
+            f"; the second process started {outcome.start_gap:.2f} s after the first"
+            if outcome.start_gap is not None
             else ""
         )
     )

@@ -41,8 +41,11 @@ _T = TypeVar("_T")
 RESCAN_JOB_ID = "rescan"
 SCAN_LEASE_JOB_ID = "scan-lease"
 NEWS_CHECK_JOB_ID = "news-check"
-# How often a process looks for heat changes stored by someone else (another process, `heatwave ingest` from cron).
-NEWS_CHECK_SECONDS = 0.5
+# The store's news signal wakes a process within milliseconds of heat changes stored by someone else (another
+# process, `heatwave ingest` from cron); this poll is the safety net should the signal ever miss one.
+NEWS_CHECK_SECONDS = 2.0
+# After the news signal failed unexpectedly, how long before following it again.
+NEWS_FOLLOW_RETRY_SECONDS = 1.0
 POST_ALERTS_JOB_ID = "post-alerts"
 POST_DIGESTS_JOB_ID = "post-digests"
 # Digests are due at whole minutes; checking twice a minute sends each within 30 s of its time.
@@ -149,6 +152,7 @@ class PeriodicJobs:
         watch: bool = False,
         owns: Callable[[int], bool] | None = None,
         scan_leader: Leadership | None = None,
+        news_check_seconds: float = NEWS_CHECK_SECONDS,
     ) -> None:
         self._services = services
         self._poster = poster
@@ -190,7 +194,9 @@ class PeriodicJobs:
         self._last_rejections: frozenset[tuple[str, str]] = frozenset()
         self._missing_logged: set[Path] = set()
         self._observers: list[JobObserver] = []
-        self._newest_seen: int | None = None  # the newest heat change the news check has seen
+        self._newest_seen: int | None = None  # the newest heat change the news signal or check has seen
+        self._news_check_seconds = news_check_seconds
+        self._news_task: asyncio.Task[None] | None = None
 
     def add_observer(self, observer: JobObserver) -> None:
         """Tell `observer` about every rescan and alert tick that finishes from now on."""
@@ -273,7 +279,7 @@ class PeriodicJobs:
         self._scheduler.add_job(
             self.check_for_news,
             "interval",
-            seconds=NEWS_CHECK_SECONDS,
+            seconds=self._news_check_seconds,
             id=NEWS_CHECK_JOB_ID,
             name="notice stories stored by other processes",
         )
@@ -304,6 +310,8 @@ class PeriodicJobs:
         self._scheduler.start()
         if self._watch:
             self._watch_task = asyncio.create_task(self._watch_folders(), name="heatwave-watch")
+        if getattr(self._services, "store", None) is not None:
+            self._news_task = asyncio.create_task(self._follow_news(), name="heatwave-news")
         log.info(
             "scheduler started: rescan of %s every %d s%s, alerts every %d s, %d git sources",
             ", ".join(str(folder) for folder in self._folders),
@@ -323,6 +331,10 @@ class PeriodicJobs:
         if self._watch_task is not None:
             await asyncio.gather(self._watch_task, return_exceptions=True)
             self._watch_task = None
+        if self._news_task is not None:
+            self._news_task.cancel()
+            await asyncio.gather(self._news_task, return_exceptions=True)
+            self._news_task = None
         running = [task for task in self._running if not task.done()]
         if running:
             _, late = await asyncio.wait(running, timeout=grace)
@@ -428,6 +440,32 @@ class PeriodicJobs:
         log.debug("news check: heat changes up to %d are in the store; asking for an alert tick", newest)
         self.request_post()
         return True
+
+    async def _follow_news(self) -> None:
+        """Ask for an alert tick as soon as the store signals heat changes, whoever committed them: the scanning
+        process of a sharded deployment starts its half of a fan-out when the leader does, not a poll later."""
+        store = self._services.store
+        while not self._stopping.is_set():
+            try:
+                if self._newest_seen is None:
+                    self._newest_seen = await store.ledger.newest_heat_event()
+                newest = await store.news.wait_newer(self._newest_seen)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning(
+                    "news signal failed; following it again in %.0f s (the news check goes on meanwhile)",
+                    NEWS_FOLLOW_RETRY_SECONDS,
+                    exc_info=True,
+                )
+                await asyncio.sleep(NEWS_FOLLOW_RETRY_SECONDS)
+                continue
+            # The news check may have seen it first (and asked already).
+            if newest > (self._newest_seen or 0):
+                self._newest_seen = newest
+                if self._ready():
+                    log.debug("news signal: heat changes up to %d are in the store; asking for an alert tick", newest)
+                    self.request_post()
 
     async def watch_scan_lease(self) -> bool:
         """Job body: renew the news-scan lease while leading, or take it once it has run out; a process that has

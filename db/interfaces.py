@@ -518,6 +518,16 @@ class LeaseStore(Protocol):
         """Who holds the lease at `now` (None: nobody, or it ran out)."""
 
 
+class NewsSignal(Protocol):
+    """A prompt wake-up when any process sharing the store (another bot process, `heatwave ingest` from cron, this
+    process's own ingester) commits heat changes, so an alert tick can start at once instead of at its next poll.
+    How the engine learns of a commit is its own business; a lost connection is survived, not reported."""
+
+    async def wait_newer(self, than: int) -> int:
+        """Return the newest heat-change id once one above `than` is committed (at once when there already is
+        one). Ends only by returning or by being cancelled."""
+
+
 class Store(Protocol):
     """The bot's handle on one store: every repository, over the connection(s) it owns."""
 
@@ -565,6 +575,9 @@ class Store(Protocol):
 
     @property
     def roles(self) -> TopicRoleStore: ...
+
+    @property
+    def news(self) -> NewsSignal: ...
 
 
     async def close(self) -> None: ...

@@ -384,3 +384,32 @@ async def test_stories_stored_by_another_process_get_an_alert_tick_within_second
         assert not await jobs.check_for_news()  # nothing newer since
     finally:
         await jobs.shutdown()
+
+
+async def test_stories_stored_by_another_process_start_an_alert_tick_without_waiting_for_any_poll(
+    tmp_path: Path, location: StoreLocation, store: Store, clock: ManualClock, writer: StoryWriter
+) -> None:
+    # The news check and the scheduled tick are an hour away: only the store's news signal can start this tick.
+    alerts = FakeAlerts()
+    services = FakeServices(store_location=location, clock=clock, alerts=alerts, store=store)
+    jobs = PeriodicJobs(
+        services,  # type: ignore[arg-type]
+        object(),  # type: ignore[arg-type]
+        news_dir=tmp_path / "news",
+        scan_seconds=3600,
+        post_seconds=3600,
+        max_file_bytes=4096,
+        ingest=FakeIngest(),
+        news_check_seconds=3600,
+    )
+    jobs.start()
+    try:
+        await asyncio.sleep(0.3)  # the signal is following the store
+        assert alerts.reports == []
+        writer.add(150)  # stored by someone else, through the real ingest path
+        committed = time.monotonic()
+        await until(lambda: len(alerts.reports) == 1, 10, "an alert tick after the news signal")
+        # Generous for a shared machine; the 0.5 s poll this replaces plus its tick would not make it.
+        assert time.monotonic() - committed < 0.4
+    finally:
+        await jobs.shutdown()
