@@ -25,6 +25,7 @@ from bot.backoff import Backoff
 from bot.clock import Clock
 from bot.sources import SOURCE_STATUS_KEY, GitSource, SourceStatus
 from db import StoreLocation
+from db.models import ShardSet
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -150,7 +151,7 @@ class PeriodicJobs:
         git_sources: Sequence[GitSource] = (),
         data_dir: Path = Path("data"),
         watch: bool = False,
-        owns: Callable[[int], bool] | None = None,
+        shards: Callable[[], ShardSet] | None = None,
         scan_leader: Leadership | None = None,
         news_check_seconds: float = NEWS_CHECK_SECONDS,
     ) -> None:
@@ -177,7 +178,7 @@ class PeriodicJobs:
         self._ready = ready
         self._ingest = ingest if ingest is not None else _default_ingest()
         # Which servers' alerts this process posts (its shards'); None: every server.
-        self._owns = owns
+        self._shards = shards
         # With processes sharing a store, only the holder of the scan lease rescans; None: this one always does.
         self._scan_leader = scan_leader
         self._scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
@@ -293,6 +294,9 @@ class PeriodicJobs:
                 seconds=max(self._scan_seconds / 2, 1),
                 id=SCAN_LEASE_JOB_ID,
                 name="renew or take the news-scan lease",
+                # At once too: the lease taken by the scan before start must not run out while the first
+                # interval passes (with 1 s scans the term leaves only a quarter of a second to spare).
+                next_run_time=datetime.now(UTC),
             )
         for source in self._git_sources:
             self._scheduler.add_job(
@@ -497,10 +501,10 @@ class PeriodicJobs:
                 async with self._post_lock:
                     self._posting = True
                     if not self._recovered:
-                        if self._owns is None:
+                        if self._shards is None:
                             await self._services.alerts.recover(self._poster)
                         else:
-                            await self._services.alerts.recover(self._poster, owns=self._owns)
+                            await self._services.alerts.recover(self._poster, shards=self._shards())
                         self._recovered = True
                     report = await self._tick()
                     while self._post_again:
@@ -529,15 +533,15 @@ class PeriodicJobs:
             try:
                 async with self._digest_lock:
                     if not self._digests_recovered:
-                        if self._owns is None:
+                        if self._shards is None:
                             await self._services.digests.recover(self._digest_poster)
                         else:
-                            await self._services.digests.recover(self._digest_poster, owns=self._owns)
+                            await self._services.digests.recover(self._digest_poster, shards=self._shards())
                         self._digests_recovered = True
-                    if self._owns is None:
+                    if self._shards is None:
                         report = await self._services.digests.tick(self._digest_poster)
                     else:
-                        report = await self._services.digests.tick(self._digest_poster, owns=self._owns)
+                        report = await self._services.digests.tick(self._digest_poster, shards=self._shards())
                 self._tell(lambda observer: observer.digests_finished(report))
                 return report
             except asyncio.CancelledError:
@@ -716,10 +720,10 @@ class PeriodicJobs:
         self._watched = ()
 
     async def _tick(self) -> TickReport:
-        if self._owns is None:
+        if self._shards is None:
             report = await self._services.alerts.tick(self._poster)
         else:
-            report = await self._services.alerts.tick(self._poster, owns=self._owns)
+            report = await self._services.alerts.tick(self._poster, shards=self._shards())
         self._tell(lambda observer: observer.tick_finished(report))
         return report
 

@@ -36,6 +36,7 @@ from db.models import (
     QuietHours,
     RelatedStories,
     SearchHits,
+    ShardSet,
     StoreStats,
     StoryChoice,
     StorySort,
@@ -166,7 +167,9 @@ class DeliveryLedger(Protocol):
 
     async def requeue_stale_claims(self, claimed_before: datetime, now: datetime) -> int: ...
 
-    async def next_batch(self, now: datetime, per_channel: int) -> list[DueItem]: ...
+    async def next_batch(self, now: datetime, per_channel: int, *, shards: ShardSet | None = None) -> list[DueItem]:
+        """Up to `per_channel` due deliveries per postable channel, hottest first; with `shards`, only the channels
+        of the servers on those shards (the rest are other processes' to post)."""
 
     async def claim(self, story_id: int, channel_id: int, now: datetime) -> bool:
         """queued -> claimed (attempt + 1); False when another tick or process got it first."""
