@@ -406,6 +406,7 @@ class PeriodicJobs:
                             progress=progress,
                         )
                     )
+                    await self._note_own_news()
                 # Renewed after a long ingest too, so the lease does not run out between two scans.
                 await self._leads_scan()
             except asyncio.CancelledError:
@@ -431,7 +432,8 @@ class PeriodicJobs:
         stored them: the scanning process of a sharded deployment, or `heatwave ingest` run from cron. Without it
         their stories would wait for this process's next scheduled tick. Returns whether it asked."""
         store = getattr(self._services, "store", None)
-        if store is None or not self._ready():
+        # While this process stores news itself, its rescan asks for the tick when it has finished.
+        if store is None or not self._ready() or self._rescan_lock.locked():
             return False
         try:
             newest = await store.ledger.newest_heat_event()
@@ -444,6 +446,13 @@ class PeriodicJobs:
         log.debug("news check: heat changes up to %d are in the store; asking for an alert tick", newest)
         self.request_post()
         return True
+
+    async def _note_own_news(self) -> None:
+        """What this process has just stored needs no wake-up: the rescan that stored it asks for the tick."""
+        try:
+            self._newest_seen = await self._services.store.ledger.newest_heat_event()
+        except Exception:
+            log.debug("cannot read the newest heat change after a rescan", exc_info=True)
 
     async def _follow_news(self) -> None:
         """Ask for an alert tick as soon as the store signals heat changes, whoever committed them: the scanning
@@ -464,6 +473,11 @@ class PeriodicJobs:
                 )
                 await asyncio.sleep(NEWS_FOLLOW_RETRY_SECONDS)
                 continue
+            if self._rescan_lock.locked():
+                # The news is (partly) this process's own rescan: it asks for the tick itself when it has finished
+                # (or, for a caller that wants to decide, does not), and notes what it stored.
+                async with self._rescan_lock:
+                    pass
             # The news check may have seen it first (and asked already).
             if newest > (self._newest_seen or 0):
                 self._newest_seen = newest
@@ -584,6 +598,7 @@ class PeriodicJobs:
                             progress=progress,
                         )
                     )
+                    await self._note_own_news()
             except asyncio.CancelledError:
                 if not self._stopping.is_set():
                     raise
