@@ -855,7 +855,10 @@ class AlertService:
         quiet = await self._quiet_now(now)
         tally.add(TickReport(rolled_up=await self._roll_up(quiet, now)))
         await self._send_summaries(poster, quiet, tally, shards)
-        batch = await self._ledger.next_batch(now, self._max_posts, shards=shards)
+        # The time after queueing, not the tick's start: rows another process queued while this one waited for the
+        # engine's lock are due from that process's clock, which may be later than this tick began; with the
+        # start time they would wait a whole post interval for this process's next tick.
+        batch = await self._ledger.next_batch(self._clock.now(), self._max_posts, shards=shards)
         by_channel: dict[int, list[DueItem]] = {}
         for item in batch:
             if item.channel_id in quiet:

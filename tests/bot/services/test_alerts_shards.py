@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.clock import ManualClock
 from bot.services.alerts import AlertService
@@ -118,3 +118,33 @@ async def test_a_process_never_claims_a_delivery_of_another_shards_server(
     assert (await alerts.tick(second, shards=odd)).sent == 6
     assert sorted(s.channel_id for s in first.sent) == sorted(c for g, c in channels.items() if even.owns(g))
     assert sorted(s.channel_id for s in second.sent) == sorted(c for g, c in channels.items() if odd.owns(g))
+
+
+class _BusyClock(ManualClock):
+    """Time that passes while a tick runs (a second per reading), as it does while a process waits for the lock
+    another process holds to queue deliveries."""
+
+    def now(self) -> datetime:
+        reading = super().now()
+        self.advance(timedelta(seconds=1))
+        return reading
+
+
+async def test_deliveries_another_process_queued_at_a_later_time_go_out_in_the_same_tick(
+    store: Store, writer: StoryWriter, clock: ManualClock
+) -> None:
+    # Both processes start a tick at the same news; the other queues every server's deliveries first, stamped
+    # with its own clock half a second after this process's tick began.
+    busy = _BusyClock(clock.now())
+    alerts = AlertService(store, busy, max_posts_per_tick=5)
+    await _subscribe(alerts)
+    story = writer.add(120)
+    began = clock.now() + timedelta(minutes=1)
+    assert await store.ledger.enqueue_due(began + timedelta(seconds=0.5)) == 2
+    busy.set(began)
+    poster = FakePoster()
+
+    report = await alerts.tick(poster, shards=shard(0))
+
+    assert report.sent == 1  # not a whole post interval later
+    assert poster.stories_in(NEWS_0) == [story]
