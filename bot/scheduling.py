@@ -290,15 +290,16 @@ class PeriodicJobs:
             # Twice per scan interval: a standing-by process takes over within the lease term plus half an
             # interval of the leader's death (under two intervals), and a leader busy with a long ingest keeps
             # its lease instead of letting a second process start scanning beside it.
+            # A lease taken by the scan before start is renewed at once too: it must not run out while the first
+            # interval passes (with 1 s scans the term leaves only a quarter of a second to spare).
+            renew_now = {"next_run_time": datetime.now(UTC)} if self._scan_leader.leading else {}
             self._scheduler.add_job(
                 self.watch_scan_lease,
                 "interval",
                 seconds=max(self._scan_seconds / 2, 1),
                 id=SCAN_LEASE_JOB_ID,
                 name="renew or take the news-scan lease",
-                # At once too: the lease taken by the scan before start must not run out while the first
-                # interval passes (with 1 s scans the term leaves only a quarter of a second to spare).
-                next_run_time=datetime.now(UTC),
+                **renew_now,
             )
         for source in self._git_sources:
             self._scheduler.add_job(
