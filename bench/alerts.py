@@ -46,6 +46,8 @@ from psycopg import sql
 from bot.clock import ManualClock
 from bot.services.alerts import AlertService
 from db import StoreLocation, open_store, parse_location
+from db.interfaces import DeliveryLedger
+from db.models import DueItem, ShardSet
 from db.postgres.connection import connect_sync as pg_connect
 from db.postgres.ingest import INGEST_LOCK
 from db.postgres.migrate import migrate as pg_migrate
@@ -60,6 +62,9 @@ TOPICS = 2_000
 THRESHOLDS = (70, 80, 90, 100, 120)
 SUBSCRIPTIONS_LABEL = "10k subscriptions"
 CHUNK = 50_000
+# Processes sharing the fan-out: the batch of one of them, selected in SQL or in Python.
+SHARD_COUNTS = (2, 4)
+BATCH_ROUNDS = 5
 
 
 def _heat(rng: random.Random) -> int:
@@ -109,6 +114,12 @@ def subscription_rows(subscriptions: int, rng: random.Random) -> tuple[list[int]
     return [10_000 + c for c in range(channels)], subs
 
 
+def _guild_of(channel: int) -> int:
+    """Ten channels per server; server ids shaped like snowflakes, so servers spread over shards as Discord's do
+    ((guild_id >> 22) % shard_count: consecutive servers land on consecutive shards)."""
+    return (1 + (channel - 10_000) // 10) << 22
+
+
 def build_sqlite(path: Path, stories: int, subscriptions: int, rng: random.Random) -> None:
     """Write the synthetic store straight into SQLite (full-text and count triggers off for the load)."""
     conn = connect_sync(path)
@@ -144,7 +155,7 @@ def build_sqlite(path: Path, stories: int, subscriptions: int, rng: random.Rando
     channels, subs = subscription_rows(subscriptions, rng)
     conn.executemany(
         "INSERT INTO alert_channels (channel_id, guild_id, kind, created_at) VALUES (?, ?, 'text', ?)",
-        ((c, 1 + (c - 10_000) // 10, stamp) for c in channels),
+        ((c, _guild_of(c), stamp) for c in channels),
     )
     cursor = conn.execute("SELECT max(id) FROM heat_history").fetchone()[0]
     conn.executemany(
@@ -209,7 +220,7 @@ def build_postgres(location: StoreLocation, stories: int, subscriptions: int, rn
             channels, subs = subscription_rows(subscriptions, rng)
             with cur.copy("COPY alert_channels (channel_id, guild_id, kind, created_at) FROM STDIN") as copy:
                 for c in channels:
-                    copy.write_row((c, 1 + (c - 10_000) // 10, "text", BUILT_AT))
+                    copy.write_row((c, _guild_of(c), "text", BUILT_AT))
             cursor = conn.execute("SELECT max(id) FROM heat_history").fetchone()
             assert cursor is not None
             with cur.copy(
@@ -391,6 +402,30 @@ class _TimingPoster:
         return None
 
 
+async def _shard_batches(ledger: DeliveryLedger, now: datetime, count: int) -> None:
+    """One process of `count` (shard 0): its batch selected in SQL against the whole batch filtered in Python
+    (what every process did before), best of BATCH_ROUNDS each, taking turns at going first."""
+    shards = ShardSet(count, frozenset({0}))
+    in_sql: list[float] = []
+    in_python: list[float] = []
+    own: list[DueItem] = []
+    kept: list[DueItem] = []
+    for round_ in range(BATCH_ROUNDS):
+        for in_sql_now in (round_ % 2 == 0, round_ % 2 == 1):
+            started = time.perf_counter()
+            if in_sql_now:
+                own = await ledger.next_batch(now, 5, shards=shards)
+                in_sql.append(time.perf_counter() - started)
+            else:
+                kept = [item for item in await ledger.next_batch(now, 5) if shards.owns(item.guild_id)]
+                in_python.append(time.perf_counter() - started)
+    print(
+        f"  next batch of a process running 1 of {count} shards: in SQL {min(in_sql) * 1000:.1f} ms, "
+        f"whole batch + filter in Python {min(in_python) * 1000:.1f} ms ({min(in_python) / min(in_sql):.1f}x) "
+        f"-> {len(own):,} posts (same answer: {'yes' if own == kept else 'NO'})"
+    )
+
+
 async def measure(location: StoreLocation, event_counts: list[int], stories: int, rng: random.Random) -> None:
     engine = "PostgreSQL" if location.engine == "postgres" else "SQLite"
     reset_store(location)
@@ -430,6 +465,8 @@ async def measure(location: StoreLocation, event_counts: list[int], stories: int
             f"  next batch (<= 5 per channel, {queued_total:,} queued): {batch_seconds * 1000:.1f} ms "
             f"-> {len(batch):,} posts"
         )
+        for count in SHARD_COUNTS:
+            await _shard_batches(ledger, clock.now(), count)
         per_post: list[float] = []
         for item in batch[:500]:
             started = time.perf_counter()

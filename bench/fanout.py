@@ -6,7 +6,7 @@ limits turned on (`DISCORD_RATE_LIMITS`: 50 requests/s per bot token, 5 messages
 before HEATWAVE_REST_RATE) and the paced one, in the same run. Printed per mode: messages sent per second over the
 fan-out (first request of the tick to the last message) and the share of requests answered 429.
 
-    .venv/bin/python bench/fanout.py [--channels 200] [--rate 45] [--processes 2 [--db URL|PATH]]
+    .venv/bin/python bench/fanout.py [--channels 200] [--rate 45] [--processes 2] [--db URL|PATH]
 
 `--processes 2` runs two real `heatwave run` processes (shards 0 and 1 of 2, half the channels each, each with
 HEATWAVE_REST_RATE = rate / 2) over one store (a temporary SQLite file, or `--db`), against one stand-in: one bot
@@ -23,6 +23,7 @@ import contextlib
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.alert_posters import DiscordPoster
 from bot.clock import ManualClock
 from bot.pacing import RestPacer
+from db import StoreLocation, parse_location
 from tests.discord_standin import DISCORD_RATE_LIMITS, ChannelType
 from tests.e2e.harness import Harness, start_harness
 from tests.e2e.stories import Story
@@ -49,6 +51,8 @@ class Outcome:
     global_limited: int
     # Two processes: each one's messages/s from its own first message to its last.
     per_process: tuple[float, ...] = ()
+    # Two processes: how long after the first process's first message the other one sent its first.
+    start_gap: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -74,11 +78,28 @@ async def _subscribe(h: Harness, channels: int) -> list[int]:
     return ids
 
 
-async def fan_out(channels: int, rate: float | None) -> Outcome:
+@contextlib.contextmanager
+def _store_location(db: str | None, folder: Path) -> Iterator[StoreLocation]:
+    """A fresh store: a private schema of the `--db` PostgreSQL server, the `--db` file, or a file in `folder`."""
+    import os
+
+    from tests.support.pg import private_schema
+
+    if db is not None and db.startswith("postgres"):
+        os.environ["HEATWAVE_TEST_PG"] = db
+        with private_schema() as url:
+            yield parse_location(url)
+    else:
+        yield parse_location(db or folder / "fanout.db")
+
+
+async def fan_out(channels: int, rate: float | None, db: str | None) -> Outcome:
     """One tick posting one hot story to `channels` channels; `rate` None: the unpaced poster."""
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, _store_location(db, Path(folder)) as location:
         clock = ManualClock(datetime.now(UTC))
-        async with start_harness(Path(folder), clock, stories=[], standin_options=DISCORD_RATE_LIMITS) as h:
+        async with start_harness(
+            Path(folder), clock, location=location, stories=[], standin_options=DISCORD_RATE_LIMITS
+        ) as h:
             await _subscribe(h, channels)
             h.add_story(Story(slug="hot", title="One hot story", topics=("Bench",), heat=150))
             await h.rescan_now()
@@ -103,22 +124,16 @@ async def fan_out_processes(channels: int, rate: float | None, db: str | None) -
 
     from bot.clock import SystemClock
     from bot.services.alerts import AlertService
-    from db import open_store, parse_location
+    from db import open_store
     from tests.discord_standin import StandIn
     from tests.e2e.stories import write_story
     from tests.support.db_probe import database_setting
-    from tests.support.pg import private_schema
     from tests.support.polling import until
     from tests.support.processes import heatwave_process
 
     root = ROOT
-    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+    with tempfile.TemporaryDirectory() as folder, _store_location(db, Path(folder)) as location:
         tmp = Path(folder)
-        if db is not None and db.startswith("postgres"):
-            os.environ["HEATWAVE_TEST_PG"] = db
-            location = parse_location(stack.enter_context(private_schema()))
-        else:
-            location = parse_location(db or tmp / "fanout.db")
         news = tmp / "news"
         news.mkdir()
         async with StandIn(heartbeat_interval=1.0, shards=2, **DISCORD_RATE_LIMITS) as standin:
@@ -167,6 +182,7 @@ async def fan_out_processes(channels: int, rate: float | None, db: str | None) -
                 requests = standin.requests[already:]
     posts = sorted(r.at for r in requests if r.status == 200 and r.method == "POST")
     per_process = []
+    firsts = []
     for shard in (0, 1):
         own = sorted(
             r.at
@@ -175,6 +191,8 @@ async def fan_out_processes(channels: int, rate: float | None, db: str | None) -
         )
         if len(own) > 1:
             per_process.append((len(own) - 1) / (own[-1] - own[0]))
+        if own:
+            firsts.append(own[0])
     return Outcome(
         sent=len(posts),
         seconds=(posts[-1] - posts[0]) * len(posts) / max(1, len(posts) - 1),
@@ -182,6 +200,7 @@ async def fan_out_processes(channels: int, rate: float | None, db: str | None) -
         rate_limited=sum(r.status == 429 for r in requests),
         global_limited=sum(r.scope == "global" for r in requests),
         per_process=tuple(per_process),
+        start_gap=max(firsts) - min(firsts) if len(firsts) == 2 else None,
     )
 
 
@@ -196,13 +215,18 @@ def _line(label: str, outcome: Outcome) -> str:
             if outcome.per_process
             else ""
         )
+        + (
+            f"; the second process started {outcome.start_gap:.2f} s after the first"
+            if outcome.start_gap is not None
+            else ""
+        )
     )
 
 
 async def main_async(channels: int, rate: float, processes: int, db: str | None) -> None:
     if processes == 1:
         print(f"fan-out of one hot story to {channels} channels in one process, Discord's limits on the stand-in")
-        baseline = await fan_out(channels, None)
+        baseline = await fan_out(channels, None, db)
     else:
         print(
             f"fan-out of one hot story to {channels} channels by 2 processes (shards 0 and 1 of 2, "
@@ -210,7 +234,7 @@ async def main_async(channels: int, rate: float, processes: int, db: str | None)
         )
         baseline = await fan_out_processes(channels, None, db)
     print(_line("unpaced (before)", baseline))
-    paced = await fan_out(channels, rate) if processes == 1 else await fan_out_processes(channels, rate, db)
+    paced = await fan_out(channels, rate, db) if processes == 1 else await fan_out_processes(channels, rate, db)
     print(_line(f"paced at {rate:g}/s in total", paced))
     ratio = paced.per_second / baseline.per_second if baseline.per_second else float("inf")
     met = paced.per_second >= 40 and paced.share_429 <= 0.05
@@ -225,7 +249,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=200)
     parser.add_argument("--rate", type=float, default=45.0, help="HEATWAVE_REST_RATE (split over the processes)")
     parser.add_argument("--processes", type=int, choices=(1, 2), default=1)
-    parser.add_argument("--db", default=None, help="--processes 2: a SQLite file or a postgresql:// server URL")
+    parser.add_argument("--db", default=None, help="a SQLite file or a postgresql:// server URL (a fresh schema)")
     args = parser.parse_args()
     asyncio.run(main_async(args.channels, args.rate, args.processes, args.db))
 

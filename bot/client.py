@@ -33,6 +33,7 @@ from bot.pacing import RestPacer
 from bot.scheduling import POST_ALERTS_JOB_ID, POST_DIGESTS_JOB_ID, IngestFunction, PeriodicJobs
 from bot.sources import folder_sources, git_sources
 from db import DatabaseError
+from db.models import ShardSet
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -285,13 +286,14 @@ class HeatwaveBot(commands.AutoShardedBot):
             git_sources=git_sources(settings.sources),
             data_dir=settings.data_dir,
             watch=settings.watch,
-            owns=self.owns_guild,
+            shards=lambda: self.own_shards,
             scan_leader=scan_leader if scan_leader is not None else scan_leadership(services),
         )
         # Problems and changes of each server's alerts go to its log channel through this client.
         services.admin_log.poster = DiscordTextPoster(self)
         self._invite_logged = False
-        self._owned: frozenset[int] = frozenset()  # shard ids, once `start` has chosen them
+        # Until `start` has chosen the shards, this process owns no server.
+        self._shards = ShardSet(1, frozenset())
         # A fresh Backoff for each run of failed attempts to reach Discord at start (tests pass short delays).
         self._backoff = backoff
 
@@ -316,7 +318,7 @@ class HeatwaveBot(commands.AutoShardedBot):
         ids = settings.shards_for(count)  # SettingsError when HEATWAVE_SHARDS names a shard beyond the count
         self.shard_count = count
         self.shard_ids = list(ids)
-        self._owned = frozenset(ids)
+        self._shards = ShardSet(count, frozenset(ids))
         log.info("running %s", describe_shards(ids, count))
         if len(ids) < count and not self.services.store_location.shared_over_network:
             log.warning(
@@ -325,10 +327,14 @@ class HeatwaveBot(commands.AutoShardedBot):
                 self.services.store_location,
             )
 
+    @property
+    def own_shards(self) -> ShardSet:
+        """The shards this process runs: it posts the alerts and digests of their servers only."""
+        return self._shards
+
     def owns_guild(self, guild_id: int) -> bool:
         """Whether this process runs the shard Discord routes this server to ((guild_id >> 22) % shard_count)."""
-        count = self.shard_count
-        return count is not None and (guild_id >> 22) % count in self._owned
+        return self._shards.owns(guild_id)
 
     async def launch_shard(self, gateway: yarl.URL, shard_id: int, *, initial: bool = False) -> None:
         """discord.py's `launch_shard`, with our retries: a gateway that cannot be reached is tried again with

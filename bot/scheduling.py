@@ -25,6 +25,7 @@ from bot.backoff import Backoff
 from bot.clock import Clock
 from bot.sources import SOURCE_STATUS_KEY, GitSource, SourceStatus
 from db import StoreLocation
+from db.models import ShardSet
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -41,8 +42,11 @@ _T = TypeVar("_T")
 RESCAN_JOB_ID = "rescan"
 SCAN_LEASE_JOB_ID = "scan-lease"
 NEWS_CHECK_JOB_ID = "news-check"
-# How often a process looks for heat changes stored by someone else (another process, `heatwave ingest` from cron).
-NEWS_CHECK_SECONDS = 0.5
+# The store's news signal wakes a process within milliseconds of heat changes stored by someone else (another
+# process, `heatwave ingest` from cron); this poll is the safety net should the signal ever miss one.
+NEWS_CHECK_SECONDS = 2.0
+# After the news signal failed unexpectedly, how long before following it again.
+NEWS_FOLLOW_RETRY_SECONDS = 1.0
 POST_ALERTS_JOB_ID = "post-alerts"
 POST_DIGESTS_JOB_ID = "post-digests"
 # Digests are due at whole minutes; checking twice a minute sends each within 30 s of its time.
@@ -147,8 +151,9 @@ class PeriodicJobs:
         git_sources: Sequence[GitSource] = (),
         data_dir: Path = Path("data"),
         watch: bool = False,
-        owns: Callable[[int], bool] | None = None,
+        shards: Callable[[], ShardSet] | None = None,
         scan_leader: Leadership | None = None,
+        news_check_seconds: float = NEWS_CHECK_SECONDS,
     ) -> None:
         self._services = services
         self._poster = poster
@@ -173,7 +178,7 @@ class PeriodicJobs:
         self._ready = ready
         self._ingest = ingest if ingest is not None else _default_ingest()
         # Which servers' alerts this process posts (its shards'); None: every server.
-        self._owns = owns
+        self._shards = shards
         # With processes sharing a store, only the holder of the scan lease rescans; None: this one always does.
         self._scan_leader = scan_leader
         self._scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
@@ -184,13 +189,17 @@ class PeriodicJobs:
         # A direct call (a test, the console) and the scheduled run must not overlap: max_instances only
         # covers runs the scheduler starts itself.
         self._rescan_lock = asyncio.Lock()
+        # Whether the rescan holding the lock asks for an alert tick when it has stored something.
+        self._rescan_kicks_alerts = True
         self._post_lock = asyncio.Lock()
         self._running: set[asyncio.Task[Any]] = set()
         self._kicked: set[str] = set()  # jobs asked to run now that have not started yet
         self._last_rejections: frozenset[tuple[str, str]] = frozenset()
         self._missing_logged: set[Path] = set()
         self._observers: list[JobObserver] = []
-        self._newest_seen: int | None = None  # the newest heat change the news check has seen
+        self._newest_seen: int | None = None  # the newest heat change the news signal or check has seen
+        self._news_check_seconds = news_check_seconds
+        self._news_task: asyncio.Task[None] | None = None
 
     def add_observer(self, observer: JobObserver) -> None:
         """Tell `observer` about every rescan and alert tick that finishes from now on."""
@@ -273,7 +282,7 @@ class PeriodicJobs:
         self._scheduler.add_job(
             self.check_for_news,
             "interval",
-            seconds=NEWS_CHECK_SECONDS,
+            seconds=self._news_check_seconds,
             id=NEWS_CHECK_JOB_ID,
             name="notice stories stored by other processes",
         )
@@ -281,12 +290,16 @@ class PeriodicJobs:
             # Twice per scan interval: a standing-by process takes over within the lease term plus half an
             # interval of the leader's death (under two intervals), and a leader busy with a long ingest keeps
             # its lease instead of letting a second process start scanning beside it.
+            # A lease taken by the scan before start is renewed at once too: it must not run out while the first
+            # interval passes (with 1 s scans the term leaves only a quarter of a second to spare).
+            renew_now = {"next_run_time": datetime.now(UTC)} if self._scan_leader.leading else {}
             self._scheduler.add_job(
                 self.watch_scan_lease,
                 "interval",
                 seconds=max(self._scan_seconds / 2, 1),
                 id=SCAN_LEASE_JOB_ID,
                 name="renew or take the news-scan lease",
+                **renew_now,
             )
         for source in self._git_sources:
             self._scheduler.add_job(
@@ -304,6 +317,8 @@ class PeriodicJobs:
         self._scheduler.start()
         if self._watch:
             self._watch_task = asyncio.create_task(self._watch_folders(), name="heatwave-watch")
+        if getattr(self._services, "store", None) is not None:
+            self._news_task = asyncio.create_task(self._follow_news(), name="heatwave-news")
         log.info(
             "scheduler started: rescan of %s every %d s%s, alerts every %d s, %d git sources",
             ", ".join(str(folder) for folder in self._folders),
@@ -323,6 +338,10 @@ class PeriodicJobs:
         if self._watch_task is not None:
             await asyncio.gather(self._watch_task, return_exceptions=True)
             self._watch_task = None
+        if self._news_task is not None:
+            self._news_task.cancel()
+            await asyncio.gather(self._news_task, return_exceptions=True)
+            self._news_task = None
         running = [task for task in self._running if not task.done()]
         if running:
             _, late = await asyncio.wait(running, timeout=grace)
@@ -381,6 +400,7 @@ class PeriodicJobs:
                     self._tell(lambda observer: observer.scan_finished(None))
                     return None
                 async with self._rescan_lock:
+                    self._rescan_kicks_alerts = kick_alerts
                     report = await self._off_loop(
                         lambda progress: self._ingest(
                             folders,
@@ -390,6 +410,7 @@ class PeriodicJobs:
                             progress=progress,
                         )
                     )
+                    await self._note_own_news()
                 # Renewed after a long ingest too, so the lease does not run out between two scans.
                 await self._leads_scan()
             except asyncio.CancelledError:
@@ -415,7 +436,8 @@ class PeriodicJobs:
         stored them: the scanning process of a sharded deployment, or `heatwave ingest` run from cron. Without it
         their stories would wait for this process's next scheduled tick. Returns whether it asked."""
         store = getattr(self._services, "store", None)
-        if store is None or not self._ready():
+        # While this process stores news itself, the news signal or the rescan asks for the tick.
+        if store is None or not self._ready() or self._rescan_lock.locked():
             return False
         try:
             newest = await store.ledger.newest_heat_event()
@@ -428,6 +450,45 @@ class PeriodicJobs:
         log.debug("news check: heat changes up to %d are in the store; asking for an alert tick", newest)
         self.request_post()
         return True
+
+    async def _note_own_news(self) -> None:
+        """What this process has just stored needs no wake-up: the rescan that stored it asks for the tick."""
+        try:
+            self._newest_seen = await self._services.store.ledger.newest_heat_event()
+        except Exception:
+            log.debug("cannot read the newest heat change after a rescan", exc_info=True)
+
+    async def _follow_news(self) -> None:
+        """Ask for an alert tick as soon as the store signals heat changes, whoever committed them: the scanning
+        process of a sharded deployment starts its half of a fan-out when the leader does, not a poll later."""
+        store = self._services.store
+        while not self._stopping.is_set():
+            try:
+                if self._newest_seen is None:
+                    self._newest_seen = await store.ledger.newest_heat_event()
+                newest = await store.news.wait_newer(self._newest_seen)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning(
+                    "news signal failed; following it again in %.0f s (the news check goes on meanwhile)",
+                    NEWS_FOLLOW_RETRY_SECONDS,
+                    exc_info=True,
+                )
+                await asyncio.sleep(NEWS_FOLLOW_RETRY_SECONDS)
+                continue
+            if self._rescan_lock.locked() and not self._rescan_kicks_alerts:
+                # The news is (partly) this process's own rescan, whose caller decides when the tick happens (the
+                # e2e harness does): wait for it to note what it stored. A rescan that asks for a tick itself gets
+                # it now, at the commit, not after the rest of its ingest.
+                async with self._rescan_lock:
+                    pass
+            # The news check may have seen it first (and asked already).
+            if newest > (self._newest_seen or 0):
+                self._newest_seen = newest
+                if self._ready():
+                    log.debug("news signal: heat changes up to %d are in the store; asking for an alert tick", newest)
+                    self.request_post()
 
     async def watch_scan_lease(self) -> bool:
         """Job body: renew the news-scan lease while leading, or take it once it has run out; a process that has
@@ -459,10 +520,10 @@ class PeriodicJobs:
                 async with self._post_lock:
                     self._posting = True
                     if not self._recovered:
-                        if self._owns is None:
+                        if self._shards is None:
                             await self._services.alerts.recover(self._poster)
                         else:
-                            await self._services.alerts.recover(self._poster, owns=self._owns)
+                            await self._services.alerts.recover(self._poster, shards=self._shards())
                         self._recovered = True
                     report = await self._tick()
                     while self._post_again:
@@ -491,15 +552,15 @@ class PeriodicJobs:
             try:
                 async with self._digest_lock:
                     if not self._digests_recovered:
-                        if self._owns is None:
+                        if self._shards is None:
                             await self._services.digests.recover(self._digest_poster)
                         else:
-                            await self._services.digests.recover(self._digest_poster, owns=self._owns)
+                            await self._services.digests.recover(self._digest_poster, shards=self._shards())
                         self._digests_recovered = True
-                    if self._owns is None:
+                    if self._shards is None:
                         report = await self._services.digests.tick(self._digest_poster)
                     else:
-                        report = await self._services.digests.tick(self._digest_poster, owns=self._owns)
+                        report = await self._services.digests.tick(self._digest_poster, shards=self._shards())
                 self._tell(lambda observer: observer.digests_finished(report))
                 return report
             except asyncio.CancelledError:
@@ -527,6 +588,7 @@ class PeriodicJobs:
                 if not await self._leads_scan():
                     return None
                 async with self._rescan_lock:
+                    self._rescan_kicks_alerts = True
                     # Read under the lock: a direct call and the scheduled run of one source never interleave.
                     status = await self._source_status(source)
                     outcome = await self._off_loop(
@@ -542,6 +604,7 @@ class PeriodicJobs:
                             progress=progress,
                         )
                     )
+                    await self._note_own_news()
             except asyncio.CancelledError:
                 if not self._stopping.is_set():
                     raise
@@ -678,10 +741,10 @@ class PeriodicJobs:
         self._watched = ()
 
     async def _tick(self) -> TickReport:
-        if self._owns is None:
+        if self._shards is None:
             report = await self._services.alerts.tick(self._poster)
         else:
-            report = await self._services.alerts.tick(self._poster, owns=self._owns)
+            report = await self._services.alerts.tick(self._poster, shards=self._shards())
         self._tell(lambda observer: observer.tick_finished(report))
         return report
 

@@ -41,6 +41,7 @@ from db.models import (
     RelatedLink,
     RelatedStories,
     SearchHits,
+    ShardSet,
     StoreStats,
     StoryChoice,
     StorySort,
@@ -173,7 +174,9 @@ class DeliveryLedger(Protocol):
 
     async def requeue_stale_claims(self, claimed_before: datetime, now: datetime) -> int: ...
 
-    async def next_batch(self, now: datetime, per_channel: int) -> list[DueItem]: ...
+    async def next_batch(self, now: datetime, per_channel: int, *, shards: ShardSet | None = None) -> list[DueItem]:
+        """Up to `per_channel` due deliveries per postable channel, hottest first; with `shards`, only the channels
+        of the servers on those shards (the rest are other processes' to post)."""
 
     async def claim(self, story_id: int, channel_id: int, now: datetime) -> bool:
         """queued -> claimed (attempt + 1); False when another tick or process got it first."""
@@ -618,6 +621,16 @@ class LeaseStore(Protocol):
         """Who holds the lease at `now` (None: nobody, or it ran out)."""
 
 
+class NewsSignal(Protocol):
+    """A prompt wake-up when any process sharing the store (another bot process, `heatwave ingest` from cron, this
+    process's own ingester) commits heat changes, so an alert tick can start at once instead of at its next poll.
+    How the engine learns of a commit is its own business; a lost connection is survived, not reported."""
+
+    async def wait_newer(self, than: int) -> int:
+        """Return the newest heat-change id once one above `than` is committed (at once when there already is
+        one). Ends only by returning or by being cancelled."""
+
+
 class Store(Protocol):
     """The bot's handle on one store: every repository, over the connection(s) it owns."""
 
@@ -671,6 +684,9 @@ class Store(Protocol):
 
     @property
     def threads(self) -> ThreadStore: ...
+
+    @property
+    def news(self) -> NewsSignal: ...
 
     async def close(self) -> None: ...
 

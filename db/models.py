@@ -166,6 +166,23 @@ class ChannelRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ShardSet:
+    """The shards one bot process runs, out of `count`: Discord routes a server to shard (guild_id >> 22) % count,
+    and only that shard's process posts its alerts."""
+
+    count: int
+    ids: frozenset[int]
+
+    def owns(self, guild_id: int) -> bool:
+        return (guild_id >> 22) % self.count in self.ids
+
+    @property
+    def every_shard(self) -> bool:
+        """One process runs them all: every server is its own."""
+        return self.ids >= frozenset(range(self.count))
+
+
+@dataclass(frozen=True, slots=True)
 class DueItem:
     """A queued delivery whose turn has come."""
 

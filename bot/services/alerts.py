@@ -33,6 +33,7 @@ from db.models import (
     PercentileRule,
     QueuedBy,
     QuietHours,
+    ShardSet,
     StoryView,
     SubscriptionRecord,
     SummaryItem,
@@ -702,11 +703,11 @@ class AlertService:
         return rolled
 
     async def _send_summaries(
-        self, poster: Poster, quiet: dict[int, int | None], tally: _Tally, owns: Callable[[int], bool] | None
+        self, poster: Poster, quiet: dict[int, int | None], tally: _Tally, shards: ShardSet | None
     ) -> None:
         groups: dict[tuple[int, SummaryKind], list[SummaryItem]] = {}
         for item in await self._summaries.pending(self._clock.now()):
-            if owns is not None and not owns(item.guild_id):
+            if shards is not None and not shards.owns(item.guild_id):
                 continue  # another process's server (its shard)
             if item.channel_id not in quiet:
                 groups.setdefault((item.channel_id, item.kind), []).append(item)
@@ -859,9 +860,9 @@ class AlertService:
 
     # --- the engine ---------------------------------------------------------------------------------------
 
-    async def tick(self, poster: Poster, *, owns: Callable[[int], bool] | None = None) -> TickReport:
-        """Queue new crossings, then post up to max_posts_per_tick per channel, hottest first. With `owns`, only
-        to the servers it accepts (a process posts for its own shards; the others post the rest)."""
+    async def tick(self, poster: Poster, *, shards: ShardSet | None = None) -> TickReport:
+        """Queue new crossings, then post up to max_posts_per_tick per channel, hottest first. With `shards`, only
+        to the servers on those shards (a process posts for its own shards; the others post the rest)."""
         now = self._clock.now()
         stale = await self._ledger.requeue_stale_claims(now - STALE_CLAIM, now)
         if stale:
@@ -872,10 +873,11 @@ class AlertService:
         # Summaries first: their stories are claimed here, before the batch could pick them one by one.
         quiet = await self._quiet_now(now)
         tally.add(TickReport(rolled_up=await self._roll_up(quiet, now)))
-        await self._send_summaries(poster, quiet, tally, owns)
-        batch = await self._ledger.next_batch(now, self._max_posts)
-        if owns is not None:
-            batch = [item for item in batch if owns(item.guild_id)]
+        await self._send_summaries(poster, quiet, tally, shards)
+        # The time after queueing, not the tick's start: rows another process queued while this one waited for the
+        # engine's lock are due from that process's clock, which may be later than this tick began; with the
+        # start time they would wait a whole post interval for this process's next tick.
+        batch = await self._ledger.next_batch(self._clock.now(), self._max_posts, shards=shards)
         by_channel: dict[int, list[DueItem]] = {}
         for item in batch:
             if item.channel_id in quiet:
@@ -904,7 +906,7 @@ class AlertService:
         if self._living is not None:
             tally.add(TickReport(edited=(await self._living.edit_pass(poster)).edited))
         if self._threads is not None:
-            done = await self._threads.thread_pass(poster, owns=owns)
+            done = await self._threads.thread_pass(poster, shards=shards)
             tally.add(TickReport(threads_started=done.started, thread_messages=done.posted))
         report = tally.report
         if batch or queued:
@@ -1053,12 +1055,12 @@ class AlertService:
             return
         tally.add(TickReport(crossposted=1))
 
-    async def recover(self, poster: Poster, *, owns: Callable[[int], bool] | None = None) -> RecoveryReport:
+    async def recover(self, poster: Poster, *, shards: ShardSet | None = None) -> RecoveryReport:
         """Resolve claims left by a crash: mark sent when the message exists, else queue the story again. With
-        `owns`, only the claims of those servers: another process's claims may be sends in flight."""
+        `shards`, only the claims of their servers: another process's claims may be sends in flight."""
         found_existing = requeued = 0
         for item in await self._ledger.claimed():
-            if owns is not None and not owns(item.guild_id):
+            if shards is not None and not shards.owns(item.guild_id):
                 continue
             now = self._clock.now()
             stories = await self._lookups.stories([item.story_id])
@@ -1086,7 +1088,7 @@ class AlertService:
                 await self._ledger.release_claim(item.story_id, item.channel_id, now)
                 requeued += 1
         if self._threads is not None:
-            await self._threads.recover(owns=owns)
+            await self._threads.recover(shards=shards)
         if found_existing or requeued:
             log.info("alert recovery: %d already posted, %d queued again", found_existing, requeued)
         return RecoveryReport(found_existing, requeued)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -33,7 +33,7 @@ from bot.services.alerts import (
     retry_delay,
 )
 from db.interfaces import Store
-from db.models import CHANNEL_KINDS, ChannelKind, DigestDelivery, DigestRecord, DigestWindow, StoryView
+from db.models import CHANNEL_KINDS, ChannelKind, DigestDelivery, DigestRecord, DigestWindow, ShardSet, StoryView
 
 log = logging.getLogger(__name__)
 
@@ -296,9 +296,9 @@ class DigestService:
 
     # --- the engine ---------------------------------------------------------------------------------------
 
-    async def tick(self, poster: DigestPoster, *, owns: Callable[[int], bool] | None = None) -> DigestTickReport:
-        """Queue the digests that fell due, then send every queued one whose turn has come (with `owns`: only to
-        the servers it accepts, those of this process's shards)."""
+    async def tick(self, poster: DigestPoster, *, shards: ShardSet | None = None) -> DigestTickReport:
+        """Queue the digests that fell due, then send every queued one whose turn has come (with `shards`: only to
+        the servers on this process's shards)."""
         now = self._clock.now()
         tally = _Tally()
         for record in await self._digests.due(now, DUE_PER_TICK):
@@ -313,8 +313,8 @@ class DigestService:
             ):
                 tally.add(DigestTickReport(scheduled=1))
         ready = await self._digests.ready(now)
-        if owns is not None:
-            ready = [delivery for delivery in ready if owns(delivery.guild_id)]
+        if shards is not None:
+            ready = [delivery for delivery in ready if shards.owns(delivery.guild_id)]
         claimed: list[DigestDelivery] = []
         for delivery in ready:
             if now >= delivery.expires_at:
@@ -407,13 +407,13 @@ class DigestService:
         tally.add(DigestTickReport(retrying=1))
         log.info("digest %d to channel %d will be retried in %s: %s", key[0], delivery.channel_id, delay, exc.reason)
 
-    async def recover(self, poster: DigestPoster, *, owns: Callable[[int], bool] | None = None) -> int:
+    async def recover(self, poster: DigestPoster, *, shards: ShardSet | None = None) -> int:
         """Resolve claims left by a crash: mark sent when the message exists, else queue the digest again.
-        Returns how many claims there were. With `owns`, only those of its servers (another process's claims
+        Returns how many claims there were. With `shards`, only those of their servers (another process's claims
         may be sends in flight)."""
         left = await self._digests.claimed()
-        if owns is not None:
-            left = [delivery for delivery in left if owns(delivery.guild_id)]
+        if shards is not None:
+            left = [delivery for delivery in left if shards.owns(delivery.guild_id)]
         if not left:
             return 0
         for delivery, digest in zip(left, await self._build(left), strict=True):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final, Literal, Protocol, runtime_checkable
@@ -27,7 +27,7 @@ from bot.clock import Clock
 from bot.render.threads import coverage_marker, coverage_message, related_message, tag_name, thread_name
 from bot.services.alerts import retry_delay
 from db.interfaces import Store
-from db.models import ChannelKind, DueThread, DueThreadPost, StoryView, ThreadOptions
+from db.models import ChannelKind, DueThread, DueThreadPost, ShardSet, StoryView, ThreadOptions
 
 log = logging.getLogger(__name__)
 
@@ -186,17 +186,17 @@ class RelatedThreads:
         """A story listed as "also covered" on a post of the channel: owe the post's thread a message about it."""
         return await self._threads.queue_coverage(channel_id, story_id, self._clock.now())
 
-    async def recover(self, *, owns: Callable[[int], bool] | None = None) -> int:
+    async def recover(self, *, shards: ShardSet | None = None) -> int:
         """At start: thread work claimed and never recorded (a crash) is due at once; whether it reached Discord
-        is checked before anything is sent again. With `owns`, only those guilds (other processes' claims may be
+        is checked before anything is sent again. With `shards`, only their guilds (other processes' claims may be
         in flight)."""
-        guilds = [g for g in await self._threads.claimed_guilds() if owns is None or owns(g)]
+        guilds = [g for g in await self._threads.claimed_guilds() if shards is None or shards.owns(g)]
         released = await self._threads.release_claims(guilds, self._clock.now())
         if released:
             log.info("threads: %d unrecorded steps of an earlier run will be checked and finished", released)
         return released
 
-    async def thread_pass(self, poster: object, *, owns: Callable[[int], bool] | None = None) -> ThreadReport:
+    async def thread_pass(self, poster: object, *, shards: ShardSet | None = None) -> ThreadReport:
         """Start the owed threads, then send the owed messages (nothing when the poster cannot, e.g. the
         console)."""
         if not isinstance(poster, ThreadPoster):
@@ -204,11 +204,11 @@ class RelatedThreads:
         tally: dict[str, int] = {}
         now = self._clock.now()
         for item in await self._threads.due_threads(now, limit=self._per_tick):
-            if owns is None or owns(item.guild_id):
+            if shards is None or shards.owns(item.guild_id):
                 outcome = await self._start(poster, item)
                 tally[outcome] = tally.get(outcome, 0) + 1
         for post in await self._threads.due_posts(self._clock.now(), limit=self._per_tick):
-            if owns is None or owns(post.guild_id):
+            if shards is None or shards.owns(post.guild_id):
                 outcome = await self._post(poster, post)
                 tally[outcome] = tally.get(outcome, 0) + 1
         report = ThreadReport(

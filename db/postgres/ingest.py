@@ -29,6 +29,7 @@ from db.location import StoreLocation
 from db.models import StoreStats
 from db.postgres.connection import connect_sync, describe_error
 from db.postgres.migrate import migrate, schema_version
+from db.postgres.news_channel import NOTIFY_NEWS
 from db.postgres.stats import read_stats
 from db.postgres.vectors import search_text
 from db.text import index_words, topic_key
@@ -364,6 +365,9 @@ class PostgresIngestRun(IngestTally[_Stored]):
             )
             _copy(cur, _COPY_RELATED, (row for rows in pending.related.values() for row in rows))
             _copy(cur, _COPY_HEAT, pending.heat)
+            if pending.heat:
+                # Bot processes listening for news start their alert tick when this commits (news_signal.py).
+                cur.execute(NOTIFY_NEWS)
             if pending.files:
                 if not self._files_table_ready:
                     cur.execute(_CREATE_FILES_TABLE)

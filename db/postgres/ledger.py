@@ -13,7 +13,7 @@ from datetime import datetime
 
 from psycopg.rows import DictRow
 
-from db.models import ClaimedItem, DeliveryRecord, DueItem, FailureOutcome, HeatEvent, QueuedStory
+from db.models import ClaimedItem, DeliveryRecord, DueItem, FailureOutcome, HeatEvent, QueuedStory, ShardSet
 from db.postgres.alert_sql import GUILD_ACTIVE, QUALIFIES, backfill_query
 from db.postgres.database import AsyncConn, PgDatabase
 from db.records import as_is, claimed_item, delivery_record, due_item, heat_event, queued_story
@@ -113,9 +113,14 @@ CROSS JOIN LATERAL (
     WHERE q.channel_id = c.channel_id AND q.status = 'queued' AND q.next_attempt_at <= %(now)s
     ORDER BY q.heat DESC NULLS LAST, q.story_id LIMIT %(per_channel)s
 ) d
-WHERE c.paused_at IS NULL AND (c.hold_until IS NULL OR c.hold_until <= %(now)s) AND {GUILD_ACTIVE}
+WHERE c.paused_at IS NULL AND (c.hold_until IS NULL OR c.hold_until <= %(now)s) AND {GUILD_ACTIVE} {{shards}}
 ORDER BY c.channel_id, d.heat DESC NULLS LAST, d.story_id
 """
+# A process running some of the shards reads only its servers' channels: each process's batch costs its share of
+# the channels instead of all of them.
+_OWN_SHARDS = "AND (c.guild_id >> 22) %% %(shard_count)s = ANY(%(shard_ids)s)"
+_NEXT_BATCH_ALL = _NEXT_BATCH.format(shards="")
+_NEXT_BATCH_OWN = _NEXT_BATCH.format(shards=_OWN_SHARDS)
 
 
 # The planner's cost of these statements grows with the number of channels and queued rows (and with stale
@@ -230,12 +235,17 @@ class PgLedger:
             (now, claimed_before),
         )
 
-    async def next_batch(self, now: datetime, per_channel: int) -> list[DueItem]:
-        """Up to `per_channel` due deliveries per postable channel, hottest first."""
+    async def next_batch(self, now: datetime, per_channel: int, *, shards: ShardSet | None = None) -> list[DueItem]:
+        """Up to `per_channel` due deliveries per postable channel, hottest first; only those shards' servers."""
+        params: dict[str, object] = {"now": now, "per_channel": per_channel}
+        statement = _NEXT_BATCH_ALL
+        if shards is not None and not shards.every_shard:
+            statement = _NEXT_BATCH_OWN
+            params.update(shard_count=shards.count, shard_ids=sorted(shards.ids))
 
         async def read(conn: AsyncConn) -> list[DictRow]:
             await conn.execute(_NO_JIT)
-            cur = await conn.execute(_NEXT_BATCH, {"now": now, "per_channel": per_channel})
+            cur = await conn.execute(statement, params)
             return await cur.fetchall()
 
         rows = await self._db.transact(read)

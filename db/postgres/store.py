@@ -14,6 +14,7 @@ from db.postgres.heat_lines import PgHeatLines
 from db.postgres.leases import PgLeases
 from db.postgres.ledger import PgLedger
 from db.postgres.lookups import PgLookups
+from db.postgres.news_signal import PgNewsSignal
 from db.postgres.post_edits import PgPostEdits
 from db.postgres.quiet import PgQuietHours, PgSummaries
 from db.postgres.subscriptions import PgSubscriptions
@@ -43,10 +44,12 @@ class PostgresStore:
         self.heat_lines = PgHeatLines(database)
         self.heat_charts = PgHeatCharts(database)
         self.admin_log = PgAdminLog(database)
+        self.news = PgNewsSignal(database)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> PostgresStore:
         return cls(await PgDatabase.open(location))
 
     async def close(self) -> None:
+        await self.news.close()
         await self._database.close()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from db.models import ClaimedItem, DeliveryRecord, DueItem, FailureOutcome, HeatEvent, QueuedStory
+from db.models import ClaimedItem, DeliveryRecord, DueItem, FailureOutcome, HeatEvent, QueuedStory, ShardSet
 from db.records import claimed_item, delivery_record, due_item, heat_event, queued_story
 from db.sqlite.alert_sql import _GUILD_ACTIVE, _QUALIFIES
 from db.sqlite.database import SqliteDatabase
@@ -62,7 +63,7 @@ FROM alert_channels c
 -- `+d.status` keeps the planner off the partial index for `d` (it would scan the whole backlog of each
 -- channel); the picked story ids are then looked up by primary key.
 JOIN alert_deliveries d ON d.channel_id = c.channel_id AND +d.status = 'queued'
-WHERE c.paused_at IS NULL AND (c.hold_until IS NULL OR c.hold_until <= :now) AND {_GUILD_ACTIVE}
+WHERE c.paused_at IS NULL AND (c.hold_until IS NULL OR c.hold_until <= :now) AND {_GUILD_ACTIVE} {{shards}}
   AND d.story_id IN (
       SELECT q.story_id FROM alert_deliveries q
       WHERE q.channel_id = c.channel_id AND q.status = 'queued' AND q.next_attempt_at <= :now
@@ -70,6 +71,11 @@ WHERE c.paused_at IS NULL AND (c.hold_until IS NULL OR c.hold_until <= :now) AND
   )
 ORDER BY c.channel_id, d.heat DESC, d.story_id
 """
+# A process running some of the shards reads only its servers' channels: each process's batch costs its share of
+# the channels instead of all of them.
+_OWN_SHARDS = "AND ((c.guild_id >> 22) % :shard_count) IN (SELECT value FROM json_each(:shard_ids))"
+_NEXT_BATCH_ALL = _NEXT_BATCH.format(shards="")
+_NEXT_BATCH_OWN = _NEXT_BATCH.format(shards=_OWN_SHARDS)
 
 
 # The queue is in (heat DESC, story_id) order (see _NEXT_BATCH); unknown heat last. The count runs on the
@@ -162,9 +168,14 @@ class SqliteLedger:
             )
             return cur.rowcount
 
-    async def next_batch(self, now: datetime, per_channel: int) -> list[DueItem]:
-        """Up to `per_channel` due deliveries per postable channel, hottest first."""
-        rows = await self._db.all(_NEXT_BATCH, {"now": to_db(now), "per_channel": per_channel})
+    async def next_batch(self, now: datetime, per_channel: int, *, shards: ShardSet | None = None) -> list[DueItem]:
+        """Up to `per_channel` due deliveries per postable channel, hottest first; only those shards' servers."""
+        params: dict[str, object] = {"now": to_db(now), "per_channel": per_channel}
+        if shards is None or shards.every_shard:
+            rows = await self._db.all(_NEXT_BATCH_ALL, params)
+        else:
+            params.update(shard_count=shards.count, shard_ids=json.dumps(sorted(shards.ids)))
+            rows = await self._db.all(_NEXT_BATCH_OWN, params)
         return [due_item(r) for r in rows]
 
     async def claim(self, story_id: int, channel_id: int, now: datetime) -> bool:

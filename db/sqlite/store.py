@@ -14,6 +14,7 @@ from db.sqlite.heat_lines import SqliteHeatLines
 from db.sqlite.leases import SqliteLeases
 from db.sqlite.ledger import SqliteLedger
 from db.sqlite.lookups import SqliteLookups
+from db.sqlite.news_signal import SqliteNewsSignal
 from db.sqlite.post_edits import SqlitePostEdits
 from db.sqlite.quiet import SqliteQuietHours, SqliteSummaries
 from db.sqlite.subscriptions import SqliteSubscriptions
@@ -43,6 +44,7 @@ class SqliteStore:
         self.heat_lines = SqliteHeatLines(database)
         self.heat_charts = SqliteHeatCharts(database)
         self.admin_log = SqliteAdminLog(database)
+        self.news = SqliteNewsSignal(database.path)
 
     @classmethod
     async def open(cls, location: StoreLocation) -> SqliteStore:
@@ -50,4 +52,5 @@ class SqliteStore:
         return cls(await SqliteDatabase.open(location.path), location)
 
     async def close(self) -> None:
+        await self.news.close()
         await self._database.close()

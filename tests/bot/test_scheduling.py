@@ -384,3 +384,70 @@ async def test_stories_stored_by_another_process_get_an_alert_tick_within_second
         assert not await jobs.check_for_news()  # nothing newer since
     finally:
         await jobs.shutdown()
+
+
+async def test_stories_stored_by_another_process_start_an_alert_tick_without_waiting_for_any_poll(
+    tmp_path: Path, location: StoreLocation, store: Store, clock: ManualClock, writer: StoryWriter
+) -> None:
+    # The news check and the scheduled tick are an hour away: only the store's news signal can start this tick.
+    alerts = FakeAlerts()
+    services = FakeServices(store_location=location, clock=clock, alerts=alerts, store=store)
+    jobs = PeriodicJobs(
+        services,  # type: ignore[arg-type]
+        object(),  # type: ignore[arg-type]
+        news_dir=tmp_path / "news",
+        scan_seconds=3600,
+        post_seconds=3600,
+        max_file_bytes=4096,
+        ingest=FakeIngest(),
+        news_check_seconds=3600,
+    )
+    jobs.start()
+    try:
+        await asyncio.sleep(0.3)  # the signal is following the store
+        assert alerts.reports == []
+        writer.add(150)  # stored by someone else, through the real ingest path
+        committed = time.monotonic()
+        await until(lambda: len(alerts.reports) == 1, 10, "an alert tick after the news signal")
+        # Generous for a shared machine; the 0.5 s poll this replaces plus its tick would not make it.
+        assert time.monotonic() - committed < 0.4
+    finally:
+        await jobs.shutdown()
+
+
+async def test_news_this_process_stores_itself_starts_a_tick_unless_the_caller_says_not_to(
+    tmp_path: Path, location: StoreLocation, store: Store, clock: ManualClock, news_dir: Path
+) -> None:
+    def ingest_one_hot_story(
+        paths: Any, at: StoreLocation, *, clock: ManualClock, max_file_bytes: int, progress: Any = None
+    ) -> FakeReport:
+        writer = StoryWriter(at, clock)  # on the ingest thread, as the real ingester opens its own connection
+        try:
+            writer.add(150)
+        finally:
+            writer.close()
+        return FakeReport(scanned=1, added=1)
+
+    alerts = FakeAlerts()
+    services = FakeServices(store_location=location, clock=clock, alerts=alerts, store=store)
+    jobs = PeriodicJobs(
+        services,  # type: ignore[arg-type]
+        object(),  # type: ignore[arg-type]
+        news_dir=news_dir,
+        scan_seconds=3600,
+        post_seconds=3600,
+        max_file_bytes=4096,
+        ingest=ingest_one_hot_story,
+        news_check_seconds=3600,
+    )
+    jobs.start()
+    try:
+        await asyncio.sleep(0.3)  # the signal is following the store
+        await jobs.rescan(kick_alerts=False)
+        await asyncio.sleep(0.5)
+        assert alerts.reports == []  # the caller decides when this tick happens (the e2e harness does)
+
+        await jobs.rescan()
+        await until(lambda: alerts.reports, 10, "the tick the rescan asks for")
+    finally:
+        await jobs.shutdown()

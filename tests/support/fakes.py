@@ -85,13 +85,13 @@ class FakeAlerts:
     ticked: asyncio.Event = field(default_factory=asyncio.Event)
     reports: list[TickReport] = field(default_factory=list)  # what each successful tick returned, in order
 
-    async def recover(self, poster: object, *, owns: object = None) -> None:
+    async def recover(self, poster: object, *, shards: object = None) -> None:
         self.events.append("recover")
         if self.fail_recover:
             self.fail_recover -= 1
             raise RuntimeError("recover failed")
 
-    async def tick(self, poster: object, *, owns: object = None) -> TickReport:
+    async def tick(self, poster: object, *, shards: object = None) -> TickReport:
         self.events.append("tick")
         if self.tick_seconds:
             await asyncio.sleep(self.tick_seconds)
