@@ -2,9 +2,9 @@
 
 Processes running different shards share one store. Rescanning the news folder is the same work in each, so one
 process leads it: it holds the "news-scan" lease and renews it every scan; the others ask at every scan and stand
-by. Every process also asks twice per interval (the scheduler's lease job): a leader renews its lease even during a
+by. Every process also asks four times per interval (the scheduler's lease job): a leader renews its lease even during a
 long ingest, and when the leader dies its lease runs out (1.25 intervals after its last renewal) and the next
-process to ask takes over and scans at once, so scanning resumes within 1.75 intervals. A leader that stops cleanly
+process to ask takes over and scans at once, so scanning resumes within 1.5 intervals. A leader that stops cleanly
 hands the lease back.
 """
 

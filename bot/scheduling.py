@@ -287,16 +287,17 @@ class PeriodicJobs:
             name="notice stories stored by other processes",
         )
         if self._scan_leader is not None:
-            # Twice per scan interval: a standing-by process takes over within the lease term plus half an
-            # interval of the leader's death (under two intervals), and a leader busy with a long ingest keeps
-            # its lease instead of letting a second process start scanning beside it.
+            # Four times per scan interval: a standing-by process takes over within the lease term plus a quarter
+            # interval of the leader's death (1.5 intervals), and a leader busy with a long ingest, or a loop
+            # stalled for up to a full interval, keeps its lease instead of letting a second process start
+            # scanning beside it (renewing only every half interval left a quarter of a second at 1 s scans).
             # A lease taken by the scan before start is renewed at once too: it must not run out while the first
             # interval passes (with 1 s scans the term leaves only a quarter of a second to spare).
             renew_now = {"next_run_time": datetime.now(UTC)} if self._scan_leader.leading else {}
             self._scheduler.add_job(
                 self.watch_scan_lease,
                 "interval",
-                seconds=max(self._scan_seconds / 2, 1),
+                seconds=max(self._scan_seconds / 4, 0.25),
                 id=SCAN_LEASE_JOB_ID,
                 name="renew or take the news-scan lease",
                 **renew_now,

@@ -99,10 +99,10 @@ async def test_a_standing_by_process_takes_over_within_two_intervals_and_scans_a
     second.start()
     lease_job = second.scheduler.get_job(SCAN_LEASE_JOB_ID)
     assert lease_job is not None
-    assert lease_job.trigger.interval == timedelta(seconds=SCAN_SECONDS / 2)
+    assert lease_job.trigger.interval == timedelta(seconds=SCAN_SECONDS / 4)
     assert not await second.watch_scan_lease()
-    # The lease job runs every half interval: its first run after the term ends is at most 1.75 intervals on.
-    clock.advance(lease_term(SCAN_SECONDS) + timedelta(seconds=SCAN_SECONDS / 2))
+    # The lease job runs every quarter interval: its first run after the term ends is at most 1.5 intervals on.
+    clock.advance(lease_term(SCAN_SECONDS) + timedelta(seconds=SCAN_SECONDS / 4))
     assert await second.watch_scan_lease()
     # It scans now, not at its next interval (a minute away).
     await until(lambda: len(second_ingest.calls) == 1, 10, "the new leader's scan")
