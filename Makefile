@@ -35,7 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/fanout.py --processes 2 $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(BIN)/python bench/memory.py
-	$(if $(BENCH_DB),,$(BIN)/python bench/living_posts.py)
+	$(BIN)/python bench/living_posts.py $(if $(BENCH_DB),--db $(BENCH_DB))
 	$(if $(BENCH_DB),$(BIN)/python bench/copy_store.py --db $(BENCH_DB))
 
 clean:

@@ -342,9 +342,11 @@ class PgDumpWriter:
                             "greatest(max(id), (SELECT max(cursor) FROM alert_engine), "
                             "(SELECT max(cursor) FROM alert_subscriptions))"
                         )
+                    # An empty table's floor is NULL, or 0 for heat_history when the seeded cursors are 0 (a store
+                    # nothing was ingested into yet): both mean "start at 1", and setval refuses 0.
                     self._conn.execute(
-                        f"SELECT setval(pg_get_serial_sequence(%s, %s), coalesce({floor}, 1), {floor} IS NOT NULL) "
-                        f"FROM {table.name}",
+                        f"SELECT setval(pg_get_serial_sequence(%s, %s), greatest({floor}, 1), "
+                        f"coalesce({floor} >= 1, false)) FROM {table.name}",
                         (table.name, table.id_column),
                     )
 

@@ -253,6 +253,30 @@ def test_cli_prints_counts_per_table_and_refuses_a_target_with_data(
 
 
 @pytest.mark.parametrize("target_engine", ["sqlite", "postgres"])
+async def test_a_store_nothing_was_ingested_into_copies_and_then_posts_its_first_story(
+    tmp_path: Path, target_engine: str
+) -> None:
+    # No heat history yet and the alert engine's cursor at 0: the copy must still start every id at 1.
+    empty = parse_location(tmp_path / "empty.db")
+    SqliteDumpWriter.open(empty).close()
+    with private_schema() if target_engine == "postgres" else _nothing() as url:
+        target = url or str(tmp_path / "copy.db")
+        assert main(["copy-store", str(empty), target]) == 0
+        location = parse_location(target)
+        store = await open_store(location)
+        try:
+            await AlertService(store, ManualClock(NOW), max_posts_per_tick=POSTS_PER_TICK).add_subscription(
+                guild_id=1, channel_id=FEED, channel_kind="text", min_heat=70
+            )
+        finally:
+            await store.close()
+        with Seeder(location) as seeder:
+            first = seeder.add(SeedStory(title="First story after the move", heat=120), at=NOW)
+        assert first == 1
+        assert await _tick(location, NOW + timedelta(minutes=1)) == {(FEED, first)}
+
+
+@pytest.mark.parametrize("target_engine", ["sqlite", "postgres"])
 async def test_an_interrupted_copy_refuses_to_open_until_copied_again(
     source: Source,
     tmp_path: Path,
