@@ -245,7 +245,13 @@ def _draw(ax: Axes, chart: HeatChart) -> None:
             linewidth=1.2,
             label=f"topic median {_number(chart.median.median)}",
         )
-    ax.axvline(_x(chart.story.published_at), color=_PUBLISHED_COLOUR, linestyle=":", linewidth=1.2, label="published")
+    if chart.story.published_at >= chart.start:
+        ax.axvline(
+            _x(chart.story.published_at), color=_PUBLISHED_COLOUR, linestyle=":", linewidth=1.2, label="published"
+        )
+    else:
+        # Charted from its first reading (see bot.services.heat_chart): the publication is named, not drawn.
+        ax.plot([], [], " ", label=f"published {chart.story.published_at:%Y-%m-%d}, before this chart")
     margin = max(width / 40, timedelta(minutes=5))
     ax.set_xlim(_x(chart.start - margin), _x(chart.end + margin))
     values = [h for _, h in known]

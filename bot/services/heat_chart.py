@@ -2,7 +2,10 @@
 
 The chart's period runs from the story's publication (or its first heat reading, if that came earlier) to now;
 a story whose heat stopped changing long ago is cut after as long again as its history took (at least an hour),
-so its changes are not squeezed into the left edge by a long flat tail.
+so its changes are not squeezed into the left edge by a long flat tail. For the same reason, a story first read
+long after it was published (an old story ingested today) is charted from its first reading: a years-long empty
+stretch before it would squeeze every reading into the right edge (the publication is then named, not drawn;
+the topic median still covers the stories published since it).
 
 The topic median is the median heat now of the other stories on the story's first topic that were published in
 that period (widened to at least the 24 hours before its end, so a young story has something to compare with),
@@ -32,6 +35,8 @@ HISTORY_LIMIT = 1_000
 MEDIAN_STORIES = 1_000
 MEDIAN_MIN_PERIOD = timedelta(hours=24)
 MIN_TAIL = timedelta(hours=1)
+# Publication this much longer before the first reading than the readings span starts the chart at the readings.
+LATE_FIRST_READING = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +139,21 @@ class HeatChartService:
         start, end = self._period(story, points)
         breaking, here = await self._breaking(guild_id, channel_id)
         return HeatChart(
-            story, tuple(points), start, end, breaking, here, await self._median(story, end, start), earlier
+            story,
+            tuple(points),
+            start,
+            end,
+            breaking,
+            here,
+            await self._median(story, end, min(start, story.published_at)),
+            earlier,
         )
 
     def _period(self, story: StoryView, points: list[HeatPoint]) -> tuple[datetime, datetime]:
         start = min(story.published_at, points[0].at)
+        readings = max(points[-1].at - points[0].at, MIN_TAIL)
+        if points[0].at - story.published_at > readings * LATE_FIRST_READING:
+            start = points[0].at - readings / 2
         last = max(points[-1].at, story.published_at)
         tail = max(last - start, MIN_TAIL)
         return start, max(last, min(self._clock.now(), last + tail))

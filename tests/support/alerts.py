@@ -51,8 +51,10 @@ class StoryWriter:
         url: str | None = None,
         provider: str | None = None,
         related: Iterable[str] = (),
+        published_at: datetime | None = None,
     ) -> int:
-        """A new story; returns its id. `provider` is a domain (its name too); `related` lists URLs."""
+        """A new story; returns its id. `provider` is a domain (its name too); `related` lists URLs; published
+        when first seen unless `published_at` says otherwise."""
         n = next(self._numbers)
         now = self._clock.now()
         story = SeedStory(
@@ -62,7 +64,7 @@ class StoryWriter:
             heat=heat,
             quality=quality if quality is not None else heat,
             url=url or f"https://news.example/{n}",
-            published_at=now,
+            published_at=published_at or now,
             first_seen_at=now,
             **({"provider_name": provider, "provider_domain": provider} if provider else {}),
             related=tuple(SeedRelated(u) for u in related),

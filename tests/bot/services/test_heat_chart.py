@@ -66,6 +66,35 @@ async def test_a_long_quiet_tail_is_cut_after_as_long_again_as_the_history(
     assert chart.end == start + timedelta(hours=6)
 
 
+async def test_an_old_story_first_read_today_is_charted_from_its_readings(
+    charts: HeatChartService, writer: StoryWriter, clock: ManualClock
+) -> None:
+    published = clock.now() - timedelta(days=3 * 365)
+    first_read = clock.now()
+    story = writer.add(74, topics=("AI",), published_at=published)
+    clock.advance(timedelta(hours=2))
+    writer.set_heat(story, 79)
+
+    chart = await charts.chart(str(story))
+
+    # Not 2023 → now with both readings at the right edge: half the readings' span of lead-in before the first.
+    assert chart.start == first_read - timedelta(hours=1)
+    assert chart.story.published_at == published  # still named in the message
+
+
+async def test_a_story_read_soon_after_publication_is_charted_from_its_publication(
+    charts: HeatChartService, writer: StoryWriter, clock: ManualClock
+) -> None:
+    published = clock.now() - timedelta(hours=3)
+    story = writer.add(74, published_at=published)
+    clock.advance(timedelta(hours=2))
+    writer.set_heat(story, 79)
+
+    chart = await charts.chart(str(story))
+
+    assert chart.start == published
+
+
 async def test_a_single_reading_is_still_a_chart(charts: HeatChartService, writer: StoryWriter) -> None:
     story = writer.add(88)
     chart = await charts.chart(str(story))
