@@ -1,9 +1,10 @@
 """Full text on PostgreSQL: a tsquery text that user input can never turn into syntax, and how common words are.
 
 The `search` column indexes our own words (`db.text.index_words`: letters and digits, casefolded, diacritics
-folded), title words at weight A. A query is built the same way, only from `db.text` words, each quoted as one
-lexeme ('word'), so quotes, `*`, `NEAR(`, `&|!():` in what someone typed are either dropped by `db.text` or end
-up inside a quoted word, never operators. The text is then bound as a parameter of `to_tsquery('simple', %s)`.
+folded), `title_search` those of the title alone (`db.postgres.vectors`). A query is built the same way, only
+from `db.text` words, each quoted as one lexeme ('word'), so quotes, `*`, `NEAR(`, `&|!():` in what someone
+typed are either dropped by `db.text` or end up inside a quoted word, never operators. The text is then bound
+as a parameter of `to_tsquery('simple', %s)`.
 
 How common a word is decides how the newest matches are found (`db.postgres.matches`). ANALYZE keeps, for the
 `search` and `title_search` columns, the most common lexemes and the share of rows holding each
@@ -24,6 +25,8 @@ from db.postgres.database import PgDatabase
 from db.text import fold_diacritics, words
 
 _LEXEME = re.compile(r"[^\W_]+")
+# Title words alone (migrations 0003 and 0005), with a GIN index of their own.
+TITLE_VECTOR = "title_search"
 # Statistics older than this are read again (autovacuum refreshes them after about a tenth of the rows change).
 STATS_TTL_S = 300.0
 # Titles hold about a quarter of a story's words, so a word is in about a quarter as many titles as stories.
@@ -59,15 +62,19 @@ class TsMatch:
     # Also count, for each match, the topics it shares with this story (similar stories rank by them).
     shared_topics_with: int | None = None
 
-    def _lexeme(self, n: int, *, titles: bool) -> str:
-        marks = ("*" if self.prefix_last and n == len(self.words) - 1 else "") + ("A" if titles else "")
+    def _lexeme(self, n: int) -> str:
         # Only letters and digits reach here (`lexemes`), so the quotes cannot be closed early.
-        return f"'{self.words[n]}'" + (f":{marks}" if marks else "")
+        return f"'{self.words[n]}'" + (":*" if self.prefix_last and n == len(self.words) - 1 else "")
+
+    @property
+    def vector(self) -> str:
+        """The column the match looks in: `title_search` for titles-only matches, else `search`."""
+        return TITLE_VECTOR if self.titles_only else "search"
 
     def query(self) -> str:
-        """The tsquery text for `to_tsquery('simple', %s)`."""
+        """The tsquery text for `to_tsquery('simple', %s)` (on `vector`)."""
         operator = " | " if self.any_term else " & "
-        return operator.join(self._lexeme(n, titles=self.titles_only) for n in range(len(self.words)))
+        return operator.join(self._lexeme(n) for n in range(len(self.words)))
 
     def index_words(self, *, with_prefix: bool) -> tuple[int, ...]:
         """Which words the GIN index should look up. An unfinished last word may be left to the table rows: a
@@ -78,13 +85,13 @@ class TsMatch:
         return tuple(range(last))
 
     def index_query(self, *, with_prefix: bool) -> str:
-        """The condition for the GIN index: `index_words`, without weights (exact in the index, no recheck)."""
+        """The condition for the GIN index: `index_words` (exact in the index, no recheck)."""
         operator = " | " if self.any_term else " & "
-        return operator.join(self._lexeme(n, titles=False) for n in self.index_words(with_prefix=with_prefix))
+        return operator.join(self._lexeme(n) for n in self.index_words(with_prefix=with_prefix))
 
-    def term_queries(self, *, titles: bool) -> list[str]:
-        """One tsquery per word (restricted to titles, or anywhere), to tell which words a match holds."""
-        return [self._lexeme(n, titles=titles) for n in range(len(self.words))]
+    def term_queries(self) -> list[str]:
+        """One tsquery per word, to tell which words a match holds (in its title: asked of `title_search`)."""
+        return [self._lexeme(n) for n in range(len(self.words))]
 
 
 @dataclass(slots=True)

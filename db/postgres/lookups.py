@@ -32,8 +32,8 @@ from db.models import (
     TopicInfo,
 )
 from db.postgres.database import PgDatabase
-from db.postgres.fulltext import TermStats, TermStatsCache, TsMatch, lexemes
-from db.postgres.matches import TITLE_VECTOR, Match, NewestMatches
+from db.postgres.fulltext import TITLE_VECTOR, TermStats, TermStatsCache, TsMatch, lexemes
+from db.postgres.matches import Match, NewestMatches
 from db.postgres.ranking import Corpus, CorpusCache, bm25, idf, round_like_sqlite
 from db.postgres.story_rows import fetch_stories, fetch_story_where
 from db.records import as_is, related_stories

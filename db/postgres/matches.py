@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from db.postgres.database import PgDatabase
-from db.postgres.fulltext import TermStats, TsMatch
+from db.postgres.fulltext import TITLE_VECTOR, TermStats, TsMatch
 
 # Costs in microseconds, measured at 1M stories (bench/commands.py, a 2-core machine under load): one story
 # tested during a walk, one posting decoded from a GIN posting list, one story put into a bitmap, one match read
@@ -131,9 +131,7 @@ def estimate(match: TsMatch, stats: TermStats) -> Estimate:
 
 
 # What every plan reads of a matching story.
-_COLUMNS = "id, heat, title, title_words, excerpt_words, search"
-# Title words alone (migration 0003), with a GIN index of their own: no weights to recheck.
-TITLE_VECTOR = "title_search"
+_COLUMNS = "id, heat, title, title_words, excerpt_words, search, title_search"
 
 Step = Literal["index", "walk", "window"]
 
@@ -277,14 +275,12 @@ class NewestMatches:
     def _flags(self, match: TsMatch, params: dict[str, Any]) -> str:
         """Select-list arrays telling, per word, whether a match holds it in its title and anywhere."""
         titles = []
-        for n, query in enumerate(match.term_queries(titles=True)):
+        for n, query in enumerate(match.term_queries()):
             params[f"t{n}"] = query
-            titles.append(f"c.search @@ to_tsquery('simple', %(t{n})s)")
+            titles.append(f"c.{TITLE_VECTOR} @@ to_tsquery('simple', %(t{n})s)")
         if match.any_term and not match.titles_only:
-            anywhere = []
-            for n, query in enumerate(match.term_queries(titles=False)):
-                params[f"a{n}"] = query
-                anywhere.append(f"c.search @@ to_tsquery('simple', %(a{n})s)")
+            # The same words (%(tN)s), anywhere in the story.
+            anywhere = [f"c.search @@ to_tsquery('simple', %(t{n})s)" for n in range(len(match.words))]
         else:
             # Every word of an all-words match is somewhere in the story; titles-only matches need no more.
             anywhere = ["true"] * len(match.words)
@@ -323,10 +319,9 @@ class NewestMatches:
         """The GIN condition (on the titles' index for titles-only matches), and the whole condition when the
         index cannot check all of it. `IS TRUE` keeps the planner from looking that one up in an index too."""
         params["lookup"] = match.index_query(with_prefix=guess.with_prefix)
-        vector = TITLE_VECTOR if match.titles_only else "search"
-        condition = f"{vector} @@ to_tsquery('simple', %(lookup)s)"
+        condition = f"{match.vector} @@ to_tsquery('simple', %(lookup)s)"
         if len(match.index_words(with_prefix=guess.with_prefix)) < len(match.words):
-            condition += " AND (search @@ to_tsquery('simple', %(query)s)) IS TRUE"
+            condition += f" AND ({match.vector} @@ to_tsquery('simple', %(query)s)) IS TRUE"
         return condition
 
     async def _index(self, match: TsMatch, want: int, guess: Estimate, *, high: int | None) -> list[Match]:
@@ -357,7 +352,7 @@ class NewestMatches:
         bound = "" if high is None else " AND id <= %(high)s"
         inner = (
             f"(SELECT w.* FROM (SELECT {_COLUMNS} FROM stories WHERE id > %(low)s"
-            f"{bound} ORDER BY id DESC OFFSET 0) w WHERE w.search @@ to_tsquery('simple', %(query)s) "
+            f"{bound} ORDER BY id DESC OFFSET 0) w WHERE w.{match.vector} @@ to_tsquery('simple', %(query)s) "
             "LIMIT %(want)s) c"
         )
         return await self._select(match, inner, {"low": low, "high": high, "want": want})
