@@ -71,7 +71,7 @@ def backfill_select(*, topic: bool, quality: bool) -> str:
 
     The subscription's values are bound as constants (the caller reads its row first) instead of joined in,
     so the planner sees the topic and threshold and walks the right index in heat order, stopping after
-    `limit` rows: stories_heat for "every topic", story_topics_hot (its copy of the heat) for one topic.
+    `limit` rows: stories_hot_seen for "every topic", story_topics_hot (its copy of the heat) for one topic.
     """
     quality_filter = " AND st.quality >= %(min_quality)s" if quality else ""
     never_had = (

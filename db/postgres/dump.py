@@ -323,6 +323,7 @@ class PgDumpWriter:
             self._restorer.wait()
             # A bulk-loaded table has no planner statistics until autovacuum gets to it: the first lookups on
             # the new store would be planned blind.
+            self._add_foreign_keys_unvalidated()
             self._restorer.submit(
                 [*self._pending(_FOREIGN_KEY, _FOREIGN_KEY), *((None, f"ANALYZE {t.name}") for t in tables)]
             )
@@ -357,6 +358,25 @@ class PgDumpWriter:
     def close(self) -> None:
         self._restorer.close()
         self._conn.close()
+
+    def _add_foreign_keys_unvalidated(self) -> None:
+        """Put every dropped foreign key back NOT VALID (no check, one short transaction) and leave each one's
+        check to the restorer as VALIDATE CONSTRAINT, recorded in its place.
+
+        Adding a key validated holds a lock on the table it references that other additions wait for, so the
+        checks of the four keys on `stories` ran one after another; VALIDATE takes only a share of that lock,
+        and the checks run side by side."""
+        with self._conn.transaction():
+            for key, statement in self._pending(_FOREIGN_KEY, _FOREIGN_KEY):
+                assert key is not None
+                _rank, table, name = key.removeprefix(_RESTORE).split(":", 2)
+                self._conn.execute(sql.SQL(statement + " NOT VALID"))  # catalog-made DDL, not input
+                validate = sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
+                    sql.Identifier(table), sql.Identifier(name)
+                )
+                self._conn.execute(
+                    "UPDATE app_state SET value = %s WHERE key = %s", (validate.as_string(self._conn), key)
+                )
 
     def _record(self, table: str, restore: list[tuple[int, str, str]]) -> None:
         for rank, name, statement in restore:

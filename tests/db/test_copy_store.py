@@ -28,7 +28,7 @@ from bot.services.lookups import LookupService
 from bot.settings import DEFAULT_MAX_FILE_BYTES
 from db import DatabaseError, StoreLocation, open_ingest_store, open_store, parse_location
 from db.copy_store import TABLES, copy_store
-from db.postgres.dump import _Restorer
+from db.postgres.dump import PgDumpWriter, _Restorer
 from db.sqlite.dump import SqliteDumpWriter
 from tests.conftest import SEEDS_DIR
 from tests.support.alerts import FakePoster
@@ -319,6 +319,31 @@ async def test_an_interrupted_copy_refuses_to_open_until_copied_again(
             fresh_file = tmp_path / "fresh.db"
             open_ingest_store(parse_location(fresh_file)).close()
             assert _sqlite_schema(tmp_path / "copy.db") == _sqlite_schema(fresh_file)
+
+
+def test_a_copy_cut_short_with_its_foreign_keys_not_yet_validated_is_copied_again_whole(
+    source: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # finish() puts the foreign keys back NOT VALID, then validates them on other connections: cut in between.
+    unvalidated = PgDumpWriter._add_foreign_keys_unvalidated
+
+    def then_interrupt(self: PgDumpWriter) -> None:
+        unvalidated(self)
+        raise KeyboardInterrupt
+
+    with private_schema() as url:
+        with monkeypatch.context() as patch:
+            patch.setattr(PgDumpWriter, "_add_foreign_keys_unvalidated", then_interrupt)
+            with pytest.raises(KeyboardInterrupt):
+                copy_store(source.location, parse_location(url))
+        assert any(definition.endswith("NOT VALID") for definition in _pg_schema_objects(url))
+        with pytest.raises(DatabaseError, match="incomplete copy"):
+            open_ingest_store(parse_location(url))
+
+        assert main(["copy-store", str(source.location), url, "--force"]) == 0
+        with private_schema() as fresh:
+            open_ingest_store(parse_location(fresh)).close()
+            assert _pg_schema_objects(url) == _pg_schema_objects(fresh)
 
 
 class _nothing:

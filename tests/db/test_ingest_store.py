@@ -304,7 +304,8 @@ def test_seeded_story_keeps_first_seen_and_topic_sort_keys(location: StoreLocati
             "SELECT DISTINCT s.first_seen_at = l.first_seen_at, l.heat FROM story_topics l "
             "JOIN stories s ON s.id = l.story_id",
         ) == [(True, 130)]
-        assert rows(location, "SELECT title_words FROM stories WHERE title_search @@ 'seeded'::tsquery") == [("seeded",)]
+        titled = "SELECT title_words FROM stories WHERE title_search @@ 'seeded'::tsquery"
+        assert rows(location, titled) == [("seeded",)]
 
 
 def test_postgres_indexes_the_words_of_db_text() -> None:
