@@ -47,7 +47,7 @@ from bot.clock import ManualClock
 from bot.services.alerts import AlertService
 from db import StoreLocation, open_store, parse_location
 from db.interfaces import DeliveryLedger
-from db.models import DueItem, ShardSet
+from db.models import DueItem, ShardSet, StoryView, SummaryKind
 from db.postgres.connection import connect_sync as pg_connect
 from db.postgres.ingest import INGEST_LOCK
 from db.postgres.migrate import migrate as pg_migrate
@@ -391,9 +391,15 @@ class _TimingPoster:
     def __init__(self) -> None:
         self.count = 0
 
-    async def send(self, channel_id: int, story: object) -> int:
+    async def send(self, channel_id: int, story: object, **_options: object) -> int:
         self.count += 1
         return self.count
+
+    async def send_summary(
+        self, channel_id: int, kind: SummaryKind, stories: Sequence[StoryView]
+    ) -> list[tuple[int, tuple[int, ...]]]:
+        self.count += 1
+        return [(self.count, tuple(story.id for story in stories))]
 
     async def publish(self, channel_id: int, message_id: int) -> None:
         return None
