@@ -321,9 +321,9 @@ class PgDumpWriter:
             self._restorer.wait()
             self._restorer.submit(self._pending(_KEY, _KEY))
             self._restorer.wait()
+            self._add_foreign_keys_unvalidated()
             # A bulk-loaded table has no planner statistics until autovacuum gets to it: the first lookups on
             # the new store would be planned blind.
-            self._add_foreign_keys_unvalidated()
             self._restorer.submit(
                 [*self._pending(_FOREIGN_KEY, _FOREIGN_KEY), *((None, f"ANALYZE {t.name}") for t in tables)]
             )

@@ -32,7 +32,7 @@ from db.models import (
     TopicInfo,
 )
 from db.postgres.database import PgDatabase
-from db.postgres.fulltext import TITLE_VECTOR, TermStats, TermStatsCache, TsMatch, lexemes
+from db.postgres.fulltext import TermStats, TermStatsCache, TsMatch, lexemes
 from db.postgres.matches import Match, NewestMatches
 from db.postgres.ranking import Corpus, CorpusCache, bm25, idf, round_like_sqlite
 from db.postgres.story_rows import fetch_stories, fetch_story_where
@@ -327,14 +327,14 @@ class PgLookups:
         rare = [w for w in dict.fromkeys(words) if w not in stats.counted and stats.at_most(w) <= EXACT_COUNT_LIMIT]
         if not rare:
             return stats
-        vector = TITLE_VECTOR if titles else "search"
+        probes = [TsMatch((word,), titles_only=titles) for word in rare]
         probe = (
             "SELECT %s::int AS n, (SELECT count(*) FROM (SELECT 1 FROM stories "
-            f"WHERE {vector} @@ to_tsquery('simple', %s) LIMIT %s) c) AS found"
+            f"WHERE {probes[0].vector} @@ to_tsquery('simple', %s) LIMIT %s) c) AS found"
         )
         params: list[Any] = []
-        for n, word in enumerate(rare):
-            params.extend((n, TsMatch((word,)).query(), EXACT_COUNT_LIMIT + 1))
+        for n, match in enumerate(probes):
+            params.extend((n, match.query(), EXACT_COUNT_LIMIT + 1))
         counted: dict[str, float] = {}
         for row in await self._db.all(" UNION ALL ".join([probe] * len(rare)), params):
             if row["found"] <= EXACT_COUNT_LIMIT:
